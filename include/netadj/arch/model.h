@@ -1,0 +1,67 @@
+#pragma once
+// A LibTorch module built from an ArchSpec: it walks the spec's ops in order, so the network is exactly
+// what the FLOPs function counts. Every searchable layer has a channel-drop point (SpatialDropout) after
+// its BN (and ReLU where one follows) whose probability is module state set by the trainer or the FUR
+// estimator; at probability 0 it costs nothing.
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "netadj/arch/spec.h"
+
+namespace netadj {
+
+enum class DropType { kBernoulli, kGaussian };
+DropType parse_drop_type(const std::string& s);
+
+/// What one conv/linear layer did in a traced forward pass (for independent FLOPs counting).
+struct TraceRecord {
+  std::string name;
+  int64_t macs_per_sample = 0;
+};
+
+class GraphNetImpl : public torch::nn::Module {
+ public:
+  explicit GraphNetImpl(ArchSpec spec);
+
+  torch::Tensor forward(torch::Tensor x);
+
+  const ArchSpec& spec() const { return spec_; }
+  int num_slots() const { return static_cast<int>(spec_.channels.size()); }
+
+  /// Per-slot drop probabilities (size num_slots, each in [0, 1)); applied in train and eval mode alike.
+  void set_drop(const std::vector<double>& p, DropType type);
+  /// Drop only at `slot` with probability p (FUR probing).
+  void set_drop_at(int slot, double p, DropType type);
+  void clear_drop();
+  const std::vector<double>& drop() const { return drop_p_; }
+
+  /// When set, forward() appends one record per conv/linear it runs.
+  void set_trace(std::vector<TraceRecord>* sink) { trace_ = sink; }
+
+ private:
+  struct Node {
+    torch::nn::Conv2d conv{nullptr};
+    torch::nn::BatchNorm2d bn{nullptr};
+    torch::nn::BatchNorm2d pre_bn{nullptr};
+    torch::nn::Linear fc{nullptr};
+    torch::nn::Conv2d se_reduce{nullptr};
+    torch::nn::Conv2d se_expand{nullptr};
+  };
+  torch::Tensor channel_drop(const torch::Tensor& x, double p) const;
+  torch::Tensor fit_channels(const torch::Tensor& x, int64_t c) const;
+  void record(const std::string& name, const torch::Tensor& w, const torch::Tensor& out) const;
+
+  ArchSpec spec_;
+  std::vector<Node> nodes_;
+  std::vector<int> last_use_;
+  std::vector<double> drop_p_;
+  DropType drop_type_ = DropType::kBernoulli;
+  std::vector<TraceRecord>* trace_ = nullptr;
+};
+TORCH_MODULE(GraphNet);
+
+/// Number of trainable parameters of a module.
+int64_t count_parameters(torch::nn::Module& m);
+
+}  // namespace netadj

@@ -1,0 +1,97 @@
+#pragma once
+// The one source of truth for an architecture: a spec is plain data, a list of operations, each naming
+// where its inputs come from, its output width (as an affine function of the searchable widths), kernel,
+// stride and output resolution. The module builder (model.h), the FLOPs/params/gradient functions and
+// the human table all read it, so the network and its FLOPs count cannot drift apart.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "netadj/config/config.h"
+
+namespace netadj {
+
+/// A width and its partial derivatives with respect to the searchable widths c_l.
+struct Width {
+  int64_t value = 0;
+  std::vector<std::pair<int, int64_t>> terms;  ///< (slot, d value / d c_slot), zero terms omitted
+
+  static Width constant(int64_t v) { return Width{v, {}}; }
+  static Width slot(int s, int64_t v) { return Width{v, {{s, 1}}}; }
+};
+
+enum class OpKind { kInput, kConv, kAdd, kConcat, kAvgPool, kMaxPool, kGlobalPool, kLinear, kSqueezeExcite };
+
+struct Op {
+  OpKind kind = OpKind::kInput;
+  std::string name;
+  std::vector<int> inputs;  ///< indices of earlier ops
+  Width out;                ///< output channels (features for linear)
+  int res = 0;              ///< output height = width
+  // convolution / pooling
+  int kernel = 1;
+  int stride = 1;
+  int pad = 0;
+  bool depthwise = false;   ///< groups = channels (in = out)
+  bool bias = false;
+  bool bn = false;          ///< BatchNorm after the conv
+  bool relu = false;        ///< ReLU after the BN (or after the add)
+  bool preact = false;      ///< BN + ReLU on the input before the conv (DenseNet)
+  int slot = -1;            ///< searchable layer whose width is `out`; it gets a channel-drop point
+  // add
+  std::string padding;      ///< "max" or "local"
+  // squeeze-excitation
+  int64_t se_width = 0;     ///< reduced width (fixed, not searched)
+};
+
+struct LayerInfo {
+  std::string name;
+  int op = -1;  ///< index of the op that produces this slot's width
+  int stage = 0;
+};
+
+struct ArchSpec {
+  std::string arch;
+  int in_channels = 3;
+  int resolution = 32;
+  int num_classes = 100;
+  std::vector<int64_t> channels;  ///< searchable widths (the vector c)
+  std::vector<LayerInfo> layers;  ///< one per slot, same order as channels
+  std::vector<Op> ops;
+};
+
+/// FLOPs = multiply-accumulates of every conv and linear layer (BN, ReLU, pooling, additions: 0).
+struct OpCost {
+  int64_t flops = 0;
+  int64_t params = 0;
+};
+OpCost op_cost(const ArchSpec& s, const Op& op);
+int64_t spec_flops(const ArchSpec& s);
+int64_t spec_params(const ArchSpec& s);
+/// Exact dFLOPs/dc_l for every slot (the FLOPs polynomial's partial derivatives; see Width).
+std::vector<int64_t> spec_dflops(const ArchSpec& s);
+
+/// Registry entry of an architecture family.
+struct ArchInfo {
+  std::string name;
+  std::string summary;
+  int default_resolution = 32;
+  /// Throws ConfigError when depth/options are not valid for this family.
+  std::function<std::vector<int64_t>(const ModelOptions&)> default_channels;
+  std::function<ArchSpec(const ModelOptions&, const std::vector<int64_t>&, int resolution)> build;
+};
+
+const std::vector<ArchInfo>& arch_registry();
+const ArchInfo& find_arch(const std::string& name);  ///< "unknown model 'x'; known: ..."
+
+/// Resolution the spec is built for: model.resolution, else `data_resolution` if > 0, else the family's.
+int resolve_resolution(const ModelOptions& m, int data_resolution = 0);
+/// Builds the spec for model.channels (or the defaults), validating the vector's length and entries.
+ArchSpec build_spec(const ModelOptions& m, int resolution);
+/// Same options, another channel vector (used by the search: thousands of calls).
+ArchSpec build_spec(const ModelOptions& m, int resolution, const std::vector<int64_t>& channels);
+std::vector<int64_t> default_channels(const ModelOptions& m);
+
+}  // namespace netadj

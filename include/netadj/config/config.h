@@ -1,0 +1,135 @@
+#pragma once
+// Typed configuration. This is the only place that knows JSON keys: a file plus `--set` overrides turn
+// into these structs, or into one ConfigError naming the key path, the bad value and what is allowed.
+// Defaults are the paper's CIFAR-100 setting (Sec. 4.1): ResNet-20, 200 epochs, lr 0.15 -> 1e-3 cosine,
+// 5,000 validation images, 10 search iterations.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace netadj {
+
+struct ModelOptions {
+  std::string arch = "resnet_cifar";   ///< registry name
+  int depth = 20;                      ///< 6n+2 for CIFAR ResNet/Plain/PyramidNet, 18/34 ImageNet ResNet
+  double width = 1.0;                  ///< width multiplier applied to the default widths
+  int num_classes = 100;
+  int in_channels = 3;
+  std::string padding = "max";         ///< residual width mismatch: "max" or "local"
+  int resolution = 0;                  ///< input height = width; 0 = from the dataset (or arch default)
+  std::vector<int64_t> channels;       ///< searchable widths; empty = the architecture's default
+};
+
+struct SyntheticOptions {
+  int train_size = 2000;   ///< training images
+  int test_size = 500;     ///< test images
+  int classes = 10;
+  int channels = 3;
+  int resolution = 16;
+  double noise = 0.5;      ///< std of the additive noise (patterns have unit amplitude)
+};
+
+struct DataOptions {
+  std::string dataset = "cifar100";  ///< cifar10|cifar100|fashion_mnist|mnist|idx|imagefolder|synthetic
+  std::string root;                  ///< folder of the files; "" = the dataset's default location
+  int64_t val_size = 5000;           ///< images held out of the training set for the search
+  double val_fraction = 0.0;         ///< alternative to val_size (used when > 0)
+  bool augment = true;               ///< random crop (pad 4) + flip for small images
+  int64_t subset = 0;                ///< limit every split to its first N (seeded); 0 = all
+  int64_t seed = -1;                 ///< split seed; -1 = runtime.seed
+  bool strict = false;               ///< imagefolder: unreadable files are an error, not a warning
+  int workers = 0;                   ///< JPEG decoder threads; 0 = cores
+  int image_size = 224;              ///< imagefolder crop size
+  SyntheticOptions synthetic;
+};
+
+struct DropOptions {
+  double rate = 0.1;                 ///< SpatialDropout rate during training (Sec. 3.5)
+  std::string type = "bernoulli";    ///< bernoulli|gaussian
+  bool epoch_ramp = true;            ///< rate * e / E in epoch e of E
+  bool layer_ramp = true;            ///< layer i of L gets rate * (i+1) / L
+};
+
+struct KdOptions {
+  std::string teacher;               ///< checkpoint of a trained teacher; "" = no distillation
+  double alpha = 0.9;                ///< weight of the distillation term
+  double temperature = 4.0;
+};
+
+struct TrainOptions {
+  int epochs = 200;
+  int batch_size = 128;
+  double lr = 0.15;
+  double lr_min = 1e-3;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 3e-4;
+  bool per_step = false;             ///< anneal the lr every step instead of every epoch
+  int warmup_epochs = 0;
+  double warmup_lr = 0.0;
+  double label_smoothing = 0.0;
+  bool eval_test_each_epoch = false;
+  bool full_train = true;            ///< `netadj train` trains on train+val (the paper's re-training)
+  DropOptions drop;
+  KdOptions kd;
+};
+
+struct FurOptions {
+  double base_drop_rate = 0.05;
+  int repeats = 5;
+  std::string metric = "loss";       ///< loss|accuracy
+  std::string drop_type = "bernoulli";
+  double max_drop_rate = 0.9;
+};
+
+struct SearchOptions {
+  int iterations = 10;
+  int epochs = 0;                    ///< training epochs per iteration; 0 = train.epochs
+  double update_num = 6;
+  double update_num_decay = 0.5;
+  double adjust_rate = 0.15;
+  double adjust_rate_decay = 0.01;
+  int min_channels = 4;
+  double flops_tolerance = 0.01;
+  int patience = 0;                  ///< stop after this many iterations without improvement; 0 = never
+};
+
+struct RuntimeOptions {
+  std::string device = "auto";       ///< auto|cpu|cuda|cuda:N
+  std::string amp = "auto";          ///< auto|off|bf16|fp16
+  int threads = 0;                   ///< CPU threads; 0 = all cores
+  int64_t seed = 0;
+  std::string out_dir = "runs";      ///< parent of run directories
+  std::string name;                  ///< run name; "" = config file stem
+  int log_every = 50;                ///< steps between progress log lines when not on a terminal
+  bool channels_last = true;         ///< channels-last memory format on CUDA
+  bool cudnn_benchmark = true;
+};
+
+struct Config {
+  ModelOptions model;
+  DataOptions data;
+  TrainOptions train;
+  FurOptions fur;
+  SearchOptions search;
+  RuntimeOptions runtime;
+};
+
+/// Parses a full config object. Unknown keys, wrong types and out-of-range values throw ConfigError
+/// ("<origin>: <key.path> = <value>: <what is allowed>").
+Config config_from_json(const nlohmann::json& j, const std::string& origin = "config");
+nlohmann::json config_to_json(const Config& c);
+
+/// Applies one "key.path=value" override to a JSON document; the value is JSON when it parses
+/// (numbers, true/false, [..], {..}, null) and a plain string otherwise.
+void apply_override(nlohmann::json& doc, const std::string& assignment);
+
+/// Loads a file (empty path = defaults), applies overrides in order, parses and validates.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides);
+
+/// Checks ranges and choices; throws ConfigError. Called by config_from_json.
+void validate(const Config& c, const std::string& origin = "config");
+
+}  // namespace netadj

@@ -1,0 +1,22 @@
+#pragma once
+// File helpers: every result file is written to a temporary name and renamed, so a crash at any
+// instant leaves either the old or the new file, never half of one.
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace netadj {
+
+/// Writes `content` to `path` atomically (temp file in the same folder, fsync, rename).
+/// Throws IoError naming the file on any failure (disk full, permissions).
+void write_file_atomic(const std::string& path, const std::string& content);
+void write_json_atomic(const std::string& path, const nlohmann::json& j);
+/// Reads a whole file; throws DataError("<path>: cannot read ...") when missing.
+std::string read_file(const std::string& path);
+/// Parses a JSON file; throws DataError naming the file and the parse position.
+nlohmann::json read_json(const std::string& path);
+/// Appends one line (e.g. a JSONL record) and flushes it to disk.
+void append_line(const std::string& path, const std::string& line);
+bool file_exists(const std::string& path);
+void make_dirs(const std::string& path);
+
+}  // namespace netadj

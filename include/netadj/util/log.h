@@ -1,0 +1,18 @@
+#pragma once
+// One named spdlog logger ("netadj"): console on stderr plus, once a run directory exists, its log.txt.
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+
+namespace netadj {
+
+std::shared_ptr<spdlog::logger> logger();
+/// level: "debug", "info", "warn", "error".
+void set_log_level(const std::string& level);
+/// Mirrors every later message into `path` (appending, so a resumed run keeps its history).
+void add_log_file(const std::string& path);
+/// True when stderr is a terminal (progress lines are redrawn in place then).
+bool stderr_is_tty();
+
+}  // namespace netadj

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# One place that installs what netadj needs, then configures and builds it.
+# Idempotent: a second run skips what is already there.
+#
+# Environment:
+#   NETADJ_VENV       torch virtualenv (default: ${XDG_CACHE_HOME:-~/.cache}/netadj/venv-torch-<version>)
+#   Torch_DIR         use this LibTorch (e.g. the official zip) instead of the PyPI wheel
+#   CMAKE_PREFIX_PATH searched before the wheel's prefix
+#   NETADJ_BUILD_DIR  build folder (default: build)
+#   NETADJ_BUILD_TYPE CMake build type (default: Release)
+#   NETADJ_JOBS       parallel build jobs (default: nproc)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+source scripts/versions.sh
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+# --- system packages (Debian/Ubuntu) -----------------------------------------
+apt_pkgs=(build-essential cmake ninja-build ccache python3 python3-venv python3-pip
+          libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libgtest-dev
+          zlib1g-dev libturbojpeg0-dev dataset-fashion-mnist python3-matplotlib)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# --- LibTorch ------------------------------------------------------------------
+cmake_args=()
+cmake_bin=cmake
+if [ -n "${Torch_DIR:-}" ]; then
+  say "using Torch_DIR=$Torch_DIR"
+  cmake_args+=("-DTorch_DIR=$Torch_DIR")
+  py=python3
+else
+  venv=${NETADJ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/netadj/venv-torch-$NETADJ_TORCH_VERSION}
+  py="$venv/bin/python"
+  if ! "$py" -W ignore -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$NETADJ_TORCH_VERSION')" 2>/dev/null; then
+    say "installing torch==$NETADJ_TORCH_VERSION into $venv (one time, several GiB)"
+    mkdir -p "$(dirname "$venv")"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q "torch==$NETADJ_TORCH_VERSION"
+  fi
+  abi=$("$py" -W ignore -c 'import torch; print(int(torch.compiled_with_cxx11_abi()))')
+  [ "$abi" = 1 ] || die "torch in $venv was built without the C++11 ABI; Debian's libraries use it (set Torch_DIR to a cxx11-ABI LibTorch)"
+  prefix=$("$py" -W ignore -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
+  cmake_args+=("-DCMAKE_PREFIX_PATH=${CMAKE_PREFIX_PATH:+$CMAKE_PREFIX_PATH;}$prefix")
+  # torch's CMake files may want a newer CMake than the distribution's.
+  need=$NETADJ_MIN_CMAKE
+  have=$(cmake --version 2>/dev/null | head -1 | awk '{print $3}')
+  if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]; then
+    [ -x "$venv/bin/cmake" ] || { say "installing cmake>=$need from PyPI into $venv"; "$venv/bin/pip" install -q "cmake>=$need"; }
+    cmake_bin="$venv/bin/cmake"
+  fi
+fi
+
+# --- configure and build -------------------------------------------------------
+build=${NETADJ_BUILD_DIR:-build}
+mkdir -p "$build"
+gen=()
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  command -v ninja >/dev/null && gen=(-G Ninja)
+fi
+command -v ccache >/dev/null && cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+"$cmake_bin" -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE="${NETADJ_BUILD_TYPE:-Release}" \
+  -DPython3_EXECUTABLE="$py" "${cmake_args[@]}" >"$build/configure.log" 2>&1 \
+  || { cat "$build/configure.log" >&2; die "cmake configure failed (log above)"; }
+"$cmake_bin" --build "$build" -j "${NETADJ_JOBS:-$(nproc)}"
+say "built $build/netadj"

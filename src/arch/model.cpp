@@ -1,0 +1,181 @@
+#include "netadj/arch/model.h"
+
+#include "netadj/util/error.h"
+
+namespace netadj {
+namespace nn = torch::nn;
+
+DropType parse_drop_type(const std::string& s) {
+  if (s == "bernoulli") return DropType::kBernoulli;
+  if (s == "gaussian") return DropType::kGaussian;
+  throw ConfigError("drop type \"" + s + "\": expected bernoulli or gaussian");
+}
+
+static std::string module_name(size_t i, const std::string& op_name) {
+  std::string n = "op" + std::to_string(i) + "_" + op_name;
+  for (char& ch : n)
+    if (ch == '.') ch = '_';
+  return n;
+}
+
+GraphNetImpl::GraphNetImpl(ArchSpec spec) : spec_(std::move(spec)) {
+  const auto& ops = spec_.ops;
+  nodes_.resize(ops.size());
+  last_use_.assign(ops.size(), -1);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const Op& op = ops[i];
+    for (int in : op.inputs) last_use_[static_cast<size_t>(in)] = static_cast<int>(i);
+    Node& n = nodes_[i];
+    std::string name = module_name(i, op.name);
+    int64_t in_w = op.inputs.empty() ? 0 : ops[static_cast<size_t>(op.inputs[0])].out.value;
+    switch (op.kind) {
+      case OpKind::kConv: {
+        int64_t groups = op.depthwise ? in_w : 1;
+        TORCH_CHECK(in_w > 0 && op.out.value > 0, "layer ", op.name, " has zero width");
+        if (op.preact) n.pre_bn = register_module(name + "_prebn", nn::BatchNorm2d(in_w));
+        n.conv = register_module(name, nn::Conv2d(nn::Conv2dOptions(in_w, op.out.value, op.kernel)
+                                                      .stride(op.stride)
+                                                      .padding(op.pad)
+                                                      .groups(groups)
+                                                      .bias(op.bias)));
+        nn::init::kaiming_normal_(n.conv->weight, 0.0, torch::kFanOut, torch::kReLU);
+        if (op.bn) n.bn = register_module(name + "_bn", nn::BatchNorm2d(op.out.value));
+        break;
+      }
+      case OpKind::kGlobalPool:
+        if (op.bn) n.pre_bn = register_module(name + "_bn", nn::BatchNorm2d(op.out.value));
+        break;
+      case OpKind::kLinear:
+        n.fc = register_module(name, nn::Linear(in_w, op.out.value));
+        break;
+      case OpKind::kSqueezeExcite:
+        n.se_reduce = register_module(name + "_reduce", nn::Conv2d(nn::Conv2dOptions(in_w, op.se_width, 1).bias(true)));
+        n.se_expand = register_module(name + "_expand", nn::Conv2d(nn::Conv2dOptions(op.se_width, in_w, 1).bias(true)));
+        break;
+      default:
+        break;
+    }
+  }
+  drop_p_.assign(spec_.channels.size(), 0.0);
+}
+
+void GraphNetImpl::set_drop(const std::vector<double>& p, DropType type) {
+  TORCH_CHECK(p.size() == drop_p_.size(), "set_drop: got ", p.size(), " rates for ", drop_p_.size(), " layers");
+  for (double v : p) TORCH_CHECK(v >= 0.0 && v < 1.0, "drop probability ", v, " is not in [0, 1)");
+  drop_p_ = p;
+  drop_type_ = type;
+}
+
+void GraphNetImpl::set_drop_at(int slot, double p, DropType type) {
+  std::vector<double> v(drop_p_.size(), 0.0);
+  v.at(static_cast<size_t>(slot)) = p;
+  set_drop(v, type);
+}
+
+void GraphNetImpl::clear_drop() { std::fill(drop_p_.begin(), drop_p_.end(), 0.0); }
+
+torch::Tensor GraphNetImpl::channel_drop(const torch::Tensor& x, double p) const {
+  if (p <= 0.0) return x;
+  // One multiplier per (sample, channel): SpatialDropout (Tompson et al.), kept channels rescaled so the
+  // expectation is unchanged (Sec. 3.5).
+  auto opts = x.options().dtype(torch::kFloat);
+  torch::Tensor m;
+  if (drop_type_ == DropType::kBernoulli) {
+    m = torch::empty({x.size(0), x.size(1), 1, 1}, opts).bernoulli_(1.0 - p).div_(1.0 - p);
+  } else {
+    m = torch::randn({x.size(0), x.size(1), 1, 1}, opts).mul_(std::sqrt(p / (1.0 - p))).add_(1.0);
+  }
+  return x * m.to(x.scalar_type());
+}
+
+// Zero channels go in front (prepended) and truncation keeps the first channels, as the reference code.
+torch::Tensor GraphNetImpl::fit_channels(const torch::Tensor& x, int64_t c) const {
+  int64_t have = x.size(1);
+  if (have == c) return x;
+  if (have > c) return x.narrow(1, 0, c);
+  return torch::constant_pad_nd(x, {0, 0, 0, 0, c - have, 0});
+}
+
+void GraphNetImpl::record(const std::string& name, const torch::Tensor& w, const torch::Tensor& out) const {
+  if (!trace_) return;
+  // MACs per sample from the tensors themselves: every output element costs (weight numel / out channels).
+  int64_t per_output = w.numel() / w.size(0);
+  int64_t outputs = out.numel() / out.size(0);
+  trace_->push_back({name, per_output * outputs});
+}
+
+torch::Tensor GraphNetImpl::forward(torch::Tensor x) {
+  const auto& ops = spec_.ops;
+  std::vector<torch::Tensor> val(ops.size());
+  val[0] = x;
+  for (size_t i = 1; i < ops.size(); ++i) {
+    const Op& op = ops[i];
+    Node& n = nodes_[i];
+    const torch::Tensor& in = val[static_cast<size_t>(op.inputs[0])];
+    torch::Tensor y;
+    switch (op.kind) {
+      case OpKind::kConv: {
+        y = in;
+        if (n.pre_bn) y = torch::relu(n.pre_bn(y));
+        y = n.conv(y);
+        record(op.name, n.conv->weight, y);
+        if (n.bn) y = n.bn(y);
+        if (op.relu) y = torch::relu(y);
+        if (op.slot >= 0) y = channel_drop(y, drop_p_[static_cast<size_t>(op.slot)]);
+        break;
+      }
+      case OpKind::kAdd: {
+        const torch::Tensor& b = val[static_cast<size_t>(op.inputs[1])];
+        y = fit_channels(in, op.out.value) + fit_channels(b, op.out.value);
+        if (op.relu) y = torch::relu(y);
+        break;
+      }
+      case OpKind::kConcat: {
+        std::vector<torch::Tensor> parts;
+        for (int j : op.inputs) parts.push_back(val[static_cast<size_t>(j)]);
+        y = torch::cat(parts, 1);
+        break;
+      }
+      case OpKind::kAvgPool:
+        y = torch::avg_pool2d(in, op.kernel, op.stride, 0, /*ceil_mode=*/true);
+        break;
+      case OpKind::kMaxPool:
+        y = torch::max_pool2d(in, op.kernel, op.stride, op.pad);
+        break;
+      case OpKind::kGlobalPool:
+        y = in;
+        if (n.pre_bn) y = torch::relu(n.pre_bn(y));
+        y = y.mean({2, 3}, /*keepdim=*/true);
+        break;
+      case OpKind::kLinear:
+        y = n.fc(in.flatten(1));
+        record(op.name, n.fc->weight, y);
+        break;
+      case OpKind::kSqueezeExcite: {
+        torch::Tensor s = in.mean({2, 3}, true);
+        s = n.se_reduce(s);
+        record(op.name + ".reduce", n.se_reduce->weight, s);
+        s = torch::relu(s);
+        torch::Tensor e = n.se_expand(s);
+        record(op.name + ".expand", n.se_expand->weight, e);
+        y = in * torch::sigmoid(e);
+        break;
+      }
+      case OpKind::kInput:
+        break;
+    }
+    val[i] = y;
+    // Free intermediate results as soon as their last consumer ran.
+    for (int j : op.inputs)
+      if (last_use_[static_cast<size_t>(j)] == static_cast<int>(i)) val[static_cast<size_t>(j)] = torch::Tensor();
+  }
+  return val.back();
+}
+
+int64_t count_parameters(torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace netadj

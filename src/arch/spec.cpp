@@ -1,0 +1,289 @@
+#include "netadj/arch/spec.h"
+
+#include <algorithm>
+#include <map>
+
+#include "netadj/arch/builder.h"
+#include "netadj/util/error.h"
+
+namespace netadj {
+
+SpecBuilder::SpecBuilder(std::string arch, int in_channels, int resolution, int num_classes,
+                         std::vector<int64_t> channels) {
+  spec_.arch = std::move(arch);
+  spec_.in_channels = in_channels;
+  spec_.resolution = resolution;
+  spec_.num_classes = num_classes;
+  spec_.channels = std::move(channels);
+  spec_.layers.resize(spec_.channels.size());
+  Op in;
+  in.kind = OpKind::kInput;
+  in.name = "input";
+  in.out = Width::constant(in_channels);
+  in.res = resolution;
+  spec_.ops.push_back(in);
+}
+
+int SpecBuilder::push(Op op) {
+  spec_.ops.push_back(std::move(op));
+  return static_cast<int>(spec_.ops.size()) - 1;
+}
+
+void SpecBuilder::name_slot(int slot, const std::string& name, int stage) {
+  auto& l = spec_.layers.at(static_cast<size_t>(slot));
+  l.name = name;
+  l.stage = stage;
+}
+
+static int conv_out_res(int res, int kernel, int stride, int pad) { return (res + 2 * pad - kernel) / stride + 1; }
+
+int SpecBuilder::conv(int in, const std::string& name, const Width& out, int kernel, int stride, ConvFlags f) {
+  Op op;
+  op.kind = OpKind::kConv;
+  op.name = name;
+  op.inputs = {in};
+  op.kernel = kernel;
+  op.stride = stride;
+  op.pad = kernel / 2;
+  op.res = conv_out_res(this->op(in).res, kernel, stride, op.pad);
+  if (op.res < 1)
+    throw ConfigError(spec_.arch + ": input resolution " + std::to_string(spec_.resolution) +
+                      " is too small (layer " + name + " would have no pixels left)");
+  op.bn = f.bn;
+  op.relu = f.relu;
+  op.preact = f.preact;
+  op.depthwise = f.depthwise;
+  op.bias = f.bias;
+  if (f.depthwise && out.value != width(in).value)
+    throw ConfigError(spec_.arch + ": depthwise layer " + name + " must keep its width");
+  op.out = out;
+  return push(std::move(op));
+}
+
+int SpecBuilder::searchable_conv(int in, int slot, int kernel, int stride, ConvFlags f) {
+  const auto& l = spec_.layers.at(static_cast<size_t>(slot));
+  int i = conv(in, l.name, Width::slot(slot, channel(slot)), kernel, stride, f);
+  spec_.ops[static_cast<size_t>(i)].slot = slot;
+  spec_.layers[static_cast<size_t>(slot)].op = i;
+  return i;
+}
+
+int SpecBuilder::add(int stream, int branch, const std::string& padding, bool branch_wins_ties, bool relu) {
+  const Op& a = op(stream);
+  const Op& b = op(branch);
+  if (a.res != b.res)
+    throw ConfigError(spec_.arch + ": residual sum at " + b.name + " joins resolutions " +
+                      std::to_string(a.res) + " and " + std::to_string(b.res));
+  Op o;
+  o.kind = OpKind::kAdd;
+  o.name = b.name + ".add";
+  o.inputs = {stream, branch};
+  o.res = b.res;
+  o.padding = padding;
+  o.relu = relu;
+  if (padding == "local") {
+    o.out = b.out;
+  } else {
+    bool take_branch = b.out.value > a.out.value || (branch_wins_ties && b.out.value == a.out.value);
+    o.out = take_branch ? b.out : a.out;
+  }
+  return push(std::move(o));
+}
+
+int SpecBuilder::concat(const std::vector<int>& ins, const std::string& name) {
+  Op o;
+  o.kind = OpKind::kConcat;
+  o.name = name;
+  o.inputs = ins;
+  o.res = op(ins.at(0)).res;
+  // Each contributor is charged for its own channels.
+  std::map<int, int64_t> terms;
+  for (int i : ins) {
+    if (op(i).res != o.res) throw ConfigError(spec_.arch + ": concatenation " + name + " joins resolutions");
+    o.out.value += width(i).value;
+    for (auto [s, k] : width(i).terms) terms[s] += k;
+  }
+  for (auto [s, k] : terms)
+    if (k != 0) o.out.terms.emplace_back(s, k);
+  return push(std::move(o));
+}
+
+int SpecBuilder::avg_pool(int in, int kernel, int stride) {
+  Op o;
+  o.kind = OpKind::kAvgPool;
+  o.name = op(in).name + ".avgpool";
+  o.inputs = {in};
+  o.kernel = kernel;
+  o.stride = stride;
+  // ceil mode, so that odd resolutions (7x7) match a stride-2 3x3 conv beside it.
+  o.res = (op(in).res - kernel + stride - 1) / stride + 1;
+  o.out = width(in);
+  return push(std::move(o));
+}
+
+int SpecBuilder::max_pool(int in, int kernel, int stride, int pad) {
+  Op o;
+  o.kind = OpKind::kMaxPool;
+  o.name = op(in).name + ".maxpool";
+  o.inputs = {in};
+  o.kernel = kernel;
+  o.stride = stride;
+  o.pad = pad;
+  o.res = conv_out_res(op(in).res, kernel, stride, pad);
+  if (o.res < 1)
+    throw ConfigError(spec_.arch + ": input resolution " + std::to_string(spec_.resolution) +
+                      " is too small (pooling after " + op(in).name + " leaves no pixels)");
+  o.out = width(in);
+  return push(std::move(o));
+}
+
+int SpecBuilder::global_pool(int in, bool preact) {
+  Op o;
+  o.bn = preact;
+  o.relu = preact;
+  o.kind = OpKind::kGlobalPool;
+  o.name = "global_pool";
+  o.inputs = {in};
+  o.res = 1;
+  o.out = width(in);
+  return push(std::move(o));
+}
+
+int SpecBuilder::linear(int in, int64_t out) {
+  Op o;
+  o.kind = OpKind::kLinear;
+  o.name = "fc";
+  o.inputs = {in};
+  o.res = 1;
+  o.bias = true;
+  o.out = Width::constant(out);
+  return push(std::move(o));
+}
+
+int SpecBuilder::squeeze_excite(int in, int64_t se_width) {
+  Op o;
+  o.kind = OpKind::kSqueezeExcite;
+  o.name = op(in).name + ".se";
+  o.inputs = {in};
+  o.res = op(in).res;
+  o.out = width(in);
+  o.se_width = se_width;
+  return push(std::move(o));
+}
+
+ArchSpec SpecBuilder::finish() {
+  for (size_t l = 0; l < spec_.layers.size(); ++l)
+    if (spec_.layers[l].op < 0)
+      throw std::logic_error(spec_.arch + ": searchable slot " + std::to_string(l) + " has no layer");
+  return std::move(spec_);
+}
+
+// ---- cost model ---------------------------------------------------------------------------------
+
+OpCost op_cost(const ArchSpec& s, const Op& op) {
+  OpCost c;
+  switch (op.kind) {
+    case OpKind::kConv: {
+      const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
+      int64_t k2 = int64_t(op.kernel) * op.kernel;
+      int64_t cin_per_group = op.depthwise ? 1 : in.value;
+      c.flops = k2 * cin_per_group * op.out.value * op.res * op.res;
+      c.params = k2 * cin_per_group * op.out.value + (op.bias ? op.out.value : 0) +
+                 (op.bn ? 2 * op.out.value : 0) + (op.preact ? 2 * in.value : 0);
+      break;
+    }
+    case OpKind::kLinear: {
+      const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
+      c.flops = in.value * op.out.value;
+      c.params = in.value * op.out.value + op.out.value;
+      break;
+    }
+    case OpKind::kSqueezeExcite:
+      // Two 1x1 convolutions (with bias) on the pooled 1x1 map.
+      c.flops = 2 * op.out.value * op.se_width;
+      c.params = 2 * op.out.value * op.se_width + op.se_width + op.out.value;
+      break;
+    case OpKind::kGlobalPool:
+      // Optional BN + ReLU before pooling (DenseNet's final pre-activation).
+      c.params = op.bn ? 2 * op.out.value : 0;
+      break;
+    default:
+      break;
+  }
+  return c;
+}
+
+int64_t spec_flops(const ArchSpec& s) {
+  int64_t f = 0;
+  for (const auto& op : s.ops) f += op_cost(s, op).flops;
+  return f;
+}
+
+int64_t spec_params(const ArchSpec& s) {
+  int64_t p = 0;
+  for (const auto& op : s.ops) p += op_cost(s, op).params;
+  return p;
+}
+
+std::vector<int64_t> spec_dflops(const ArchSpec& s) {
+  std::vector<int64_t> g(s.channels.size(), 0);
+  auto add_terms = [&](const Width& w, int64_t factor) {
+    for (auto [slot, k] : w.terms) g[static_cast<size_t>(slot)] += k * factor;
+  };
+  for (const auto& op : s.ops) {
+    if (op.kind == OpKind::kConv) {
+      const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
+      int64_t base = int64_t(op.kernel) * op.kernel * op.res * op.res;
+      if (op.depthwise) {
+        add_terms(op.out, base);
+      } else {
+        add_terms(in, base * op.out.value);
+        add_terms(op.out, base * in.value);
+      }
+    } else if (op.kind == OpKind::kLinear) {
+      add_terms(s.ops[static_cast<size_t>(op.inputs[0])].out, op.out.value);
+    } else if (op.kind == OpKind::kSqueezeExcite) {
+      add_terms(op.out, 2 * op.se_width);
+    }
+  }
+  return g;
+}
+
+// ---- registry lookups ---------------------------------------------------------------------------
+
+const ArchInfo& find_arch(const std::string& name) {
+  const auto& reg = arch_registry();
+  for (const auto& a : reg)
+    if (a.name == name) return a;
+  std::string known;
+  for (const auto& a : reg) known += (known.empty() ? "" : ", ") + a.name;
+  throw ConfigError("model.arch = \"" + name + "\": unknown model; known: " + known);
+}
+
+int resolve_resolution(const ModelOptions& m, int data_resolution) {
+  if (m.resolution > 0) return m.resolution;
+  if (data_resolution > 0) return data_resolution;
+  return find_arch(m.arch).default_resolution;
+}
+
+std::vector<int64_t> default_channels(const ModelOptions& m) { return find_arch(m.arch).default_channels(m); }
+
+ArchSpec build_spec(const ModelOptions& m, int resolution, const std::vector<int64_t>& channels) {
+  const ArchInfo& a = find_arch(m.arch);
+  std::vector<int64_t> def = a.default_channels(m);
+  if (channels.size() != def.size())
+    throw ConfigError("model.channels: has " + std::to_string(channels.size()) + " entries, but " + m.arch +
+                      " depth " + std::to_string(m.depth) + " has " + std::to_string(def.size()) +
+                      " searchable layers");
+  for (size_t i = 0; i < channels.size(); ++i)
+    if (channels[i] < 1)
+      throw ConfigError("model.channels[" + std::to_string(i) + "] = " + std::to_string(channels[i]) +
+                        ": channel numbers must be >= 1");
+  return a.build(m, channels, resolution);
+}
+
+ArchSpec build_spec(const ModelOptions& m, int resolution) {
+  return build_spec(m, resolution, m.channels.empty() ? default_channels(m) : m.channels);
+}
+
+}  // namespace netadj

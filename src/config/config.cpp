@@ -1,0 +1,411 @@
+#include "netadj/config/config.h"
+
+#include <filesystem>
+#include <set>
+
+#include "netadj/util/error.h"
+#include "netadj/util/fs.h"
+
+namespace netadj {
+using nlohmann::json;
+
+namespace {
+
+std::string show(const json& v) {
+  std::string s = v.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+// Reads one JSON object strictly: every key must be claimed by a field() call, types must match.
+class ObjectReader {
+ public:
+  ObjectReader(const json& j, std::string path, const std::string& origin)
+      : j_(j), path_(std::move(path)), origin_(origin) {
+    if (!j_.is_object())
+      fail(path_.empty() ? "<root>" : path_, j_, "expected a JSON object");
+  }
+
+  [[noreturn]] void fail(const std::string& key, const json& v, const std::string& what) const {
+    throw ConfigError(origin_ + ": " + key + " = " + show(v) + ": " + what);
+  }
+
+  std::string key_path(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  const json* take(const char* key) {
+    seen_.insert(key);
+    auto it = j_.find(key);
+    return it == j_.end() ? nullptr : &*it;
+  }
+
+  void field(const char* key, int& out) {
+    if (const json* v = take(key)) {
+      if (!v->is_number_integer()) fail(key_path(key), *v, "expected an integer");
+      int64_t x = v->get<int64_t>();
+      if (x < INT32_MIN || x > INT32_MAX) fail(key_path(key), *v, "integer out of range");
+      out = static_cast<int>(x);
+    }
+  }
+  void field(const char* key, int64_t& out) {
+    if (const json* v = take(key)) {
+      if (!v->is_number_integer()) fail(key_path(key), *v, "expected an integer");
+      out = v->get<int64_t>();
+    }
+  }
+  void field(const char* key, double& out) {
+    if (const json* v = take(key)) {
+      if (!v->is_number()) fail(key_path(key), *v, "expected a number");
+      out = v->get<double>();
+    }
+  }
+  void field(const char* key, bool& out) {
+    if (const json* v = take(key)) {
+      if (!v->is_boolean()) fail(key_path(key), *v, "expected true or false");
+      out = v->get<bool>();
+    }
+  }
+  void field(const char* key, std::string& out) {
+    if (const json* v = take(key)) {
+      if (!v->is_string()) fail(key_path(key), *v, "expected a string");
+      out = v->get<std::string>();
+    }
+  }
+  void field(const char* key, std::vector<int64_t>& out) {
+    if (const json* v = take(key)) {
+      if (v->is_null()) { out.clear(); return; }
+      if (!v->is_array()) fail(key_path(key), *v, "expected an array of integers");
+      out.clear();
+      for (size_t i = 0; i < v->size(); ++i) {
+        const json& e = (*v)[i];
+        if (!e.is_number_integer())
+          fail(key_path(key) + "[" + std::to_string(i) + "]", e, "expected an integer");
+        out.push_back(e.get<int64_t>());
+      }
+    }
+  }
+  template <class Fn>
+  void object(const char* key, Fn&& fn) {
+    if (const json* v = take(key)) {
+      ObjectReader sub(*v, key_path(key), origin_);
+      fn(sub);
+      sub.finish();
+    }
+  }
+
+  void finish() const {
+    for (auto it = j_.begin(); it != j_.end(); ++it) {
+      if (!seen_.count(it.key())) {
+        std::string known;
+        for (const auto& k : seen_) known += (known.empty() ? "" : ", ") + k;
+        throw ConfigError(origin_ + ": " + (path_.empty() ? it.key() : path_ + "." + it.key()) +
+                          ": unknown key (known here: " + known + ")");
+      }
+    }
+  }
+
+ private:
+  const json& j_;
+  std::string path_;
+  const std::string& origin_;
+  std::set<std::string> seen_;
+};
+
+void read_model(ObjectReader& r, ModelOptions& m) {
+  r.field("arch", m.arch);
+  r.field("depth", m.depth);
+  r.field("width", m.width);
+  r.field("num_classes", m.num_classes);
+  r.field("in_channels", m.in_channels);
+  r.field("padding", m.padding);
+  r.field("resolution", m.resolution);
+  r.field("channels", m.channels);
+}
+
+void read_data(ObjectReader& r, DataOptions& d) {
+  r.field("dataset", d.dataset);
+  r.field("root", d.root);
+  r.field("val_size", d.val_size);
+  r.field("val_fraction", d.val_fraction);
+  r.field("augment", d.augment);
+  r.field("subset", d.subset);
+  r.field("seed", d.seed);
+  r.field("strict", d.strict);
+  r.field("workers", d.workers);
+  r.field("image_size", d.image_size);
+  r.object("synthetic", [&](ObjectReader& s) {
+    s.field("train_size", d.synthetic.train_size);
+    s.field("test_size", d.synthetic.test_size);
+    s.field("classes", d.synthetic.classes);
+    s.field("channels", d.synthetic.channels);
+    s.field("resolution", d.synthetic.resolution);
+    s.field("noise", d.synthetic.noise);
+  });
+}
+
+void read_train(ObjectReader& r, TrainOptions& t) {
+  r.field("epochs", t.epochs);
+  r.field("batch_size", t.batch_size);
+  r.field("lr", t.lr);
+  r.field("lr_min", t.lr_min);
+  r.field("momentum", t.momentum);
+  r.field("nesterov", t.nesterov);
+  r.field("weight_decay", t.weight_decay);
+  r.field("per_step", t.per_step);
+  r.field("warmup_epochs", t.warmup_epochs);
+  r.field("warmup_lr", t.warmup_lr);
+  r.field("label_smoothing", t.label_smoothing);
+  r.field("eval_test_each_epoch", t.eval_test_each_epoch);
+  r.field("full_train", t.full_train);
+  r.object("drop", [&](ObjectReader& s) {
+    s.field("rate", t.drop.rate);
+    s.field("type", t.drop.type);
+    s.field("epoch_ramp", t.drop.epoch_ramp);
+    s.field("layer_ramp", t.drop.layer_ramp);
+  });
+  r.object("kd", [&](ObjectReader& s) {
+    s.field("teacher", t.kd.teacher);
+    s.field("alpha", t.kd.alpha);
+    s.field("temperature", t.kd.temperature);
+  });
+}
+
+void read_fur(ObjectReader& r, FurOptions& f) {
+  r.field("base_drop_rate", f.base_drop_rate);
+  r.field("repeats", f.repeats);
+  r.field("metric", f.metric);
+  r.field("drop_type", f.drop_type);
+  r.field("max_drop_rate", f.max_drop_rate);
+}
+
+void read_search(ObjectReader& r, SearchOptions& s) {
+  r.field("iterations", s.iterations);
+  r.field("epochs", s.epochs);
+  r.field("update_num", s.update_num);
+  r.field("update_num_decay", s.update_num_decay);
+  r.field("adjust_rate", s.adjust_rate);
+  r.field("adjust_rate_decay", s.adjust_rate_decay);
+  r.field("min_channels", s.min_channels);
+  r.field("flops_tolerance", s.flops_tolerance);
+  r.field("patience", s.patience);
+}
+
+void read_runtime(ObjectReader& r, RuntimeOptions& o) {
+  r.field("device", o.device);
+  r.field("amp", o.amp);
+  r.field("threads", o.threads);
+  r.field("seed", o.seed);
+  r.field("out_dir", o.out_dir);
+  r.field("name", o.name);
+  r.field("log_every", o.log_every);
+  r.field("channels_last", o.channels_last);
+  r.field("cudnn_benchmark", o.cudnn_benchmark);
+}
+
+// Range checks: one helper per shape of rule keeps the messages uniform.
+struct Checker {
+  const std::string& origin;
+  [[noreturn]] void fail(const std::string& key, const json& v, const std::string& what) const {
+    throw ConfigError(origin + ": " + key + " = " + show(v) + ": " + what);
+  }
+  template <class T>
+  void at_least(const std::string& key, T v, T lo) const {
+    if (!(v >= lo)) fail(key, v, "must be >= " + json(lo).dump());
+  }
+  void in_range(const std::string& key, double v, double lo, double hi, bool hi_open) const {
+    bool ok = v >= lo && (hi_open ? v < hi : v <= hi);
+    if (!ok)
+      fail(key, v, "must be in [" + json(lo).dump() + ", " + json(hi).dump() + (hi_open ? ")" : "]"));
+  }
+  void one_of(const std::string& key, const std::string& v, std::initializer_list<const char*> opts) const {
+    std::string all;
+    for (const char* o : opts) {
+      if (v == o) return;
+      all += (all.empty() ? "" : "|") + std::string(o);
+    }
+    fail(key, v, "expected one of " + all);
+  }
+};
+
+}  // namespace
+
+void validate(const Config& c, const std::string& origin) {
+  Checker ck{origin};
+  const auto& m = c.model;
+  if (m.arch.empty()) ck.fail("model.arch", m.arch, "must name an architecture");
+  ck.at_least("model.depth", m.depth, 1);
+  if (!(m.width > 0 && m.width <= 64)) ck.fail("model.width", m.width, "must be in (0, 64]");
+  ck.at_least("model.num_classes", m.num_classes, 2);
+  ck.at_least("model.in_channels", m.in_channels, 1);
+  ck.one_of("model.padding", m.padding, {"max", "local"});
+  ck.at_least("model.resolution", m.resolution, 0);
+  for (size_t i = 0; i < m.channels.size(); ++i)
+    if (m.channels[i] < 1)
+      ck.fail("model.channels[" + std::to_string(i) + "]", m.channels[i], "channel numbers must be >= 1");
+
+  const auto& d = c.data;
+  ck.one_of("data.dataset", d.dataset,
+            {"cifar10", "cifar100", "fashion_mnist", "mnist", "idx", "imagefolder", "synthetic"});
+  ck.at_least<int64_t>("data.val_size", d.val_size, 0);
+  ck.in_range("data.val_fraction", d.val_fraction, 0.0, 1.0, true);
+  ck.at_least<int64_t>("data.subset", d.subset, 0);
+  ck.at_least<int64_t>("data.seed", d.seed, -1);
+  ck.at_least("data.workers", d.workers, 0);
+  ck.at_least("data.image_size", d.image_size, 8);
+  ck.at_least("data.synthetic.train_size", d.synthetic.train_size, 1);
+  ck.at_least("data.synthetic.test_size", d.synthetic.test_size, 1);
+  ck.at_least("data.synthetic.classes", d.synthetic.classes, 2);
+  ck.at_least("data.synthetic.channels", d.synthetic.channels, 1);
+  ck.at_least("data.synthetic.resolution", d.synthetic.resolution, 4);
+  ck.at_least("data.synthetic.noise", d.synthetic.noise, 0.0);
+
+  const auto& t = c.train;
+  ck.at_least("train.epochs", t.epochs, 0);
+  ck.at_least("train.batch_size", t.batch_size, 1);
+  if (!(t.lr > 0)) ck.fail("train.lr", t.lr, "must be > 0");
+  ck.at_least("train.lr_min", t.lr_min, 0.0);
+  if (t.lr_min > t.lr) ck.fail("train.lr_min", t.lr_min, "must be <= train.lr");
+  ck.in_range("train.momentum", t.momentum, 0.0, 1.0, true);
+  ck.at_least("train.weight_decay", t.weight_decay, 0.0);
+  ck.at_least("train.warmup_epochs", t.warmup_epochs, 0);
+  ck.at_least("train.warmup_lr", t.warmup_lr, 0.0);
+  ck.in_range("train.label_smoothing", t.label_smoothing, 0.0, 1.0, true);
+  ck.in_range("train.drop.rate", t.drop.rate, 0.0, 1.0, true);
+  ck.one_of("train.drop.type", t.drop.type, {"bernoulli", "gaussian"});
+  ck.in_range("train.kd.alpha", t.kd.alpha, 0.0, 1.0, false);
+  if (!(t.kd.temperature > 0)) ck.fail("train.kd.temperature", t.kd.temperature, "must be > 0");
+
+  const auto& f = c.fur;
+  ck.in_range("fur.base_drop_rate", f.base_drop_rate, 0.0, 1.0, true);
+  if (f.base_drop_rate <= 0) ck.fail("fur.base_drop_rate", f.base_drop_rate, "must be > 0");
+  ck.at_least("fur.repeats", f.repeats, 1);
+  ck.one_of("fur.metric", f.metric, {"loss", "accuracy"});
+  ck.one_of("fur.drop_type", f.drop_type, {"bernoulli", "gaussian"});
+  ck.in_range("fur.max_drop_rate", f.max_drop_rate, 0.0, 1.0, true);
+  if (f.max_drop_rate <= 0) ck.fail("fur.max_drop_rate", f.max_drop_rate, "must be > 0");
+
+  const auto& s = c.search;
+  ck.at_least("search.iterations", s.iterations, 1);
+  ck.at_least("search.epochs", s.epochs, 0);
+  ck.at_least("search.update_num", s.update_num, 0.0);
+  ck.at_least("search.update_num_decay", s.update_num_decay, 0.0);
+  ck.in_range("search.adjust_rate", s.adjust_rate, 0.0, 1.0, false);
+  ck.at_least("search.adjust_rate_decay", s.adjust_rate_decay, 0.0);
+  ck.at_least("search.min_channels", s.min_channels, 1);
+  ck.in_range("search.flops_tolerance", s.flops_tolerance, 0.0, 0.5, false);
+  if (s.flops_tolerance <= 0) ck.fail("search.flops_tolerance", s.flops_tolerance, "must be > 0");
+  ck.at_least("search.patience", s.patience, 0);
+
+  const auto& r = c.runtime;
+  bool cuda_n = r.device.rfind("cuda:", 0) == 0 && r.device.size() > 5 &&
+                r.device.find_first_not_of("0123456789", 5) == std::string::npos;
+  if (!cuda_n) ck.one_of("runtime.device", r.device, {"auto", "cpu", "cuda"});
+  ck.one_of("runtime.amp", r.amp, {"auto", "off", "bf16", "fp16"});
+  ck.at_least("runtime.threads", r.threads, 0);
+  ck.at_least<int64_t>("runtime.seed", r.seed, 0);
+  if (r.out_dir.empty()) ck.fail("runtime.out_dir", r.out_dir, "must not be empty");
+  ck.at_least("runtime.log_every", r.log_every, 1);
+}
+
+Config config_from_json(const json& j, const std::string& origin) {
+  Config c;
+  ObjectReader root(j, "", origin);
+  root.object("model", [&](ObjectReader& r) { read_model(r, c.model); });
+  root.object("data", [&](ObjectReader& r) { read_data(r, c.data); });
+  root.object("train", [&](ObjectReader& r) { read_train(r, c.train); });
+  root.object("fur", [&](ObjectReader& r) { read_fur(r, c.fur); });
+  root.object("search", [&](ObjectReader& r) { read_search(r, c.search); });
+  root.object("runtime", [&](ObjectReader& r) { read_runtime(r, c.runtime); });
+  root.finish();
+  validate(c, origin);
+  return c;
+}
+
+json config_to_json(const Config& c) {
+  const auto& m = c.model;
+  const auto& d = c.data;
+  const auto& t = c.train;
+  const auto& f = c.fur;
+  const auto& s = c.search;
+  const auto& r = c.runtime;
+  json j;
+  j["model"] = {{"arch", m.arch}, {"depth", m.depth}, {"width", m.width}, {"num_classes", m.num_classes},
+                {"in_channels", m.in_channels}, {"padding", m.padding}, {"resolution", m.resolution},
+                {"channels", m.channels.empty() ? json(nullptr) : json(m.channels)}};
+  j["data"] = {{"dataset", d.dataset}, {"root", d.root}, {"val_size", d.val_size},
+               {"val_fraction", d.val_fraction}, {"augment", d.augment}, {"subset", d.subset},
+               {"seed", d.seed}, {"strict", d.strict}, {"workers", d.workers},
+               {"image_size", d.image_size},
+               {"synthetic", {{"train_size", d.synthetic.train_size}, {"test_size", d.synthetic.test_size},
+                              {"classes", d.synthetic.classes}, {"channels", d.synthetic.channels},
+                              {"resolution", d.synthetic.resolution}, {"noise", d.synthetic.noise}}}};
+  j["train"] = {{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"lr", t.lr}, {"lr_min", t.lr_min},
+                {"momentum", t.momentum}, {"nesterov", t.nesterov}, {"weight_decay", t.weight_decay},
+                {"per_step", t.per_step}, {"warmup_epochs", t.warmup_epochs}, {"warmup_lr", t.warmup_lr},
+                {"label_smoothing", t.label_smoothing}, {"eval_test_each_epoch", t.eval_test_each_epoch},
+                {"full_train", t.full_train},
+                {"drop", {{"rate", t.drop.rate}, {"type", t.drop.type}, {"epoch_ramp", t.drop.epoch_ramp},
+                          {"layer_ramp", t.drop.layer_ramp}}},
+                {"kd", {{"teacher", t.kd.teacher}, {"alpha", t.kd.alpha}, {"temperature", t.kd.temperature}}}};
+  j["fur"] = {{"base_drop_rate", f.base_drop_rate}, {"repeats", f.repeats}, {"metric", f.metric},
+              {"drop_type", f.drop_type}, {"max_drop_rate", f.max_drop_rate}};
+  j["search"] = {{"iterations", s.iterations}, {"epochs", s.epochs}, {"update_num", s.update_num},
+                 {"update_num_decay", s.update_num_decay}, {"adjust_rate", s.adjust_rate},
+                 {"adjust_rate_decay", s.adjust_rate_decay}, {"min_channels", s.min_channels},
+                 {"flops_tolerance", s.flops_tolerance}, {"patience", s.patience}};
+  j["runtime"] = {{"device", r.device}, {"amp", r.amp}, {"threads", r.threads}, {"seed", r.seed},
+                  {"out_dir", r.out_dir}, {"name", r.name}, {"log_every", r.log_every},
+                  {"channels_last", r.channels_last}, {"cudnn_benchmark", r.cudnn_benchmark}};
+  return j;
+}
+
+void apply_override(json& doc, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--set " + assignment + ": expected key.path=value (e.g. train.epochs=2)");
+  std::string path = assignment.substr(0, eq);
+  std::string text = assignment.substr(eq + 1);
+  json value;
+  try {
+    value = json::parse(text);
+  } catch (const json::parse_error&) {
+    value = text;  // a bare word is a string: --set model.arch=vgg_cifar
+  }
+  json* node = &doc;
+  size_t start = 0;
+  while (true) {
+    size_t dot = path.find('.', start);
+    std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (key.empty()) throw ConfigError("--set " + assignment + ": empty key in '" + path + "'");
+    if (!node->is_object()) {
+      if (!node->is_null())
+        throw ConfigError("--set " + assignment + ": '" + path.substr(0, start ? start - 1 : 0) +
+                          "' is not an object");
+      *node = json::object();
+    }
+    if (dot == std::string::npos) {
+      (*node)[key] = value;
+      return;
+    }
+    node = &(*node)[key];
+    start = dot + 1;
+  }
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  json doc = json::object();
+  std::string origin = "defaults";
+  if (!path.empty()) {
+    if (!std::filesystem::exists(path)) throw ConfigError(path + ": config file not found");
+    try {
+      doc = read_json(path);
+    } catch (const DataError& e) {
+      throw ConfigError(e.what());
+    }
+    origin = path;
+  }
+  for (const auto& o : overrides) apply_override(doc, o);
+  Config c = config_from_json(doc, origin);
+  if (c.runtime.name.empty() && !path.empty()) c.runtime.name = std::filesystem::path(path).stem().string();
+  return c;
+}
+
+}  // namespace netadj

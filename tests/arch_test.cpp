@@ -1,0 +1,217 @@
+#include <gtest/gtest.h>
+#include <fstream>
+
+#include <random>
+
+#include "netadj/arch/model.h"
+#include "netadj/arch/table.h"
+#include "netadj/util/error.h"
+
+using namespace netadj;
+
+namespace {
+ModelOptions model(const std::string& arch, int depth, int classes = 100) {
+  ModelOptions m;
+  m.arch = arch;
+  m.depth = depth;
+  m.num_classes = classes;
+  return m;
+}
+
+int depth_of(const std::string& arch) {
+  if (arch == "vgg_cifar") return 16;
+  if (arch == "densenet_cifar") return 40;
+  if (arch == "resnet_imagenet") return 18;
+  return 20;
+}
+}  // namespace
+
+TEST(Flops, PaperExamplesExact) {
+  EXPECT_EQ(spec_flops(build_spec(model("resnet_cifar", 20), 32)), 40556800);
+  EXPECT_EQ(spec_flops(build_spec(model("resnet_cifar", 32), 32)), 68868352);
+  EXPECT_EQ(spec_flops(build_spec(model("resnet_cifar", 56), 32)), 125491456);
+  EXPECT_EQ(spec_flops(build_spec(model("resnet_cifar", 110), 32)), 252893440);
+  EXPECT_EQ(spec_flops(build_spec(model("resnet_imagenet", 18, 1000), 224)), 1814073344);
+  EXPECT_EQ(spec_flops(build_spec(model("densenet_cifar", 40), 32)), 282958368);
+  // PyramidNet-20 (alpha 24): close to ResNet-20, the paper's 40.4M.
+  EXPECT_EQ(spec_flops(build_spec(model("pyramidnet_cifar", 20), 32)), 40340704);
+  // MnasNet-A1 at 224x224: ~312M MACs, ~3.9M parameters.
+  ArchSpec mnas = build_spec(model("mnasnet", 0, 1000), 224);
+  EXPECT_EQ(spec_flops(mnas), 311579072);
+  EXPECT_NEAR(double(spec_params(mnas)), 3.9e6, 0.05e6);
+}
+
+TEST(Flops, ResNet20GradientMatchesReference) {
+  std::vector<int64_t> expect = {294912, 147456, 294912, 147456, 294912, 147456, 110592, 258048, 147456,
+                                 73728,  147456, 73728,  55296,  110692, 73728,  36864,  73728,  36864};
+  EXPECT_EQ(spec_dflops(build_spec(model("resnet_cifar", 20), 32)), expect);
+}
+
+TEST(Flops, ParamsOfKnownNetworks) {
+  // torchvision resnet18: 11,689,512 parameters.
+  EXPECT_EQ(spec_params(build_spec(model("resnet_imagenet", 18, 1000), 224)), 11689512);
+}
+
+TEST(Flops, BadVectorsFailClearly) {
+  ModelOptions m = model("resnet_cifar", 20);
+  m.channels = std::vector<int64_t>(17, 16);
+  try {
+    build_spec(m, 32);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("has 17 entries, but resnet_cifar depth 20 has 18"), std::string::npos);
+  }
+  m.channels = std::vector<int64_t>(18, 16);
+  m.channels[3] = 0;
+  EXPECT_THROW(build_spec(m, 32), ConfigError);
+  EXPECT_THROW(build_spec(model("resnet_cifar", 21), 32), ConfigError);
+  try {
+    build_spec(model("resnet_cfar", 20), 32);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown model; known: resnet_cifar"), std::string::npos) << e.what();
+  }
+}
+
+class EveryArch : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { torch::manual_seed(0); }
+  ModelOptions m() const { return model(GetParam(), depth_of(GetParam()), 10); }
+  int res() const { return GetParam() == "resnet_imagenet" || GetParam() == "mnasnet" ? 64 : 32; }
+
+  std::vector<int64_t> random_vector(std::mt19937& rng) const {
+    auto c = default_channels(m());
+    std::uniform_real_distribution<double> f(0.3, 1.7);
+    for (auto& v : c) v = std::max<int64_t>(1, std::llround(double(v) * f(rng)));
+    return c;
+  }
+
+  void check_traced(const ArchSpec& s) {
+    GraphNet net(s);
+    std::vector<TraceRecord> trace;
+    net->set_trace(&trace);
+    net->eval();
+    torch::NoGradGuard ng;
+    auto y = net->forward(torch::randn({2, s.in_channels, s.resolution, s.resolution}));
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, s.num_classes}));
+    int64_t traced = 0;
+    for (const auto& r : trace) traced += r.macs_per_sample;
+    EXPECT_EQ(traced, spec_flops(s)) << GetParam();
+    EXPECT_EQ(count_parameters(*net), spec_params(s)) << GetParam();
+  }
+};
+
+TEST_P(EveryArch, SpecFlopsEqualTracedAtDefault) { check_traced(build_spec(m(), res())); }
+
+TEST_P(EveryArch, SpecFlopsEqualTracedAtRandomVectors) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 3; ++trial) check_traced(build_spec(m(), res(), random_vector(rng)));
+}
+
+TEST_P(EveryArch, GradientEqualsFiniteDifferenceAwayFromTies) {
+  std::mt19937 rng(11);
+  auto c = random_vector(rng);
+  // Make widths distinct so no max() is tied.
+  for (size_t i = 0; i < c.size(); ++i) c[i] = c[i] * 4 + static_cast<int64_t>(i % 3);
+  ArchSpec s = build_spec(m(), res(), c);
+  auto g = spec_dflops(s);
+  for (size_t l = 0; l < c.size(); ++l) {
+    auto up = c;
+    up[l] += 1;
+    auto down = c;
+    down[l] -= 1;
+    int64_t fu = spec_flops(build_spec(m(), res(), up));
+    int64_t fd = spec_flops(build_spec(m(), res(), down));
+    // FLOPs are at most quadratic in one width: the central difference is exact unless a max() switches.
+    int64_t central = (fu - fd) / 2;
+    int64_t fwd = fu - spec_flops(s);
+    EXPECT_TRUE(central == g[l] || fwd == g[l]) << GetParam() << " slot " << l << " g=" << g[l] << " fd=" << central;
+  }
+}
+
+TEST_P(EveryArch, ForwardShapesForBatchOneAndSeven) {
+  ArchSpec s = build_spec(m(), res());
+  GraphNet net(s);
+  net->train();
+  for (int64_t n : {1, 7}) {
+    if (n == 1) net->eval();  // BN cannot train on one sample
+    auto y = net->forward(torch::randn({n, s.in_channels, s.resolution, s.resolution}));
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{n, 10}));
+  }
+}
+
+TEST_P(EveryArch, JsonHasExactIntegers) {
+  ArchSpec s = build_spec(m(), res());
+  auto j = spec_to_json(s);
+  EXPECT_EQ(j["flops"].get<int64_t>(), spec_flops(s));
+  EXPECT_EQ(j["dflops"].size(), s.channels.size());
+  EXPECT_EQ(j["channels"].get<std::vector<int64_t>>(), s.channels);
+  EXPECT_FALSE(j["layers"].empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, EveryArch,
+                         ::testing::Values("resnet_cifar", "plain_cifar", "pyramidnet_cifar", "vgg_cifar",
+                                           "densenet_cifar", "resnet_imagenet", "mnasnet", "mnasnet_cifar"));
+
+TEST(Padding, LocalTruncatesAndMaxPadsInFront) {
+  ModelOptions m = model("resnet_cifar", 8, 10);
+  m.padding = "local";
+  m.channels = {8, 12, 8, 8, 8, 40};
+  ArchSpec s = build_spec(m, 16);
+  GraphNet net(s);
+  net->eval();
+  auto y = net->forward(torch::randn({2, 3, 16, 16}));
+  EXPECT_EQ(y.size(1), 10);
+  // local: the stream after cell 1 has the cell's output width (12), not max(16, 12).
+  bool found = false;
+  for (const auto& op : s.ops)
+    if (op.kind == OpKind::kAdd && op.name == "s1.c0.conv2.add") {
+      EXPECT_EQ(op.out.value, 12);
+      found = true;
+    }
+  EXPECT_TRUE(found);
+  m.padding = "max";
+  ArchSpec t = build_spec(m, 16);
+  for (const auto& op : t.ops) {
+    if (op.kind == OpKind::kAdd && op.name == "s1.c0.conv2.add") EXPECT_EQ(op.out.value, 16);
+  }
+}
+
+TEST(ChannelDrop, ZeroRateIsIdentityAndRatesAreValidated) {
+  torch::manual_seed(1);
+  ArchSpec s = build_spec(model("resnet_cifar", 8, 10), 16);
+  GraphNet net(s);
+  net->eval();
+  auto x = torch::randn({4, 3, 16, 16});
+  auto a = net->forward(x);
+  auto b = net->forward(x);
+  EXPECT_TRUE(torch::equal(a, b));
+  net->set_drop_at(0, 0.5, DropType::kBernoulli);
+  auto c = net->forward(x);
+  EXPECT_FALSE(torch::allclose(a, c));
+  net->clear_drop();
+  EXPECT_TRUE(torch::equal(a, net->forward(x)));
+  EXPECT_THROW(net->set_drop_at(0, 1.0, DropType::kBernoulli), c10::Error);
+}
+
+TEST(ChannelFiles, ReferenceDictFormAndErrors) {
+  std::string dir = ::testing::TempDir();
+  ModelOptions m = model("resnet_cifar", 8, 10);
+  {
+    std::ofstream(dir + "/dict.json") << R"({"c1": 5, "c0": 4, "c2": 6, "c3": 7, "c4": 8, "c5": 9})";
+    EXPECT_EQ(read_channel_file(dir + "/dict.json", m), (std::vector<int64_t>{4, 5, 6, 7, 8, 9}));
+  }
+  {
+    std::ofstream(dir + "/ours.json") << R"({"arch":"resnet_cifar","depth":8,"channels":[1,2,3,4,5,6]})";
+    EXPECT_EQ(read_channel_file(dir + "/ours.json", m).size(), 6u);
+  }
+  {
+    std::ofstream(dir + "/wrong.json") << R"({"arch":"vgg_cifar","channels":[1]})";
+    EXPECT_THROW(read_channel_file(dir + "/wrong.json", m), ConfigError);
+  }
+  {
+    std::ofstream(dir + "/gap.json") << R"({"c0": 1, "c2": 2})";
+    EXPECT_THROW(read_channel_file(dir + "/gap.json", m), DataError);
+  }
+  EXPECT_THROW(read_channel_file(dir + "/missing.json", m), DataError);
+}
