@@ -61,3 +61,257 @@ int cmd_flops(const Common& c, const std::string& compare_a, const std::string& 
 }
 
 }  // namespace netadj::cli
+
+// ---- search / train / fur / adjust / bench / report ------------------------------------------------
+#include <fmt/ranges.h>
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdlib>
+#if __has_include(<c10/cuda/CUDACachingAllocator.h>)
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+#include <filesystem>
+
+#include "netadj/data/data.h"
+#include "netadj/search/search.h"
+#include "netadj/train/train.h"
+#include "netadj/util/fs.h"
+#include "netadj/util/log.h"
+
+namespace netadj::cli {
+using nlohmann::json;
+
+namespace {
+
+// A resumed run takes its config from the run directory; --set is refused (it would change the run).
+Config config_for_run(const Common& c, std::string& dir) {
+  if (!c.resume.empty()) {
+    dir = c.resume;
+    std::string f = dir + "/config.json";
+    if (!file_exists(f)) throw ConfigError(dir + ": not a run directory (no config.json)");
+    if (!c.sets.empty() || !c.config.empty())
+      throw ConfigError("--resume takes the config from " + f + "; drop --config/--set");
+    return load_config(f, {});
+  }
+  if (c.config.empty() && c.sets.empty()) throw ConfigError("give --config FILE.json (and/or --set key=value)");
+  Config cfg = load(c);
+  dir = make_run_dir(cfg, c.out);
+  if (file_exists(dir + "/config.json") && c.out.size())
+    throw ConfigError(dir + ": already holds a run; use --resume " + dir + " or another --out");
+  write_json_atomic(dir + "/config.json", config_to_json(cfg));
+  return cfg;
+}
+
+void check_data_matches(const Config& cfg, const DataModule& data) {
+  if (cfg.model.in_channels != data.channels())
+    throw ConfigError(fmt::format("model.in_channels = {}: the {} images have {} channel(s)", cfg.model.in_channels,
+                                  data.name(), data.channels()));
+  if (cfg.model.num_classes != data.classes())
+    throw ConfigError(fmt::format("model.num_classes = {}: {} has {} classes", cfg.model.num_classes, data.name(),
+                                  data.classes()));
+}
+
+}  // namespace
+
+int cmd_search(const Common& c) {
+  std::string dir;
+  Config cfg = config_for_run(c, dir);
+  add_log_file(dir + "/log.txt");
+  logger()->info("run directory: {}", dir);
+  run_search(cfg, dir, !c.resume.empty());
+  std::cout << dir << "/best_channels.json\n";
+  return 0;
+}
+
+int cmd_train(const Common& c) {
+  std::string dir;
+  Config cfg = config_for_run(c, dir);
+  add_log_file(dir + "/log.txt");
+  if (!c.channels.empty()) {
+    cfg.model.channels = read_channel_file(c.channels, cfg.model);
+    write_json_atomic(dir + "/config.json", config_to_json(cfg));
+  }
+  torch::Device dev = setup_device(cfg.runtime);
+  DataModule data(cfg.data, cfg.runtime.seed);
+  check_data_matches(cfg, data);
+  cfg.model.resolution = resolve_resolution(cfg.model, data.resolution());
+  ArchSpec spec = build_spec(cfg.model, cfg.model.resolution);
+  logger()->info("train {} channels {} FLOPs {} params {} on {}", cfg.model.arch, fmt::join(spec.channels, ","),
+                 spec_flops(spec), spec_params(spec), dev.str());
+  torch::manual_seed(derive_seed(uint64_t(cfg.runtime.seed), "init", 0));
+  GraphNet net(spec);
+  Trainer trainer(cfg, data, dev);
+  TrainPlan plan;
+  plan.epochs = cfg.train.epochs;
+  plan.train_split = cfg.train.full_train ? Split::kTrainFull : Split::kTrain;
+  plan.eval_split = cfg.train.full_train ? Split::kTest : Split::kVal;
+  plan.seed = derive_seed(uint64_t(cfg.runtime.seed), "train", 0);
+  plan.checkpoint = dir + "/checkpoint.pt";
+  plan.metrics_file = dir + "/metrics.jsonl";
+  TrainResult r = trainer.run(net, plan);
+  save_model(net, cfg.model, dir + "/model.pt");
+  json result = {{"arch", cfg.model.arch}, {"channels", spec.channels}, {"flops", spec_flops(spec)},
+                 {"params", spec_params(spec)}, {"epochs", plan.epochs}, {"train_split", split_name(plan.train_split)},
+                 {"final_eval", eval_json(r.final_eval)}, {"test", r.test ? eval_json(*r.test) : json(nullptr)},
+                 {"seconds", r.seconds}};
+  write_json_atomic(dir + "/result.json", result);
+  logger()->info("test top1 {:.2f}% top5 {:.2f}% | FLOPs {} | params {} | {}", 100 * r.test->top1, 100 * r.test->top5,
+                 human_count(double(spec_flops(spec))), human_count(double(spec_params(spec))), dir + "/result.json");
+  std::cout << result.dump() << "\n";
+  return 0;
+}
+
+int cmd_fur(const Common& c, const std::string& checkpoint) {
+  Config cfg = load(c);
+  torch::Device dev = setup_device(cfg.runtime);
+  ModelOptions m;
+  GraphNet net = load_model(checkpoint, m);
+  cfg.model = m;
+  DataModule data(cfg.data, cfg.runtime.seed);
+  check_data_matches(cfg, data);
+  net->to(dev);
+  auto val = data.loader(Split::kVal, {std::max(cfg.train.batch_size, 256), false, dev, 0});
+  FurResult r = estimate_fur(net, *val, cfg.fur, dev, resolve_amp(cfg.runtime, dev),
+                             derive_seed(uint64_t(cfg.runtime.seed), "fur-iter", 0));
+  json j = fur_json(r, net->spec());
+  if (c.json) {
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("base ({}): loss {:.4f} top1 {:.2f}% on {} images; metric {}\n", "val", r.base.loss,
+                           100 * r.base.top1, r.base.n, cfg.fur.metric);
+  std::cout << fmt::format("{:<4} {:<18} {:>6} {:>8} {:>11} {:>10} {:>5}\n", "l", "layer", "c", "p", "FUR", "stderr", "rank");
+  const auto& s = net->spec();
+  for (size_t l = 0; l < s.channels.size(); ++l)
+    std::cout << fmt::format("{:<4} {:<18} {:>6} {:>8.4f} {:>11.5f} {:>10.5f} {:>5}\n", l, s.layers[l].name,
+                             s.channels[l], r.plan.p[l], r.fur[l], r.stderr_[l], r.rank[l]);
+  return 0;
+}
+
+int cmd_adjust(const Common& c, const std::string& fur_file, int iteration, const std::string& init_file) {
+  Config cfg = load(c);
+  if (c.channels.empty()) throw ConfigError("adjust: --channels FILE is required");
+  int res = resolve_resolution(cfg.model);
+  std::vector<int64_t> ch = read_channel_file(c.channels, cfg.model);
+  std::vector<int64_t> init = init_file.empty() ? default_channels(cfg.model) : read_channel_file(init_file, cfg.model);
+  json fj = read_json(fur_file);
+  const json& fa = fj.is_object() && fj.contains("fur") ? fj["fur"] : fj;
+  if (!fa.is_array() || fa.size() != ch.size())
+    throw DataError(fur_file + ": expected " + std::to_string(ch.size()) +
+                    " FUR values (a JSON array or the fur command's --json output)");
+  std::vector<double> fur;
+  for (const auto& v : fa) {
+    if (!v.is_number()) throw DataError(fur_file + ": FUR value " + v.dump() + " is not a number");
+    fur.push_back(v.get<double>());
+  }
+  if (init.size() != ch.size()) throw ConfigError("--init: length differs from --channels");
+  build_spec(cfg.model, res, ch);  // validates the vector
+  FlopsFn flops = [&](const std::vector<int64_t>& v) { return spec_flops(build_spec(cfg.model, res, v)); };
+  int64_t f0 = flops(init);
+  Adjustment a = adjust_channels(ch, init, fur, iteration, cfg.search, flops, f0);
+  if (c.json) {
+    std::cout << json{{"channels", a.channels}, {"flops", a.flops}, {"top", a.top}, {"bottom", a.bottom},
+                      {"scale", a.scale}, {"k", a.k}, {"adjusted_channels", a.adjusted},
+                      {"adjusted_flops", a.flops_adjusted}, {"target_flops", f0}}
+                     .dump()
+              << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("k = {}: widened {} narrowed {}\n", a.k, fmt::join(a.top, ","), fmt::join(a.bottom, ","));
+  std::cout << fmt::format("adjusted: [{}] FLOPs {}\n", fmt::join(a.adjusted, ", "), a.flops_adjusted);
+  std::cout << fmt::format("scaled (s = {:.5f}): [{}] FLOPs {} (target {}, {:+.3f}%)\n", a.scale,
+                           fmt::join(a.channels, ", "), a.flops, f0, 100.0 * double(a.flops - f0) / double(f0));
+  return 0;
+}
+
+int cmd_bench_train(const Common& c, int warmup, int steps) {
+  Config cfg = load(c);
+  torch::Device dev = setup_device(cfg.runtime);
+  DataModule data(cfg.data, cfg.runtime.seed);
+  check_data_matches(cfg, data);
+  cfg.model.resolution = resolve_resolution(cfg.model, data.resolution());
+  ArchSpec spec = build_spec(cfg.model, cfg.model.resolution);
+  torch::manual_seed(1);
+  GraphNet net(spec);
+  Config bc = cfg;
+  bc.train.epochs = 1000000;  // keep the lr schedule flat enough; only throughput matters here
+  Trainer trainer(bc, data, dev);
+  if (dev.is_cuda()) torch::cuda::synchronize();
+  TrainPlan plan;
+  plan.epochs = 1000000;
+  plan.eval_split = std::nullopt;
+  plan.test_at_end = false;
+  plan.max_steps = warmup;
+  set_log_level("warn");
+  trainer.run(net, plan);
+  if (dev.is_cuda()) torch::cuda::synchronize();
+  plan.max_steps = steps;
+  auto t0 = std::chrono::steady_clock::now();
+  trainer.run(net, plan);
+  if (dev.is_cuda()) torch::cuda::synchronize();
+  double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto ev = data.loader(Split::kVal, {std::max(cfg.train.batch_size, 256), false, dev, 0});
+  evaluate(net, *ev, dev, trainer.amp(), dev.is_cuda() && cfg.runtime.channels_last);  // warm
+  auto t1 = std::chrono::steady_clock::now();
+  EvalResult er = evaluate(net, *ev, dev, trainer.amp(), dev.is_cuda() && cfg.runtime.channels_last);
+  double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  json j = {{"arch", cfg.model.arch}, {"device", dev.str()}, {"amp", trainer.amp()}, {"batch", cfg.train.batch_size},
+            {"threads", torch::get_num_threads()}, {"steps", steps},
+            {"train_images_per_s", double(steps) * cfg.train.batch_size / train_s},
+            {"eval_images_per_s", double(er.n) / eval_s}};
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  j["peak_host_memory_mb"] = double(ru.ru_maxrss) / 1024.0;
+#if __has_include(<c10/cuda/CUDACachingAllocator.h>)
+  if (dev.is_cuda()) {
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(dev.index() < 0 ? 0 : dev.index());
+    j["peak_device_memory_mb"] =
+        double(stats.allocated_bytes[size_t(c10::CachingAllocator::StatType::AGGREGATE)].peak) / (1024.0 * 1024.0);
+  }
+#endif
+  std::cout << j.dump() << "\n";
+  return 0;
+}
+
+int cmd_bench_data(const Common& c, int batches) {
+  Config cfg = load(c);
+  torch::Device dev = setup_device(cfg.runtime);
+  auto t0 = std::chrono::steady_clock::now();
+  DataModule data(cfg.data, cfg.runtime.seed);
+  double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto src = data.loader(Split::kTrain, {cfg.train.batch_size, true, dev, 1});
+  src->start_epoch(0);
+  src->next();  // warm
+  int64_t n = 0;
+  auto t1 = std::chrono::steady_clock::now();
+  for (int i = 0; i < batches; ++i) {
+    auto b = src->next();
+    if (!b) {
+      src->start_epoch(i + 1);
+      b = src->next();
+    }
+    n += b->y.size(0);
+  }
+  if (dev.is_cuda()) torch::cuda::synchronize();
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  std::cout << json{{"dataset", data.name()}, {"device", dev.str()}, {"load_seconds", load_s},
+                    {"train_images_per_s", double(n) / s}, {"images", n}, {"batch", cfg.train.batch_size}}
+                   .dump()
+            << "\n";
+  return 0;
+}
+
+int cmd_report(const std::string& run_dir) {
+  if (!file_exists(run_dir)) throw DataError(run_dir + ": run directory not found");
+  std::string script = std::string(NETADJ_SOURCE_DIR) + "/scripts/report.py";
+  if (const char* s = std::getenv("NETADJ_REPORT_SCRIPT")) script = s;
+  if (!file_exists(script)) throw DataError(script + ": report script not found (set NETADJ_REPORT_SCRIPT)");
+  std::string cmd = "python3 '" + script + "' '" + run_dir + "'";
+  int rc = std::system(cmd.c_str());
+  if (rc != 0) throw Error(ExitCode::kRuntime, "report: " + cmd + " failed (exit " + std::to_string(WEXITSTATUS(rc)) + ")");
+  return 0;
+}
+
+}  // namespace netadj::cli

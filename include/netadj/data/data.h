@@ -1,0 +1,105 @@
+#pragma once
+// Datasets: loaded once, split once (seeded), fed to the device in batches. Small sets (CIFAR, IDX,
+// synthetic) live in memory as uint8, on the GPU when training there; augmentation (random crop with
+// 4-pixel zero padding + horizontal flip) and normalization run batched on the device.
+#include <torch/torch.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netadj/config/config.h"
+
+namespace netadj {
+
+/// Images as uint8 [N, C, H, W] and labels int64 [N], on the CPU.
+struct ImageSet {
+  torch::Tensor images;
+  torch::Tensor labels;
+};
+
+struct Batch {
+  torch::Tensor x;  ///< float [B, C, H, W], normalized, on the device
+  torch::Tensor y;  ///< int64 [B]
+};
+
+enum class Split { kTrain, kVal, kTrainFull, kTest };
+const char* split_name(Split s);
+
+/// A sequence of batches per epoch; the order and augmentation of epoch e depend only on (seed, e).
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual int64_t size() const = 0;
+  virtual int64_t num_batches() const = 0;
+  virtual void start_epoch(int64_t epoch) = 0;
+  virtual std::optional<Batch> next() = 0;
+};
+
+struct LoaderOptions {
+  int batch_size = 128;
+  bool training = false;    ///< shuffle + augment (when the dataset allows it)
+  torch::Device device = torch::kCPU;
+  uint64_t seed = 0;
+};
+
+/// Derives an independent 64-bit seed for one purpose ("split", "shuffle", ...) from the run seed.
+uint64_t derive_seed(uint64_t seed, const std::string& purpose, int64_t a = 0, int64_t b = 0);
+
+class DataModule {
+ public:
+  /// Loads the dataset named by `opts` and makes the seeded split. Throws DataError naming the file.
+  DataModule(const DataOptions& opts, int64_t run_seed);
+  virtual ~DataModule() = default;
+
+  int channels() const { return channels_; }
+  int resolution() const { return resolution_; }
+  int classes() const { return classes_; }
+  const std::string& name() const { return name_; }
+  int64_t split_size(Split s) const;
+
+  std::unique_ptr<BatchSource> loader(Split s, const LoaderOptions& o) const;
+
+  /// The split as recorded in the run directory (indices into the training set).
+  nlohmann::json split_json() const;
+  /// Checks that a recorded split equals this one (a resumed run must use the same split).
+  void check_split(const nlohmann::json& recorded, const std::string& file) const;
+
+  const std::vector<float>& mean() const { return mean_; }
+  const std::vector<float>& std() const { return std_; }
+
+  // Exposed for tests.
+  const std::vector<int64_t>& train_indices() const { return train_idx_; }
+  const std::vector<int64_t>& val_indices() const { return val_idx_; }
+  const ImageSet& train_set() const { return train_; }
+  const ImageSet& test_set() const { return test_; }
+
+ private:
+  void make_split();
+  DataOptions opts_;
+  uint64_t seed_ = 0;
+  std::string name_;
+  int channels_ = 0, resolution_ = 0, classes_ = 0;
+  ImageSet train_, test_;
+  std::vector<int64_t> train_idx_, val_idx_, test_idx_;
+  std::vector<float> mean_, std_;
+  // imagefolder
+  std::shared_ptr<struct FileList> files_;
+};
+
+// ---- format readers (also used by tests) --------------------------------------------------------
+/// CIFAR binary: cifar10 = data_batch_1..5.bin + test_batch.bin; cifar100 = train.bin + test.bin.
+ImageSet read_cifar_file(const std::string& path, bool cifar100);
+/// IDX (MNIST-style), gzip-compressed or raw: images [N,1,H,W] from an idx3 file, labels from idx1.
+torch::Tensor read_idx_images(const std::string& path);
+torch::Tensor read_idx_labels(const std::string& path);
+/// Deterministic learnable data: class-dependent patterns plus noise.
+ImageSet make_synthetic(const SyntheticOptions& o, int64_t n, uint64_t seed);
+
+/// Random crop with `pad` zero padding and horizontal flip, batched: x uint8/float [B,C,H,W];
+/// offsets int64 [B,2] in [0, 2*pad], flip bool [B]. Pure function (same result on CPU and GPU).
+torch::Tensor crop_flip(const torch::Tensor& x, const torch::Tensor& offsets, const torch::Tensor& flip, int pad);
+
+}  // namespace netadj

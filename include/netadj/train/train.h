@@ -1,0 +1,88 @@
+#pragma once
+// The training engine: the paper's recipe (SGD + momentum, cosine lr, SpatialDropout ramps, optional KD
+// and label smoothing), AMP on CUDA, atomic per-epoch checkpoints and exact resume. Knows nothing about
+// searching.
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netadj/arch/model.h"
+#include "netadj/config/config.h"
+#include "netadj/data/data.h"
+
+namespace netadj {
+
+/// Picks the device from runtime.device (auto = CUDA when available); applies thread and cuDNN settings.
+torch::Device setup_device(const RuntimeOptions& r);
+/// "off", "bf16" or "fp16" for this device (auto = bf16 on CUDA, off on CPU).
+std::string resolve_amp(const RuntimeOptions& r, const torch::Device& d);
+
+/// Learning rate at `step` (0-based, of steps_per_epoch per epoch): linear warmup from warmup_lr, then
+/// cosine annealing from lr to lr_min over the remaining epochs (per epoch, or per step if per_step).
+double lr_at(const TrainOptions& t, int epochs, int64_t step, int64_t steps_per_epoch);
+/// Per-layer SpatialDropout rates in epoch `epoch` (0-based) of `epochs` for `layers` layers.
+std::vector<double> drop_rates(const DropOptions& d, int epoch, int epochs, int layers);
+
+struct EvalResult {
+  double loss = 0, top1 = 0, top5 = 0;
+  int64_t n = 0;
+};
+/// Evaluates with the model in eval mode (BN running stats) and whatever drop rates are set on it.
+EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, const std::string& amp,
+                    bool channels_last);
+
+struct EpochRecord {
+  int epoch = 0;
+  double lr = 0, train_loss = 0, train_acc = 0, seconds = 0, images_per_s = 0;
+  EvalResult val;
+  std::optional<EvalResult> test;
+};
+
+struct TrainPlan {
+  int epochs = 1;
+  Split train_split = Split::kTrain;
+  std::optional<Split> eval_split = Split::kVal;  ///< evaluated every epoch
+  bool test_at_end = true;
+  uint64_t seed = 0;           ///< derives shuffling, augmentation and dropout streams
+  std::string checkpoint;      ///< "" = no checkpoints; else written each epoch and resumed from
+  std::string metrics_file;    ///< "" = none; else one JSON line per epoch
+  std::string label;           ///< shown in progress lines ("iter 3")
+  int64_t max_steps = -1;      ///< stop after this many steps in total (benchmarks); -1 = all
+};
+
+struct TrainResult {
+  std::vector<EpochRecord> history;
+  EvalResult final_eval;          ///< last epoch's eval split
+  std::optional<EvalResult> test;
+  double seconds = 0;
+  bool resumed = false;
+};
+
+class Trainer {
+ public:
+  Trainer(const Config& cfg, const DataModule& data, torch::Device device);
+  /// Trains `net` (freshly initialized by the caller) per `plan`; continues from plan.checkpoint when a
+  /// complete one exists. Throws NumericError on a non-finite loss (naming epoch and step).
+  TrainResult run(GraphNet& net, const TrainPlan& plan);
+
+  const std::string& amp() const { return amp_; }
+
+ private:
+  const Config& cfg_;
+  const DataModule& data_;
+  torch::Device device_;
+  std::string amp_;
+  bool channels_last_ = false;
+};
+
+/// Saves a model with its spec options so it can be rebuilt (teacher for KD, `netadj fur`).
+void save_model(GraphNet& net, const ModelOptions& m, const std::string& path);
+/// Loads a model saved by save_model or a training checkpoint; `m` receives the model options.
+GraphNet load_model(const std::string& path, ModelOptions& m);
+
+nlohmann::json eval_json(const EvalResult& e);
+nlohmann::json epoch_json(const EpochRecord& r);
+
+}  // namespace netadj

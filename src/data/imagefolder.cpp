@@ -1,0 +1,244 @@
+// ImageNet-style folders decoded with libjpeg-turbo by a pool of threads, one batch ahead.
+// Training: RandomResizedCrop(scale 0.08..1, ratio 3/4..4/3) + horizontal flip; evaluation: resize the
+// shorter side to size*256/224 and center-crop. DCT scaling decodes at the smallest scale that still
+// covers the target, which is most of the speed on large photos.
+#include "imagefolder.h"
+
+#include <turbojpeg.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "netadj/util/error.h"
+#include "netadj/util/fs.h"
+#include "netadj/util/log.h"
+
+namespace netadj {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool looks_like_jpeg(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char m[3] = {0, 0, 0};
+  in.read(reinterpret_cast<char*>(m), 3);
+  return in.gcount() == 3 && m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF;
+}
+
+void list_split(const std::string& dir, const std::vector<std::string>& classes, bool strict,
+                std::vector<std::string>& paths, std::vector<int64_t>& labels, int64_t& skipped) {
+  for (size_t c = 0; c < classes.size(); ++c) {
+    fs::path cdir = fs::path(dir) / classes[c];
+    if (!fs::is_directory(cdir)) continue;
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(cdir))
+      if (e.is_regular_file()) files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      if (!looks_like_jpeg(f)) {
+        if (strict) throw DataError(f + ": not a JPEG file (data.strict = true)");
+        ++skipped;
+        continue;
+      }
+      paths.push_back(f);
+      labels.push_back(static_cast<int64_t>(c));
+    }
+  }
+}
+
+struct Decoded {
+  std::vector<uint8_t> rgb;
+  int w = 0, h = 0;
+};
+
+// Decodes with the largest DCT reduction that keeps the shorter side >= min_side.
+bool decode_jpeg(tjhandle tj, const std::string& bytes, int min_side, Decoded& out) {
+  int w = 0, h = 0, subsamp = 0, cs = 0;
+  auto* buf = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (tjDecompressHeader3(tj, buf, bytes.size(), &w, &h, &subsamp, &cs) != 0) return false;
+  int n = 0;
+  tjscalingfactor* sf = tjGetScalingFactors(&n);
+  int best_w = w, best_h = h;
+  for (int i = 0; i < n; ++i) {
+    int sw = TJSCALED(w, sf[i]), sh = TJSCALED(h, sf[i]);
+    if (std::min(sw, sh) >= min_side && sw * sh < best_w * best_h) {
+      best_w = sw;
+      best_h = sh;
+    }
+  }
+  out.w = best_w;
+  out.h = best_h;
+  out.rgb.resize(static_cast<size_t>(best_w) * best_h * 3);
+  return tjDecompress2(tj, buf, bytes.size(), out.rgb.data(), best_w, 0, best_h, TJPF_RGB, TJFLAG_FASTDCT) == 0;
+}
+
+// Crops box (x, y, cw, ch) of an HWC uint8 image and resizes it bilinearly to size x size, CHW uint8.
+torch::Tensor crop_resize(const Decoded& d, int x, int y, int cw, int ch, int size, bool flip) {
+  auto img = torch::from_blob(const_cast<uint8_t*>(d.rgb.data()), {d.h, d.w, 3}, torch::kUInt8);
+  auto crop = img.slice(0, y, y + ch).slice(1, x, x + cw).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat);
+  auto r = torch::upsample_bilinear2d(crop, {size, size}, /*align_corners=*/false, std::nullopt, std::nullopt);
+  if (flip) r = r.flip(3);
+  return r.squeeze(0).round().clamp(0, 255).to(torch::kUInt8);
+}
+
+class FolderSource : public BatchSource {
+ public:
+  FolderSource(std::shared_ptr<FileList> files, bool test_split, std::vector<int64_t> idx, LoaderOptions lo,
+               FolderSourceOptions fo, std::vector<float> mean, std::vector<float> std)
+      : files_(std::move(files)), test_(test_split), idx_(std::move(idx)), lo_(lo), fo_(fo) {
+    int workers = fo_.workers > 0 ? fo_.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    workers_ = workers;
+    auto fopt = torch::TensorOptions().dtype(torch::kFloat).device(lo_.device);
+    mean_ = torch::tensor(mean).view({1, 3, 1, 1}).to(fopt).mul(255.0);
+    inv_std_ = (1.0 / torch::tensor(std)).view({1, 3, 1, 1}).to(fopt).div(255.0);
+  }
+  ~FolderSource() override {
+    if (pending_.valid()) pending_.wait();
+  }
+
+  int64_t size() const override { return static_cast<int64_t>(idx_.size()); }
+  int64_t num_batches() const override {
+    int64_t n = size(), b = (n + lo_.batch_size - 1) / lo_.batch_size;
+    if (lo_.training && n % lo_.batch_size == 1 && b > 1) --b;
+    return b;
+  }
+
+  void start_epoch(int64_t epoch) override {
+    if (pending_.valid()) pending_.wait();
+    epoch_ = epoch;
+    order_ = idx_;
+    if (lo_.training) {
+      std::mt19937_64 rng(derive_seed(lo_.seed, "shuffle", epoch));
+      std::shuffle(order_.begin(), order_.end(), rng);
+    }
+    batch_ = 0;
+    if (num_batches() > 0) pending_ = std::async(std::launch::async, [this] { return decode_batch(0); });
+  }
+
+  std::optional<Batch> next() override {
+    if (batch_ >= num_batches() || !pending_.valid()) return std::nullopt;
+    auto cpu = pending_.get();
+    int64_t b = ++batch_;
+    if (b < num_batches()) pending_ = std::async(std::launch::async, [this, b] { return decode_batch(b); });
+    Batch out;
+    out.x = (cpu.first.to(lo_.device, /*non_blocking=*/true).to(torch::kFloat) - mean_) * inv_std_;
+    out.y = cpu.second.to(lo_.device);
+    return out;
+  }
+
+  int64_t failures() const { return failures_.load(); }
+
+ private:
+  std::pair<torch::Tensor, torch::Tensor> decode_batch(int64_t b) {
+    int64_t start = b * lo_.batch_size;
+    int64_t len = std::min<int64_t>(lo_.batch_size, size() - start);
+    int s = fo_.image_size;
+    auto x = torch::zeros({len, 3, s, s}, torch::kUInt8);
+    auto y = torch::empty({len}, torch::kInt64);
+    std::atomic<int64_t> next{0};
+    auto work = [&] {
+      tjhandle tj = tjInitDecompress();
+      Decoded d;
+      for (int64_t i = next++; i < len; i = next++) {
+        int64_t item = order_[static_cast<size_t>(start + i)];
+        const auto& path = test_ ? files_->test_paths[static_cast<size_t>(item)] : files_->train_paths[static_cast<size_t>(item)];
+        y[i] = test_ ? files_->test_labels[static_cast<size_t>(item)] : files_->train_labels[static_cast<size_t>(item)];
+        std::string bytes;
+        try {
+          bytes = read_file(path);
+        } catch (const Error&) {
+        }
+        std::mt19937_64 rng(derive_seed(lo_.seed, "augment", epoch_, item));
+        if (bytes.empty() || !decode_jpeg(tj, bytes, lo_.training ? s / 2 : s * 256 / 224, d)) {
+          ++failures_;
+          if (fo_.strict) {
+            std::lock_guard<std::mutex> lk(err_mu_);
+            if (err_.empty()) err_ = path + ": cannot decode JPEG (data.strict = true)";
+          }
+          continue;  // stays a zero image
+        }
+        x[i].copy_(lo_.training ? random_resized_crop(d, s, rng) : center_crop(d, s));
+      }
+      tjDestroy(tj);
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < workers_; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    if (!err_.empty()) throw DataError(err_);
+    return {x, y};
+  }
+
+  static torch::Tensor random_resized_crop(const Decoded& d, int size, std::mt19937_64& rng) {
+    double area = double(d.w) * d.h;
+    std::uniform_real_distribution<double> scale(0.08, 1.0), logr(std::log(3.0 / 4), std::log(4.0 / 3)), u(0, 1);
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      double a = area * scale(rng), r = std::exp(logr(rng));
+      int cw = static_cast<int>(std::lround(std::sqrt(a * r))), ch = static_cast<int>(std::lround(std::sqrt(a / r)));
+      if (cw > 0 && ch > 0 && cw <= d.w && ch <= d.h) {
+        int x = static_cast<int>(u(rng) * (d.w - cw + 1)), y = static_cast<int>(u(rng) * (d.h - ch + 1));
+        return crop_resize(d, std::min(x, d.w - cw), std::min(y, d.h - ch), cw, ch, size, u(rng) < 0.5);
+      }
+    }
+    return center_crop(d, size);  // fallback, as torchvision
+  }
+
+  static torch::Tensor center_crop(const Decoded& d, int size) {
+    // Resize the shorter side to size*256/224, then take the central size x size: the same as
+    // cropping the central (size/resize) fraction of the shorter side and resizing it.
+    double frac = 224.0 / 256.0;
+    int side = std::max(1, static_cast<int>(std::lround(std::min(d.w, d.h) * frac)));
+    return crop_resize(d, (d.w - side) / 2, (d.h - side) / 2, side, side, size, false);
+  }
+
+  std::shared_ptr<FileList> files_;
+  bool test_;
+  std::vector<int64_t> idx_, order_;
+  LoaderOptions lo_;
+  FolderSourceOptions fo_;
+  int workers_ = 1;
+  torch::Tensor mean_, inv_std_;
+  int64_t epoch_ = 0, batch_ = 0;
+  std::future<std::pair<torch::Tensor, torch::Tensor>> pending_;
+  std::atomic<int64_t> failures_{0};
+  std::mutex err_mu_;
+  std::string err_;
+};
+
+}  // namespace
+
+std::shared_ptr<FileList> list_image_folder(const std::string& root, bool strict) {
+  auto fl = std::make_shared<FileList>();
+  std::string train = root + "/train", val = root + "/val";
+  for (const auto& d : {train, val})
+    if (!fs::is_directory(d)) throw DataError(d + ": folder not found (imagefolder needs root/train and root/val)");
+  for (const auto& e : fs::directory_iterator(train))
+    if (e.is_directory()) fl->classes.push_back(e.path().filename().string());
+  std::sort(fl->classes.begin(), fl->classes.end());
+  if (fl->classes.size() < 2) throw DataError(train + ": needs at least 2 class folders");
+  list_split(train, fl->classes, strict, fl->train_paths, fl->train_labels, fl->skipped);
+  list_split(val, fl->classes, strict, fl->test_paths, fl->test_labels, fl->skipped);
+  if (fl->train_paths.empty()) throw DataError(train + ": no JPEG images found");
+  if (fl->test_paths.empty()) throw DataError(val + ": no JPEG images found");
+  if (fl->skipped > 0)
+    logger()->warn("{}: skipped {} files that are not JPEGs (data.strict = true makes this an error)", root, fl->skipped);
+  return fl;
+}
+
+std::unique_ptr<BatchSource> make_folder_source(std::shared_ptr<FileList> files, bool test_split,
+                                                std::vector<int64_t> indices, const LoaderOptions& lo,
+                                                const FolderSourceOptions& fo, std::vector<float> mean,
+                                                std::vector<float> std) {
+  return std::make_unique<FolderSource>(std::move(files), test_split, std::move(indices), lo, fo, std::move(mean),
+                                        std::move(std));
+}
+
+}  // namespace netadj

@@ -1,0 +1,32 @@
+#pragma once
+// ImageNet-style folders (root/train/<class>/*.JPEG, root/val/<class>/*), decoded by libjpeg-turbo.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "netadj/data/data.h"
+
+namespace netadj {
+
+struct FileList {
+  std::vector<std::string> classes;
+  std::vector<std::string> train_paths, test_paths;
+  std::vector<int64_t> train_labels, test_labels;
+  int64_t skipped = 0;
+};
+
+/// Lists both splits; files that are not JPEGs are skipped and counted (an error when `strict`).
+std::shared_ptr<FileList> list_image_folder(const std::string& root, bool strict);
+
+struct FolderSourceOptions {
+  int image_size = 224;
+  int workers = 0;
+  bool strict = false;
+};
+
+std::unique_ptr<BatchSource> make_folder_source(std::shared_ptr<FileList> files, bool test_split,
+                                                std::vector<int64_t> indices, const LoaderOptions& lo,
+                                                const FolderSourceOptions& fo, std::vector<float> mean,
+                                                std::vector<float> std);
+
+}  // namespace netadj
