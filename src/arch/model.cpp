@@ -74,13 +74,13 @@ void GraphNetImpl::set_drop_at(int slot, double p, DropType type) {
 
 void GraphNetImpl::clear_drop() { std::fill(drop_p_.begin(), drop_p_.end(), 0.0); }
 
-torch::Tensor GraphNetImpl::channel_drop(const torch::Tensor& x, double p) const {
+torch::Tensor channel_drop(const torch::Tensor& x, double p, DropType type) {
   if (p <= 0.0) return x;
   // One multiplier per (sample, channel): SpatialDropout (Tompson et al.), kept channels rescaled so the
   // expectation is unchanged (Sec. 3.5).
   auto opts = x.options().dtype(torch::kFloat);
   torch::Tensor m;
-  if (drop_type_ == DropType::kBernoulli) {
+  if (type == DropType::kBernoulli) {
     m = torch::empty({x.size(0), x.size(1), 1, 1}, opts).bernoulli_(1.0 - p).div_(1.0 - p);
   } else {
     m = torch::randn({x.size(0), x.size(1), 1, 1}, opts).mul_(std::sqrt(p / (1.0 - p))).add_(1.0);
@@ -121,7 +121,7 @@ torch::Tensor GraphNetImpl::forward(torch::Tensor x) {
         record(op.name, n.conv->weight, y);
         if (n.bn) y = n.bn(y);
         if (op.relu) y = torch::relu(y);
-        if (op.slot >= 0) y = channel_drop(y, drop_p_[static_cast<size_t>(op.slot)]);
+        if (op.slot >= 0) y = channel_drop(y, drop_p_[static_cast<size_t>(op.slot)], drop_type_);
         break;
       }
       case OpKind::kAdd: {

@@ -285,8 +285,9 @@ std::unique_ptr<BatchSource> DataModule::loader(Split s, const LoaderOptions& o)
     return make_folder_source(files_, s == Split::kTest, idx, o, fo, mean_, std_);
   }
   const ImageSet& set = s == Split::kTest ? test_ : train_;
-  // Crop + flip augmentation is for small images (CIFAR-style); larger sets use the folder pipeline.
-  bool augment = opts_.augment && resolution_ <= 64;
+  // Crop (4-pixel padding) + flip is the CIFAR recipe: meant for 24..64-pixel images. Smaller ones
+  // (tiny synthetic sets) would lose a third of their content to a 4-pixel shift.
+  bool augment = opts_.augment && resolution_ >= 24 && resolution_ <= 64;
   return std::make_unique<MemorySource>(set, idx, o, augment, mean_, std_);
 }
 

@@ -261,8 +261,7 @@ int run_search(const Config& cfg_in, const std::string& run_dir, bool resume) {
     write_json_atomic(times_file, times);
     write_json_atomic(search_file, doc);
     // The iteration is recorded: its training checkpoint is no longer needed.
-    std::error_code ec;
-    fs::remove(plan.checkpoint, ec);
+    remove_file(plan.checkpoint);
     c = adj.channels;
   }
   doc["done"] = true;

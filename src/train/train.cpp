@@ -159,12 +159,12 @@ static void save_archive(torch::serialize::OutputArchive& ar, const std::string&
   try {
     ar.save_to(tmp);
   } catch (const c10::Error& e) {
-    std::filesystem::remove(tmp);
+    remove_file(tmp);
     throw IoError(path + ": cannot write checkpoint: " + e.what_without_backtrace());
   }
   // fsync + rename through the same path as every other result file.
   write_file_atomic(path, read_file(tmp));
-  std::filesystem::remove(tmp);
+  remove_file(tmp);
 }
 
 void save_model(GraphNet& net, const ModelOptions& m, const std::string& path) {
@@ -372,7 +372,10 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
         if (log_now) progress.step(epoch, step, loss_sum.item<double>() / double(seen), correct.item<double>() / double(seen), ips, eta);
       }
       ++step;
-      if (plan.max_steps >= 0 && ++total_steps >= plan.max_steps) break;
+      ++total_steps;
+      if (plan.interrupt_after_steps >= 0 && total_steps >= plan.interrupt_after_steps)
+        throw std::runtime_error("interrupted");
+      if (plan.max_steps >= 0 && total_steps >= plan.max_steps) break;
     }
     progress.end_epoch();
     net->clear_drop();

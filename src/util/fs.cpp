@@ -1,6 +1,7 @@
 #include "netadj/util/fs.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -81,6 +82,15 @@ void append_line(const std::string& path, const std::string& line) {
 }
 
 bool file_exists(const std::string& path) { return fs::exists(path); }
+
+void remove_tree(const std::string& path) {
+  if (!fs::exists(path)) return;
+  auto rm = [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); };
+  if (::nftw(path.c_str(), rm, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    throw IoError(path + ": cannot remove: " + std::strerror(errno));
+}
+
+void remove_file(const std::string& path) { ::unlink(path.c_str()); }
 
 void make_dirs(const std::string& path) {
   std::error_code ec;

@@ -14,6 +14,10 @@ namespace netadj {
 enum class DropType { kBernoulli, kGaussian };
 DropType parse_drop_type(const std::string& s);
 
+/// SpatialDropout: one multiplier per (sample, channel); bernoulli keeps a channel with 1-p and scales it
+/// by 1/(1-p), gaussian multiplies by N(1, p/(1-p)). Both keep the expectation. p = 0 returns x.
+torch::Tensor channel_drop(const torch::Tensor& x, double p, DropType type);
+
 /// What one conv/linear layer did in a traced forward pass (for independent FLOPs counting).
 struct TraceRecord {
   std::string name;
@@ -48,7 +52,6 @@ class GraphNetImpl : public torch::nn::Module {
     torch::nn::Conv2d se_reduce{nullptr};
     torch::nn::Conv2d se_expand{nullptr};
   };
-  torch::Tensor channel_drop(const torch::Tensor& x, double p) const;
   torch::Tensor fit_channels(const torch::Tensor& x, int64_t c) const;
   void record(const std::string& name, const torch::Tensor& w, const torch::Tensor& out) const;
 

@@ -50,6 +50,7 @@ struct TrainPlan {
   std::string metrics_file;    ///< "" = none; else one JSON line per epoch
   std::string label;           ///< shown in progress lines ("iter 3")
   int64_t max_steps = -1;      ///< stop after this many steps in total (benchmarks); -1 = all
+  int64_t interrupt_after_steps = -1;  ///< tests: throw mid-epoch after this many steps (a simulated kill)
 };
 
 struct TrainResult {

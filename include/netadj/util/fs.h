@@ -18,5 +18,9 @@ nlohmann::json read_json(const std::string& path);
 void append_line(const std::string& path, const std::string& line);
 bool file_exists(const std::string& path);
 void make_dirs(const std::string& path);
+/// Removes a file or a whole folder tree if present (nftw; LibTorch's exported std::filesystem::remove_all
+/// can shadow libstdc++'s and crash, so nothing here uses it).
+void remove_tree(const std::string& path);
+void remove_file(const std::string& path);
 
 }  // namespace netadj

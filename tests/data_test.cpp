@@ -1,0 +1,266 @@
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <fstream>
+
+#include "netadj/data/data.h"
+#include "netadj/util/error.h"
+#include "netadj/util/fs.h"
+
+using namespace netadj;
+namespace fs = std::filesystem;
+
+std::string make_test_jpeg(int w, int h, uint8_t value);
+
+namespace {
+
+std::string tmpdir(const std::string& name) {
+  std::string d = ::testing::TempDir() + "/netadj_data_" + name;
+  remove_tree(d);
+  fs::create_directories(d);
+  return d;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string be32(uint32_t v) {
+  std::string s(4, '\0');
+  for (int i = 0; i < 4; ++i) s[size_t(i)] = char((v >> (24 - 8 * i)) & 0xff);
+  return s;
+}
+
+// IDX images n x h x w with pixel (i, y, x) = (i + 3y + 7x) % 256, labels i % 10.
+std::string idx_images(int n, int h, int w) {
+  std::string s = be32(0x803) + be32(uint32_t(n)) + be32(uint32_t(h)) + be32(uint32_t(w));
+  for (int i = 0; i < n; ++i)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) s.push_back(char((i + 3 * y + 7 * x) % 256));
+  return s;
+}
+std::string idx_labels(int n) {
+  std::string s = be32(0x801) + be32(uint32_t(n));
+  for (int i = 0; i < n; ++i) s.push_back(char(i % 10));
+  return s;
+}
+
+void write_gz(const std::string& path, const std::string& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzwrite(f, bytes.data(), unsigned(bytes.size()));
+  gzclose(f);
+}
+
+// CIFAR record: label byte(s) then 3072 pixels; pixel k of record i = (i * 5 + k) % 256.
+std::string cifar_records(int n, bool c100) {
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    if (c100) s.push_back(char(i % 20));  // coarse
+    s.push_back(char(c100 ? (i * 7) % 100 : i % 10));
+    for (int k = 0; k < 3072; ++k) s.push_back(char((i * 5 + k) % 256));
+  }
+  return s;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Idx, DecodesKnownPixelsGzAndRaw) {
+  std::string d = tmpdir("idx");
+  write_gz(d + "/a.gz", idx_images(3, 4, 5));
+  write_bytes(d + "/a.raw", idx_images(3, 4, 5));
+  for (const char* f : {"/a.gz", "/a.raw"}) {
+    auto t = read_idx_images(d + f);
+    ASSERT_EQ(t.sizes(), (std::vector<int64_t>{3, 1, 4, 5}));
+    EXPECT_EQ(t[2][0][1][3].item<int>(), (2 + 3 + 21) % 256);
+  }
+  write_bytes(d + "/l", idx_labels(12));
+  auto l = read_idx_labels(d + "/l");
+  EXPECT_EQ(l[11].item<int64_t>(), 1);
+}
+
+TEST(Idx, BadFilesNameFileAndProblem) {
+  std::string d = tmpdir("idxbad");
+  std::string good = idx_images(3, 4, 5);
+  write_bytes(d + "/trunc", good.substr(0, good.size() - 7));
+  EXPECT_NE(error_of([&] { read_idx_images(d + "/trunc"); }).find(d + "/trunc: payload has"), std::string::npos);
+  std::string bad = good;
+  bad[2] = 0x09;
+  write_bytes(d + "/magic", bad);
+  EXPECT_NE(error_of([&] { read_idx_images(d + "/magic"); }).find("bad IDX magic"), std::string::npos);
+  write_bytes(d + "/labels_as_images", idx_labels(4));
+  EXPECT_NE(error_of([&] { read_idx_images(d + "/labels_as_images"); }).find("1 dimensions, expected 3"), std::string::npos);
+  // A gzip stream cut short.
+  write_gz(d + "/full.gz", good);
+  std::ifstream in(d + "/full.gz", std::ios::binary);
+  std::string gz((std::istreambuf_iterator<char>(in)), {});
+  write_bytes(d + "/cut.gz", gz.substr(0, gz.size() / 2));
+  EXPECT_NE(error_of([&] { read_idx_images(d + "/cut.gz"); }).find(d + "/cut.gz"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_idx_images(d + "/missing"); }).find("file not found"), std::string::npos);
+}
+
+TEST(Cifar, DecodesRecordsAndFineLabels) {
+  std::string d = tmpdir("cifar");
+  write_bytes(d + "/c10.bin", cifar_records(4, false));
+  auto s = read_cifar_file(d + "/c10.bin", false);
+  ASSERT_EQ(s.images.sizes(), (std::vector<int64_t>{4, 3, 32, 32}));
+  EXPECT_EQ(s.labels[3].item<int64_t>(), 3);
+  // pixel k = c*1024 + y*32 + x
+  EXPECT_EQ(s.images[2][1][0][5].item<int>(), (2 * 5 + 1024 + 5) % 256);
+  write_bytes(d + "/c100.bin", cifar_records(4, true));
+  auto t = read_cifar_file(d + "/c100.bin", true);
+  EXPECT_EQ(t.labels[3].item<int64_t>(), 21);
+  EXPECT_EQ(t.images[3][0][0][0].item<int>(), 15);
+}
+
+TEST(Cifar, WrongSizesAndLabelsFail) {
+  std::string d = tmpdir("cifarbad");
+  write_bytes(d + "/short.bin", cifar_records(2, false).substr(0, 5000));
+  EXPECT_NE(error_of([&] { read_cifar_file(d + "/short.bin", false); }).find("not a multiple of the 3073-byte"),
+            std::string::npos);
+  // CIFAR-10 records read as CIFAR-100 have the wrong record size.
+  write_bytes(d + "/c10.bin", cifar_records(3, false));
+  EXPECT_NE(error_of([&] { read_cifar_file(d + "/c10.bin", true); }).find("3074-byte"), std::string::npos);
+  std::string bad = cifar_records(1, false);
+  bad[0] = char(12);
+  write_bytes(d + "/label.bin", bad);
+  EXPECT_NE(error_of([&] { read_cifar_file(d + "/label.bin", false); }).find("label 12"), std::string::npos);
+}
+
+TEST(Cifar, DataModuleLoadsFolderAndSplits) {
+  std::string d = tmpdir("cifarmod");
+  for (int i = 1; i <= 5; ++i) write_bytes(d + "/data_batch_" + std::to_string(i) + ".bin", cifar_records(20, false));
+  write_bytes(d + "/test_batch.bin", cifar_records(10, false));
+  DataOptions o;
+  o.dataset = "cifar10";
+  o.root = d;
+  o.val_size = 30;
+  DataModule m(o, 3);
+  EXPECT_EQ(m.split_size(Split::kTrain), 70);
+  EXPECT_EQ(m.split_size(Split::kVal), 30);
+  EXPECT_EQ(m.split_size(Split::kTest), 10);
+  EXPECT_NEAR(m.mean()[0], 0.4914, 1e-4);  // the standard constants
+  remove_file(d + "/data_batch_4.bin");
+  EXPECT_NE(error_of([&] { DataModule bad(o, 3); }).find("data_batch_4.bin: cannot open"), std::string::npos);
+}
+
+TEST(Split, ReproducibleDisjointAndSeeded) {
+  DataOptions o;
+  o.dataset = "synthetic";
+  o.val_size = 100;
+  DataModule a(o, 5), b(o, 5), c(o, 6);
+  EXPECT_EQ(a.val_indices(), b.val_indices());
+  EXPECT_NE(a.val_indices(), c.val_indices());
+  std::set<int64_t> v(a.val_indices().begin(), a.val_indices().end());
+  for (int64_t i : a.train_indices()) EXPECT_FALSE(v.count(i));
+  EXPECT_EQ(a.train_indices().size() + a.val_indices().size(), size_t(o.synthetic.train_size));
+  EXPECT_NO_THROW(a.check_split(b.split_json(), "split.json"));
+  EXPECT_THROW(a.check_split(c.split_json(), "split.json"), DataError);
+  o.val_fraction = 0.25;
+  DataModule f(o, 5);
+  EXPECT_EQ(f.split_size(Split::kVal), 500);
+  o.subset = 64;
+  DataModule s(o, 5);
+  EXPECT_EQ(s.split_size(Split::kTrain), 64);
+  EXPECT_EQ(s.split_size(Split::kVal), 64);
+}
+
+TEST(Augment, CropStaysInsidePaddedImageAndFlipIsExact) {
+  auto x = torch::arange(2 * 1 * 6 * 6, torch::kFloat).view({2, 1, 6, 6}) + 1;  // no zeros inside
+  // Offset (4,4) with pad 4 is the identity crop.
+  auto id = crop_flip(x, torch::tensor({4, 4, 4, 4}, torch::kInt64).view({2, 2}), torch::tensor({false, false}), 4);
+  EXPECT_TRUE(torch::equal(id, x));
+  auto fl = crop_flip(x, torch::tensor({4, 4, 4, 4}, torch::kInt64).view({2, 2}), torch::tensor({true, false}), 4);
+  EXPECT_TRUE(torch::equal(fl[0], x[0].flip(2)));
+  EXPECT_TRUE(torch::equal(fl[1], x[1]));
+  // Offset (0,0): the top-left 4 rows/cols are padding, the rest is the image's top-left corner.
+  auto tl = crop_flip(x, torch::zeros({2, 2}, torch::kInt64), torch::tensor({false, false}), 4);
+  EXPECT_EQ(tl[0][0].slice(0, 0, 4).abs().sum().item<float>(), 0.f);
+  EXPECT_TRUE(torch::equal(tl[0][0].slice(0, 4, 6).slice(1, 4, 6), x[0][0].slice(0, 0, 2).slice(1, 0, 2)));
+  // Every crop of every offset only contains image pixels or zeros, and keeps the shape.
+  for (int oy = 0; oy <= 8; ++oy)
+    for (int ox = 0; ox <= 8; ++ox) {
+      auto c = crop_flip(x, torch::tensor({oy, ox, oy, ox}, torch::kInt64).view({2, 2}), torch::tensor({false, true}), 4);
+      ASSERT_EQ(c.sizes(), x.sizes());
+      auto nz = c.masked_select(c != 0);
+      EXPECT_TRUE(torch::isin(nz, x.flatten()).all().item<bool>());
+    }
+}
+
+TEST(Loader, SeededShuffleAndAugmentation) {
+  DataOptions o;
+  o.dataset = "synthetic";
+  o.val_size = 100;
+  DataModule m(o, 1);
+  LoaderOptions lo{32, true, torch::kCPU, 9};
+  auto a = m.loader(Split::kTrain, lo), b = m.loader(Split::kTrain, lo);
+  a->start_epoch(2);
+  b->start_epoch(2);
+  auto ba = a->next(), bb = b->next();
+  EXPECT_TRUE(torch::equal(ba->x, bb->x));
+  EXPECT_TRUE(torch::equal(ba->y, bb->y));
+  b->start_epoch(3);
+  EXPECT_FALSE(torch::equal(ba->x, b->next()->x));
+  // Evaluation batches are in order, unaugmented, and cover the split once.
+  auto v = m.loader(Split::kVal, {64, false, torch::kCPU, 0});
+  v->start_epoch(0);
+  int64_t n = 0;
+  while (auto bt = v->next()) n += bt->y.size(0);
+  EXPECT_EQ(n, 100);
+}
+
+TEST(Synthetic, DeterministicAndClassDependent) {
+  SyntheticOptions s;
+  auto a = make_synthetic(s, 200, 3), b = make_synthetic(s, 200, 3);
+  EXPECT_TRUE(torch::equal(a.images, b.images));
+  // Class means differ far more than the noise of a mean over ~20 images.
+  auto x = a.images.to(torch::kFloat);
+  auto m0 = x.index({a.labels == 0}).mean(0), m1 = x.index({a.labels == 1}).mean(0);
+  EXPECT_GT((m0 - m1).abs().mean().item<float>(), 10.f);
+}
+
+TEST(ImageFolder, DecodesJpegsSkipsOthersAndStrictFails) {
+  std::string d = tmpdir("folder");
+  // Make JPEGs with turbojpeg through the loader's own dependency.
+  for (const char* split : {"train", "val"})
+    for (const char* cls : {"cat", "dog"}) {
+      fs::create_directories(d + "/" + split + "/" + cls);
+      for (int i = 0; i < 3; ++i)
+        write_bytes(d + "/" + split + "/" + cls + "/" + std::to_string(i) + ".JPEG",
+                    make_test_jpeg(64 + 8 * i, 48, std::string(cls) == "cat" ? 40 : 200));
+    }
+  write_bytes(d + "/train/cat/notes.JPEG", "this is not a jpeg");
+  DataOptions o;
+  o.dataset = "imagefolder";
+  o.root = d;
+  o.val_size = 2;
+  o.image_size = 32;
+  o.workers = 2;
+  DataModule m(o, 0);
+  EXPECT_EQ(m.classes(), 2);
+  EXPECT_EQ(m.split_size(Split::kTrain) + m.split_size(Split::kVal), 6);
+  auto src = m.loader(Split::kTest, {4, false, torch::kCPU, 0});
+  src->start_epoch(0);
+  auto b = src->next();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->x.sizes(), (std::vector<int64_t>{4, 3, 32, 32}));
+  // Uniform grey images: cat (40) normalizes far below dog (200).
+  for (int64_t i = 0; i < b->y.size(0); ++i)
+    EXPECT_EQ(b->x[i].mean().item<float>() < 0, b->y[i].item<int64_t>() == 0);
+  auto tr = m.loader(Split::kTrain, {2, true, torch::kCPU, 1});
+  tr->start_epoch(0);
+  EXPECT_EQ(tr->next()->x.size(2), 32);
+  o.strict = true;
+  EXPECT_NE(error_of([&] { DataModule s(o, 0); }).find("notes.JPEG: not a JPEG file"), std::string::npos);
+}

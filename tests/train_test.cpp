@@ -1,0 +1,228 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "netadj/train/train.h"
+#include "netadj/util/error.h"
+#include "netadj/util/fs.h"
+
+using namespace netadj;
+
+namespace {
+
+Config small_config() {
+  Config c;
+  c.model.arch = "resnet_cifar";
+  c.model.depth = 8;
+  c.model.num_classes = 4;
+  c.model.in_channels = 1;
+  c.data.dataset = "synthetic";
+  c.data.val_size = 128;
+  c.data.synthetic = {512, 128, 4, 1, 12, 0.3};
+  c.train.epochs = 3;
+  c.train.batch_size = 64;
+  c.train.lr = 0.05;
+  c.train.lr_min = 0.001;
+  c.runtime.seed = 3;
+  c.runtime.threads = 1;
+  return c;
+}
+
+std::string tmp(const std::string& name) {
+  std::string d = ::testing::TempDir() + "/netadj_train_" + name;
+  remove_tree(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+struct Fixture : ::testing::Test {
+  void SetUp() override { torch::manual_seed(0); }
+  TrainResult train(const Config& c, GraphNet& net, TrainPlan plan) {
+    DataModule data(c.data, c.runtime.seed);
+    Trainer tr(c, data, torch::kCPU);
+    return tr.run(net, plan);
+  }
+  GraphNet fresh(const Config& c) {
+    torch::manual_seed(42);
+    return GraphNet(build_spec(c.model, 12));
+  }
+};
+
+bool same_weights(GraphNet& a, GraphNet& b) {
+  auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (const auto& kv : pa)
+    if (!torch::equal(kv.value(), pb[kv.key()])) return false;
+  for (const auto& kv : a->named_buffers())
+    if (!torch::equal(kv.value(), b->named_buffers()[kv.key()])) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST(Schedule, CosineMatchesFormula) {
+  TrainOptions t;
+  t.lr = 0.15;
+  t.lr_min = 1e-3;
+  const int E = 200;
+  const int64_t S = 10;
+  EXPECT_DOUBLE_EQ(lr_at(t, E, 0, S), 0.15);
+  EXPECT_NEAR(lr_at(t, E, 100 * S, S), 1e-3 + (0.15 - 1e-3) * 0.5, 1e-12);
+  EXPECT_NEAR(lr_at(t, E, 50 * S + 7, S), 1e-3 + (0.15 - 1e-3) * 0.5 * (1 + std::cos(M_PI * 50 / 200)), 1e-12);
+  EXPECT_NEAR(lr_at(t, E, E * S, S), 1e-3, 1e-12);
+  t.per_step = true;
+  EXPECT_NEAR(lr_at(t, E, 50 * S + 5, S), 1e-3 + (0.15 - 1e-3) * 0.5 * (1 + std::cos(M_PI * 50.5 / 200)), 1e-12);
+  t.per_step = false;
+  t.warmup_epochs = 5;
+  t.warmup_lr = 0.01;
+  EXPECT_NEAR(lr_at(t, E, 0, S), 0.01, 1e-12);
+  EXPECT_NEAR(lr_at(t, E, 2 * S, S), 0.01 + 0.14 * 2 / 5, 1e-12);
+  EXPECT_NEAR(lr_at(t, E, 5 * S, S), 0.15, 1e-12);
+  EXPECT_NEAR(lr_at(t, E, (5 + 195 / 2.0) * S, S), 1e-3 + (0.15 - 1e-3) * 0.5 * (1 + std::cos(M_PI * 97 / 195)), 1e-12);
+}
+
+TEST(Schedule, DropRatesFollowEpochAndLayerRamps) {
+  DropOptions d;
+  d.rate = 0.2;
+  auto r = drop_rates(d, 5, 10, 4);
+  EXPECT_NEAR(r[0], 0.2 * 0.5 * 1 / 4, 1e-12);
+  EXPECT_NEAR(r[3], 0.2 * 0.5, 1e-12);
+  d.layer_ramp = false;
+  r = drop_rates(d, 5, 10, 4);
+  EXPECT_NEAR(r[0], 0.1, 1e-12);
+  d.epoch_ramp = false;
+  EXPECT_NEAR(drop_rates(d, 0, 10, 4)[2], 0.2, 1e-12);
+  EXPECT_NEAR(drop_rates(DropOptions{}, 0, 10, 3)[2], 0.0, 1e-12);
+}
+
+TEST(ChannelDropStats, BothTypesKeepTheExpectedValue) {
+  torch::manual_seed(7);
+  auto x = torch::ones({4000, 16, 2, 2});
+  for (auto type : {DropType::kBernoulli, DropType::kGaussian}) {
+    auto y = channel_drop(x, 0.3, type);
+    EXPECT_NEAR(y.mean().item<double>(), 1.0, 0.02);
+    // Whole channels share one multiplier.
+    EXPECT_TRUE(torch::allclose(y.select(2, 0), y.select(2, 1)));
+  }
+  auto yb = channel_drop(x, 0.3, DropType::kBernoulli);
+  EXPECT_NEAR((yb == 0).to(torch::kFloat).mean().item<double>(), 0.3, 0.01);
+  EXPECT_NEAR(yb.max().item<double>(), 1 / 0.7, 1e-5);
+  auto yg = channel_drop(x, 0.3, DropType::kGaussian);
+  EXPECT_NEAR(yg.var().item<double>(), 0.3 / 0.7, 0.03);
+  EXPECT_TRUE(torch::equal(channel_drop(x, 0.0, DropType::kBernoulli), x));
+}
+
+TEST_F(Fixture, LossFallsAndAccuracyBeatsChance) {
+  Config c = small_config();
+  c.train.epochs = 4;
+  GraphNet net = fresh(c);
+  TrainPlan p;
+  p.epochs = 4;
+  auto r = train(c, net, p);
+  ASSERT_EQ(r.history.size(), 4u);
+  EXPECT_LT(r.history.back().train_loss, r.history.front().train_loss);
+  EXPECT_GT(r.final_eval.top1, 0.5);  // 4 classes: chance is 0.25
+  ASSERT_TRUE(r.test);
+  EXPECT_GT(r.test->top1, 0.5);
+}
+
+TEST_F(Fixture, SameSeedSameWeights) {
+  Config c = small_config();
+  c.train.drop.rate = 0.2;
+  GraphNet a = fresh(c), b = fresh(c);
+  TrainPlan p;
+  p.epochs = 2;
+  p.seed = 11;
+  auto ra = train(c, a, p), rb = train(c, b, p);
+  EXPECT_EQ(ra.history.back().train_loss, rb.history.back().train_loss);
+  EXPECT_TRUE(same_weights(a, b));
+  p.seed = 12;
+  GraphNet d = fresh(c);
+  train(c, d, p);
+  EXPECT_FALSE(same_weights(a, d));
+}
+
+TEST_F(Fixture, KillAndResumeEqualsUninterrupted) {
+  Config c = small_config();
+  c.train.drop.rate = 0.2;
+  std::string dir = tmp("resume");
+  TrainPlan p;
+  p.epochs = 3;
+  p.seed = 5;
+  GraphNet a = fresh(c);
+  auto ra = train(c, a, p);
+
+  p.checkpoint = dir + "/ckpt.pt";
+  p.metrics_file = dir + "/metrics.jsonl";
+  p.interrupt_after_steps = 7 + 8 * 1;  // 8 steps per epoch: killed in the middle of epoch 2
+  GraphNet b = fresh(c);
+  EXPECT_THROW(train(c, b, p), std::runtime_error);
+  ASSERT_TRUE(std::filesystem::exists(p.checkpoint));
+  p.interrupt_after_steps = -1;
+  GraphNet b2 = fresh(c);
+  auto rb = train(c, b2, p);
+  EXPECT_TRUE(rb.resumed);
+  ASSERT_EQ(rb.history.size(), 3u);
+  EXPECT_EQ(rb.history.back().train_loss, ra.history.back().train_loss);
+  EXPECT_EQ(rb.final_eval.loss, ra.final_eval.loss);
+  EXPECT_TRUE(same_weights(a, b2));
+}
+
+TEST_F(Fixture, NonFiniteLossNamesEpochAndStepAndKeepsCheckpoint) {
+  Config c = small_config();
+  std::string dir = tmp("nan");
+  TrainPlan p;
+  p.epochs = 2;
+  p.checkpoint = dir + "/ckpt.pt";
+  GraphNet net = fresh(c);
+  train(c, net, p);  // a good checkpoint exists
+  auto before = std::filesystem::file_size(p.checkpoint);
+  c.train.lr = 1e12;
+  p.epochs = 4;
+  GraphNet net2 = fresh(c);
+  try {
+    train(c, net2, p);
+    FAIL() << "no error";
+  } catch (const NumericError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("non-finite loss"), std::string::npos) << m;
+    EXPECT_NE(m.find("epoch 3 step"), std::string::npos) << m;
+  }
+  EXPECT_EQ(std::filesystem::file_size(p.checkpoint), before);
+}
+
+TEST_F(Fixture, SavedModelRoundTripsToIdenticalOutput) {
+  Config c = small_config();
+  GraphNet net = fresh(c);
+  TrainPlan p;
+  p.epochs = 1;
+  train(c, net, p);
+  std::string f = tmp("model") + "/m.pt";
+  ModelOptions m = c.model;
+  m.resolution = 12;
+  save_model(net, m, f);
+  ModelOptions back;
+  GraphNet loaded = load_model(f, back);
+  EXPECT_EQ(back.arch, "resnet_cifar");
+  net->eval();
+  loaded->eval();
+  auto x = torch::randn({3, 1, 12, 12});
+  EXPECT_TRUE(torch::equal(net->forward(x), loaded->forward(x)));
+  EXPECT_THROW(load_model(tmp("model") + "/none.pt", back), DataError);
+}
+
+TEST_F(Fixture, DistillationFromTeacherTrains) {
+  Config c = small_config();
+  GraphNet teacher = fresh(c);
+  TrainPlan p;
+  p.epochs = 2;
+  train(c, teacher, p);
+  std::string f = tmp("kd") + "/teacher.pt";
+  ModelOptions m = c.model;
+  m.resolution = 12;
+  save_model(teacher, m, f);
+  c.train.kd.teacher = f;
+  GraphNet student = fresh(c);
+  auto r = train(c, student, p);
+  EXPECT_TRUE(std::isfinite(r.history.back().train_loss));
+  EXPECT_GT(r.final_eval.top1, 0.4);
+}
