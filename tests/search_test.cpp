@@ -1,0 +1,295 @@
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "netadj/arch/table.h"
+#include "netadj/search/search.h"
+#include "netadj/util/error.h"
+#include "netadj/util/fs.h"
+
+using namespace netadj;
+using nlohmann::json;
+
+namespace {
+int64_t sum_flops(const std::vector<int64_t>& c) {
+  int64_t s = 0;
+  for (auto v : c) s += v;
+  return s;
+}
+
+std::string tmp(const std::string& name) {
+  std::string d = ::testing::TempDir() + "/netadj_search_" + name;
+  remove_tree(d);
+  make_dirs(d);
+  return d;
+}
+}  // namespace
+
+TEST(DropPlan, EqualizesExpectedDroppedFlops) {
+  ModelOptions m;
+  m.depth = 20;
+  ArchSpec s = build_spec(m, 32);
+  auto g = spec_dflops(s);
+  DropPlan d = drop_plan(s.channels, g, 0.05, 0.9);
+  double mean = 0;
+  for (double f : d.f) mean += f / double(d.f.size());
+  for (size_t l = 0; l < d.p.size(); ++l) EXPECT_NEAR(d.p[l] * d.f[l], 0.05 * mean, 1e-6 * mean);
+  EXPECT_TRUE(d.clamped.empty());
+  // A layer with a tiny f gets clamped and reported.
+  std::vector<int64_t> c = {16, 16, 1};
+  DropPlan e = drop_plan(c, {100, 100, 1}, 0.5, 0.9);
+  EXPECT_EQ(e.clamped, std::vector<int>{2});
+  EXPECT_DOUBLE_EQ(e.p[2], 0.9);
+}
+
+TEST(Adjust, HandComputedStep) {
+  SearchOptions s;
+  s.update_num = 2;
+  s.update_num_decay = 0.5;
+  std::vector<int64_t> c = {10, 20, 30, 40};
+  std::vector<double> fur = {0.3, 0.1, 0.4, 0.2};
+  auto a = adjust_channels(c, c, fur, 0, s, sum_flops, sum_flops(c));
+  EXPECT_EQ(a.k, 2);
+  EXPECT_EQ(a.top, (std::vector<int>{2, 0}));
+  EXPECT_EQ(a.bottom, (std::vector<int>{1, 3}));
+  // 30 + 0.15*30 = 34.5 -> 34 (half to even); 10 + 0.14*10 = 11.4 -> 11; 20 - 3 = 17; 40 - 5.6 = 34.4 -> 34.
+  EXPECT_EQ(a.adjusted, (std::vector<int64_t>{11, 17, 34, 34}));
+  EXPECT_EQ(a.flops_adjusted, 96);
+}
+
+TEST(Adjust, UpdateCountDecaysWithHalfToEven) {
+  SearchOptions s;
+  s.update_num = 2;
+  s.update_num_decay = 0.5;
+  EXPECT_EQ(update_count(s, 0, 10), 2);
+  EXPECT_EQ(update_count(s, 1, 10), 2);  // round(1.5) = 2
+  EXPECT_EQ(update_count(s, 2, 10), 1);
+  EXPECT_EQ(update_count(s, 3, 10), 0);  // round(0.5) = 0
+  EXPECT_EQ(update_count(s, 9, 10), 0);
+  s.update_num = 6;
+  EXPECT_EQ(update_count(s, 0, 6), 3);   // never more than half the layers
+  // k = 0: nothing moves (the reference code widens everything here).
+  SearchOptions z;
+  z.update_num = 1;
+  z.update_num_decay = 1;
+  std::vector<int64_t> c = {10, 20, 30};
+  auto a = adjust_channels(c, c, {1, 2, 3}, 5, z, sum_flops, sum_flops(c));
+  EXPECT_EQ(a.channels, c);
+  EXPECT_TRUE(a.top.empty());
+}
+
+TEST(Adjust, RateDecayMinChannelsAndTies) {
+  SearchOptions s;
+  s.update_num = 3;
+  s.update_num_decay = 0;
+  s.adjust_rate = 0.2;
+  s.adjust_rate_decay = 0.05;
+  s.min_channels = 9;
+  std::vector<int64_t> c = {10, 10, 10, 10, 10, 10};
+  std::vector<double> fur = {0.5, 0.5, 0.5, 0.1, 0.1, 0.1};  // ties: lower index first
+  auto a = adjust_channels(c, c, fur, 0, s, sum_flops, 1000000);
+  EXPECT_EQ(a.top, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(a.bottom, (std::vector<int>{3, 4, 5}));
+  // rates 0.2, 0.15, 0.1: widen 12, 11.5->12, 11; narrow 8->9 (min), 8.5->8->9, 9.
+  EXPECT_EQ(a.adjusted, (std::vector<int64_t>{12, 12, 11, 9, 9, 9}));
+  s.adjust_rate_decay = 1.0;  // a_r never negative
+  auto b = adjust_channels(c, c, fur, 0, s, sum_flops, 1000000);
+  EXPECT_EQ(b.adjusted, (std::vector<int64_t>{12, 10, 10, 9, 10, 10}));
+}
+
+TEST(Rescale, WithinToleranceOnEveryArchitecture) {
+  std::mt19937 rng(3);
+  for (const auto& info : arch_registry()) {
+    ModelOptions m;
+    m.arch = info.name;
+    m.depth = info.name == "vgg_cifar" ? 16 : info.name == "densenet_cifar" ? 40 : info.name == "resnet_imagenet" ? 18 : 20;
+    int res = info.name == "resnet_imagenet" || info.name == "mnasnet" ? 224 : 32;
+    auto c0 = default_channels(m);
+    FlopsFn f = [&](const std::vector<int64_t>& c) { return spec_flops(build_spec(m, res, c)); };
+    int64_t f0 = f(c0);
+    for (int trial = 0; trial < 3; ++trial) {
+      auto c = c0;
+      std::uniform_real_distribution<double> u(0.7, 1.4);
+      for (auto& v : c) v = std::max<int64_t>(1, std::llround(double(v) * u(rng)));
+      auto [scaled, s] = rescale(c, f, f0, 0.01);
+      double e = double(f(scaled) - f0) / double(f(scaled));
+      EXPECT_LE(std::abs(e), 0.01) << info.name << " trial " << trial << " s=" << s;
+      for (auto v : scaled) EXPECT_GE(v, 1);
+    }
+  }
+}
+
+TEST(Fur, UnusedLayerHasZeroFurAndRanksLast) {
+  Config c;
+  c.model.depth = 8;
+  c.model.num_classes = 4;
+  c.model.in_channels = 1;
+  c.data.dataset = "synthetic";
+  c.data.val_size = 128;
+  c.data.synthetic = {512, 128, 4, 1, 12, 0.3};
+  c.train.batch_size = 64;
+  c.train.lr = 0.05;
+  c.runtime.threads = 1;
+  DataModule data(c.data, 0);
+  torch::manual_seed(0);
+  GraphNet net(build_spec(c.model, 12));
+  Trainer tr(c, data, torch::kCPU);
+  TrainPlan p;
+  p.epochs = 3;
+  p.test_at_end = false;
+  tr.run(net, p);
+  // Silence cell 2's branch: its second conv's BN outputs exactly zero, so that layer's output is
+  // provably unused and dropping its channels changes nothing.
+  {
+    torch::NoGradGuard ng;
+    for (auto& kv : net->named_parameters())
+      if (kv.key().find("s2_c0_conv2_bn") != std::string::npos) kv.value().zero_();
+  }
+  int unused = -1;
+  for (size_t l = 0; l < net->spec().layers.size(); ++l)
+    if (net->spec().layers[l].name == "s2.c0.conv2") unused = int(l);
+  ASSERT_GE(unused, 0);
+  auto val = data.loader(Split::kVal, {128, false, torch::kCPU, 0});
+  FurOptions fo;
+  fo.repeats = 3;
+  fo.base_drop_rate = 0.2;
+  FurResult r = estimate_fur(net, *val, fo, torch::kCPU, "off", 9);
+  EXPECT_NEAR(r.fur[size_t(unused)], 0.0, 1e-6);
+  EXPECT_NEAR(r.stderr_[size_t(unused)], 0.0, 1e-6);
+  EXPECT_EQ(r.rank[size_t(unused)], net->num_slots() - 1) << "FURs: " << json(r.fur).dump();
+  // Reproducible with the seed; another seed gives other masks.
+  FurResult again = estimate_fur(net, *val, fo, torch::kCPU, "off", 9);
+  EXPECT_EQ(again.fur, r.fur);
+  FurResult other = estimate_fur(net, *val, fo, torch::kCPU, "off", 10);
+  EXPECT_NE(other.fur, r.fur);
+  // Resuming from a partial record gives the same numbers.
+  json partial;
+  int calls = 0;
+  estimate_fur(net, *val, fo, torch::kCPU, "off", 9, nullptr, [&](const json& pj) {
+    if (++calls == 3) partial = pj;
+  });
+  FurResult resumed = estimate_fur(net, *val, fo, torch::kCPU, "off", 9, partial);
+  EXPECT_EQ(resumed.fur, r.fur);
+}
+
+namespace {
+
+// Runs the real binary; returns its exit status. `kill_when` (optional) is polled and, once true,
+// the process is killed with SIGKILL (a crash at an arbitrary moment).
+int run_cli(const std::vector<std::string>& args, const std::function<bool()>& kill_when = nullptr) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    std::string bin = NETADJ_BINARY;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  while (true) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    if (kill_when && kill_when()) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -9;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+const std::string kSmoke = std::string(NETADJ_SOURCE_DIR) + "/configs/smoke_synthetic.json";
+
+json search_json(const std::string& dir) { return read_json(dir + "/search.json"); }
+
+}  // namespace
+
+TEST(SearchCli, TwoIterationsEndToEnd) {
+  std::string d = tmp("e2e");
+  ASSERT_EQ(run_cli({"search", "--config", kSmoke, "--out", d}), 0);
+  json s = search_json(d);
+  ASSERT_EQ(s["iterations"].size(), 2u);
+  EXPECT_TRUE(s["done"].get<bool>());
+  for (const char* f : {"config.json", "split.json", "log.txt", "metrics.jsonl", "best_channels.json", "times.json",
+                        "iter_0/model.pt", "iter_0/fur.json"})
+    EXPECT_TRUE(file_exists(d + "/" + f)) << f;
+  const auto& it0 = s["iterations"][0];
+  EXPECT_EQ(it0["channels"], s["init_channels"]);
+  EXPECT_EQ(it0["fur"].size(), it0["channels"].size());
+  EXPECT_EQ(it0["fur_stderr"].size(), it0["channels"].size());
+  EXPECT_EQ(s["iterations"][1]["channels"], it0["next_channels"]);
+  EXPECT_NE(it0["next_channels"], it0["channels"]);  // k = 2: channels moved
+  int64_t f0 = s["f0"].get<int64_t>();
+  EXPECT_LE(std::abs(double(it0["next_flops"].get<int64_t>() - f0)) / double(f0), 0.02);
+  json best = read_json(d + "/best_channels.json");
+  EXPECT_EQ(best["channels"], s["best"]["channels"]);
+  // A finished search resumed is a no-op that succeeds.
+  EXPECT_EQ(run_cli({"search", "--resume", d}), 0);
+  EXPECT_EQ(search_json(d), s);
+}
+
+TEST(SearchCli, ResumeAfterKillAtSeveralPointsEqualsUninterrupted) {
+  std::string ref = tmp("ref");
+  ASSERT_EQ(run_cli({"search", "--config", kSmoke, "--out", ref, "--set", "search.iterations=3"}), 0);
+  json want = search_json(ref);
+  struct Point {
+    const char* name;
+    std::function<bool(const std::string&)> when;
+  };
+  std::vector<Point> points = {
+      {"mid-training of iteration 1", [](const std::string& d) { return file_exists(d + "/iter_1/checkpoint.pt"); }},
+      {"mid-FUR of iteration 0",
+       [](const std::string& d) {
+         if (!file_exists(d + "/iter_0/fur_partial.json")) return false;
+         try {
+           return read_json(d + "/iter_0/fur_partial.json")["layers"].size() >= 2;
+         } catch (...) {
+           return false;
+         }
+       }},
+      {"right after iteration 1 was recorded",
+       [](const std::string& d) {
+         try {
+           return file_exists(d + "/search.json") && read_json(d + "/search.json")["iterations"].size() >= 2;
+         } catch (...) {
+           return false;
+         }
+       }},
+  };
+  for (const auto& p : points) {
+    std::string d = tmp("kill");
+    int rc = run_cli({"search", "--config", kSmoke, "--out", d, "--set", "search.iterations=3"},
+                     [&] { return p.when(d); });
+    ASSERT_EQ(rc, -9) << p.name << ": finished before it could be killed";
+    ASSERT_EQ(run_cli({"search", "--resume", d}), 0) << p.name;
+    json got = search_json(d);
+    EXPECT_EQ(got, want) << p.name;
+  }
+}
+
+TEST(SearchCli, BadInputsExitWithOneLine) {
+  EXPECT_EQ(run_cli({"search", "--config", "configs/does-not-exist.json"}), 2);
+  std::string d = tmp("bad");
+  std::ofstream(d + "/typo.json") << R"({"train": {"epocs": 3}})";
+  EXPECT_EQ(run_cli({"search", "--config", d + "/typo.json"}), 2);
+  EXPECT_EQ(run_cli({"search", "--config", kSmoke, "--set", "data.dataset=cifar10", "--set",
+                     "data.root=" + d + "/nothing", "--out", d + "/run"}),
+            3);
+  EXPECT_EQ(run_cli({"search", "--resume", d + "/nothing"}), 2);
+  EXPECT_EQ(run_cli({"flops", "--set", "model.channels=[1,2]"}), 2);
+}
