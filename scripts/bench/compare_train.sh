@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# netadj vs a plain PyTorch-Python loop: same model (ResNet-20), batch 128, CIFAR-shaped data, same
+# LibTorch version, same machine, one after the other. Prints both JSON lines and the ratio.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/versions.sh
+venv=${NETADJ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/netadj/venv-torch-$NETADJ_TORCH_VERSION}
+bin=${NETADJ_BUILD_DIR:-build}/netadj
+steps=${STEPS:-30}
+dev=${DEVICE:-auto}
+ours=$("$bin" bench train -c configs/resnet20_cifar100.json --steps "$steps" \
+  --set data.dataset=synthetic --set data.val_size=1000 --set data.synthetic.train_size=6000 \
+  --set data.synthetic.classes=100 --set data.synthetic.channels=3 --set data.synthetic.resolution=32 \
+  --set train.drop.rate=0 --set runtime.device="$dev" 2>/dev/null | tail -1)
+pydev=$([ "$dev" = auto ] && echo "" || echo "--device $dev")
+theirs=$("$venv/bin/python" -W ignore scripts/bench/train_loop.py --steps "$steps" $pydev | tail -1)
+echo "$ours"
+echo "$theirs"
+python3 -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print('netadj / pytorch-python = %.2fx' % (a['train_images_per_s']/b['train_images_per_s']))" "$ours" "$theirs"
