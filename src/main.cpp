@@ -76,6 +76,11 @@ int main(int argc, char** argv) {
   add_common(bench_data, common);
   bench_data->add_option("--batches", batches, "timed batches");
 
+  int evals = 10000;
+  auto* bench_flops = bench->add_subcommand("flops", "microseconds per FLOPs evaluation (spec build + count)");
+  add_common(bench_flops, common);
+  bench_flops->add_option("--evals", evals, "number of evaluations");
+
   std::string run_dir;
   auto* report = app.add_subcommand("report", "tables and figures of a run directory into RUN_DIR/report/");
   report->add_option("run_dir", run_dir, "run directory")->required();
@@ -101,6 +106,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand(adjust)) return cli::cmd_adjust(common, fur_file, iteration, init_file);
     if (bench->got_subcommand(bench_train)) return cli::cmd_bench_train(common, warmup, steps);
     if (bench->got_subcommand(bench_data)) return cli::cmd_bench_data(common, batches);
+    if (bench->got_subcommand(bench_flops)) return cli::cmd_bench_flops(common, evals);
     if (app.got_subcommand(report)) return cli::cmd_report(run_dir);
     std::cout << app.help();
     return static_cast<int>(netadj::ExitCode::kUsage);

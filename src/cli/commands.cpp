@@ -303,12 +303,44 @@ int cmd_bench_data(const Common& c, int batches) {
   return 0;
 }
 
+int cmd_bench_flops(const Common& c, int evals) {
+  Config cfg = load(c);
+  int res = resolve_resolution(cfg.model);
+  auto ch = cfg.model.channels.empty() ? default_channels(cfg.model) : cfg.model.channels;
+  int64_t sink = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < evals; ++i) {
+    auto& v = ch[size_t(i) % ch.size()];
+    v += 1;  // a different vector each call, as in the search's bisection
+    sink += spec_flops(build_spec(cfg.model, res, ch));
+    v -= 1;
+  }
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << json{{"arch", cfg.model.arch}, {"depth", cfg.model.depth}, {"layers", ch.size()}, {"evals", evals},
+                    {"microseconds_per_eval", 1e6 * s / evals}, {"checksum", sink}}
+                   .dump()
+            << "\n";
+  return 0;
+}
+
 int cmd_report(const std::string& run_dir) {
   if (!file_exists(run_dir)) throw DataError(run_dir + ": run directory not found");
   std::string script = std::string(NETADJ_SOURCE_DIR) + "/scripts/report.py";
   if (const char* s = std::getenv("NETADJ_REPORT_SCRIPT")) script = s;
   if (!file_exists(script)) throw DataError(script + ": report script not found (set NETADJ_REPORT_SCRIPT)");
-  std::string cmd = "python3 '" + script + "' '" + run_dir + "'";
+  // The interpreter: NETADJ_PYTHON, else the first of the system python (where Debian's matplotlib
+  // lives) and the python3 on PATH that has matplotlib, else python3 (tables only).
+  std::string py = "python3";
+  if (const char* p = std::getenv("NETADJ_PYTHON")) {
+    py = p;
+  } else {
+    for (const char* cand : {"/usr/bin/python3", "python3"})
+      if (std::system((std::string(cand) + " -c 'import matplotlib' >/dev/null 2>&1").c_str()) == 0) {
+        py = cand;
+        break;
+      }
+  }
+  std::string cmd = py + " '" + script + "' '" + run_dir + "'";
   int rc = std::system(cmd.c_str());
   if (rc != 0) throw Error(ExitCode::kRuntime, "report: " + cmd + " failed (exit " + std::to_string(WEXITSTATUS(rc)) + ")");
   return 0;

@@ -22,6 +22,7 @@ int cmd_fur(const Common& c, const std::string& checkpoint);
 int cmd_adjust(const Common& c, const std::string& fur_file, int iteration, const std::string& init_file);
 int cmd_bench_train(const Common& c, int warmup, int steps);
 int cmd_bench_data(const Common& c, int batches);
+int cmd_bench_flops(const Common& c, int evals);
 int cmd_report(const std::string& run_dir);
 
 }  // namespace netadj::cli
