@@ -191,6 +191,11 @@ def training_figure(metrics, outdir):
     import matplotlib.pyplot as plt
     if not metrics:
         return []
+    # A run resumed after a crash may repeat an epoch's line: keep the last one per (label, epoch).
+    last = {}
+    for m in metrics:
+        last[(m.get("label", ""), m["epoch"])] = m
+    metrics = sorted(last.values(), key=lambda m: (m.get("label", ""), m["epoch"]))
     e = [m["epoch"] + 1 for m in metrics]
     fig, ax = plt.subplots(figsize=(6, 3.4))
     ax.plot(e, [m["train_loss"] for m in metrics], label="train loss")

@@ -16,6 +16,7 @@
 #include "netadj/search/search.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
+#include "test_util.h"
 
 using namespace netadj;
 using nlohmann::json;
@@ -27,12 +28,7 @@ int64_t sum_flops(const std::vector<int64_t>& c) {
   return s;
 }
 
-std::string tmp(const std::string& name) {
-  std::string d = ::testing::TempDir() + "/netadj_search_" + name;
-  remove_tree(d);
-  make_dirs(d);
-  return d;
-}
+std::string tmp(const std::string& name) { return testing_util::fresh_dir("search_" + name); }
 }  // namespace
 
 TEST(DropPlan, EqualizesExpectedDroppedFlops) {
@@ -130,16 +126,7 @@ TEST(Rescale, WithinToleranceOnEveryArchitecture) {
 }
 
 TEST(Fur, UnusedLayerHasZeroFurAndRanksLast) {
-  Config c;
-  c.model.depth = 8;
-  c.model.num_classes = 4;
-  c.model.in_channels = 1;
-  c.data.dataset = "synthetic";
-  c.data.val_size = 128;
-  c.data.synthetic = {512, 128, 4, 1, 12, 0.3};
-  c.train.batch_size = 64;
-  c.train.lr = 0.05;
-  c.runtime.threads = 1;
+  Config c = testing_util::small_config();
   DataModule data(c.data, 0);
   torch::manual_seed(0);
   GraphNet net(build_spec(c.model, 12));

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "netadj/train/train.h"
+#include "test_util.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 
@@ -10,30 +11,9 @@ using namespace netadj;
 
 namespace {
 
-Config small_config() {
-  Config c;
-  c.model.arch = "resnet_cifar";
-  c.model.depth = 8;
-  c.model.num_classes = 4;
-  c.model.in_channels = 1;
-  c.data.dataset = "synthetic";
-  c.data.val_size = 128;
-  c.data.synthetic = {512, 128, 4, 1, 12, 0.3};
-  c.train.epochs = 3;
-  c.train.batch_size = 64;
-  c.train.lr = 0.05;
-  c.train.lr_min = 0.001;
-  c.runtime.seed = 3;
-  c.runtime.threads = 1;
-  return c;
-}
+using testing_util::small_config;
 
-std::string tmp(const std::string& name) {
-  std::string d = ::testing::TempDir() + "/netadj_train_" + name;
-  remove_tree(d);
-  std::filesystem::create_directories(d);
-  return d;
-}
+std::string tmp(const std::string& name) { return testing_util::fresh_dir("train_" + name); }
 
 struct Fixture : ::testing::Test {
   void SetUp() override { torch::manual_seed(0); }

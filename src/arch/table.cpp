@@ -49,7 +49,9 @@ std::string human_count(double v) {
 
 std::string spec_table(const ArchSpec& s) {
   json j = spec_to_json(s);
-  std::string out = fmt::format("{:<22} {:>6} {:>6} {:>3} {:>3} {:>4} {:>10} {:>9} {:>10}\n", "layer", "in",
+  std::string out = fmt::format("{} input {}x{}x{}, {} classes\n", s.arch, s.in_channels, s.resolution,
+                                s.resolution, s.num_classes);
+  out += fmt::format("{:<22} {:>6} {:>6} {:>3} {:>3} {:>4} {:>10} {:>9} {:>10}\n", "layer", "in",
                                 "out", "k", "s", "res", "MACs", "params", "dMACs/dc");
   for (const auto& r : j["layers"]) {
     std::string name = r["name"].get<std::string>();

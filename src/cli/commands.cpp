@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "netadj/arch/table.h"
+#include "netadj/data/data.h"
 #include "netadj/config/config.h"
 #include "netadj/util/error.h"
 
@@ -28,7 +29,7 @@ int cmd_config(const Common& c) {
 
 int cmd_flops(const Common& c, const std::string& compare_a, const std::string& compare_b) {
   Config cfg = load(c);
-  int res = resolve_resolution(cfg.model);
+  int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
   if (!compare_a.empty()) {
     ArchSpec a = build_spec(model_with_channels(cfg, compare_a), res);
     ArchSpec b = build_spec(model_with_channels(cfg, compare_b), res);
@@ -104,15 +105,6 @@ Config config_for_run(const Common& c, std::string& dir) {
   return cfg;
 }
 
-void check_data_matches(const Config& cfg, const DataModule& data) {
-  if (cfg.model.in_channels != data.channels())
-    throw ConfigError(fmt::format("model.in_channels = {}: the {} images have {} channel(s)", cfg.model.in_channels,
-                                  data.name(), data.channels()));
-  if (cfg.model.num_classes != data.classes())
-    throw ConfigError(fmt::format("model.num_classes = {}: {} has {} classes", cfg.model.num_classes, data.name(),
-                                  data.classes()));
-}
-
 }  // namespace
 
 int cmd_search(const Common& c) {
@@ -135,7 +127,7 @@ int cmd_train(const Common& c) {
   }
   torch::Device dev = setup_device(cfg.runtime);
   DataModule data(cfg.data, cfg.runtime.seed);
-  check_data_matches(cfg, data);
+  check_model_matches_data(cfg.model, data);
   cfg.model.resolution = resolve_resolution(cfg.model, data.resolution());
   ArchSpec spec = build_spec(cfg.model, cfg.model.resolution);
   logger()->info("train {} channels {} FLOPs {} params {} on {}", cfg.model.arch, fmt::join(spec.channels, ","),
@@ -170,7 +162,7 @@ int cmd_fur(const Common& c, const std::string& checkpoint) {
   GraphNet net = load_model(checkpoint, m);
   cfg.model = m;
   DataModule data(cfg.data, cfg.runtime.seed);
-  check_data_matches(cfg, data);
+  check_model_matches_data(cfg.model, data);
   net->to(dev);
   auto val = data.loader(Split::kVal, {std::max(cfg.train.batch_size, 256), false, dev, 0});
   FurResult r = estimate_fur(net, *val, cfg.fur, dev, resolve_amp(cfg.runtime, dev),
@@ -193,7 +185,7 @@ int cmd_fur(const Common& c, const std::string& checkpoint) {
 int cmd_adjust(const Common& c, const std::string& fur_file, int iteration, const std::string& init_file) {
   Config cfg = load(c);
   if (c.channels.empty()) throw ConfigError("adjust: --channels FILE is required");
-  int res = resolve_resolution(cfg.model);
+  int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
   std::vector<int64_t> ch = read_channel_file(c.channels, cfg.model);
   std::vector<int64_t> init = init_file.empty() ? default_channels(cfg.model) : read_channel_file(init_file, cfg.model);
   json fj = read_json(fur_file);
@@ -230,7 +222,7 @@ int cmd_bench_train(const Common& c, int warmup, int steps) {
   Config cfg = load(c);
   torch::Device dev = setup_device(cfg.runtime);
   DataModule data(cfg.data, cfg.runtime.seed);
-  check_data_matches(cfg, data);
+  check_model_matches_data(cfg.model, data);
   cfg.model.resolution = resolve_resolution(cfg.model, data.resolution());
   ArchSpec spec = build_spec(cfg.model, cfg.model.resolution);
   torch::manual_seed(1);
@@ -268,7 +260,7 @@ int cmd_bench_train(const Common& c, int warmup, int steps) {
   if (dev.is_cuda()) {
     auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(dev.index() < 0 ? 0 : dev.index());
     j["peak_device_memory_mb"] =
-        double(stats.allocated_bytes[size_t(c10::CachingAllocator::StatType::AGGREGATE)].peak) / (1024.0 * 1024.0);
+        double(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);  // index 0: all pools (AGGREGATE)
   }
 #endif
   std::cout << j.dump() << "\n";
@@ -305,7 +297,7 @@ int cmd_bench_data(const Common& c, int batches) {
 
 int cmd_bench_flops(const Common& c, int evals) {
   Config cfg = load(c);
-  int res = resolve_resolution(cfg.model);
+  int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
   auto ch = cfg.model.channels.empty() ? default_channels(cfg.model) : cfg.model.channels;
   int64_t sink = 0;
   auto t0 = std::chrono::steady_clock::now();

@@ -19,6 +19,14 @@ const char* split_name(Split s) {
   return "?";
 }
 
+int nominal_resolution(const DataOptions& d) {
+  if (d.dataset == "cifar10" || d.dataset == "cifar100") return 32;
+  if (d.dataset == "fashion_mnist" || d.dataset == "mnist") return 28;
+  if (d.dataset == "synthetic") return d.synthetic.resolution;
+  if (d.dataset == "imagefolder") return d.image_size;
+  return 0;
+}
+
 uint64_t derive_seed(uint64_t seed, const std::string& purpose, int64_t a, int64_t b) {
   // splitmix64 over (seed, purpose, a, b): independent streams per purpose and step.
   auto mix = [](uint64_t z) {
@@ -289,6 +297,15 @@ std::unique_ptr<BatchSource> DataModule::loader(Split s, const LoaderOptions& o)
   // (tiny synthetic sets) would lose a third of their content to a 4-pixel shift.
   bool augment = opts_.augment && resolution_ >= 24 && resolution_ <= 64;
   return std::make_unique<MemorySource>(set, idx, o, augment, mean_, std_);
+}
+
+void check_model_matches_data(const ModelOptions& m, const DataModule& d) {
+  if (m.in_channels != d.channels())
+    throw ConfigError("model.in_channels = " + std::to_string(m.in_channels) + ": the " + d.name() + " images have " +
+                      std::to_string(d.channels()) + " channel(s)");
+  if (m.num_classes != d.classes())
+    throw ConfigError("model.num_classes = " + std::to_string(m.num_classes) + ": " + d.name() + " has " +
+                      std::to_string(d.classes()) + " classes");
 }
 
 nlohmann::json DataModule::split_json() const {

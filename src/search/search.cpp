@@ -115,12 +115,7 @@ int run_search(const Config& cfg_in, const std::string& run_dir, bool resume) {
   torch::Device dev = setup_device(cfg.runtime);
   logger()->info("device: {}", dev.str());
   DataModule data(cfg.data, cfg.runtime.seed);
-  if (cfg.model.in_channels != data.channels())
-    throw ConfigError(fmt::format("model.in_channels = {}: the {} images have {} channel(s)", cfg.model.in_channels,
-                                  data.name(), data.channels()));
-  if (cfg.model.num_classes != data.classes())
-    throw ConfigError(fmt::format("model.num_classes = {}: {} has {} classes", cfg.model.num_classes, data.name(),
-                                  data.classes()));
+  check_model_matches_data(cfg.model, data);
   const int res = resolve_resolution(cfg.model, data.resolution());
   cfg.model.resolution = res;
 

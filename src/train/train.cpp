@@ -1,6 +1,7 @@
 #include "netadj/train/train.h"
 
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 #include <fmt/format.h>
 
 #include <chrono>
@@ -62,12 +63,21 @@ struct AutocastGuard {
   AutocastGuard(const torch::Device& d, const std::string& amp) {
     if (!d.is_cuda() || amp == "off") return;
     on = true;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
     at::autocast::set_autocast_enabled(at::kCUDA, true);
     at::autocast::set_autocast_dtype(at::kCUDA, amp == "fp16" ? at::kHalf : at::kBFloat16);
+#else  // LibTorch 2.0 - 2.3
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(amp == "fp16" ? at::kHalf : at::kBFloat16);
+#endif
   }
   ~AutocastGuard() {
     if (!on) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
     at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
     at::autocast::clear_cache();
   }
 };
@@ -228,7 +238,7 @@ class Progress {
       fmt::print(stderr, "\r{}epoch {}/{} step {}/{} loss {:.4f} acc {:.2f}% {:.0f} img/s ETA {:.0f}s   ",
                  label_.empty() ? "" : label_ + " ", epoch + 1, epochs_, s + 1, steps_, loss, 100 * acc, ips, eta_s);
     } else if ((s + 1) % log_every_ == 0) {
-      logger()->debug("{}epoch {}/{} step {}/{} loss {:.4f} acc {:.2f}% {:.0f} img/s", label_.empty() ? "" : label_ + " ",
+      logger()->info("{}epoch {}/{} step {}/{} loss {:.4f} acc {:.2f}% {:.0f} img/s", label_.empty() ? "" : label_ + " ",
                       epoch + 1, epochs_, s + 1, steps_, loss, 100 * acc, ips);
     }
   }
@@ -298,6 +308,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
   scaler.enabled = amp_ == "fp16";
   Progress progress(plan.label, plan.epochs, steps, cfg_.runtime.log_every);
   const bool sync_every_step = !device_.is_cuda();
+  const bool tty = stderr_is_tty();
   int64_t total_steps = int64_t(start_epoch) * steps;
   auto t_all = Clock::now();
 
@@ -359,7 +370,10 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
       loss_sum += ld * b->y.size(0);
       correct += logits.detach().argmax(1).eq(b->y).sum().to(torch::kDouble);
       seen += b->y.size(0);
-      bool log_now = (step + 1) % cfg_.runtime.log_every == 0 || stderr_is_tty();
+      // On a terminal the progress line is redrawn a few times per log interval; either way the host
+      // waits for the device only at these points (and every step on the CPU, where it costs nothing).
+      const int every = tty ? std::max(1, cfg_.runtime.log_every / 5) : cfg_.runtime.log_every;
+      bool log_now = (step + 1) % every == 0;
       if (sync_every_step || log_now) {
         double lv = ld.item<double>();
         if (!std::isfinite(lv))

@@ -45,6 +45,9 @@ struct LoaderOptions {
   uint64_t seed = 0;
 };
 
+/// The input resolution a dataset config implies without reading files (0 when only the files tell: idx).
+int nominal_resolution(const DataOptions& d);
+
 /// Derives an independent 64-bit seed for one purpose ("split", "shuffle", ...) from the run seed.
 uint64_t derive_seed(uint64_t seed, const std::string& purpose, int64_t a = 0, int64_t b = 0);
 
@@ -88,6 +91,9 @@ class DataModule {
   // imagefolder
   std::shared_ptr<struct FileList> files_;
 };
+
+/// The model must fit the data: in_channels and num_classes equal the dataset's (ConfigError otherwise).
+void check_model_matches_data(const ModelOptions& m, const DataModule& d);
 
 // ---- format readers (also used by tests) --------------------------------------------------------
 /// CIFAR binary: cifar10 = data_batch_1..5.bin + test_batch.bin; cifar100 = train.bin + test.bin.

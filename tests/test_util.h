@@ -1,0 +1,39 @@
+#pragma once
+// Shared test helpers: a tiny learnable synthetic setup and fresh temporary folders.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "netadj/config/config.h"
+#include "netadj/util/fs.h"
+
+namespace netadj::testing_util {
+
+/// ResNet-8 on 12x12 one-channel synthetic data with 4 classes: learns in a few epochs on one thread.
+inline Config small_config() {
+  Config c;
+  c.model.arch = "resnet_cifar";
+  c.model.depth = 8;
+  c.model.num_classes = 4;
+  c.model.in_channels = 1;
+  c.data.dataset = "synthetic";
+  c.data.val_size = 128;
+  c.data.synthetic = {512, 128, 4, 1, 12, 0.3};
+  c.train.epochs = 3;
+  c.train.batch_size = 64;
+  c.train.lr = 0.05;
+  c.train.lr_min = 0.001;
+  c.runtime.seed = 3;
+  c.runtime.threads = 1;
+  return c;
+}
+
+/// An empty folder under the test temp dir, named after `name`.
+inline std::string fresh_dir(const std::string& name) {
+  std::string d = ::testing::TempDir() + "/netadj_" + name;
+  remove_tree(d);
+  make_dirs(d);
+  return d;
+}
+
+}  // namespace netadj::testing_util
