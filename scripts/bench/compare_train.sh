@@ -14,6 +14,14 @@ ours=$("$bin" bench train -c configs/resnet20_cifar100.json --steps "$steps" \
   --set train.drop.rate=0 --set runtime.device="$dev" 2>/dev/null | tail -1)
 pydev=$([ "$dev" = auto ] && echo "" || echo "--device $dev")
 theirs=$("$venv/bin/python" -W ignore scripts/bench/train_loop.py --steps "$steps" $pydev | tail -1)
+theirs_cl=$("$venv/bin/python" -W ignore scripts/bench/train_loop.py --steps "$steps" --channels-last $pydev | tail -1)
 echo "$ours"
 echo "$theirs"
-python3 -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print('netadj / pytorch-python = %.2fx' % (a['train_images_per_s']/b['train_images_per_s']))" "$ours" "$theirs"
+echo "$theirs_cl"
+python3 - "$ours" "$theirs" "$theirs_cl" <<'PY'
+import json, sys
+a, b, c = (json.loads(x) for x in sys.argv[1:4])
+r = a["train_images_per_s"]
+print("netadj / pytorch-python (plain loop)         = %.2fx" % (r / b["train_images_per_s"]))
+print("netadj / pytorch-python (channels-last loop) = %.2fx" % (r / c["train_images_per_s"]))
+PY

@@ -58,11 +58,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--channels-last", action="store_true", help="channels-last model and inputs")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     model = ResNet(a.depth, 100).to(dev)
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=3e-4)
     data = torch.randint(0, 256, (5000, 3, 32, 32), dtype=torch.uint8, device=dev)
     labels = torch.randint(0, 100, (5000,), device=dev)
@@ -76,7 +79,10 @@ def main():
         x = x[:, :, oy:oy + 32, ox:ox + 32]
         flip = torch.rand(a.batch, device=dev) < 0.5
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-        return (x.float() - mean) / std, labels[idx]
+        x = (x.float() - mean) / std
+        if a.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, labels[idx]
 
     def step():
         x, y = batch()
@@ -96,7 +102,7 @@ def main():
         torch.cuda.synchronize()
     dt = time.perf_counter() - t
     print(json.dumps({"impl": "pytorch-python", "torch": torch.__version__, "device": str(dev), "depth": a.depth,
-                      "batch": a.batch, "threads": torch.get_num_threads(),
+                      "batch": a.batch, "threads": torch.get_num_threads(), "channels_last": a.channels_last,
                       "train_images_per_s": a.steps * a.batch / dt}))
 
 

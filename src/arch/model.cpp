@@ -72,6 +72,13 @@ void GraphNetImpl::set_drop_at(int slot, double p, DropType type) {
   set_drop(v, type);
 }
 
+void GraphNetImpl::use_channels_last() {
+  torch::NoGradGuard ng;
+  for (auto& p : parameters())
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  channels_last_ = true;
+}
+
 void GraphNetImpl::clear_drop() { std::fill(drop_p_.begin(), drop_p_.end(), 0.0); }
 
 torch::Tensor channel_drop(const torch::Tensor& x, double p, DropType type) {
@@ -107,7 +114,7 @@ void GraphNetImpl::record(const std::string& name, const torch::Tensor& w, const
 torch::Tensor GraphNetImpl::forward(torch::Tensor x) {
   const auto& ops = spec_.ops;
   std::vector<torch::Tensor> val(ops.size());
-  val[0] = x;
+  val[0] = channels_last_ ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
   for (size_t i = 1; i < ops.size(); ++i) {
     const Op& op = ops[i];
     Node& n = nodes_[i];

@@ -245,9 +245,9 @@ int cmd_bench_train(const Common& c, int warmup, int steps) {
   if (dev.is_cuda()) torch::cuda::synchronize();
   double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto ev = data.loader(Split::kVal, {std::max(cfg.train.batch_size, 256), false, dev, 0});
-  evaluate(net, *ev, dev, trainer.amp(), dev.is_cuda() && cfg.runtime.channels_last);  // warm
+  evaluate(net, *ev, dev, trainer.amp());  // warm
   auto t1 = std::chrono::steady_clock::now();
-  EvalResult er = evaluate(net, *ev, dev, trainer.amp(), dev.is_cuda() && cfg.runtime.channels_last);
+  EvalResult er = evaluate(net, *ev, dev, trainer.amp());
   double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   json j = {{"arch", cfg.model.arch}, {"device", dev.str()}, {"amp", trainer.amp()}, {"batch", cfg.train.batch_size},
             {"threads", torch::get_num_threads()}, {"steps", steps},

@@ -27,7 +27,6 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
   r.plan = drop_plan(s.channels, spec_dflops(s), o.base_drop_rate, o.max_drop_rate);
   for (int l : r.plan.clamped)
     logger()->warn("FUR: layer {} ({}) drop probability clamped to {}", l, s.layers[size_t(l)].name, o.max_drop_rate);
-  bool channels_last = dev.is_cuda();
   DropType type = parse_drop_type(o.drop_type);
   if (!partial.is_object()) partial = json::object();
   if (!partial.contains("layers")) partial["layers"] = json::object();
@@ -38,7 +37,7 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
     r.base.top5 = partial["base"].at("top5").get<double>();
     r.base.n = partial["base"].at("n").get<int64_t>();
   } else {
-    r.base = evaluate(net, val, dev, amp, channels_last);
+    r.base = evaluate(net, val, dev, amp);
     partial["base"] = eval_json(r.base);
     if (on_layer) on_layer(partial);
   }
@@ -55,7 +54,7 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
       for (int k = 0; k < o.repeats; ++k) {
         // Fresh masks per repeat, reproducible per (seed, layer, repeat) whatever order layers run in.
         torch::manual_seed(derive_seed(seed, "fur", l, k));
-        EvalResult e = evaluate(net, val, dev, amp, channels_last);
+        EvalResult e = evaluate(net, val, dev, amp);
         vals.push_back(o.metric == "loss" ? e.loss - r.base.loss : r.base.top1 - e.top1);
       }
       net->clear_drop();

@@ -82,20 +82,9 @@ struct AutocastGuard {
   }
 };
 
-torch::Tensor prepare(const torch::Tensor& x, bool channels_last) {
-  return channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
-}
-
-void to_channels_last(GraphNet& net) {
-  torch::NoGradGuard ng;
-  for (auto& p : net->parameters())
-    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
-}
-
 }  // namespace
 
-EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, const std::string& amp,
-                    bool channels_last) {
+EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, const std::string& amp) {
   torch::NoGradGuard ng;
   bool was_training = net->is_training();
   net->eval();
@@ -107,7 +96,7 @@ EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, c
     torch::Tensor logits;
     {
       AutocastGuard ac(dev, amp);
-      logits = net->forward(prepare(b->x, channels_last));
+      logits = net->forward(b->x);
     }
     logits = logits.to(torch::kFloat);
     loss_sum += torch::nn::functional::cross_entropy(
@@ -217,7 +206,7 @@ GraphNet load_model(const std::string& path, ModelOptions& m) {
 Trainer::Trainer(const Config& cfg, const DataModule& data, torch::Device device)
     : cfg_(cfg), data_(data), device_(device) {
   amp_ = resolve_amp(cfg.runtime, device);
-  channels_last_ = device.is_cuda() && cfg.runtime.channels_last;
+  channels_last_ = cfg.runtime.channels_last;
 }
 
 namespace {
@@ -260,7 +249,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
   const TrainOptions& t = cfg_.train;
   TrainResult result;
   net->to(device_);
-  if (channels_last_) to_channels_last(net);
+  if (channels_last_) net->use_channels_last();
   net->train();
 
   auto train_src = data_.loader(plan.train_split, {t.batch_size, true, device_, plan.seed});
@@ -279,6 +268,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
     ModelOptions tm;
     teacher = load_model(t.kd.teacher, tm);
     (*teacher)->to(device_);
+    if (channels_last_) (*teacher)->use_channels_last();
     (*teacher)->eval();
   }
 
@@ -329,7 +319,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
       torch::Tensor logits, loss;
       {
         AutocastGuard ac(device_, amp_);
-        logits = net->forward(prepare(b->x, channels_last_));
+        logits = net->forward(b->x);
       }
       logits = logits.to(torch::kFloat);
       namespace F = torch::nn::functional;
@@ -339,7 +329,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
         {
           torch::NoGradGuard ng;
           AutocastGuard ac(device_, amp_);
-          tl = (*teacher)->forward(prepare(b->x, channels_last_)).to(torch::kFloat);
+          tl = (*teacher)->forward(b->x).to(torch::kFloat);
         }
         double T = t.kd.temperature;
         auto kd = F::kl_div(F::log_softmax(logits / T, 1), F::softmax(tl / T, 1),
@@ -404,10 +394,10 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
     rec.train_acc = correct.item<double>() / double(std::max<int64_t>(seen, 1));
     double train_secs = std::chrono::duration<double>(Clock::now() - t0).count();
     rec.images_per_s = double(seen) / std::max(train_secs, 1e-9);
-    if (eval_src) rec.val = evaluate(net, *eval_src, device_, amp_, channels_last_);
+    if (eval_src) rec.val = evaluate(net, *eval_src, device_, amp_);
     if (t.eval_test_each_epoch && plan.eval_split != Split::kTest) {
       auto ts = data_.loader(Split::kTest, {std::max(t.batch_size, 256), false, device_, 0});
-      rec.test = evaluate(net, *ts, device_, amp_, channels_last_);
+      rec.test = evaluate(net, *ts, device_, amp_);
     }
     rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     result.history.push_back(rec);
@@ -441,7 +431,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
   if (!result.history.empty()) result.final_eval = result.history.back().val;
   if (plan.test_at_end) {
     auto ts = data_.loader(Split::kTest, {std::max(t.batch_size, 256), false, device_, 0});
-    result.test = evaluate(net, *ts, device_, amp_, channels_last_);
+    result.test = evaluate(net, *ts, device_, amp_);
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - t_all).count();
   return result;

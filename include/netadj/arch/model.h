@@ -40,6 +40,11 @@ class GraphNetImpl : public torch::nn::Module {
   void clear_drop();
   const std::vector<double>& drop() const { return drop_p_; }
 
+  /// Puts 4-D weights in channels-last layout; forward() then converts its input to match (faster
+  /// convolutions with cuDNN and with oneDNN on the CPU).
+  void use_channels_last();
+  bool channels_last() const { return channels_last_; }
+
   /// When set, forward() appends one record per conv/linear it runs.
   void set_trace(std::vector<TraceRecord>* sink) { trace_ = sink; }
 
@@ -61,6 +66,7 @@ class GraphNetImpl : public torch::nn::Module {
   std::vector<double> drop_p_;
   DropType drop_type_ = DropType::kBernoulli;
   std::vector<TraceRecord>* trace_ = nullptr;
+  bool channels_last_ = false;
 };
 TORCH_MODULE(GraphNet);
 

@@ -104,7 +104,7 @@ struct RuntimeOptions {
   std::string out_dir = "runs";      ///< parent of run directories
   std::string name;                  ///< run name; "" = config file stem
   int log_every = 50;                ///< steps between progress log lines when not on a terminal
-  bool channels_last = true;         ///< channels-last memory format on CUDA
+  bool channels_last = true;         ///< channels-last weights/activations (faster convs on CUDA and CPU)
   bool cudnn_benchmark = true;
 };
 

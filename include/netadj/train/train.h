@@ -30,8 +30,7 @@ struct EvalResult {
   int64_t n = 0;
 };
 /// Evaluates with the model in eval mode (BN running stats) and whatever drop rates are set on it.
-EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, const std::string& amp,
-                    bool channels_last);
+EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, const std::string& amp);
 
 struct EpochRecord {
   int epoch = 0;
