@@ -77,3 +77,36 @@ TEST(Report, SearchRunTablesMatchSearchJsonAndFiguresArePngs) {
 TEST(Report, MissingRunDirectoryFails) {
   EXPECT_EQ(sh(std::string(NETADJ_BINARY) + " report /nonexistent/run"), 3);
 }
+
+TEST(Report, TrainRunAndFlopsCompare) {
+  std::string d = ::testing::TempDir() + "/netadj_report_train";
+  remove_tree(d);
+  std::string bin = NETADJ_BINARY;
+  std::string cfg = std::string(NETADJ_SOURCE_DIR) + "/configs/smoke_synthetic.json";
+  ASSERT_EQ(sh(bin + " train --config " + cfg + " --set train.epochs=2 --out " + d), 0);
+  json result = read_json(d + "/result.json");
+  EXPECT_EQ(result["epochs"], 2);
+  EXPECT_EQ(result["train_split"], "train_full");
+  EXPECT_GT(result["test"]["n"].get<int64_t>(), 0);
+  EXPECT_TRUE(file_exists(d + "/model.pt"));
+  ASSERT_EQ(sh(bin + " report " + d), 0);
+  std::string md = read_file(d + "/report/report.md");
+  EXPECT_NE(md.find("Training result"), std::string::npos);
+  if (have_matplotlib()) EXPECT_GE(png_size(d + "/report/training.png").first, 400u);
+  // --resume of a finished training run is refused with --channels, accepted alone.
+  EXPECT_EQ(sh(bin + " train --resume " + d + " --channels x.json"), 2);
+  // flops --compare takes our channel files and the reference code's dict form.
+  {
+    std::ofstream(d + "/a.json") << R"({"arch":"resnet_cifar","depth":8,"channels":[16,16,32,32,64,64]})";
+    std::ofstream(d + "/b.json") << R"({"c0":12,"c1":20,"c2":42,"c3":17,"c4":83,"c5":67})";
+  }
+  std::string out = d + "/cmp.txt";
+  ASSERT_EQ(std::system((bin + " flops --config " + cfg + " --compare " + d + "/a.json " + d + "/b.json > " + out).c_str()), 0);
+  std::string txt = read_file(out);
+  EXPECT_NE(txt.find("s3.c0.conv1"), std::string::npos) << txt;
+  EXPECT_NE(txt.find("B/A"), std::string::npos) << txt;
+  ASSERT_EQ(std::system((bin + " flops --config " + cfg + " --json --channels " + d + "/b.json > " + out).c_str()), 0);
+  json j = json::parse(read_file(out));
+  EXPECT_EQ(j["channels"], json::parse("[12,20,42,17,83,67]"));
+  EXPECT_EQ(j["resolution"], 12);  // from the synthetic data config
+}

@@ -92,8 +92,8 @@ Config config_for_run(const Common& c, std::string& dir) {
     dir = c.resume;
     std::string f = dir + "/config.json";
     if (!file_exists(f)) throw ConfigError(dir + ": not a run directory (no config.json)");
-    if (!c.sets.empty() || !c.config.empty())
-      throw ConfigError("--resume takes the config from " + f + "; drop --config/--set");
+    if (!c.sets.empty() || !c.config.empty() || !c.channels.empty())
+      throw ConfigError("--resume takes the config from " + f + "; drop --config/--set/--channels");
     return load_config(f, {});
   }
   if (c.config.empty() && c.sets.empty()) throw ConfigError("give --config FILE.json (and/or --set key=value)");

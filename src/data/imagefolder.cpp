@@ -113,6 +113,11 @@ class FolderSource : public BatchSource {
 
   void start_epoch(int64_t epoch) override {
     if (pending_.valid()) pending_.wait();
+    if (int64_t f = failures_.load(); f > reported_) {
+      logger()->warn("imagefolder: {} image(s) could not be decoded and were fed as blank images "
+                     "(data.strict = true makes this an error)", f - reported_);
+      reported_ = f;
+    }
     epoch_ = epoch;
     order_ = idx_;
     if (lo_.training) {
@@ -209,6 +214,7 @@ class FolderSource : public BatchSource {
   int64_t epoch_ = 0, batch_ = 0;
   std::future<std::pair<torch::Tensor, torch::Tensor>> pending_;
   std::atomic<int64_t> failures_{0};
+  int64_t reported_ = 0;
   std::mutex err_mu_;
   std::string err_;
 };

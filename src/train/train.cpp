@@ -339,12 +339,14 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
       opt.zero_grad();
       if (scaler.enabled) {
         (loss * scaler.scale).backward();
-        bool finite = true;
+        // Unscale, then one host sync for the whole step to decide whether to apply it.
+        std::vector<torch::Tensor> checks;
         for (auto& p : net->parameters())
           if (p.grad().defined()) {
             p.grad().div_(scaler.scale);
-            finite = finite && torch::isfinite(p.grad()).all().item<bool>();
+            checks.push_back(torch::isfinite(p.grad()).all());
           }
+        bool finite = torch::stack(checks).all().item<bool>();
         if (finite) {
           opt.step();
           if (++scaler.good_steps % 2000 == 0) scaler.scale *= 2;
