@@ -205,7 +205,12 @@ def training_figure(metrics, outdir):
     ax2 = ax.twinx()
     ax2.plot(e, [100 * m["val"]["top1"] for m in metrics], "g--", label="eval top1")
     ax2.set_ylabel("top1 (%)")
-    ax.legend(loc="center right", fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="center right", fontsize=8)
+    ax.set_title("training curves (eval: the split evaluated each epoch)", fontsize=10)
     fig.tight_layout()
     for ext in ("png", "svg"):
         fig.savefig(os.path.join(outdir, f"training.{ext}"), dpi=120)
