@@ -71,7 +71,13 @@ gen=()
 if [ ! -f "$build/CMakeCache.txt" ]; then
   command -v ninja >/dev/null && gen=(-G Ninja)
 fi
-command -v ccache >/dev/null && cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null; then
+  cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout, so fresh clones elsewhere hit the same (default) cache; the
+  # sloppiness lets ccache cache translation units that use the precompiled torch header.
+  export CCACHE_BASEDIR="$here"
+  export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+fi
 "$cmake_bin" -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE="${NETADJ_BUILD_TYPE:-Release}" \
   -DPython3_EXECUTABLE="$py" "${cmake_args[@]}" >"$build/configure.log" 2>&1 \
   || { cat "$build/configure.log" >&2; die "cmake configure failed (log above)"; }
