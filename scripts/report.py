@@ -199,11 +199,19 @@ def training_figure(metrics, outdir):
     e = [m["epoch"] + 1 for m in metrics]
     fig, ax = plt.subplots(figsize=(6, 3.4))
     ax.plot(e, [m["train_loss"] for m in metrics], label="train loss")
-    ax.plot(e, [m["val"]["loss"] for m in metrics], label="eval loss")
+    # The per-epoch evaluation: the validation split, or the test set when training on train+val.
+    ev = [m["val"] if m["val"]["n"] > 0 else m.get("test") for m in metrics]
+    if any(x is None for x in ev):
+        ev = None
+    if ev:
+        ax.plot(e, [x["loss"] for x in ev], label="eval loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax2 = ax.twinx()
-    ax2.plot(e, [100 * m["val"]["top1"] for m in metrics], "g--", label="eval top1")
+    if ev:
+        ax2.plot(e, [100 * x["top1"] for x in ev], "g--", label="eval top1")
+    else:
+        ax2.plot(e, [100 * m["train_acc"] for m in metrics], "g--", label="train top1")
     ax2.set_ylabel("top1 (%)")
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

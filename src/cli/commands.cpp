@@ -138,7 +138,9 @@ int cmd_train(const Common& c) {
   TrainPlan plan;
   plan.epochs = cfg.train.epochs;
   plan.train_split = cfg.train.full_train ? Split::kTrainFull : Split::kTrain;
-  plan.eval_split = cfg.train.full_train ? Split::kTest : Split::kVal;
+  // Re-training on train+val leaves no validation split: the test set is evaluated at the end (and each
+  // epoch only with train.eval_test_each_epoch); it is never used to select anything.
+  plan.eval_split = cfg.train.full_train ? std::nullopt : std::optional<Split>(Split::kVal);
   plan.seed = derive_seed(uint64_t(cfg.runtime.seed), "train", 0);
   plan.checkpoint = dir + "/checkpoint.pt";
   plan.metrics_file = dir + "/metrics.jsonl";

@@ -403,10 +403,13 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
     }
     rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     result.history.push_back(rec);
-    logger()->info("{}epoch {}/{} lr {:.4f} train loss {:.4f} acc {:.2f}% | {} loss {:.4f} top1 {:.2f}% | {:.0f} img/s {:.1f}s",
+    std::string evals;
+    if (plan.eval_split)
+      evals += fmt::format(" | {} loss {:.4f} top1 {:.2f}%", split_name(*plan.eval_split), rec.val.loss, 100 * rec.val.top1);
+    if (rec.test) evals += fmt::format(" | test loss {:.4f} top1 {:.2f}%", rec.test->loss, 100 * rec.test->top1);
+    logger()->info("{}epoch {}/{} lr {:.4f} train loss {:.4f} acc {:.2f}%{} | {:.0f} img/s {:.1f}s",
                    plan.label.empty() ? "" : plan.label + " ", epoch + 1, plan.epochs, lr, rec.train_loss,
-                   100 * rec.train_acc, plan.eval_split ? split_name(*plan.eval_split) : "-", rec.val.loss,
-                   100 * rec.val.top1, rec.images_per_s, rec.seconds);
+                   100 * rec.train_acc, evals, rec.images_per_s, rec.seconds);
     if (!plan.metrics_file.empty()) {
       json line = epoch_json(rec);
       if (!plan.label.empty()) line["label"] = plan.label;
@@ -434,6 +437,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
   if (plan.test_at_end) {
     auto ts = data_.loader(Split::kTest, {std::max(t.batch_size, 256), false, device_, 0});
     result.test = evaluate(net, *ts, device_, amp_);
+    if (!plan.eval_split) result.final_eval = *result.test;
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - t_all).count();
   return result;

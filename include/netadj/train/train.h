@@ -54,7 +54,7 @@ struct TrainPlan {
 
 struct TrainResult {
   std::vector<EpochRecord> history;
-  EvalResult final_eval;          ///< last epoch's eval split
+  EvalResult final_eval;          ///< last epoch's eval split (the test result when there is none)
   std::optional<EvalResult> test;
   double seconds = 0;
   bool resumed = false;
