@@ -72,13 +72,21 @@ def main():
     mean = torch.tensor([0.507, 0.487, 0.441], device=dev).view(1, 3, 1, 1) * 255
     std = torch.tensor([0.267, 0.256, 0.276], device=dev).view(1, 3, 1, 1) * 255
 
+    ar = torch.arange(32, device=dev)
+    bi = torch.arange(a.batch, device=dev).view(-1, 1, 1, 1)
+    ci = torch.arange(3, device=dev).view(1, 3, 1, 1)
+
     def batch():
+        # Per-sample random crop (4-pixel zero padding) and flip, batched on the device: the same
+        # augmentation as netadj's (and as torchvision's RandomCrop + RandomHorizontalFlip per image).
         idx = torch.randint(0, 5000, (a.batch,), device=dev)
         x = F.pad(data[idx], (4, 4, 4, 4))
-        oy, ox = torch.randint(0, 9, (2,)).tolist()  # per-batch crop offset, per-sample flip
-        x = x[:, :, oy:oy + 32, ox:ox + 32]
+        off = torch.randint(0, 9, (a.batch, 2), device=dev)
+        rows = off[:, :1] + ar
+        cols = off[:, 1:] + ar
         flip = torch.rand(a.batch, device=dev) < 0.5
-        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+        cols = torch.where(flip.view(-1, 1), cols.flip(1), cols)
+        x = x[bi, ci, rows.view(-1, 1, 32, 1), cols.view(-1, 1, 1, 32)]
         x = (x.float() - mean) / std
         if a.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
