@@ -167,6 +167,15 @@ TEST(Fur, UnusedLayerHasZeroFurAndRanksLast) {
   });
   FurResult resumed = estimate_fur(net, *val, fo, torch::kCPU, "off", 9, partial);
   EXPECT_EQ(resumed.fur, r.fur);
+  // The paper's accuracy metric: base accuracy minus accuracy under dropout, same ranking of the
+  // unused layer; gaussian dropout leaves it at zero too.
+  fo.metric = "accuracy";
+  fo.drop_type = "gaussian";
+  FurResult acc = estimate_fur(net, *val, fo, torch::kCPU, "off", 9);
+  EXPECT_NEAR(acc.fur[size_t(unused)], 0.0, 1e-9);
+  double mean = 0;
+  for (double v : acc.fur) mean += v / double(acc.fur.size());
+  EXPECT_GT(mean, 0.0) << json(acc.fur).dump();  // dropping channels costs accuracy on average
 }
 
 namespace {
@@ -225,6 +234,21 @@ TEST(SearchCli, TwoIterationsEndToEnd) {
   EXPECT_LE(std::abs(double(it0["next_flops"].get<int64_t>() - f0)) / double(f0), 0.02);
   json best = read_json(d + "/best_channels.json");
   EXPECT_EQ(best["channels"], s["best"]["channels"]);
+  // fur and adjust on the search's outputs, as a user would drive a step by hand.
+  std::string fur_out = d + "/fur_cli.json", adj_out = d + "/adjust_cli.json";
+  ASSERT_EQ(std::system((std::string(NETADJ_BINARY) + " fur --config " + kSmoke + " --checkpoint " + d +
+                         "/iter_0/model.pt --json > " + fur_out + " 2>/dev/null").c_str()), 0);
+  json fj = read_json(fur_out);
+  for (const char* k : {"fur", "fur_stderr", "drop_p", "rank", "channels", "base"}) EXPECT_TRUE(fj.contains(k)) << k;
+  EXPECT_EQ(fj["channels"], it0["channels"]);
+  {
+    std::ofstream(d + "/c.json") << json{{"channels", it0["channels"]}}.dump();
+  }
+  ASSERT_EQ(std::system((std::string(NETADJ_BINARY) + " adjust --config " + kSmoke + " --channels " + d +
+                         "/c.json --fur " + fur_out + " --iteration 0 --json > " + adj_out).c_str()), 0);
+  json aj = read_json(adj_out);
+  for (const char* k : {"channels", "flops", "top", "bottom", "scale"}) EXPECT_TRUE(aj.contains(k)) << k;
+  EXPECT_EQ(aj["top"].size(), 2u);
   // A finished search resumed is a no-op that succeeds.
   EXPECT_EQ(run_cli({"search", "--resume", d}), 0);
   EXPECT_EQ(search_json(d), s);
