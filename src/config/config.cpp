@@ -109,7 +109,30 @@ class ObjectReader {
   std::set<std::string> seen_;
 };
 
-void read_model(ObjectReader& r, ModelOptions& m) {
+// Writes the same fields the reader reads: both walk the visit_* functions below, so the JSON keys are
+// listed once.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(json& j) : j_(j) {}
+  template <class T>
+  void field(const char* key, const T& v) {
+    j_[key] = v;
+  }
+  void field(const char* key, const std::vector<int64_t>& v) { j_[key] = v.empty() ? json(nullptr) : json(v); }
+  template <class Fn>
+  void object(const char* key, Fn&& fn) {
+    json sub = json::object();
+    ObjectWriter w(sub);
+    fn(w);
+    j_[key] = sub;
+  }
+
+ private:
+  json& j_;
+};
+
+template <class V>
+void visit_model(V& r, ModelOptions& m) {
   r.field("arch", m.arch);
   r.field("depth", m.depth);
   r.field("width", m.width);
@@ -120,7 +143,8 @@ void read_model(ObjectReader& r, ModelOptions& m) {
   r.field("channels", m.channels);
 }
 
-void read_data(ObjectReader& r, DataOptions& d) {
+template <class V>
+void visit_data(V& r, DataOptions& d) {
   r.field("dataset", d.dataset);
   r.field("root", d.root);
   r.field("val_size", d.val_size);
@@ -131,7 +155,7 @@ void read_data(ObjectReader& r, DataOptions& d) {
   r.field("strict", d.strict);
   r.field("workers", d.workers);
   r.field("image_size", d.image_size);
-  r.object("synthetic", [&](ObjectReader& s) {
+  r.object("synthetic", [&](auto& s) {
     s.field("train_size", d.synthetic.train_size);
     s.field("test_size", d.synthetic.test_size);
     s.field("classes", d.synthetic.classes);
@@ -141,7 +165,8 @@ void read_data(ObjectReader& r, DataOptions& d) {
   });
 }
 
-void read_train(ObjectReader& r, TrainOptions& t) {
+template <class V>
+void visit_train(V& r, TrainOptions& t) {
   r.field("epochs", t.epochs);
   r.field("batch_size", t.batch_size);
   r.field("lr", t.lr);
@@ -155,20 +180,21 @@ void read_train(ObjectReader& r, TrainOptions& t) {
   r.field("label_smoothing", t.label_smoothing);
   r.field("eval_test_each_epoch", t.eval_test_each_epoch);
   r.field("full_train", t.full_train);
-  r.object("drop", [&](ObjectReader& s) {
+  r.object("drop", [&](auto& s) {
     s.field("rate", t.drop.rate);
     s.field("type", t.drop.type);
     s.field("epoch_ramp", t.drop.epoch_ramp);
     s.field("layer_ramp", t.drop.layer_ramp);
   });
-  r.object("kd", [&](ObjectReader& s) {
+  r.object("kd", [&](auto& s) {
     s.field("teacher", t.kd.teacher);
     s.field("alpha", t.kd.alpha);
     s.field("temperature", t.kd.temperature);
   });
 }
 
-void read_fur(ObjectReader& r, FurOptions& f) {
+template <class V>
+void visit_fur(V& r, FurOptions& f) {
   r.field("base_drop_rate", f.base_drop_rate);
   r.field("repeats", f.repeats);
   r.field("metric", f.metric);
@@ -176,7 +202,8 @@ void read_fur(ObjectReader& r, FurOptions& f) {
   r.field("max_drop_rate", f.max_drop_rate);
 }
 
-void read_search(ObjectReader& r, SearchOptions& s) {
+template <class V>
+void visit_search(V& r, SearchOptions& s) {
   r.field("iterations", s.iterations);
   r.field("epochs", s.epochs);
   r.field("update_num", s.update_num);
@@ -188,7 +215,8 @@ void read_search(ObjectReader& r, SearchOptions& s) {
   r.field("patience", s.patience);
 }
 
-void read_runtime(ObjectReader& r, RuntimeOptions& o) {
+template <class V>
+void visit_runtime(V& r, RuntimeOptions& o) {
   r.field("device", o.device);
   r.field("amp", o.amp);
   r.field("threads", o.threads);
@@ -198,6 +226,16 @@ void read_runtime(ObjectReader& r, RuntimeOptions& o) {
   r.field("log_every", o.log_every);
   r.field("channels_last", o.channels_last);
   r.field("cudnn_benchmark", o.cudnn_benchmark);
+}
+
+template <class V>
+void visit_config(V& root, Config& c) {
+  root.object("model", [&](auto& r) { visit_model(r, c.model); });
+  root.object("data", [&](auto& r) { visit_data(r, c.data); });
+  root.object("train", [&](auto& r) { visit_train(r, c.train); });
+  root.object("fur", [&](auto& r) { visit_fur(r, c.fur); });
+  root.object("search", [&](auto& r) { visit_search(r, c.search); });
+  root.object("runtime", [&](auto& r) { visit_runtime(r, c.runtime); });
 }
 
 // Range checks: one helper per shape of rule keeps the messages uniform.
@@ -308,52 +346,17 @@ void validate(const Config& c, const std::string& origin) {
 Config config_from_json(const json& j, const std::string& origin) {
   Config c;
   ObjectReader root(j, "", origin);
-  root.object("model", [&](ObjectReader& r) { read_model(r, c.model); });
-  root.object("data", [&](ObjectReader& r) { read_data(r, c.data); });
-  root.object("train", [&](ObjectReader& r) { read_train(r, c.train); });
-  root.object("fur", [&](ObjectReader& r) { read_fur(r, c.fur); });
-  root.object("search", [&](ObjectReader& r) { read_search(r, c.search); });
-  root.object("runtime", [&](ObjectReader& r) { read_runtime(r, c.runtime); });
+  visit_config(root, c);
   root.finish();
   validate(c, origin);
   return c;
 }
 
 json config_to_json(const Config& c) {
-  const auto& m = c.model;
-  const auto& d = c.data;
-  const auto& t = c.train;
-  const auto& f = c.fur;
-  const auto& s = c.search;
-  const auto& r = c.runtime;
-  json j;
-  j["model"] = {{"arch", m.arch}, {"depth", m.depth}, {"width", m.width}, {"num_classes", m.num_classes},
-                {"in_channels", m.in_channels}, {"padding", m.padding}, {"resolution", m.resolution},
-                {"channels", m.channels.empty() ? json(nullptr) : json(m.channels)}};
-  j["data"] = {{"dataset", d.dataset}, {"root", d.root}, {"val_size", d.val_size},
-               {"val_fraction", d.val_fraction}, {"augment", d.augment}, {"subset", d.subset},
-               {"seed", d.seed}, {"strict", d.strict}, {"workers", d.workers},
-               {"image_size", d.image_size},
-               {"synthetic", {{"train_size", d.synthetic.train_size}, {"test_size", d.synthetic.test_size},
-                              {"classes", d.synthetic.classes}, {"channels", d.synthetic.channels},
-                              {"resolution", d.synthetic.resolution}, {"noise", d.synthetic.noise}}}};
-  j["train"] = {{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"lr", t.lr}, {"lr_min", t.lr_min},
-                {"momentum", t.momentum}, {"nesterov", t.nesterov}, {"weight_decay", t.weight_decay},
-                {"per_step", t.per_step}, {"warmup_epochs", t.warmup_epochs}, {"warmup_lr", t.warmup_lr},
-                {"label_smoothing", t.label_smoothing}, {"eval_test_each_epoch", t.eval_test_each_epoch},
-                {"full_train", t.full_train},
-                {"drop", {{"rate", t.drop.rate}, {"type", t.drop.type}, {"epoch_ramp", t.drop.epoch_ramp},
-                          {"layer_ramp", t.drop.layer_ramp}}},
-                {"kd", {{"teacher", t.kd.teacher}, {"alpha", t.kd.alpha}, {"temperature", t.kd.temperature}}}};
-  j["fur"] = {{"base_drop_rate", f.base_drop_rate}, {"repeats", f.repeats}, {"metric", f.metric},
-              {"drop_type", f.drop_type}, {"max_drop_rate", f.max_drop_rate}};
-  j["search"] = {{"iterations", s.iterations}, {"epochs", s.epochs}, {"update_num", s.update_num},
-                 {"update_num_decay", s.update_num_decay}, {"adjust_rate", s.adjust_rate},
-                 {"adjust_rate_decay", s.adjust_rate_decay}, {"min_channels", s.min_channels},
-                 {"flops_tolerance", s.flops_tolerance}, {"patience", s.patience}};
-  j["runtime"] = {{"device", r.device}, {"amp", r.amp}, {"threads", r.threads}, {"seed", r.seed},
-                  {"out_dir", r.out_dir}, {"name", r.name}, {"log_every", r.log_every},
-                  {"channels_last", r.channels_last}, {"cudnn_benchmark", r.cudnn_benchmark}};
+  Config copy = c;
+  json j = json::object();
+  ObjectWriter w(j);
+  visit_config(w, copy);
   return j;
 }
 
