@@ -183,7 +183,7 @@ GraphNet load_model(const std::string& path, ModelOptions& m) {
   if (!file_exists(path)) throw DataError(path + ": model file not found");
   torch::serialize::InputArchive ar, model_ar;
   try {
-    ar.load_from(path);
+    ar.load_from(path, torch::kCPU);  // a model saved on a GPU loads anywhere
     c10::IValue opts;
     ar.read("model_options", opts);
     json j = json::parse(opts.toStringRef());
