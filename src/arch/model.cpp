@@ -123,18 +123,18 @@ torch::Tensor GraphNetImpl::forward(torch::Tensor x) {
     switch (op.kind) {
       case OpKind::kConv: {
         y = in;
-        if (n.pre_bn) y = torch::relu(n.pre_bn(y));
+        if (n.pre_bn) y = n.pre_bn(y).relu_();
         y = n.conv(y);
         record(op.name, n.conv->weight, y);
         if (n.bn) y = n.bn(y);
-        if (op.relu) y = torch::relu(y);
+        if (op.relu) y = torch::relu_(y);  // in place: y is the BN output, not needed by its backward
         if (op.slot >= 0) y = channel_drop(y, drop_p_[static_cast<size_t>(op.slot)], drop_type_);
         break;
       }
       case OpKind::kAdd: {
         const torch::Tensor& b = val[static_cast<size_t>(op.inputs[1])];
         y = fit_channels(in, op.out.value) + fit_channels(b, op.out.value);
-        if (op.relu) y = torch::relu(y);
+        if (op.relu) y = torch::relu_(y);
         break;
       }
       case OpKind::kConcat: {
@@ -151,7 +151,7 @@ torch::Tensor GraphNetImpl::forward(torch::Tensor x) {
         break;
       case OpKind::kGlobalPool:
         y = in;
-        if (n.pre_bn) y = torch::relu(n.pre_bn(y));
+        if (n.pre_bn) y = n.pre_bn(y).relu_();
         y = y.mean({2, 3}, /*keepdim=*/true);
         break;
       case OpKind::kLinear:

@@ -85,7 +85,7 @@ struct AutocastGuard {
 }  // namespace
 
 EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, const std::string& amp) {
-  torch::NoGradGuard ng;
+  c10::InferenceMode no_autograd;  // cheaper than NoGradGuard: no version counters or view tracking
   bool was_training = net->is_training();
   net->eval();
   src.start_epoch(0);
