@@ -217,13 +217,17 @@ json search_json(const std::string& dir) { return read_json(dir + "/search.json"
 
 TEST(SearchCli, TwoIterationsEndToEnd) {
   std::string d = tmp("e2e");
-  ASSERT_EQ(run_cli({"search", "--config", kSmoke, "--out", d}), 0);
+  ASSERT_EQ(run_cli({"--quiet", "search", "--config", kSmoke, "--out", d}), 0);
   json s = search_json(d);
   ASSERT_EQ(s["iterations"].size(), 2u);
   EXPECT_TRUE(s["done"].get<bool>());
   for (const char* f : {"config.json", "split.json", "log.txt", "metrics.jsonl", "best_channels.json", "times.json",
                         "iter_0/model.pt", "iter_0/fur.json"})
     EXPECT_TRUE(file_exists(d + "/" + f)) << f;
+  // The run's log keeps every search step (with the channel vector and FLOPs) even when the console is quiet.
+  std::string log = read_file(d + "/log.txt");
+  EXPECT_NE(log.find("iteration 1/2: channels ["), std::string::npos) << log;
+  EXPECT_NE(log.find("FLOPs after adjustment"), std::string::npos) << log;
   const auto& it0 = s["iterations"][0];
   EXPECT_EQ(it0["channels"], s["init_channels"]);
   EXPECT_EQ(it0["fur"].size(), it0["channels"].size());

@@ -12,21 +12,32 @@ std::shared_ptr<spdlog::logger> logger() {
   static std::shared_ptr<spdlog::logger> log = [] {
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     sink->set_pattern("[%H:%M:%S] %^%l%$ %v");
+    sink->set_level(spdlog::level::info);
     auto l = std::make_shared<spdlog::logger>("netadj", sink);
-    l->set_level(spdlog::level::info);
+    // The logger passes everything; each sink filters (the console by --verbose/--quiet, the run's
+    // log file keeps info and above whatever the console shows).
+    l->set_level(spdlog::level::debug);
     l->flush_on(spdlog::level::info);
     return l;
   }();
   return log;
 }
 
-void set_log_level(const std::string& level) { logger()->set_level(spdlog::level::from_str(level)); }
+namespace {
+spdlog::level::level_enum g_file_level = spdlog::level::info;
+}
+
+void set_log_level(const std::string& level) {
+  auto lv = spdlog::level::from_str(level);
+  logger()->sinks().front()->set_level(lv);
+  g_file_level = std::min(lv, spdlog::level::info);
+}
 
 void add_log_file(const std::string& path) {
   try {
     auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false);
     sink->set_pattern("[%Y-%m-%d %H:%M:%S.%e] %l %v");
-    sink->set_level(spdlog::level::debug);
+    sink->set_level(g_file_level);
     logger()->sinks().push_back(sink);
   } catch (const spdlog::spdlog_ex& e) {
     throw IoError(path + ": cannot open log file: " + e.what());
