@@ -2,6 +2,9 @@
 
 #include "netadj/config/config.h"
 #include "netadj/util/error.h"
+#include "netadj/util/fs.h"
+
+#include <filesystem>
 
 using namespace netadj;
 using nlohmann::json;
@@ -142,5 +145,33 @@ TEST(Config, MissingFileIsUsageError) {
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("configs/does-not-exist.json: config file not found"), std::string::npos);
+  }
+}
+
+TEST(Files, AtomicWriteFailureNamesFileAndKeepsOldContent) {
+  std::string d = ::testing::TempDir() + "/netadj_atomic";
+  make_dirs(d);
+  write_file_atomic(d + "/a.json", "old");
+  EXPECT_EQ(read_file(d + "/a.json"), "old");
+  write_file_atomic(d + "/a.json", "new");
+  EXPECT_EQ(read_file(d + "/a.json"), "new");
+  try {
+    write_file_atomic("/proc/netadj-cannot-write/x.json", "x");
+    FAIL();
+  } catch (const IoError& e) {
+    EXPECT_EQ(e.code(), ExitCode::kIo);
+    EXPECT_NE(std::string(e.what()).find("/proc/netadj-cannot-write"), std::string::npos) << e.what();
+  }
+  // Writing into a directory that is in the way fails at the rename and leaves it untouched.
+  make_dirs(d + "/dir.json");
+  EXPECT_THROW(write_file_atomic(d + "/dir.json", "x"), IoError);
+  EXPECT_TRUE(std::filesystem::is_directory(d + "/dir.json"));
+  EXPECT_THROW(read_json(d + "/missing.json"), DataError);
+  write_file_atomic(d + "/bad.json", "{\"a\": ");
+  try {
+    read_json(d + "/bad.json");
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json: invalid JSON"), std::string::npos) << e.what();
   }
 }

@@ -306,5 +306,9 @@ TEST(SearchCli, BadInputsExitWithOneLine) {
                      "data.root=" + d + "/nothing", "--out", d + "/run"}),
             3);
   EXPECT_EQ(run_cli({"search", "--resume", d + "/nothing"}), 2);
+  // A diverging run stops with exit code 4 and leaves no half-written record.
+  EXPECT_EQ(run_cli({"search", "--config", kSmoke, "--set", "train.lr=1e12", "--out", d + "/nan"}), 4);
+  EXPECT_TRUE(file_exists(d + "/nan/config.json"));
+  EXPECT_FALSE(file_exists(d + "/nan/search.json"));
   EXPECT_EQ(run_cli({"flops", "--set", "model.channels=[1,2]"}), 2);
 }
