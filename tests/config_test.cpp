@@ -103,6 +103,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"runtime":{"device":"cuda:x"}})", "runtime.device = \"cuda:x\""},
         BadCase{R"({"runtime":{"amp":"fp8"}})", "runtime.amp = \"fp8\""},
         BadCase{R"({"runtime":{"threads":-2}})", "runtime.threads = -2"},
+        BadCase{R"({"runtime":{"memory_format":"nhwc"}})", "runtime.memory_format = \"nhwc\": expected one of"},
         BadCase{R"({"train":[]})", "train = []: expected a JSON object"}));
 
 TEST(Config, OverridesParseJsonValuesAndStrings) {

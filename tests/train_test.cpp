@@ -60,6 +60,17 @@ TEST(Schedule, CosineMatchesFormula) {
   EXPECT_NEAR(lr_at(t, E, (5 + 195 / 2.0) * S, S), 1e-3 + (0.15 - 1e-3) * 0.5 * (1 + std::cos(M_PI * 97 / 195)), 1e-12);
 }
 
+TEST(Schedule, ChannelsLastChoice) {
+  RuntimeOptions r;
+  EXPECT_TRUE(uses_channels_last(r, torch::kCPU, {16, 32, 64}));
+  EXPECT_FALSE(uses_channels_last(r, torch::kCPU, {16, 17, 64}));  // odd widths run faster contiguous
+  EXPECT_TRUE(uses_channels_last(r, torch::Device(torch::kCUDA, 0), {16, 17, 64}));
+  r.memory_format = "contiguous";
+  EXPECT_FALSE(uses_channels_last(r, torch::kCPU, {16, 32}));
+  r.memory_format = "channels_last";
+  EXPECT_TRUE(uses_channels_last(r, torch::kCPU, {17}));
+}
+
 TEST(Schedule, DropRatesFollowEpochAndLayerRamps) {
   DropOptions d;
   d.rate = 0.2;

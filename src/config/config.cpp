@@ -224,7 +224,7 @@ void visit_runtime(V& r, RuntimeOptions& o) {
   r.field("out_dir", o.out_dir);
   r.field("name", o.name);
   r.field("log_every", o.log_every);
-  r.field("channels_last", o.channels_last);
+  r.field("memory_format", o.memory_format);
   r.field("cudnn_benchmark", o.cudnn_benchmark);
 }
 
@@ -337,6 +337,7 @@ void validate(const Config& c, const std::string& origin) {
                 r.device.find_first_not_of("0123456789", 5) == std::string::npos;
   if (!cuda_n) ck.one_of("runtime.device", r.device, {"auto", "cpu", "cuda"});
   ck.one_of("runtime.amp", r.amp, {"auto", "off", "bf16", "fp16"});
+  ck.one_of("runtime.memory_format", r.memory_format, {"auto", "channels_last", "contiguous"});
   ck.at_least("runtime.threads", r.threads, 0);
   ck.at_least<int64_t>("runtime.seed", r.seed, 0);
   if (r.out_dir.empty()) ck.fail("runtime.out_dir", r.out_dir, "must not be empty");

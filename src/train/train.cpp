@@ -40,6 +40,12 @@ std::string resolve_amp(const RuntimeOptions& r, const torch::Device& d) {
   return r.amp == "auto" ? "bf16" : r.amp;
 }
 
+bool uses_channels_last(const RuntimeOptions& r, const torch::Device& d, const std::vector<int64_t>& widths) {
+  if (r.memory_format != "auto") return r.memory_format == "channels_last";
+  if (d.is_cuda()) return true;
+  return std::all_of(widths.begin(), widths.end(), [](int64_t w) { return w % 8 == 0; });
+}
+
 double lr_at(const TrainOptions& t, int epochs, int64_t step, int64_t steps_per_epoch) {
   double e = t.per_step ? double(step) / double(steps_per_epoch) : double(step / steps_per_epoch);
   if (e < t.warmup_epochs) return t.warmup_lr + (t.lr - t.warmup_lr) * e / t.warmup_epochs;
@@ -206,7 +212,6 @@ GraphNet load_model(const std::string& path, ModelOptions& m) {
 Trainer::Trainer(const Config& cfg, const DataModule& data, torch::Device device)
     : cfg_(cfg), data_(data), device_(device) {
   amp_ = resolve_amp(cfg.runtime, device);
-  channels_last_ = cfg.runtime.channels_last;
 }
 
 namespace {
@@ -249,7 +254,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
   const TrainOptions& t = cfg_.train;
   TrainResult result;
   net->to(device_);
-  if (channels_last_) net->use_channels_last();
+  if (uses_channels_last(cfg_.runtime, device_, net->spec().channels)) net->use_channels_last();
   net->train();
 
   auto train_src = data_.loader(plan.train_split, {t.batch_size, true, device_, plan.seed});
@@ -268,7 +273,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
     ModelOptions tm;
     teacher = load_model(t.kd.teacher, tm);
     (*teacher)->to(device_);
-    if (channels_last_) (*teacher)->use_channels_last();
+    if (uses_channels_last(cfg_.runtime, device_, (*teacher)->spec().channels)) (*teacher)->use_channels_last();
     (*teacher)->eval();
   }
 

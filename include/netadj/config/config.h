@@ -104,7 +104,7 @@ struct RuntimeOptions {
   std::string out_dir = "runs";      ///< parent of run directories
   std::string name;                  ///< run name; "" = config file stem
   int log_every = 50;                ///< steps between progress log lines when not on a terminal
-  bool channels_last = true;         ///< channels-last weights/activations (faster convs on CUDA and CPU)
+  std::string memory_format = "auto"; ///< auto|channels_last|contiguous (see uses_channels_last)
   bool cudnn_benchmark = true;
 };
 
