@@ -123,7 +123,14 @@ def figures(search, rows, outdir):
 
     # 1. channels before/after (Figures 3 and 4 of the paper).
     before = search["init_channels"]
+    best_t = search.get("best", {}).get("iteration", len(its) - 1)
     best = search.get("best", {}).get("channels") or its[-1]["channels"]
+    shown, label = best, f"best iteration {best_t}"
+    if best == before and len(its) > 1:
+        # The original network was the best: show where the search went instead, and say so.
+        last = its[-1]
+        shown, label = last["next_channels"], "the last step (best: the original)"
+    best = shown
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * L + 2), 3.6))
     colors = ["tab:red" if b > a else "tab:blue" if b < a else "tab:gray" for a, b in zip(before, best)]
     ax.bar([i - 0.2 for i in x], before, width=0.4, color="lightgray", edgecolor="gray", label="original")
@@ -137,8 +144,7 @@ def figures(search, rows, outdir):
     ax.set_xticks(x)
     ax.set_xticklabels(names, rotation=70, fontsize=7)
     ax.set_ylabel("channels")
-    ax.set_title(f"{search.get('arch')} channels: original vs best iteration "
-                 f"{search.get('best', {}).get('iteration', len(its) - 1)} (dotted: stage boundaries)", fontsize=10)
+    ax.set_title(f"{search.get('arch')} channels: original vs {label}", fontsize=10)
     ax.legend(handles=handles, fontsize=7)
     save(fig, "channels")
 
