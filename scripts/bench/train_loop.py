@@ -4,7 +4,7 @@
 
     python scripts/bench/train_loop.py --depth 20 --batch 128 --steps 30 [--device cuda]
 
-Prints one JSON line with train_images_per_s. Run both in one session on one machine and compare.
+Prints one JSON line with train_images_per_s. Run both on the same machine, one after the other, and compare.
 """
 import argparse
 import json
