@@ -70,7 +70,7 @@ int cmd_flops(const Common& c, const std::string& compare_a, const std::string& 
 
 #include <chrono>
 #include <cstdlib>
-#if __has_include(<c10/cuda/CUDACachingAllocator.h>)
+#ifdef NETADJ_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 #include <filesystem>
@@ -262,7 +262,7 @@ int cmd_bench_train(const Common& c, int warmup, int steps) {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   j["peak_host_memory_mb"] = double(ru.ru_maxrss) / 1024.0;
-#if __has_include(<c10/cuda/CUDACachingAllocator.h>)
+#ifdef NETADJ_WITH_CUDA
   if (dev.is_cuda()) {
     auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(dev.index() < 0 ? 0 : dev.index());
     j["peak_device_memory_mb"] =
