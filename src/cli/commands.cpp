@@ -99,8 +99,7 @@ Config config_for_run(const Common& c, std::string& dir) {
   if (c.config.empty() && c.sets.empty()) throw ConfigError("give --config FILE.json (and/or --set key=value)");
   Config cfg = load(c);
   // Refuse a bad channel vector or depth before anything is written.
-  ModelOptions m = cfg.model;
-  if (!c.channels.empty()) m.channels = read_channel_file(c.channels, m);
+  ModelOptions m = model_with_channels(cfg, c.channels);
   build_spec(m, resolve_resolution(m, nominal_resolution(cfg.data)));
   dir = make_run_dir(cfg, c.out);
   if (file_exists(dir + "/config.json") && c.out.size())

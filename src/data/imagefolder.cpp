@@ -139,8 +139,6 @@ class FolderSource : public BatchSource {
     return out;
   }
 
-  int64_t failures() const { return failures_.load(); }
-
  private:
   std::pair<torch::Tensor, torch::Tensor> decode_batch(int64_t b) {
     int64_t start = b * lo_.batch_size;

@@ -101,11 +101,6 @@ namespace {
 
 std::string vec_str(const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); }
 
-struct SearchState {
-  json doc;  // search.json
-  json times;
-};
-
 }  // namespace
 
 int run_search(const Config& cfg_in, const std::string& run_dir, bool resume) {

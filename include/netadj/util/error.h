@@ -14,7 +14,6 @@ enum class ExitCode : int {
   kData = 3,      ///< missing or corrupt dataset / input file
   kNumeric = 4,   ///< non-finite loss or similar numeric failure
   kIo = 5,        ///< cannot write results (disk full, permissions)
-  kInterrupted = 130,
 };
 
 class Error : public std::runtime_error {
