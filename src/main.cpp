@@ -81,6 +81,11 @@ int main(int argc, char** argv) {
   add_common(bench_flops, common);
   bench_flops->add_option("--evals", evals, "number of evaluations");
 
+  int optim_steps = 200;
+  auto* bench_optim = bench->add_subcommand("optim", "microseconds per optimizer step, torch::optim::SGD vs fused");
+  add_common(bench_optim, common);
+  bench_optim->add_option("--steps", optim_steps, "timed steps")->check(CLI::PositiveNumber);
+
   std::string run_dir;
   auto* report = app.add_subcommand("report", "tables and figures of a run directory into RUN_DIR/report/");
   report->add_option("run_dir", run_dir, "run directory")->required();
@@ -107,6 +112,7 @@ int main(int argc, char** argv) {
     if (bench->got_subcommand(bench_train)) return cli::cmd_bench_train(common, warmup, steps);
     if (bench->got_subcommand(bench_data)) return cli::cmd_bench_data(common, batches);
     if (bench->got_subcommand(bench_flops)) return cli::cmd_bench_flops(common, evals);
+    if (bench->got_subcommand(bench_optim)) return cli::cmd_bench_optim(common, optim_steps);
     if (app.got_subcommand(report)) return cli::cmd_report(run_dir);
     std::cout << app.help();
     return static_cast<int>(netadj::ExitCode::kUsage);

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "netadj/train/sgd.h"
 #include "netadj/train/train.h"
 #include "test_util.h"
 #include "netadj/util/error.h"
@@ -100,6 +101,157 @@ TEST(ChannelDropStats, BothTypesKeepTheExpectedValue) {
   auto yg = channel_drop(x, 0.3, DropType::kGaussian);
   EXPECT_NEAR(yg.var().item<double>(), 0.3 / 0.7, 0.03);
   EXPECT_TRUE(torch::equal(channel_drop(x, 0.0, DropType::kBernoulli), x));
+}
+
+// ---- optimizer step ------------------------------------------------------------------------------
+
+// A small parameter set with a conv weight in channels-last layout, as the trainer uses on CUDA.
+std::vector<torch::Tensor> sgd_params() {
+  torch::manual_seed(3);
+  std::vector<torch::Tensor> ps = {torch::randn({8, 4, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast),
+                                   torch::randn({37}), torch::randn({5, 7})};
+  for (auto& p : ps) p.requires_grad_(true);
+  return ps;
+}
+
+std::vector<torch::Tensor> clone_params(const std::vector<torch::Tensor>& ps) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : ps)
+    out.push_back(p.detach().clone(torch::MemoryFormat::Preserve).requires_grad_(true));
+  return out;
+}
+
+void set_grads(std::vector<torch::Tensor>& ps, int step) {
+  torch::manual_seed(100 + step);
+  for (auto& p : ps) p.mutable_grad() = torch::randn_like(p, torch::MemoryFormat::Preserve);
+}
+
+class SgdStep : public ::testing::TestWithParam<bool> {};  // param: fused kernel or _foreach_ ops
+
+TEST_P(SgdStep, MatchesTorchOptimSgd) {
+  if (GetParam() && !fused_sgd_available()) GTEST_SKIP() << "LibTorch < 2.4 has no fused SGD kernel";
+  for (bool nesterov : {false, true}) {
+    auto a = sgd_params(), b = clone_params(a);
+    SgdOptions o;
+    o.momentum = 0.9;
+    o.weight_decay = 3e-4;
+    o.nesterov = nesterov;
+    Sgd ours(a, o, GetParam());
+    EXPECT_EQ(ours.fused(), GetParam());
+    torch::optim::SGD ref(b, torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(3e-4).nesterov(nesterov));
+    for (int s = 0; s < 25; ++s) {
+      double lr = 0.15 * (1.0 - s / 30.0);  // the lr changes every step, as with per-step annealing
+      set_grads(a, s);
+      set_grads(b, s);
+      ours.step(lr);
+      for (auto& g : ref.param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
+      ref.step();
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(a[i], b[i], /*rtol=*/1e-6, /*atol=*/1e-6)) << "tensor " << i << " nesterov " << nesterov;
+      EXPECT_TRUE(a[i].is_contiguous(b[i].suggest_memory_format()));
+    }
+    // Diverged from the start values: the check above is not comparing two untouched tensors.
+    EXPECT_GT((a[1] - sgd_params()[1]).abs().max().item<double>(), 0.1);
+  }
+}
+
+TEST_P(SgdStep, FoundInfSkipsTheStepAndMissingGradsAreLeftAlone) {
+  if (GetParam() && !fused_sgd_available()) GTEST_SKIP() << "LibTorch < 2.4 has no fused SGD kernel";
+  auto a = sgd_params();
+  Sgd opt(a, SgdOptions{}, GetParam());
+  set_grads(a, 0);
+  auto before = clone_params(a);
+  opt.step(0.1, torch::ones({1}));
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], before[i]));
+  for (const auto& m : opt.momentum_buffers()) EXPECT_EQ(m.abs().sum().item<double>(), 0.0);
+  opt.step(0.1, torch::zeros({1}));
+  EXPECT_FALSE(torch::equal(a[0], before[0]));
+  // No gradient: the parameter and its momentum stay as they are (torch.optim.SGD's rule).
+  opt.zero_grad();
+  for (const auto& p : a) EXPECT_FALSE(p.grad().defined());
+  auto after = clone_params(a);
+  a[2].mutable_grad() = torch::ones_like(a[2]);
+  opt.step(0.1);
+  EXPECT_TRUE(torch::equal(a[0], after[0]));
+  EXPECT_FALSE(torch::equal(a[2], after[2]));
+}
+
+TEST_P(SgdStep, SavedStateContinuesIdentically) {
+  if (GetParam() && !fused_sgd_available()) GTEST_SKIP() << "LibTorch < 2.4 has no fused SGD kernel";
+  auto a = sgd_params();
+  Sgd opt(a, SgdOptions{}, GetParam());
+  for (int s = 0; s < 3; ++s) {
+    set_grads(a, s);
+    opt.step(0.1);
+  }
+  torch::serialize::OutputArchive out;
+  opt.save(out);
+  std::string f = tmp("sgd_state") + "/sgd.pt";
+  out.save_to(f);
+  auto b = clone_params(a);
+  Sgd resumed(b, SgdOptions{}, GetParam());
+  torch::serialize::InputArchive in;
+  in.load_from(f);
+  resumed.load(in);
+  for (int s = 3; s < 6; ++s) {
+    set_grads(a, s);
+    set_grads(b, s);
+    opt.step(0.1);
+    resumed.step(0.1);
+  }
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i]));
+  // State for a different model is refused with a message naming the mismatch.
+  auto other = sgd_params();
+  other.pop_back();
+  Sgd wrong(other, SgdOptions{}, GetParam());
+  torch::serialize::InputArchive in2;
+  in2.load_from(f);
+  try {
+    wrong.load(in2);
+    FAIL() << "loaded state of another model";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("3 momentum buffers, the model has 2"), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Impl, SgdStep, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "fused" : "foreach"; });
+
+TEST(GradScalerTest, OverflowSkipsTheStepAndBacksOffThenGrowsBack) {
+  auto a = sgd_params();
+  Sgd opt(a, SgdOptions{});
+  GradScaler scaler(torch::kCPU, /*init_scale=*/1024.0, /*growth_factor=*/2.0, /*backoff_factor=*/0.5,
+                    /*growth_interval=*/3);
+  // The scaled loss's gradients come back divided by the scale, exactly (powers of two).
+  auto w = torch::full({4}, 3.0, torch::requires_grad());
+  scaler.scale((w * w).sum()).backward();
+  EXPECT_TRUE(torch::equal(w.grad(), torch::full({4}, 6.0 * 1024)));
+  scaler.unscale({w});
+  EXPECT_TRUE(torch::equal(w.grad(), torch::full({4}, 6.0)));
+  scaler.update();  // 1 clean step
+
+  set_grads(a, 0);
+  a[1].mutable_grad()[5] = std::numeric_limits<float>::infinity();
+  auto before = clone_params(a);
+  const auto& found = scaler.unscale(a);
+  EXPECT_EQ(found.item<float>(), 1.0f);
+  opt.step(0.1, found);
+  scaler.update();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], before[i])) << "tensor " << i;
+  EXPECT_EQ(scaler.current_scale(), 512.0);
+
+  for (int s = 1; s <= 3; ++s) {
+    set_grads(a, s);
+    opt.step(0.1, scaler.unscale(a));
+    scaler.update();
+  }
+  EXPECT_FALSE(torch::equal(a[0], before[0]));
+  EXPECT_EQ(scaler.current_scale(), 1024.0);  // 3 clean steps after the overflow: grown back
+  a[0].mutable_grad() = torch::full_like(a[0], std::nan(""));
+  scaler.unscale(a);
+  scaler.update();
+  EXPECT_EQ(scaler.current_scale(), 512.0);  // NaN counts as an overflow too
 }
 
 TEST_F(Fixture, LossFallsAndAccuracyBeatsChance) {

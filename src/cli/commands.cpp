@@ -77,6 +77,7 @@ int cmd_flops(const Common& c, const std::string& compare_a, const std::string& 
 
 #include "netadj/data/data.h"
 #include "netadj/search/search.h"
+#include "netadj/train/sgd.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/log.h"
@@ -317,6 +318,53 @@ int cmd_bench_flops(const Common& c, int evals) {
                     {"microseconds_per_eval", 1e6 * s / evals}, {"checksum", sink}}
                    .dump()
             << "\n";
+  return 0;
+}
+
+int cmd_bench_optim(const Common& c, int steps) {
+  Config cfg = load(c);
+  torch::Device dev = setup_device(cfg.runtime);
+  int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
+  torch::manual_seed(1);
+  GraphNet net(build_spec(cfg.model, res));
+  net->to(dev);
+  if (uses_channels_last(cfg.runtime, dev, net->spec().channels)) net->use_channels_last();
+  const TrainOptions& t = cfg.train;
+  auto params = net->parameters();
+  int64_t numel = 0;
+  for (const auto& p : params) numel += p.numel();
+  auto fill_grads = [&] {
+    for (auto& p : params) p.mutable_grad() = torch::randn_like(p, torch::MemoryFormat::Preserve);
+  };
+  // Each implementation steps the same parameters `steps` times after 5 untimed steps; the gradients stay
+  // fixed, so only the update is timed. Returns microseconds per step.
+  auto time_steps = [&](const std::function<void()>& step) {
+    fill_grads();
+    for (int i = 0; i < 5; ++i) step();
+    if (dev.is_cuda()) torch::cuda::synchronize();
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < steps; ++i) step();
+    if (dev.is_cuda()) torch::cuda::synchronize();
+    return 1e6 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
+  };
+  torch::optim::SGD reference(params, torch::optim::SGDOptions(1e-4).momentum(t.momentum).weight_decay(t.weight_decay)
+                                          .nesterov(t.nesterov));
+  SgdOptions o;
+  o.momentum = t.momentum;
+  o.weight_decay = t.weight_decay;
+  o.nesterov = t.nesterov;
+  Sgd foreach_sgd(params, o, /*fused=*/false), fused_sgd(params, o, /*fused=*/true);
+  double us_ref = time_steps([&] { reference.step(); });
+  double us_foreach = time_steps([&] { foreach_sgd.step(1e-4); });
+  json j = {{"arch", cfg.model.arch}, {"device", dev.str()}, {"tensors", params.size()}, {"parameters", numel},
+            {"steps", steps}, {"torch_optim_sgd_us", us_ref}, {"foreach_us", us_foreach},
+            {"foreach_speedup", us_ref / us_foreach}};
+  if (fused_sgd_available()) {
+    double us_fused = time_steps([&] { fused_sgd.step(1e-4); });
+    j["fused_us"] = us_fused;
+    j["fused_speedup"] = us_ref / us_fused;
+  }
+  std::cout << j.dump() << "\n";
   return 0;
 }
 

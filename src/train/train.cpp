@@ -1,5 +1,7 @@
 #include "netadj/train/train.h"
 
+#include "netadj/train/sgd.h"
+
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 #include <fmt/format.h>
@@ -216,13 +218,6 @@ Trainer::Trainer(const Config& cfg, const DataModule& data, torch::Device device
 
 namespace {
 
-// Minimal dynamic loss scaling for fp16 (bf16 needs none).
-struct LossScaler {
-  bool enabled = false;
-  double scale = 65536.0;
-  int good_steps = 0;
-};
-
 class Progress {
  public:
   Progress(std::string label, int epochs, int64_t steps, int log_every)
@@ -262,10 +257,13 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
   if (plan.eval_split) eval_src = data_.loader(*plan.eval_split, {std::max(t.batch_size, 256), false, device_, 0});
   const int64_t steps = train_src->num_batches();
 
-  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(t.lr)
-                                               .momentum(t.momentum)
-                                               .nesterov(t.nesterov)
-                                               .weight_decay(t.weight_decay));
+  SgdOptions sgd_options;
+  sgd_options.momentum = t.momentum;
+  sgd_options.weight_decay = t.weight_decay;
+  sgd_options.nesterov = t.nesterov;
+  Sgd opt(net->parameters(), sgd_options);
+  std::optional<GradScaler> scaler;  // fp16 only; bf16 has fp32's range
+  if (amp_ == "fp16") scaler.emplace(device_);
 
   // Knowledge distillation teacher (frozen, eval mode).
   std::optional<GraphNet> teacher;
@@ -288,6 +286,10 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
       ar.read("meta", meta);
       net->load(model_ar);
       opt.load(opt_ar);
+      if (scaler) {
+        torch::serialize::InputArchive scaler_ar;
+        if (ar.try_read("scaler", scaler_ar)) scaler->load(scaler_ar);
+      }
     } catch (const c10::Error& e) {
       throw DataError(plan.checkpoint + ": cannot resume from checkpoint (" + e.what_without_backtrace() + ")");
     }
@@ -299,8 +301,6 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
                    start_epoch);
   }
 
-  LossScaler scaler;
-  scaler.enabled = amp_ == "fp16";
   Progress progress(plan.label, plan.epochs, steps, cfg_.runtime.log_every);
   const bool sync_every_step = !device_.is_cuda();
   const bool tty = stderr_is_tty();
@@ -320,7 +320,6 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
     double lr = t.lr;
     while (auto b = train_src->next()) {
       lr = lr_at(t, plan.epochs, int64_t(epoch) * steps + step, steps);
-      for (auto& g : opt.param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
       torch::Tensor logits, loss;
       {
         AutocastGuard ac(device_, amp_);
@@ -342,26 +341,14 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
         loss = (1.0 - t.kd.alpha) * loss + t.kd.alpha * kd;
       }
       opt.zero_grad();
-      if (scaler.enabled) {
-        (loss * scaler.scale).backward();
-        // Unscale, then one host sync for the whole step to decide whether to apply it.
-        std::vector<torch::Tensor> checks;
-        for (auto& p : net->parameters())
-          if (p.grad().defined()) {
-            p.grad().div_(scaler.scale);
-            checks.push_back(torch::isfinite(p.grad()).all());
-          }
-        bool finite = torch::stack(checks).all().item<bool>();
-        if (finite) {
-          opt.step();
-          if (++scaler.good_steps % 2000 == 0) scaler.scale *= 2;
-        } else {
-          scaler.scale /= 2;
-          scaler.good_steps = 0;
-        }
+      if (scaler) {
+        // No host sync: overflow is detected, and the step skipped, on the device.
+        scaler->scale(loss).backward();
+        opt.step(lr, scaler->unscale(net->parameters()));
+        scaler->update();
       } else {
         loss.backward();
-        opt.step();
+        opt.step(lr);
       }
       auto ld = loss.detach().to(torch::kDouble);
       loss_sum += ld * b->y.size(0);
@@ -428,6 +415,11 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
       for (const auto& r : result.history) hist.push_back(epoch_json(r));
       ar.write("model", model_ar);
       ar.write("optimizer", opt_ar);
+      if (scaler) {
+        torch::serialize::OutputArchive scaler_ar;
+        scaler->save(scaler_ar);
+        ar.write("scaler", scaler_ar);
+      }
       ar.write("meta", c10::IValue(json{{"epoch", epoch}, {"history", hist}}.dump()));
       Config c;
       c.model = cfg_.model;

@@ -23,6 +23,8 @@ int cmd_adjust(const Common& c, const std::string& fur_file, int iteration, cons
 int cmd_bench_train(const Common& c, int warmup, int steps);
 int cmd_bench_data(const Common& c, int batches);
 int cmd_bench_flops(const Common& c, int evals);
+/// Microseconds per optimizer step: torch::optim::SGD vs netadj's _foreach_ and fused steps, same process.
+int cmd_bench_optim(const Common& c, int steps);
 int cmd_report(const std::string& run_dir);
 
 }  // namespace netadj::cli
