@@ -3,43 +3,80 @@
 # packages. Two steps:
 #   here (with apt):   bash scripts/device_check.sh fetch     # Debian packages' files into .debs/ (ignored)
 #   there (the GPU):   bash scripts/device_check.sh run       # unpack, configure, build, ctest, benchmarks
-# `run` writes its logs and benchmark JSON lines into $OUT (or ./device-out).
-set -euo pipefail
+# `run` writes its logs, benchmark JSON lines and a summary into $OUT (or ./device-out). It fits in one
+# 10-minute call on a 16-core machine. Environment:
+#   PYTHON                     the interpreter that has torch (default python3)
+#   NETADJ_DEVICE_CMAKE_ARGS   extra CMake arguments, e.g. -DCMAKE_IGNORE_PREFIX_PATH=/usr to check on a
+#                              machine that has the packages installed that only the unpacked files are used
+#   NETADJ_DEVICE_STEPS        timed training steps per benchmark (default 200; NETADJ_DEVICE_WARMUP: 50)
+set -uo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(libcli11-dev nlohmann-json3-dev libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libgtest-dev googletest
-      libturbojpeg0-dev libturbojpeg0 zlib1g-dev)
+      libturbojpeg0-dev libturbojpeg0 zlib1g-dev zlib1g)
 case "${1:-}" in
   fetch)
+    set -e
     mkdir -p .debs && cd .debs && rm -f ./*.deb
     apt-get download "${pkgs[@]}"
     ls -la
     ;;
   run)
     out=${OUT:-device-out}
+    py=${PYTHON:-python3}
+    steps=${NETADJ_DEVICE_STEPS:-200}
+    warmup=${NETADJ_DEVICE_WARMUP:-50}
     mkdir -p "$out"
+    summary="$out/summary.txt"
+    : >"$summary"
+    note() { echo "$*" | tee -a "$summary"; }
+    ls .debs/*.deb >/dev/null 2>&1 || { note "no .debs/*.deb: run 'scripts/device_check.sh fetch' first and carry .debs"; exit 2; }
     root=$PWD/.debs/root
     mkdir -p "$root"
     for f in .debs/*.deb; do dpkg -x "$f" "$root"; done
-    export LD_LIBRARY_PATH="$root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
-    export PKG_CONFIG_PATH="$root/usr/lib/x86_64-linux-gnu/pkgconfig:$root/usr/share/pkgconfig:${PKG_CONFIG_PATH:-}"
-    # The packaged pkg-config/CMake files name /usr; point them at the unpacked tree.
-    grep -rl "prefix=/usr" "$root/usr/lib/x86_64-linux-gnu/pkgconfig" 2>/dev/null | xargs -r sed -i "s|prefix=/usr|prefix=$root/usr|"
-    torch_prefix=$(python3 -W ignore -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
-    nvidia-smi -L | tee "$out/gpu.txt" || true
-    cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$root/usr;$torch_prefix" \
-      -DCMAKE_CXX_FLAGS="-isystem $root/usr/include" 2>&1 | tee "$out/configure.log" | tail -5
-    cmake --build build-device -j "$(nproc)" 2>&1 | tee "$out/build.log" | tail -5
-    (cd build-device && ctest --output-on-failure -j 8) 2>&1 | tee "$out/ctest.log" | tail -15
+    lib="$root/usr/lib/x86_64-linux-gnu"
+    # zlib's runtime lives in /lib on Debian; the -dev symlink points at it relatively.
+    [ -d "$root/lib/x86_64-linux-gnu" ] && cp -a "$root"/lib/x86_64-linux-gnu/libz.so* "$lib/" 2>/dev/null
+    export LD_LIBRARY_PATH="$lib:${LD_LIBRARY_PATH:-}"
+    export PKG_CONFIG_PATH="$lib/pkgconfig:$root/usr/share/pkgconfig:${PKG_CONFIG_PATH:-}"
+    # The packaged pkg-config files name /usr; point them at the unpacked tree.
+    grep -rl "=/usr" "$lib/pkgconfig" 2>/dev/null | xargs -r sed -i "s|=/usr|=$root/usr|"
+    torch_prefix=$("$py" -W ignore -c 'import torch.utils; print(torch.utils.cmake_prefix_path)') \
+      || { note "$py cannot import torch (set PYTHON)"; exit 2; }
+    note "torch: $("$py" -W ignore -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())')"
+    nvidia-smi -L 2>/dev/null | tee "$out/gpu.txt" | tee -a "$summary"
+    gen=()
+    command -v ninja >/dev/null && gen=(-G Ninja)
+    t0=$(date +%s)
+    # shellcheck disable=SC2086
+    cmake -S . -B build-device "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$root/usr;$torch_prefix" \
+      -DCMAKE_CXX_FLAGS="-isystem $root/usr/include" ${NETADJ_DEVICE_CMAKE_ARGS:-} >"$out/configure.log" 2>&1 \
+      || { tail -30 "$out/configure.log"; note "configure failed"; exit 1; }
+    cmake --build build-device -j "$(nproc)" >"$out/build.log" 2>&1 \
+      || { grep -m 20 -E "error|Error" "$out/build.log"; note "build failed"; exit 1; }
+    note "configure + build: $(($(date +%s) - t0)) s"
     bin=build-device/netadj
+    (cd build-device && ctest --output-on-failure -j "$(nproc)" --timeout 300) >"$out/ctest.log" 2>&1
+    note "ctest (exit $?): $(grep -E 'tests passed|tests failed' "$out/ctest.log")"
+    grep -E "^\s+[0-9]+ - " "$out/ctest.log" | head -20 | tee -a "$summary"  # failed or skipped tests
     syn=(--set data.dataset=synthetic --set data.val_size=5000 --set data.synthetic.train_size=50000
          --set data.synthetic.classes=100 --set data.synthetic.channels=3 --set data.synthetic.resolution=32
-         --set data.synthetic.test_size=10000)
-    for amp in off bf16; do
-      "$bin" bench train -c configs/resnet20_cifar100.json "${syn[@]}" --set runtime.amp=$amp --steps 200 --warmup 50 \
-        | tee -a "$out/bench_train.jsonl"
+         --set data.synthetic.test_size=10000 --set train.drop.rate=0)
+    "$bin" bench optim -c configs/resnet20_cifar100.json "${syn[@]}" | tee -a "$out/bench_optim.jsonl" >>"$summary"
+    for amp in off bf16 fp16; do
+      for batch in 128 512; do
+        "$bin" bench train -c configs/resnet20_cifar100.json "${syn[@]}" --set runtime.amp=$amp \
+          --set train.batch_size=$batch --steps "$steps" --warmup "$warmup" 2>>"$out/bench.err" \
+          | tee -a "$out/bench_train.jsonl" >>"$summary"
+      done
     done
-    python3 scripts/bench/train_loop.py --device cuda --steps 200 --warmup 50 | tee -a "$out/bench_train.jsonl"
-    "$bin" search -c configs/smoke_synthetic.json --set runtime.device=cuda --out "$out/smoke" 2>&1 | tail -3
+    for extra in "" "--channels-last" "--channels-last --amp bf16"; do
+      # shellcheck disable=SC2086
+      "$py" -W ignore scripts/bench/train_loop.py --device cuda --steps "$steps" --warmup "$warmup" $extra 2>>"$out/bench.err" \
+        | tee -a "$out/bench_train.jsonl" >>"$summary"
+    done
+    "$bin" search -c configs/smoke_synthetic.json --set runtime.device=cuda --out "$out/smoke" >"$out/smoke.log" 2>&1
+    note "smoke search on cuda (exit $?): $(tail -1 "$out/smoke.log")"
+    note "total: $(($(date +%s) - t0)) s"
     ;;
   *)
     echo "usage: $0 fetch|run" >&2

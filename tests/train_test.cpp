@@ -106,11 +106,11 @@ TEST(ChannelDropStats, BothTypesKeepTheExpectedValue) {
 // ---- optimizer step ------------------------------------------------------------------------------
 
 // A small parameter set with a conv weight in channels-last layout, as the trainer uses on CUDA.
-std::vector<torch::Tensor> sgd_params() {
+std::vector<torch::Tensor> sgd_params(torch::Device device = torch::kCPU) {
   torch::manual_seed(3);
   std::vector<torch::Tensor> ps = {torch::randn({8, 4, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast),
                                    torch::randn({37}), torch::randn({5, 7})};
-  for (auto& p : ps) p.requires_grad_(true);
+  for (auto& p : ps) p = p.to(device).requires_grad_(true);
   return ps;
 }
 
@@ -123,21 +123,23 @@ std::vector<torch::Tensor> clone_params(const std::vector<torch::Tensor>& ps) {
 
 void set_grads(std::vector<torch::Tensor>& ps, int step) {
   torch::manual_seed(100 + step);
-  for (auto& p : ps) p.mutable_grad() = torch::randn_like(p, torch::MemoryFormat::Preserve);
+  // Drawn on the CPU, so the same gradients reach CPU and GPU parameters.
+  for (auto& p : ps)
+    p.mutable_grad() = torch::randn(p.sizes()).to(p.device()).contiguous(p.suggest_memory_format());
 }
 
 class SgdStep : public ::testing::TestWithParam<bool> {};  // param: fused kernel or _foreach_ ops
 
-TEST_P(SgdStep, MatchesTorchOptimSgd) {
-  if (GetParam() && !fused_sgd_available()) GTEST_SKIP() << "LibTorch < 2.4 has no fused SGD kernel";
+// Steps netadj's Sgd and torch::optim::SGD side by side on `device` and compares the parameters.
+void expect_sgd_matches_torch_optim(torch::Device device, bool fused) {
   for (bool nesterov : {false, true}) {
-    auto a = sgd_params(), b = clone_params(a);
+    auto a = sgd_params(device), b = clone_params(a);
     SgdOptions o;
     o.momentum = 0.9;
     o.weight_decay = 3e-4;
     o.nesterov = nesterov;
-    Sgd ours(a, o, GetParam());
-    EXPECT_EQ(ours.fused(), GetParam());
+    Sgd ours(a, o, fused);
+    EXPECT_EQ(ours.fused(), fused);
     torch::optim::SGD ref(b, torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(3e-4).nesterov(nesterov));
     for (int s = 0; s < 25; ++s) {
       double lr = 0.15 * (1.0 - s / 30.0);  // the lr changes every step, as with per-step annealing
@@ -152,8 +154,13 @@ TEST_P(SgdStep, MatchesTorchOptimSgd) {
       EXPECT_TRUE(a[i].is_contiguous(b[i].suggest_memory_format()));
     }
     // Diverged from the start values: the check above is not comparing two untouched tensors.
-    EXPECT_GT((a[1] - sgd_params()[1]).abs().max().item<double>(), 0.1);
+    EXPECT_GT((a[1] - sgd_params(device)[1]).abs().max().item<double>(), 0.1);
   }
+}
+
+TEST_P(SgdStep, MatchesTorchOptimSgd) {
+  if (GetParam() && !fused_sgd_available()) GTEST_SKIP() << "LibTorch < 2.4 has no fused SGD kernel";
+  expect_sgd_matches_torch_optim(torch::kCPU, GetParam());
 }
 
 TEST_P(SgdStep, FoundInfSkipsTheStepAndMissingGradsAreLeftAlone) {
@@ -253,6 +260,78 @@ TEST(GradScalerTest, OverflowSkipsTheStepAndBacksOffThenGrowsBack) {
   scaler.update();
   EXPECT_EQ(scaler.current_scale(), 512.0);  // NaN counts as an overflow too
 }
+
+// ---- CUDA (each test skips without a GPU) ---------------------------------------------------------
+
+TEST(Cuda, FusedSgdMatchesTorchOptimOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!fused_sgd_available()) GTEST_SKIP() << "LibTorch < 2.4 has no fused SGD kernel";
+  expect_sgd_matches_torch_optim(torch::Device(torch::kCUDA, 0), /*fused=*/true);
+  expect_sgd_matches_torch_optim(torch::Device(torch::kCUDA, 0), /*fused=*/false);
+}
+
+TEST(Cuda, GradScalerSkipsAnOverflowOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::Device gpu(torch::kCUDA, 0);
+  auto a = sgd_params(gpu);
+  Sgd opt(a, SgdOptions{});
+  GradScaler scaler(gpu, 1024.0);
+  set_grads(a, 0);
+  {
+    torch::NoGradGuard ng;
+    a[2].mutable_grad()[1][1] = std::numeric_limits<float>::infinity();
+  }
+  auto before = clone_params(a);
+  opt.step(0.1, scaler.unscale(a));
+  scaler.update();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], before[i]));
+  EXPECT_EQ(scaler.current_scale(), 512.0);
+}
+
+// (runtime.device, runtime.amp): the CPU case runs everywhere and checks the check itself.
+class DeviceTraining : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
+
+TEST_P(DeviceTraining, LearnsAndAgreesWithCpuEvaluation) {
+  const auto& [device, amp] = GetParam();
+  if (device != "cpu" && !torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  Config c = small_config();
+  c.runtime.device = device;
+  c.runtime.amp = amp;
+  c.train.epochs = 4;
+  c.train.drop.rate = 0.1;
+  torch::Device dev = setup_device(c.runtime);
+  ASSERT_EQ(dev.is_cuda(), device != "cpu");
+  DataModule data(c.data, c.runtime.seed);
+  Trainer tr(c, data, dev);
+  EXPECT_EQ(tr.amp(), amp);
+  torch::manual_seed(42);
+  GraphNet net(build_spec(c.model, 12));
+  TrainPlan p;
+  p.epochs = 4;
+  p.checkpoint = tmp("device_" + device + "_" + amp) + "/checkpoint.pt";
+  auto r = tr.run(net, p);
+  EXPECT_LT(r.history.back().train_loss, r.history.front().train_loss);
+  EXPECT_GT(r.final_eval.top1, 0.5);  // 4 classes
+  for (const auto& w : net->parameters()) {
+    EXPECT_EQ(w.device(), dev);
+    EXPECT_EQ(w.scalar_type(), torch::kFloat);  // autocast keeps fp32 master weights
+  }
+  // The checkpoint loads on the CPU and evaluates (fp32) to what the trained model gives on its device.
+  ModelOptions m;
+  GraphNet cpu_net = load_model(p.checkpoint, m);
+  auto cpu_src = data.loader(Split::kVal, {64, false, torch::kCPU, 0});
+  auto dev_src = data.loader(Split::kVal, {64, false, dev, 0});
+  auto on_cpu = evaluate(cpu_net, *cpu_src, torch::kCPU, "off");
+  auto on_dev = evaluate(net, *dev_src, dev, "off");
+  EXPECT_EQ(on_cpu.n, on_dev.n);
+  EXPECT_NEAR(on_cpu.loss, on_dev.loss, 1e-3);
+  EXPECT_NEAR(on_cpu.top1, on_dev.top1, 1.5 / double(on_cpu.n));
+}
+
+INSTANTIATE_TEST_SUITE_P(Device, DeviceTraining,
+                         ::testing::Values(std::make_pair("cpu", "off"), std::make_pair("cuda", "off"),
+                                           std::make_pair("cuda", "bf16"), std::make_pair("cuda", "fp16")),
+                         [](const auto& info) { return info.param.first + "_" + info.param.second; });
 
 TEST_F(Fixture, LossFallsAndAccuracyBeatsChance) {
   Config c = small_config();

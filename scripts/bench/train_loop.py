@@ -59,6 +59,8 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--channels-last", action="store_true", help="channels-last model and inputs")
+    ap.add_argument("--amp", choices=["off", "bf16", "fp16"], default="off",
+                    help="autocast on CUDA (fp16 with torch's GradScaler), like netadj's runtime.amp")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -92,12 +94,18 @@ def main():
             x = x.contiguous(memory_format=torch.channels_last)
         return x, labels[idx]
 
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(a.amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=a.amp == "fp16")
+
     def step():
         x, y = batch()
-        loss = F.cross_entropy(model(x), y)
+        with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
         opt.zero_grad()
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
     for _ in range(a.warmup):
         step()
@@ -110,7 +118,7 @@ def main():
         torch.cuda.synchronize()
     dt = time.perf_counter() - t
     print(json.dumps({"impl": "pytorch-python", "torch": torch.__version__, "device": str(dev), "depth": a.depth,
-                      "batch": a.batch, "threads": torch.get_num_threads(), "channels_last": a.channels_last,
+                      "batch": a.batch, "threads": torch.get_num_threads(), "channels_last": a.channels_last, "amp": a.amp,
                       "train_images_per_s": a.steps * a.batch / dt}))
 
 
