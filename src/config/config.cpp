@@ -178,6 +178,7 @@ void visit_train(V& r, TrainOptions& t) {
   r.field("warmup_epochs", t.warmup_epochs);
   r.field("warmup_lr", t.warmup_lr);
   r.field("label_smoothing", t.label_smoothing);
+  r.field("loss_scale", t.loss_scale);
   r.field("eval_test_each_epoch", t.eval_test_each_epoch);
   r.field("full_train", t.full_train);
   r.object("drop", [&](auto& s) {
@@ -306,6 +307,8 @@ void validate(const Config& c, const std::string& origin) {
   ck.at_least("train.warmup_epochs", t.warmup_epochs, 0);
   ck.at_least("train.warmup_lr", t.warmup_lr, 0.0);
   ck.in_range("train.label_smoothing", t.label_smoothing, 0.0, 1.0, true);
+  if (!(t.loss_scale >= 1.0 && t.loss_scale <= 1e30)) ck.fail("train.loss_scale", t.loss_scale, "must be in [1, 1e30]");
+  if (t.nesterov && t.momentum == 0) ck.fail("train.nesterov", t.nesterov, "needs train.momentum > 0");
   ck.in_range("train.drop.rate", t.drop.rate, 0.0, 1.0, true);
   ck.one_of("train.drop.type", t.drop.type, {"bernoulli", "gaussian"});
   ck.in_range("train.kd.alpha", t.kd.alpha, 0.0, 1.0, false);

@@ -35,11 +35,10 @@ torch::Device setup_device(const RuntimeOptions& r) {
 }
 
 std::string resolve_amp(const RuntimeOptions& r, const torch::Device& d) {
-  if (!d.is_cuda()) {
-    if (r.amp == "fp16" || r.amp == "bf16") logger()->warn("runtime.amp = {} ignored on CPU", r.amp);
-    return "off";
-  }
-  return r.amp == "auto" ? "bf16" : r.amp;
+  // auto: bf16 on CUDA; fp32 on the CPU, where reduced precision only pays on CPUs with native
+  // bf16/fp16 arithmetic (AMX, AVX512-FP16) and costs elsewhere. An explicit choice is honoured anywhere.
+  if (r.amp == "auto") return d.is_cuda() ? "bf16" : "off";
+  return r.amp;
 }
 
 bool uses_channels_last(const RuntimeOptions& r, const torch::Device& d, const std::vector<int64_t>& widths) {
@@ -68,23 +67,33 @@ namespace {
 
 struct AutocastGuard {
   bool on = false;
-  AutocastGuard(const torch::Device& d, const std::string& amp) {
-    if (!d.is_cuda() || amp == "off") return;
+  c10::DeviceType type;
+  AutocastGuard(const torch::Device& d, const std::string& amp) : type(d.type()) {
+    if (amp == "off") return;
     on = true;
+    const auto dtype = amp == "fp16" ? at::kHalf : at::kBFloat16;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, amp == "fp16" ? at::kHalf : at::kBFloat16);
+    at::autocast::set_autocast_enabled(type, true);
+    at::autocast::set_autocast_dtype(type, dtype);
 #else  // LibTorch 2.0 - 2.3
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(amp == "fp16" ? at::kHalf : at::kBFloat16);
+    if (type == c10::DeviceType::CUDA) {
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(dtype);
+    } else {
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(dtype);
+    }
 #endif
   }
   ~AutocastGuard() {
     if (!on) return;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::set_autocast_enabled(type, false);
 #else
-    at::autocast::set_enabled(false);
+    if (type == c10::DeviceType::CUDA)
+      at::autocast::set_enabled(false);
+    else
+      at::autocast::set_cpu_enabled(false);
 #endif
     at::autocast::clear_cache();
   }
@@ -263,7 +272,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
   sgd_options.nesterov = t.nesterov;
   Sgd opt(net->parameters(), sgd_options);
   std::optional<GradScaler> scaler;  // fp16 only; bf16 has fp32's range
-  if (amp_ == "fp16") scaler.emplace(device_);
+  if (amp_ == "fp16") scaler.emplace(device_, t.loss_scale);
 
   // Knowledge distillation teacher (frozen, eval mode).
   std::optional<GraphNet> teacher;

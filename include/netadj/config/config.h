@@ -70,6 +70,7 @@ struct TrainOptions {
   int warmup_epochs = 0;
   double warmup_lr = 0.0;
   double label_smoothing = 0.0;
+  double loss_scale = 65536.0;       ///< fp16 only: initial dynamic loss scale (halves on overflow, doubles after 2000 clean steps)
   bool eval_test_each_epoch = false;
   bool full_train = true;            ///< `netadj train` trains on train+val (the paper's re-training)
   DropOptions drop;
