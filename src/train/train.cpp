@@ -38,6 +38,13 @@ std::string resolve_amp(const RuntimeOptions& r, const torch::Device& d) {
   // auto: bf16 on CUDA; fp32 on the CPU, where reduced precision only pays on CPUs with native
   // bf16/fp16 arithmetic (AMX, AVX512-FP16) and costs elsewhere. An explicit choice is honoured anywhere.
   if (r.amp == "auto") return d.is_cuda() ? "bf16" : "off";
+  static bool warned = false;
+  if (!d.is_cuda() && r.amp != "off" && !warned) {
+    warned = true;
+    logger()->warn("runtime.amp = {} on the CPU: without native {} arithmetic autocast is emulated and can be "
+                   "over 10x slower than fp32 (measured on an AVX2 CPU); use auto or off unless the CPU has it",
+                   r.amp, r.amp);
+  }
   return r.amp;
 }
 
