@@ -20,6 +20,7 @@ Sgd::Sgd(std::vector<torch::Tensor> params, SgdOptions options, bool fused)
     : params_(std::move(params)), options_(options), fused_(fused && fused_sgd_available()) {
   TORCH_CHECK(options_.momentum >= 0 && options_.weight_decay >= 0, "Sgd: negative momentum or weight decay");
   TORCH_CHECK(!options_.nesterov || options_.momentum > 0, "Sgd: Nesterov needs a positive momentum");
+  if (options_.momentum == 0) return;  // plain SGD keeps no state
   buffers_.reserve(params_.size());
   torch::NoGradGuard no_grad;
   for (const auto& p : params_) buffers_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve));
@@ -37,14 +38,13 @@ void Sgd::step(double lr, const std::optional<torch::Tensor>& found_inf) {
     if (!g.defined()) continue;
     ps.push_back(params_[i]);
     gs.push_back(g);
-    bs.push_back(buffers_[i]);
+    if (!buffers_.empty()) bs.push_back(buffers_[i]);
   }
   if (ps.empty()) return;
   const double m = options_.momentum, wd = options_.weight_decay;
 #if NETADJ_HAVE_FUSED_SGD
   if (fused_) {
-    // The momentum list is ignored by the kernel when momentum is 0.
-    at::_fused_sgd_(ps, gs, m > 0 ? at::TensorList(bs) : at::TensorList(), wd, m, lr, /*dampening=*/0.0,
+    at::_fused_sgd_(ps, gs, bs, wd, m, lr, /*dampening=*/0.0,
                     options_.nesterov, /*maximize=*/false, /*is_first_step=*/false, /*grad_scale=*/std::nullopt,
                     found_inf);
     return;
@@ -72,8 +72,8 @@ void Sgd::load(torch::serialize::InputArchive& archive) {
   torch::Tensor count;
   archive.read("count", count, /*is_buffer=*/true);
   if (count.item<int64_t>() != static_cast<int64_t>(buffers_.size()))
-    throw DataError("optimizer state holds " + std::to_string(count.item<int64_t>()) + " momentum buffers, the model has " +
-                    std::to_string(buffers_.size()) + " parameters");
+    throw DataError("optimizer state holds " + std::to_string(count.item<int64_t>()) + " momentum buffers, this run needs " +
+                    std::to_string(buffers_.size()));
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < buffers_.size(); ++i) {
     torch::Tensor t;
