@@ -32,7 +32,27 @@ case "${1:-}" in
     ls .debs/*.deb >/dev/null 2>&1 || { note "no .debs/*.deb: run 'scripts/device_check.sh fetch' first and carry .debs"; exit 2; }
     root=$PWD/.debs/root
     mkdir -p "$root"
-    for f in .debs/*.deb; do dpkg -x "$f" "$root"; done
+    if command -v dpkg >/dev/null; then
+      for f in .debs/*.deb; do dpkg -x "$f" "$root"; done
+    else
+      # No dpkg (a non-Debian machine): a .deb is an ar archive holding data.tar.*; unpack it with Python.
+      "$py" - "$root" .debs/*.deb <<'PY' || { note "cannot unpack .debs"; exit 2; }
+import io, sys, tarfile
+root = sys.argv[1]
+for deb in sys.argv[2:]:
+    blob = open(deb, "rb").read()
+    assert blob.startswith(b"!<arch>\n"), deb + ": not a .deb"
+    pos = 8
+    while pos < len(blob):
+        name, size = blob[pos:pos + 16].decode().strip().rstrip("/"), int(blob[pos + 48:pos + 58])
+        if name.startswith("data.tar"):
+            with tarfile.open(fileobj=io.BytesIO(blob[pos + 60:pos + 60 + size])) as t:
+                # Debian's own archives: keep their links as they are (Python >= 3.12 filters by default).
+                kw = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+                t.extractall(root, **kw)
+        pos += 60 + size + (size & 1)
+PY
+    fi
     lib="$root/usr/lib/x86_64-linux-gnu"
     # zlib's runtime lives in /lib on Debian; the -dev symlink points at it relatively.
     [ -d "$root/lib/x86_64-linux-gnu" ] && cp -a "$root"/lib/x86_64-linux-gnu/libz.so* "$lib/" 2>/dev/null
