@@ -3,7 +3,7 @@
 # packages. Two steps:
 #   here (with apt):   bash scripts/device_check.sh fetch     # Debian packages' files into .debs/ (ignored)
 #   there (the GPU):   bash scripts/device_check.sh run       # unpack, configure, build, ctest, benchmarks
-# `run` writes its logs, benchmark JSON lines and a summary into $OUT (or ./device-out). It fits in one
+# `run` writes its logs, benchmark JSON lines and a summary into $OUT (or ./device-out). It is meant to fit in one
 # 10-minute call on a 16-core machine. Environment:
 #   PYTHON                     the interpreter that has torch (default python3)
 #   NETADJ_DEVICE_CMAKE_ARGS   extra CMake arguments, e.g. -DCMAKE_IGNORE_PREFIX_PATH=/usr to check on a
