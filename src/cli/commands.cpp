@@ -256,7 +256,7 @@ int cmd_bench_train(const Common& c, int warmup, int steps) {
   EvalResult er = evaluate(net, *ev, dev, trainer.amp());
   double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   json j = {{"arch", cfg.model.arch}, {"device", dev.str()}, {"amp", trainer.amp()}, {"batch", cfg.train.batch_size},
-            {"threads", torch::get_num_threads()}, {"steps", steps},
+            {"threads", torch::get_num_threads()}, {"steps", steps}, {"fused_sgd", fused_sgd_available()},
             {"train_images_per_s", double(steps) * cfg.train.batch_size / train_s},
             {"eval_images_per_s", double(er.n) / eval_s}};
   struct rusage ru {};
