@@ -144,22 +144,16 @@ EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, c
   return r;
 }
 
-json eval_json(const EvalResult& e) { return {{"loss", e.loss}, {"top1", e.top1}, {"top5", e.top5}, {"n", e.n}}; }
+// One field list for both directions (from_json uses at(): a missing key throws).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EvalResult, loss, top1, top5, n)
+
+json eval_json(const EvalResult& e) { return e; }
 
 json epoch_json(const EpochRecord& r) {
   json j = {{"epoch", r.epoch}, {"lr", r.lr}, {"train_loss", r.train_loss}, {"train_acc", r.train_acc},
             {"seconds", r.seconds}, {"images_per_s", r.images_per_s}, {"val", eval_json(r.val)}};
   if (r.test) j["test"] = eval_json(*r.test);
   return j;
-}
-
-static EvalResult eval_from_json(const json& j) {
-  EvalResult e;
-  e.loss = j.at("loss").get<double>();
-  e.top1 = j.at("top1").get<double>();
-  e.top5 = j.at("top5").get<double>();
-  e.n = j.at("n").get<int64_t>();
-  return e;
 }
 
 static EpochRecord epoch_from_json(const json& j) {
@@ -170,8 +164,8 @@ static EpochRecord epoch_from_json(const json& j) {
   r.train_acc = j.at("train_acc").get<double>();
   r.seconds = j.at("seconds").get<double>();
   r.images_per_s = j.at("images_per_s").get<double>();
-  r.val = eval_from_json(j.at("val"));
-  if (j.contains("test")) r.test = eval_from_json(j["test"]);
+  r.val = j.at("val").get<EvalResult>();
+  if (j.contains("test")) r.test = j["test"].get<EvalResult>();
   return r;
 }
 
@@ -277,7 +271,8 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
   sgd_options.momentum = t.momentum;
   sgd_options.weight_decay = t.weight_decay;
   sgd_options.nesterov = t.nesterov;
-  Sgd opt(net->parameters(), sgd_options);
+  const std::vector<torch::Tensor> params = net->parameters();  // the same tensors for the whole run
+  Sgd opt(params, sgd_options);
   std::optional<GradScaler> scaler;  // fp16 only; bf16 has fp32's range
   if (amp_ == "fp16") scaler.emplace(device_, t.loss_scale);
 
@@ -360,7 +355,7 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
       if (scaler) {
         // No host sync: overflow is detected, and the step skipped, on the device.
         scaler->scale(loss).backward();
-        opt.step(lr, scaler->unscale(net->parameters()));
+        opt.step(lr, scaler->unscale(params));
         scaler->update();
       } else {
         loss.backward();
