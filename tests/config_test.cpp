@@ -79,6 +79,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"train":{"drop":{"type":"uniform"}}})", "train.drop.type = \"uniform\": expected one of"},
         BadCase{R"({"train":{"nesterov":1}})", "train.nesterov = 1: expected true or false"},
         BadCase{R"({"train":{"label_smoothing":-0.1}})", "train.label_smoothing"},
+        BadCase{R"({"train":{"loss_scale":0.5}})", "train.loss_scale = 0.5: must be in [1, 1e30]"},
+        BadCase{R"({"train":{"nesterov":true,"momentum":0}})", "train.nesterov = true: needs train.momentum > 0"},
         BadCase{R"({"train":{"kd":{"temperature":0}}})", "train.kd.temperature"},
         BadCase{R"({"model":{"channels":[16,0,16]}})", "model.channels[1] = 0: channel numbers must be >= 1"},
         BadCase{R"({"model":{"channels":[16,"a"]}})", "model.channels[1] = \"a\": expected an integer"},

@@ -29,6 +29,14 @@ struct Fixture : ::testing::Test {
     torch::manual_seed(42);
     return GraphNet(build_spec(c.model, 12));
   }
+  /// Saves `net` (built by fresh) with save_model under a fresh folder `dir`; returns the file.
+  std::string save(const Config& c, GraphNet& net, const std::string& dir) {
+    std::string f = tmp(dir) + "/model.pt";
+    ModelOptions m = c.model;
+    m.resolution = 12;
+    save_model(net, m, f);
+    return f;
+  }
 };
 
 bool same_weights(GraphNet& a, GraphNet& b) {
@@ -130,7 +138,12 @@ void set_grads(std::vector<torch::Tensor>& ps, int step) {
     p.mutable_grad() = torch::randn(p.sizes()).to(p.device()).contiguous(p.suggest_memory_format());
 }
 
-class SgdStep : public ::testing::TestWithParam<bool> {};  // param: fused kernel or _foreach_ ops
+class SgdStep : public ::testing::TestWithParam<bool> {  // param: fused kernel or _foreach_ ops
+ protected:
+  void SetUp() override {
+    if (GetParam() && !fused_sgd_available()) GTEST_SKIP() << "LibTorch < 2.4 has no fused SGD kernel";
+  }
+};
 
 // Steps netadj's Sgd and torch::optim::SGD side by side on `device` and compares the parameters.
 void expect_sgd_matches_torch_optim(torch::Device device, bool fused) {
@@ -168,12 +181,10 @@ void expect_sgd_matches_torch_optim(torch::Device device, bool fused) {
 }
 
 TEST_P(SgdStep, MatchesTorchOptimSgd) {
-  if (GetParam() && !fused_sgd_available()) GTEST_SKIP() << "LibTorch < 2.4 has no fused SGD kernel";
   expect_sgd_matches_torch_optim(torch::kCPU, GetParam());
 }
 
 TEST_P(SgdStep, FoundInfSkipsTheStepAndMissingGradsAreLeftAlone) {
-  if (GetParam() && !fused_sgd_available()) GTEST_SKIP() << "LibTorch < 2.4 has no fused SGD kernel";
   auto a = sgd_params();
   Sgd opt(a, SgdOptions{}, GetParam());
   set_grads(a, 0);
@@ -194,7 +205,6 @@ TEST_P(SgdStep, FoundInfSkipsTheStepAndMissingGradsAreLeftAlone) {
 }
 
 TEST_P(SgdStep, SavedStateContinuesIdentically) {
-  if (GetParam() && !fused_sgd_available()) GTEST_SKIP() << "LibTorch < 2.4 has no fused SGD kernel";
   auto a = sgd_params();
   Sgd opt(a, SgdOptions{}, GetParam());
   for (int s = 0; s < 3; ++s) {
@@ -373,6 +383,23 @@ TEST_F(Fixture, SameSeedSameWeights) {
   EXPECT_FALSE(same_weights(a, d));
 }
 
+TEST_F(Fixture, AmpOnTheCpuTrainsInReducedPrecision) {
+  // Same seed, same data: fp32 runs repeat bit for bit, so any difference is the autocast arithmetic.
+  Config c = small_config();
+  TrainPlan p;
+  p.epochs = 1;
+  GraphNet fp32 = fresh(c);
+  train(c, fp32, p);
+  for (std::string amp : {"bf16", "fp16"}) {
+    SCOPED_TRACE("amp " + amp);
+    c.runtime.amp = amp;
+    GraphNet reduced = fresh(c);
+    auto r = train(c, reduced, p);
+    EXPECT_TRUE(std::isfinite(r.history.back().train_loss));
+    EXPECT_FALSE(same_weights(fp32, reduced));
+  }
+}
+
 TEST_F(Fixture, KillAndResumeEqualsUninterrupted) {
   // fp16 (CPU autocast) also carries the loss scale through the checkpoint: starting at 2^24 it
   // overflows and backs off during the first epoch, so a resume that restarted the scale would skip
@@ -405,6 +432,16 @@ TEST_F(Fixture, KillAndResumeEqualsUninterrupted) {
     EXPECT_EQ(rb.history.back().train_loss, ra.history.back().train_loss);
     EXPECT_EQ(rb.final_eval.loss, ra.final_eval.loss);
     EXPECT_TRUE(same_weights(a, b2));
+    if (amp == "fp16") {
+      // The trainer scaled the loss and backed off from the overflowing start.
+      torch::serialize::InputArchive ar, scaler_ar;
+      ar.load_from(p.checkpoint);
+      ASSERT_TRUE(ar.try_read("scaler", scaler_ar));
+      torch::Tensor scale;
+      scaler_ar.read("scale", scale, /*is_buffer=*/true);
+      EXPECT_LT(scale.item<double>(), std::pow(2.0, 24));
+      EXPECT_GE(scale.item<double>(), 1.0);
+    }
   }
 }
 
@@ -437,10 +474,7 @@ TEST_F(Fixture, SavedModelRoundTripsToIdenticalOutput) {
   TrainPlan p;
   p.epochs = 1;
   train(c, net, p);
-  std::string f = tmp("model") + "/m.pt";
-  ModelOptions m = c.model;
-  m.resolution = 12;
-  save_model(net, m, f);
+  std::string f = save(c, net, "model");
   ModelOptions back;
   GraphNet loaded = load_model(f, back);
   EXPECT_EQ(back.arch, "resnet_cifar");
@@ -457,11 +491,7 @@ TEST_F(Fixture, DistillationFromTeacherTrains) {
   TrainPlan p;
   p.epochs = 2;
   train(c, teacher, p);
-  std::string f = tmp("kd") + "/teacher.pt";
-  ModelOptions m = c.model;
-  m.resolution = 12;
-  save_model(teacher, m, f);
-  c.train.kd.teacher = f;
+  c.train.kd.teacher = save(c, teacher, "kd");
   GraphNet student = fresh(c);
   auto r = train(c, student, p);
   EXPECT_TRUE(std::isfinite(r.history.back().train_loss));
