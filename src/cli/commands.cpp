@@ -77,7 +77,6 @@ int cmd_flops(const Common& c, const std::string& compare_a, const std::string& 
 
 #include "netadj/data/data.h"
 #include "netadj/search/search.h"
-#include "netadj/train/sgd.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/log.h"
@@ -349,11 +348,7 @@ int cmd_bench_optim(const Common& c, int steps) {
   };
   torch::optim::SGD reference(params, torch::optim::SGDOptions(1e-4).momentum(t.momentum).weight_decay(t.weight_decay)
                                           .nesterov(t.nesterov));
-  SgdOptions o;
-  o.momentum = t.momentum;
-  o.weight_decay = t.weight_decay;
-  o.nesterov = t.nesterov;
-  Sgd foreach_sgd(params, o, /*fused=*/false), fused_sgd(params, o, /*fused=*/true);
+  Sgd foreach_sgd(params, sgd_options(t), /*fused=*/false), fused_sgd(params, sgd_options(t), /*fused=*/true);
   double us_ref = time_steps([&] { reference.step(); });
   double us_foreach = time_steps([&] { foreach_sgd.step(1e-4); });
   json j = {{"arch", cfg.model.arch}, {"device", dev.str()}, {"tensors", params.size()}, {"parameters", numel},

@@ -1,7 +1,5 @@
 #include "netadj/train/train.h"
 
-#include "netadj/train/sgd.h"
-
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 #include <fmt/format.h>
@@ -52,6 +50,14 @@ bool uses_channels_last(const RuntimeOptions& r, const torch::Device& d, const s
   if (r.memory_format != "auto") return r.memory_format == "channels_last";
   if (d.is_cuda()) return true;
   return std::all_of(widths.begin(), widths.end(), [](int64_t w) { return w % 8 == 0; });
+}
+
+SgdOptions sgd_options(const TrainOptions& t) {
+  SgdOptions o;
+  o.momentum = t.momentum;
+  o.weight_decay = t.weight_decay;
+  o.nesterov = t.nesterov;
+  return o;
 }
 
 double lr_at(const TrainOptions& t, int epochs, int64_t step, int64_t steps_per_epoch) {
@@ -267,12 +273,8 @@ TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) {
   if (plan.eval_split) eval_src = data_.loader(*plan.eval_split, {std::max(t.batch_size, 256), false, device_, 0});
   const int64_t steps = train_src->num_batches();
 
-  SgdOptions sgd_options;
-  sgd_options.momentum = t.momentum;
-  sgd_options.weight_decay = t.weight_decay;
-  sgd_options.nesterov = t.nesterov;
   const std::vector<torch::Tensor> params = net->parameters();  // the same tensors for the whole run
-  Sgd opt(params, sgd_options);
+  Sgd opt(params, sgd_options(t));
   std::optional<GradScaler> scaler;  // fp16 only; bf16 has fp32's range
   if (amp_ == "fp16") scaler.emplace(device_, t.loss_scale);
 

@@ -11,6 +11,7 @@
 #include "netadj/arch/model.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
+#include "netadj/train/sgd.h"
 
 namespace netadj {
 
@@ -23,6 +24,9 @@ std::string resolve_amp(const RuntimeOptions& r, const torch::Device& d);
 /// searchable width is a multiple of 8. oneDNN's blocked kernels then gain up to ~20%, while widths
 /// like 17 or 83, which the search produces, run ~10% slower than contiguous (measured; see README).
 bool uses_channels_last(const RuntimeOptions& r, const torch::Device& d, const std::vector<int64_t>& widths);
+
+/// The optimizer settings of the train section (momentum, weight decay, Nesterov).
+SgdOptions sgd_options(const TrainOptions& t);
 
 /// Learning rate at `step` (0-based, of steps_per_epoch per epoch): linear warmup from warmup_lr, then
 /// cosine annealing from lr to lr_min over the remaining epochs (per epoch, or per step if per_step).
