@@ -1,0 +1,61 @@
+// Pins the smoke search's results on the CPU: the channels and FLOPs of every iteration exactly, FUR and
+// accuracies to 1e-6. A refactor that changes what the search computes fails here.
+// NETADJ_UPDATE_GOLDEN=1 rewrites the golden file (only after a change that is meant to alter results).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "cli_util.h"
+#include "netadj/util/fs.h"
+#include "test_util.h"
+
+using namespace netadj;
+using nlohmann::json;
+
+namespace {
+
+const std::string kGolden = std::string(NETADJ_SOURCE_DIR) + "/tests/golden/smoke_search.json";
+
+// The part of search.json that the search computes (no timings, no paths).
+json pinned(const json& s) {
+  json its = json::array();
+  for (const auto& it : s.at("iterations"))
+    its.push_back({{"channels", it.at("channels")}, {"flops", it.at("flops")}, {"next_channels", it.at("next_channels")},
+                   {"next_flops", it.at("next_flops")}, {"fur", it.at("fur")}, {"fur_stderr", it.at("fur_stderr")},
+                   {"val_top1", it.at("val").at("top1")}, {"val_loss", it.at("val").at("loss")}});
+  return {{"f0", s.at("f0")}, {"best_iteration", s.at("best").at("iteration")}, {"iterations", its}};
+}
+
+void expect_close(const json& want, const json& got, const std::string& where) {
+  ASSERT_EQ(want.size(), got.size()) << where;
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_NEAR(want[i].get<double>(), got[i].get<double>(), 1e-6) << where << "[" << i << "]";
+}
+
+}  // namespace
+
+TEST(Golden, SmokeSearchIsUnchanged) {
+  std::string d = testing_util::fresh_dir("golden");
+  auto run = testing_util::run_cli_full({"search", "--config", std::string(NETADJ_SOURCE_DIR) +
+                                         "/configs/smoke_synthetic.json", "--out", d + "/run", "--set",
+                                         "runtime.threads=1", "--set", "runtime.device=cpu"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  json got = pinned(read_json(d + "/run/search.json"));
+  if (std::getenv("NETADJ_UPDATE_GOLDEN")) {
+    write_json_atomic(kGolden, got);
+    GTEST_SKIP() << "golden file rewritten: " << kGolden;
+  }
+  json want = read_json(kGolden);
+  EXPECT_EQ(want["f0"], got["f0"]);
+  EXPECT_EQ(want["best_iteration"], got["best_iteration"]);
+  ASSERT_EQ(want["iterations"].size(), got["iterations"].size());
+  for (size_t t = 0; t < want["iterations"].size(); ++t) {
+    const json &w = want["iterations"][t], &g = got["iterations"][t];
+    std::string where = "iteration " + std::to_string(t);
+    for (const char* k : {"channels", "flops", "next_channels", "next_flops"}) EXPECT_EQ(w[k], g[k]) << where << " " << k;
+    expect_close(w["fur"], g["fur"], where + " fur");
+    expect_close(w["fur_stderr"], g["fur_stderr"], where + " fur_stderr");
+    EXPECT_NEAR(w["val_top1"].get<double>(), g["val_top1"].get<double>(), 1e-6) << where;
+    EXPECT_NEAR(w["val_loss"].get<double>(), g["val_loss"].get<double>(), 1e-6) << where;
+  }
+}
