@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """netadj report: tables and figures for a run directory (search or train), written to RUN_DIR/report/.
 
-Reads only the run directory (search.json, times.json, metrics.jsonl, result.json, config.json), so it
-works on a finished run and on one still in progress. Figures need matplotlib (Debian:
-python3-matplotlib); without it the tables and report.md/report.html are still written.
+Reads only the run directory (search.json, times.json, metrics.jsonl, result.json, config.json, and the
+fur.json of an iteration in progress), and only the keys documented in docs/run-directory.md, so it
+works on a finished run and on one still in progress. Record files must carry the schema_version this
+script reads (SCHEMA_VERSION); any other, or none, is refused with one line and exit code 2. Figures
+need matplotlib (Debian: python3-matplotlib); without it the tables and report.md/report.html are still
+written.
 """
 import base64
 import html
@@ -12,6 +15,13 @@ import os
 import sys
 import tempfile
 
+# The record version this script reads: kSchemaVersion in include/netadj/run/records.h.
+SCHEMA_VERSION = 1
+
+
+class SchemaError(Exception):
+    """A record file with a schema_version this script does not read; str() is the one-line message."""
+
 
 def load_json(path, default=None):
     try:
@@ -19,6 +29,20 @@ def load_json(path, default=None):
             return json.load(f)
     except (OSError, ValueError):
         return default
+
+
+def load_record(path):
+    """A versioned record file (search.json, times.json, result.json, fur.json): None when absent (or not
+    readable JSON); SchemaError when its schema_version is missing or not SCHEMA_VERSION."""
+    j = load_json(path)
+    if j is None:
+        return None
+    v = j.get("schema_version") if isinstance(j, dict) else None
+    if type(v) is not int or v != SCHEMA_VERSION:
+        shown = "(none)" if v is None else json.dumps(v)
+        raise SchemaError(f"report: {path}: schema_version {shown} is not supported "
+                          f"(this report reads {SCHEMA_VERSION})")
+    return j
 
 
 def load_jsonl(path):
@@ -61,6 +85,7 @@ def pct(x):
 
 
 def iteration_table(search, times):
+    # times.json may list an iteration twice after a crash and resume: the last entry counts.
     tmap = {t["iteration"]: t for t in times or []}
     names = search.get("layer_names", [])
     rows = []
@@ -123,8 +148,9 @@ def figures(search, rows, outdir):
 
     # 1. channels before/after (Figures 3 and 4 of the paper).
     before = search["init_channels"]
-    best_t = search.get("best", {}).get("iteration", len(its) - 1)
-    best = search.get("best", {}).get("channels") or its[-1]["channels"]
+    best_rec = search.get("best") or {}  # null before the first iteration is recorded
+    best_t = best_rec.get("iteration", len(its) - 1)
+    best = best_rec.get("channels") or its[-1]["channels"]
     shown, label = best, f"best iteration {best_t}"
     if best == before and len(its) > 1:
         # The original network was the best: show where the search went instead, and say so.
@@ -232,6 +258,25 @@ def training_figure(metrics, outdir):
     return ["training"]
 
 
+def progress_note(run, search, metrics):
+    """One line on the iteration in progress of an unfinished search ("" when there is nothing to say)."""
+    if search.get("done"):
+        return ""
+    t = len(search.get("iterations", []))
+    idir = os.path.join(run, f"iter_{t}")
+    if not os.path.isdir(idir):
+        return ""
+    fur = load_record(os.path.join(idir, "fur.json"))
+    if fur is not None:
+        return (f"Iteration {t} in progress: trained, FUR measured (base val top1 {pct(fur['base']['top1'])}%), "
+                f"not yet recorded.")
+    label = f"iter {t}"
+    epochs = {m["epoch"] for m in metrics if m.get("label") == label}
+    total = search.get("epochs_per_iteration")
+    of = f" of {total}" if total else ""
+    return f"Iteration {t} in progress: {len(epochs)}{of} epoch(s) trained."
+
+
 def to_html(md_title, sections, outdir, figs):
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(md_title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
@@ -270,16 +315,26 @@ def main():
     if not os.path.isdir(run):
         print(f"report: {run}: run directory not found", file=sys.stderr)
         return 3
-    outdir = os.path.join(run, "report")
-    os.makedirs(outdir, exist_ok=True)
+    try:
+        return report(run)
+    except SchemaError as e:
+        print(e, file=sys.stderr)
+        return 2
+
+
+def report(run):
     config = load_json(os.path.join(run, "config.json"), {})
-    search = load_json(os.path.join(run, "search.json"))
-    times = load_json(os.path.join(run, "times.json"), [])
-    result = load_json(os.path.join(run, "result.json"))
+    search = load_record(os.path.join(run, "search.json"))
+    times_rec = load_record(os.path.join(run, "times.json"))
+    times = times_rec.get("iterations") if times_rec else []
+    result = load_record(os.path.join(run, "result.json"))
     metrics = load_jsonl(os.path.join(run, "metrics.jsonl"))
     if search is None and result is None and not metrics:
         print(f"report: {run}: no search.json, result.json or metrics.jsonl yet", file=sys.stderr)
         return 3
+    progress = progress_note(run, search, metrics) if search is not None else ""
+    outdir = os.path.join(run, "report")
+    os.makedirs(outdir, exist_ok=True)
 
     sections, figs, note = [], [], ""
     title = f"netadj report: {os.path.basename(os.path.abspath(run))}"
@@ -289,18 +344,22 @@ def main():
         table = table_markdown(rows)
         write_atomic(os.path.join(outdir, "iterations.md"), table + "\n")
         write_atomic(os.path.join(outdir, "iterations.json"), json.dumps(rows, indent=1) + "\n")
-        status = "finished" if search.get("done") else "in progress"
-        sections.append(("Search", "text", f"{search.get('arch')} depth {search.get('depth')}, {status}, "
-                         f"{len(rows)} iteration(s) recorded, starting FLOPs {search.get('f0', 0):,} MACs."))
+        status = "in progress"
+        if search.get("done"):
+            status = "finished (stopped early: no improvement)" if search.get("stopped_early") else "finished"
+        text = (f"{search.get('arch')} depth {search.get('depth')}, {status}, "
+                f"{len(rows)} iteration(s) recorded, starting FLOPs {search.get('f0', 0):,} MACs.")
+        if progress:
+            text += " " + progress
+        sections.append(("Search", "text", text))
         sections.append(("Iterations", "table", table))
         best = search.get("best")
         if best:
             sections.append(("Best channels", "pre", f"iteration {best['iteration']}, val top1 "
                              f"{pct(best['val_top1'])}%, FLOPs {best['flops']:,}\n{json.dumps(best['channels'])}"))
     if result is not None:
-        test = result.get("test") or {}
-        sections.append(("Training result", "pre", json.dumps({k: result[k] for k in result if k != "channels"},
-                                                                indent=1)))
+        keys = ("arch", "flops", "params", "epochs", "train_split", "final_eval", "test", "seconds")
+        sections.append(("Training result", "pre", json.dumps({k: result.get(k) for k in keys}, indent=1)))
         sections.append(("Trained channels", "pre", json.dumps(result.get("channels"))))
     try:
         if search is not None:

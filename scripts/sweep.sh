@@ -17,6 +17,26 @@ case "$suite" in
             nets=${NETS:-"resnet18 resnet18_0.8x mnasnet"} ;;
   *) echo "sweep.sh: unknown suite '$suite' (cifar100 or imagenet)" >&2; exit 2 ;;
 esac
+# True when a search's search.json (docs/run-directory.md) has schema_version 1 and "done": true; false
+# when it is missing, unreadable or not done. Another schema_version counts as not done, so that
+# `netadj search --resume` refuses it with its own message (exit 2).
+search_done() {
+  python3 -c 'import json, sys
+try:
+    with open(sys.argv[1]) as f:
+        doc = json.load(f)
+except (OSError, ValueError):
+    sys.exit(1)
+ok = isinstance(doc, dict) and doc.get("schema_version") == 1 and doc.get("done") is True
+sys.exit(0 if ok else 1)' "$1"
+}
+# Trains into DIR unless it holds a result; an interrupted training (config.json, no result) is resumed.
+train_once() {
+  local dir=$1
+  shift
+  if [ -f "$dir/result.json" ]; then return 0; fi
+  if [ -f "$dir/config.json" ]; then "$bin" train --resume "$dir"; else "$bin" train --out "$dir" "$@"; fi
+}
 bash scripts/setup.sh
 bin=${NETADJ_BUILD_DIR:-build}/netadj
 out=${OUT:-runs/$suite-sweep}
@@ -25,12 +45,11 @@ for n in $nets; do
   cfg=configs/${n}_${suite}.json
   s="$out/$n/search"
   if [ -f "$s/config.json" ]; then
-    grep -q '"done": true' "$s/search.json" 2>/dev/null || "$bin" search --resume "$s"
+    search_done "$s/search.json" || "$bin" search --resume "$s"
   else
     "$bin" search -c "$cfg" --set data.root="$root" --out "$s" "$@"
   fi
-  [ -f "$out/$n/original/result.json" ] || "$bin" train -c "$cfg" --set data.root="$root" --out "$out/$n/original" "$@"
-  [ -f "$out/$n/searched/result.json" ] || "$bin" train -c "$cfg" --set data.root="$root" \
-    --channels "$s/best_channels.json" --out "$out/$n/searched" "$@"
+  train_once "$out/$n/original" -c "$cfg" --set data.root="$root" "$@"
+  train_once "$out/$n/searched" -c "$cfg" --set data.root="$root" --channels "$s/best_channels.json" "$@"
 done
 python3 scripts/results_table.py "$out" $nets

@@ -16,22 +16,22 @@
 namespace netadj::testing_util {
 
 struct CliRun {
-  int status = 0;      ///< exit code, or -signal when killed by one
-  std::string err;     ///< what it printed on stderr
-  std::string out;     ///< what it printed on stdout
+  int status = 0;   ///< exit code, or -signal when killed by one
+  std::string err;  ///< what it printed on stderr
+  std::string out;  ///< what it printed on stdout
 };
 
-/// Runs NETADJ_BINARY with `args` in `cwd` (empty: the current folder). Once `when` (polled every 5 ms)
+/// Runs `binary` with `args` in `cwd` (empty: the current folder). Once `when` (polled every 5 ms)
 /// returns true, `signal` is sent to the process (SIGKILL: a crash at an arbitrary moment; SIGINT or
 /// SIGTERM: a user's interrupt).
-inline CliRun run_cli_full(const std::vector<std::string>& args, const std::function<bool()>& when = nullptr,
-                           int signal = SIGKILL, const std::string& cwd = "") {
+inline CliRun run_cli_in(const std::string& binary, const std::vector<std::string>& args, const std::string& cwd,
+                         const std::function<bool()>& when = nullptr, int signal = SIGKILL) {
   std::string base = ::testing::TempDir() + "/netadj_cli_" + std::to_string(getpid());
   std::string out_file = base + ".out", err_file = base + ".err";
   pid_t pid = fork();
   if (pid == 0) {
     std::vector<std::string> copy = args;
-    std::string bin = NETADJ_BINARY;
+    std::string bin = binary;
     std::vector<char*> argv{bin.data()};
     for (auto& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -59,6 +59,11 @@ inline CliRun run_cli_full(const std::vector<std::string>& args, const std::func
   run.out = file_exists(out_file) ? read_file(out_file) : "";
   run.err = file_exists(err_file) ? read_file(err_file) : "";
   return run;
+}
+
+inline CliRun run_cli_full(const std::vector<std::string>& args, const std::function<bool()>& when = nullptr,
+                           int signal = SIGKILL) {
+  return run_cli_in(NETADJ_BINARY, args, "", when, signal);
 }
 
 /// Exit status only.

@@ -30,8 +30,8 @@ TEST(Config, RoundTrip) {
   Config d = config_from_json(j);
   EXPECT_EQ(config_to_json(d), j);
   EXPECT_EQ(d.model.channels, (std::vector<int64_t>{1, 2, 3}));
-  EXPECT_EQ(d.train.drop.type, "gaussian");
-  EXPECT_EQ(d.runtime.device, "cuda:1");
+  EXPECT_EQ(d.train.drop.type, DropType::kGaussian);
+  EXPECT_EQ(d.runtime.device.str(), "cuda:1");
 }
 
 static std::string error_of(const std::string& text) {
@@ -103,6 +103,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"search":{"flops_tolerance":0}})", "search.flops_tolerance = 0"},
         BadCase{R"({"runtime":{"device":"tpu"}})", "runtime.device = \"tpu\""},
         BadCase{R"({"runtime":{"device":"cuda:x"}})", "runtime.device = \"cuda:x\""},
+        BadCase{R"({"eval":{"batch_size":0}})", "eval.batch_size = 0: must be >= 1"},
+        BadCase{R"({"fur":{"metric":"f2"}})", "fur.metric = \"f2\": expected one of loss|accuracy"},
         BadCase{R"({"runtime":{"amp":"fp8"}})", "runtime.amp = \"fp8\""},
         BadCase{R"({"runtime":{"threads":-2}})", "runtime.threads = -2"},
         BadCase{R"({"runtime":{"memory_format":"nhwc"}})", "runtime.memory_format = \"nhwc\": expected one of"},

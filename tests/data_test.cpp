@@ -2,9 +2,9 @@
 #include <zlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
-#include <fstream>
 
 #include "netadj/data/data.h"
 #include "netadj/util/error.h"
@@ -24,9 +24,7 @@ std::string tmpdir(const std::string& name) {
   return d;
 }
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 std::string be32(uint32_t v) {
   std::string s(4, '\0');
@@ -100,7 +98,8 @@ TEST(Idx, BadFilesNameFileAndProblem) {
   write_bytes(d + "/magic", bad);
   EXPECT_NE(error_of([&] { read_idx_images(d + "/magic"); }).find("bad IDX magic"), std::string::npos);
   write_bytes(d + "/labels_as_images", idx_labels(4));
-  EXPECT_NE(error_of([&] { read_idx_images(d + "/labels_as_images"); }).find("1 dimensions, expected 3"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_idx_images(d + "/labels_as_images"); }).find("1 dimensions, expected 3"),
+            std::string::npos);
   // A gzip stream cut short.
   write_gz(d + "/full.gz", good);
   std::ifstream in(d + "/full.gz", std::ios::binary);
@@ -191,7 +190,8 @@ TEST(Augment, CropStaysInsidePaddedImageAndFlipIsExact) {
   // Every crop of every offset only contains image pixels or zeros, and keeps the shape.
   for (int oy = 0; oy <= 8; ++oy)
     for (int ox = 0; ox <= 8; ++ox) {
-      auto c = crop_flip(x, torch::tensor({oy, ox, oy, ox}, torch::kInt64).view({2, 2}), torch::tensor({false, true}), 4);
+      auto c =
+          crop_flip(x, torch::tensor({oy, ox, oy, ox}, torch::kInt64).view({2, 2}), torch::tensor({false, true}), 4);
       ASSERT_EQ(c.sizes(), x.sizes());
       auto nz = c.masked_select(c != 0);
       EXPECT_TRUE(torch::isin(nz, x.flatten()).all().item<bool>());
@@ -256,8 +256,7 @@ TEST(ImageFolder, DecodesJpegsSkipsOthersAndStrictFails) {
   ASSERT_TRUE(b);
   EXPECT_EQ(b->x.sizes(), (std::vector<int64_t>{4, 3, 32, 32}));
   // Uniform grey images: cat (40) normalizes far below dog (200).
-  for (int64_t i = 0; i < b->y.size(0); ++i)
-    EXPECT_EQ(b->x[i].mean().item<float>() < 0, b->y[i].item<int64_t>() == 0);
+  for (int64_t i = 0; i < b->y.size(0); ++i) EXPECT_EQ(b->x[i].mean().item<float>() < 0, b->y[i].item<int64_t>() == 0);
   auto tr = m.loader(Split::kTrain, {2, true, torch::kCPU, 1});
   tr->start_epoch(0);
   EXPECT_EQ(tr->next()->x.size(2), 32);

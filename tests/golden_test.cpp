@@ -20,9 +20,14 @@ const std::string kGolden = std::string(NETADJ_SOURCE_DIR) + "/tests/golden/smok
 json pinned(const json& s) {
   json its = json::array();
   for (const auto& it : s.at("iterations"))
-    its.push_back({{"channels", it.at("channels")}, {"flops", it.at("flops")}, {"next_channels", it.at("next_channels")},
-                   {"next_flops", it.at("next_flops")}, {"fur", it.at("fur")}, {"fur_stderr", it.at("fur_stderr")},
-                   {"val_top1", it.at("val").at("top1")}, {"val_loss", it.at("val").at("loss")}});
+    its.push_back({{"channels", it.at("channels")},
+                   {"flops", it.at("flops")},
+                   {"next_channels", it.at("next_channels")},
+                   {"next_flops", it.at("next_flops")},
+                   {"fur", it.at("fur")},
+                   {"fur_stderr", it.at("fur_stderr")},
+                   {"val_top1", it.at("val").at("top1")},
+                   {"val_loss", it.at("val").at("loss")}});
   return {{"f0", s.at("f0")}, {"best_iteration", s.at("best").at("iteration")}, {"iterations", its}};
 }
 
@@ -36,9 +41,9 @@ void expect_close(const json& want, const json& got, const std::string& where) {
 
 TEST(Golden, SmokeSearchIsUnchanged) {
   std::string d = testing_util::fresh_dir("golden");
-  auto run = testing_util::run_cli_full({"search", "--config", std::string(NETADJ_SOURCE_DIR) +
-                                         "/configs/smoke_synthetic.json", "--out", d + "/run", "--set",
-                                         "runtime.threads=1", "--set", "runtime.device=cpu"});
+  auto run = testing_util::run_cli_full({"search", "--config",
+                                         std::string(NETADJ_SOURCE_DIR) + "/configs/smoke_synthetic.json", "--out",
+                                         d + "/run", "--set", "runtime.threads=1", "--set", "runtime.device=cpu"});
   ASSERT_EQ(run.status, 0) << run.err;
   json got = pinned(read_json(d + "/run/search.json"));
   if (std::getenv("NETADJ_UPDATE_GOLDEN")) {
@@ -52,7 +57,8 @@ TEST(Golden, SmokeSearchIsUnchanged) {
   for (size_t t = 0; t < want["iterations"].size(); ++t) {
     const json &w = want["iterations"][t], &g = got["iterations"][t];
     std::string where = "iteration " + std::to_string(t);
-    for (const char* k : {"channels", "flops", "next_channels", "next_flops"}) EXPECT_EQ(w[k], g[k]) << where << " " << k;
+    for (const char* k : {"channels", "flops", "next_channels", "next_flops"})
+      EXPECT_EQ(w[k], g[k]) << where << " " << k;
     expect_close(w["fur"], g["fur"], where + " fur");
     expect_close(w["fur_stderr"], g["fur_stderr"], where + " fur_stderr");
     EXPECT_NEAR(w["val_top1"].get<double>(), g["val_top1"].get<double>(), 1e-6) << where;

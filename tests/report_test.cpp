@@ -74,9 +74,7 @@ TEST(Report, SearchRunTablesMatchSearchJsonAndFiguresArePngs) {
   EXPECT_NE(read_file(d + "/report/report.html").find("data:image/png;base64,"), std::string::npos);
 }
 
-TEST(Report, MissingRunDirectoryFails) {
-  EXPECT_EQ(sh(std::string(NETADJ_BINARY) + " report /nonexistent/run"), 3);
-}
+TEST(Report, MissingRunDirectoryFails) { EXPECT_EQ(sh(std::string(NETADJ_BINARY) + " report /nonexistent/run"), 3); }
 
 TEST(Report, TrainRunAndFlopsCompare) {
   std::string d = ::testing::TempDir() + "/netadj_report_train";
@@ -101,7 +99,9 @@ TEST(Report, TrainRunAndFlopsCompare) {
     std::ofstream(d + "/b.json") << R"({"c0":12,"c1":20,"c2":42,"c3":17,"c4":83,"c5":67})";
   }
   std::string out = d + "/cmp.txt";
-  ASSERT_EQ(std::system((bin + " flops --config " + cfg + " --compare " + d + "/a.json " + d + "/b.json > " + out).c_str()), 0);
+  ASSERT_EQ(
+      std::system((bin + " flops --config " + cfg + " --compare " + d + "/a.json " + d + "/b.json > " + out).c_str()),
+      0);
   std::string txt = read_file(out);
   EXPECT_NE(txt.find("s3.c0.conv1"), std::string::npos) << txt;
   EXPECT_NE(txt.find("B/A"), std::string::npos) << txt;

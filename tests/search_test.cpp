@@ -6,9 +6,9 @@
 #include <fcntl.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -73,7 +73,7 @@ TEST(Adjust, UpdateCountDecaysWithHalfToEven) {
   EXPECT_EQ(update_count(s, 3, 10), 0);  // round(0.5) = 0
   EXPECT_EQ(update_count(s, 9, 10), 0);
   s.update_num = 6;
-  EXPECT_EQ(update_count(s, 0, 6), 3);   // never more than half the layers
+  EXPECT_EQ(update_count(s, 0, 6), 3);  // never more than half the layers
   // k = 0: nothing moves (the reference code widens everything here).
   SearchOptions z;
   z.update_num = 1;
@@ -108,7 +108,10 @@ TEST(Rescale, WithinToleranceOnEveryArchitecture) {
   for (const auto& info : arch_registry()) {
     ModelOptions m;
     m.arch = info.name;
-    m.depth = info.name == "vgg_cifar" ? 16 : info.name == "densenet_cifar" ? 40 : info.name == "resnet_imagenet" ? 18 : 20;
+    m.depth = info.name == "vgg_cifar"         ? 16
+              : info.name == "densenet_cifar"  ? 40
+              : info.name == "resnet_imagenet" ? 18
+                                               : 20;
     int res = info.name == "resnet_imagenet" || info.name == "mnasnet" ? 224 : 32;
     auto c0 = default_channels(m);
     FlopsFn f = [&](const std::vector<int64_t>& c) { return spec_flops(build_spec(m, res, c)); };
@@ -150,28 +153,28 @@ TEST(Fur, UnusedLayerHasZeroFurAndRanksLast) {
   FurOptions fo;
   fo.repeats = 3;
   fo.base_drop_rate = 0.2;
-  FurResult r = estimate_fur(net, *val, fo, torch::kCPU, "off", 9);
+  FurResult r = estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 9);
   EXPECT_NEAR(r.fur[size_t(unused)], 0.0, 1e-6);
   EXPECT_NEAR(r.stderr_[size_t(unused)], 0.0, 1e-6);
   EXPECT_EQ(r.rank[size_t(unused)], net->num_slots() - 1) << "FURs: " << json(r.fur).dump();
   // Reproducible with the seed; another seed gives other masks.
-  FurResult again = estimate_fur(net, *val, fo, torch::kCPU, "off", 9);
+  FurResult again = estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 9);
   EXPECT_EQ(again.fur, r.fur);
-  FurResult other = estimate_fur(net, *val, fo, torch::kCPU, "off", 10);
+  FurResult other = estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 10);
   EXPECT_NE(other.fur, r.fur);
   // Resuming from a partial record gives the same numbers.
   json partial;
   int calls = 0;
-  estimate_fur(net, *val, fo, torch::kCPU, "off", 9, nullptr, [&](const json& pj) {
+  estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 9, nullptr, [&](const json& pj) {
     if (++calls == 3) partial = pj;
   });
-  FurResult resumed = estimate_fur(net, *val, fo, torch::kCPU, "off", 9, partial);
+  FurResult resumed = estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 9, partial);
   EXPECT_EQ(resumed.fur, r.fur);
   // The paper's accuracy metric: base accuracy minus accuracy under dropout, same ranking of the
   // unused layer; gaussian dropout leaves it at zero too.
-  fo.metric = "accuracy";
-  fo.drop_type = "gaussian";
-  FurResult acc = estimate_fur(net, *val, fo, torch::kCPU, "off", 9);
+  fo.metric = FurMetric::kAccuracy;
+  fo.drop_type = DropType::kGaussian;
+  FurResult acc = estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 9);
   EXPECT_NEAR(acc.fur[size_t(unused)], 0.0, 1e-9);
   double mean = 0;
   for (double v : acc.fur) mean += v / double(acc.fur.size());
@@ -241,15 +244,17 @@ TEST(SearchCli, TwoIterationsEndToEnd) {
   // fur and adjust on the search's outputs, as a user would drive a step by hand.
   std::string fur_out = d + "/fur_cli.json", adj_out = d + "/adjust_cli.json";
   ASSERT_EQ(std::system((std::string(NETADJ_BINARY) + " fur --config " + kSmoke + " --checkpoint " + d +
-                         "/iter_0/model.pt --json > " + fur_out + " 2>/dev/null").c_str()), 0);
+                         "/iter_0/model.pt --json > " + fur_out + " 2>/dev/null")
+                            .c_str()),
+            0);
   json fj = read_json(fur_out);
   for (const char* k : {"fur", "fur_stderr", "drop_p", "rank", "channels", "base"}) EXPECT_TRUE(fj.contains(k)) << k;
   EXPECT_EQ(fj["channels"], it0["channels"]);
-  {
-    std::ofstream(d + "/c.json") << json{{"channels", it0["channels"]}}.dump();
-  }
+  { std::ofstream(d + "/c.json") << json{{"channels", it0["channels"]}}.dump(); }
   ASSERT_EQ(std::system((std::string(NETADJ_BINARY) + " adjust --config " + kSmoke + " --channels " + d +
-                         "/c.json --fur " + fur_out + " --iteration 0 --json > " + adj_out).c_str()), 0);
+                         "/c.json --fur " + fur_out + " --iteration 0 --json > " + adj_out)
+                            .c_str()),
+            0);
   json aj = read_json(adj_out);
   for (const char* k : {"channels", "flops", "top", "bottom", "scale"}) EXPECT_TRUE(aj.contains(k)) << k;
   EXPECT_EQ(aj["top"].size(), 2u);
@@ -288,8 +293,8 @@ TEST(SearchCli, ResumeAfterKillAtSeveralPointsEqualsUninterrupted) {
   };
   for (const auto& p : points) {
     std::string d = tmp("kill");
-    int rc = run_cli({"search", "--config", kSmoke, "--out", d, "--set", "search.iterations=3"},
-                     [&] { return p.when(d); });
+    int rc =
+        run_cli({"search", "--config", kSmoke, "--out", d, "--set", "search.iterations=3"}, [&] { return p.when(d); });
     ASSERT_EQ(rc, -9) << p.name << ": finished before it could be killed";
     ASSERT_EQ(run_cli({"search", "--resume", d}), 0) << p.name;
     json got = search_json(d);

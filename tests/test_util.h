@@ -28,6 +28,14 @@ inline Config small_config() {
   return c;
 }
 
+/// The config enum value spelled `name` ("fp16"); throws for an unknown name.
+template <class E>
+E enum_of(const std::string& name) {
+  for (size_t i = 0; i < enum_names<E>().size(); ++i)
+    if (enum_names<E>()[i] == name) return static_cast<E>(i);
+  throw std::invalid_argument("unknown enum name " + name);
+}
+
 /// An empty folder under the test temp dir, named after `name`.
 inline std::string fresh_dir(const std::string& name) {
   std::string d = ::testing::TempDir() + "/netadj_" + name;

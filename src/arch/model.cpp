@@ -5,12 +5,6 @@
 namespace netadj {
 namespace nn = torch::nn;
 
-DropType parse_drop_type(const std::string& s) {
-  if (s == "bernoulli") return DropType::kBernoulli;
-  if (s == "gaussian") return DropType::kGaussian;
-  throw ConfigError("drop type \"" + s + "\": expected bernoulli or gaussian");
-}
-
 static std::string module_name(size_t i, const std::string& op_name) {
   std::string n = "op" + std::to_string(i) + "_" + op_name;
   for (char& ch : n)
@@ -116,67 +110,69 @@ torch::Tensor GraphNetImpl::forward(torch::Tensor x) {
   std::vector<torch::Tensor> val(ops.size());
   val[0] = channels_last_ ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
   for (size_t i = 1; i < ops.size(); ++i) {
-    const Op& op = ops[i];
-    Node& n = nodes_[i];
-    const torch::Tensor& in = val[static_cast<size_t>(op.inputs[0])];
-    torch::Tensor y;
-    switch (op.kind) {
-      case OpKind::kConv: {
-        y = in;
-        if (n.pre_bn) y = n.pre_bn(y).relu_();
-        y = n.conv(y);
-        record(op.name, n.conv->weight, y);
-        if (n.bn) y = n.bn(y);
-        if (op.relu) y = torch::relu_(y);  // in place: y is the BN output, not needed by its backward
-        if (op.slot >= 0) y = channel_drop(y, drop_p_[static_cast<size_t>(op.slot)], drop_type_);
-        break;
-      }
-      case OpKind::kAdd: {
-        const torch::Tensor& b = val[static_cast<size_t>(op.inputs[1])];
-        y = fit_channels(in, op.out.value) + fit_channels(b, op.out.value);
-        if (op.relu) y = torch::relu_(y);
-        break;
-      }
-      case OpKind::kConcat: {
-        std::vector<torch::Tensor> parts;
-        for (int j : op.inputs) parts.push_back(val[static_cast<size_t>(j)]);
-        y = torch::cat(parts, 1);
-        break;
-      }
-      case OpKind::kAvgPool:
-        y = torch::avg_pool2d(in, op.kernel, op.stride, 0, /*ceil_mode=*/true);
-        break;
-      case OpKind::kMaxPool:
-        y = torch::max_pool2d(in, op.kernel, op.stride, op.pad);
-        break;
-      case OpKind::kGlobalPool:
-        y = in;
-        if (n.pre_bn) y = n.pre_bn(y).relu_();
-        y = y.mean({2, 3}, /*keepdim=*/true);
-        break;
-      case OpKind::kLinear:
-        y = n.fc(in.flatten(1));
-        record(op.name, n.fc->weight, y);
-        break;
-      case OpKind::kSqueezeExcite: {
-        torch::Tensor s = in.mean({2, 3}, true);
-        s = n.se_reduce(s);
-        record(op.name + ".reduce", n.se_reduce->weight, s);
-        s = torch::relu(s);
-        torch::Tensor e = n.se_expand(s);
-        record(op.name + ".expand", n.se_expand->weight, e);
-        y = in * torch::sigmoid(e);
-        break;
-      }
-      case OpKind::kInput:
-        break;
-    }
-    val[i] = y;
+    val[i] = apply(i, val);
     // Free intermediate results as soon as their last consumer ran.
-    for (int j : op.inputs)
+    for (int j : ops[i].inputs)
       if (last_use_[static_cast<size_t>(j)] == static_cast<int>(i)) val[static_cast<size_t>(j)] = torch::Tensor();
   }
   return val.back();
+}
+
+torch::Tensor GraphNetImpl::apply(size_t i, const std::vector<torch::Tensor>& val) {
+  const Op& op = spec_.ops[i];
+  Node& n = nodes_[i];
+  const torch::Tensor& in = val[static_cast<size_t>(op.inputs[0])];
+  switch (op.kind) {
+    case OpKind::kConv:
+      return apply_conv(op, n, in);
+    case OpKind::kAdd: {
+      const torch::Tensor& b = val[static_cast<size_t>(op.inputs[1])];
+      torch::Tensor y = fit_channels(in, op.out.value) + fit_channels(b, op.out.value);
+      return op.relu ? torch::relu_(y) : y;
+    }
+    case OpKind::kConcat: {
+      std::vector<torch::Tensor> parts;
+      for (int j : op.inputs) parts.push_back(val[static_cast<size_t>(j)]);
+      return torch::cat(parts, 1);
+    }
+    case OpKind::kAvgPool:
+      return torch::avg_pool2d(in, op.kernel, op.stride, 0, /*ceil_mode=*/true);
+    case OpKind::kMaxPool:
+      return torch::max_pool2d(in, op.kernel, op.stride, op.pad);
+    case OpKind::kGlobalPool:
+      return (n.pre_bn ? n.pre_bn(in).relu_() : in).mean({2, 3}, /*keepdim=*/true);
+    case OpKind::kLinear: {
+      torch::Tensor y = n.fc(in.flatten(1));
+      record(op.name, n.fc->weight, y);
+      return y;
+    }
+    case OpKind::kSqueezeExcite:
+      return apply_squeeze_excite(op, n, in);
+    case OpKind::kInput:
+      break;
+  }
+  return torch::Tensor();
+}
+
+torch::Tensor GraphNetImpl::apply_conv(const Op& op, Node& n, const torch::Tensor& in) {
+  torch::Tensor y = in;
+  if (n.pre_bn) y = n.pre_bn(y).relu_();
+  y = n.conv(y);
+  record(op.name, n.conv->weight, y);
+  if (n.bn) y = n.bn(y);
+  if (op.relu) y = torch::relu_(y);  // in place: y is the BN output, not needed by its backward
+  if (op.slot >= 0) y = channel_drop(y, drop_p_[static_cast<size_t>(op.slot)], drop_type_);
+  return y;
+}
+
+torch::Tensor GraphNetImpl::apply_squeeze_excite(const Op& op, Node& n, const torch::Tensor& in) {
+  torch::Tensor s = in.mean({2, 3}, true);
+  s = n.se_reduce(s);
+  record(op.name + ".reduce", n.se_reduce->weight, s);
+  s = torch::relu(s);
+  torch::Tensor e = n.se_expand(s);
+  record(op.name + ".expand", n.se_expand->weight, e);
+  return in * torch::sigmoid(e);
 }
 
 int64_t count_parameters(torch::nn::Module& m) {

@@ -5,21 +5,21 @@
 
 #include "netadj/arch/builder.h"
 #include "netadj/util/error.h"
+#include "netadj/util/log.h"
 
 namespace netadj {
 
-SpecBuilder::SpecBuilder(std::string arch, int in_channels, int resolution, int num_classes,
-                         std::vector<int64_t> channels) {
-  spec_.arch = std::move(arch);
-  spec_.in_channels = in_channels;
+SpecBuilder::SpecBuilder(const ModelOptions& m, int resolution, std::vector<int64_t> channels) {
+  spec_.arch = m.arch;
+  spec_.in_channels = m.in_channels;
   spec_.resolution = resolution;
-  spec_.num_classes = num_classes;
-  spec_.channels = std::move(channels);
-  spec_.layers.resize(spec_.channels.size());
+  spec_.num_classes = m.num_classes;
+  given_ = std::move(channels);
+  depth_ = m.depth;
   Op in;
   in.kind = OpKind::kInput;
   in.name = "input";
-  in.out = Width::constant(in_channels);
+  in.out = Width::constant(m.in_channels);
   in.res = resolution;
   spec_.ops.push_back(in);
 }
@@ -29,10 +29,12 @@ int SpecBuilder::push(Op op) {
   return static_cast<int>(spec_.ops.size()) - 1;
 }
 
-void SpecBuilder::name_slot(int slot, const std::string& name, int stage) {
-  auto& l = spec_.layers.at(static_cast<size_t>(slot));
-  l.name = name;
-  l.stage = stage;
+int SpecBuilder::slot(const std::string& name, int stage, int64_t default_width) {
+  size_t index = spec_.channels.size();
+  // A vector that is too short is reported by finish(), with the count; until then the default stands in.
+  spec_.channels.push_back(index < given_.size() ? given_[index] : default_width);
+  spec_.layers.push_back(LayerInfo{name, -1, stage});
+  return static_cast<int>(index);
 }
 
 static int conv_out_res(int res, int kernel, int stride, int pad) { return (res + 2 * pad - kernel) / stride + 1; }
@@ -47,8 +49,8 @@ int SpecBuilder::conv(int in, const std::string& name, const Width& out, int ker
   op.pad = kernel / 2;
   op.res = conv_out_res(this->op(in).res, kernel, stride, op.pad);
   if (op.res < 1)
-    throw ConfigError(spec_.arch + ": input resolution " + std::to_string(spec_.resolution) +
-                      " is too small (layer " + name + " would have no pixels left)");
+    throw ConfigError(spec_.arch + ": input resolution " + std::to_string(spec_.resolution) + " is too small (layer " +
+                      name + " would have no pixels left)");
   op.bn = f.bn;
   op.relu = f.relu;
   op.preact = f.preact;
@@ -68,12 +70,12 @@ int SpecBuilder::searchable_conv(int in, int slot, int kernel, int stride, ConvF
   return i;
 }
 
-int SpecBuilder::add(int stream, int branch, const std::string& padding, bool branch_wins_ties, bool relu) {
+int SpecBuilder::add(int stream, int branch, Padding padding, bool branch_wins_ties, bool relu) {
   const Op& a = op(stream);
   const Op& b = op(branch);
   if (a.res != b.res)
-    throw ConfigError(spec_.arch + ": residual sum at " + b.name + " joins resolutions " +
-                      std::to_string(a.res) + " and " + std::to_string(b.res));
+    throw ConfigError(spec_.arch + ": residual sum at " + b.name + " joins resolutions " + std::to_string(a.res) +
+                      " and " + std::to_string(b.res));
   Op o;
   o.kind = OpKind::kAdd;
   o.name = b.name + ".add";
@@ -81,7 +83,7 @@ int SpecBuilder::add(int stream, int branch, const std::string& padding, bool br
   o.res = b.res;
   o.padding = padding;
   o.relu = relu;
-  if (padding == "local") {
+  if (padding == Padding::kLocal) {
     o.out = b.out;
   } else {
     bool take_branch = b.out.value > a.out.value || (branch_wins_ties && b.out.value == a.out.value);
@@ -108,32 +110,32 @@ int SpecBuilder::concat(const std::vector<int>& ins, const std::string& name) {
   return push(std::move(o));
 }
 
-int SpecBuilder::avg_pool(int in, int kernel, int stride) {
+// A pooling op keeps its input's width; `res` is its output resolution.
+static Op pool_op(OpKind kind, const Op& in, int index, const char* suffix, int kernel, int stride, int res) {
   Op o;
-  o.kind = OpKind::kAvgPool;
-  o.name = op(in).name + ".avgpool";
-  o.inputs = {in};
+  o.kind = kind;
+  o.name = in.name + suffix;
+  o.inputs = {index};
   o.kernel = kernel;
   o.stride = stride;
+  o.res = res;
+  o.out = in.out;
+  return o;
+}
+
+int SpecBuilder::avg_pool(int in, int kernel, int stride) {
   // ceil mode, so that odd resolutions (7x7) match a stride-2 3x3 conv beside it.
-  o.res = (op(in).res - kernel + stride - 1) / stride + 1;
-  o.out = width(in);
-  return push(std::move(o));
+  int res = (op(in).res - kernel + stride - 1) / stride + 1;
+  return push(pool_op(OpKind::kAvgPool, op(in), in, ".avgpool", kernel, stride, res));
 }
 
 int SpecBuilder::max_pool(int in, int kernel, int stride, int pad) {
-  Op o;
-  o.kind = OpKind::kMaxPool;
-  o.name = op(in).name + ".maxpool";
-  o.inputs = {in};
-  o.kernel = kernel;
-  o.stride = stride;
+  Op o =
+      pool_op(OpKind::kMaxPool, op(in), in, ".maxpool", kernel, stride, conv_out_res(op(in).res, kernel, stride, pad));
   o.pad = pad;
-  o.res = conv_out_res(op(in).res, kernel, stride, pad);
   if (o.res < 1)
     throw ConfigError(spec_.arch + ": input resolution " + std::to_string(spec_.resolution) +
                       " is too small (pooling after " + op(in).name + " leaves no pixels)");
-  o.out = width(in);
   return push(std::move(o));
 }
 
@@ -172,6 +174,10 @@ int SpecBuilder::squeeze_excite(int in, int64_t se_width) {
 }
 
 ArchSpec SpecBuilder::finish() {
+  if (!given_.empty() && given_.size() != spec_.channels.size())
+    throw ConfigError("model.channels: has " + std::to_string(given_.size()) + " entries, but " + spec_.arch +
+                      " depth " + std::to_string(depth_) + " has " + std::to_string(spec_.channels.size()) +
+                      " searchable layers");
   for (size_t l = 0; l < spec_.layers.size(); ++l)
     if (spec_.layers[l].op < 0)
       throw std::logic_error(spec_.arch + ": searchable slot " + std::to_string(l) + " has no layer");
@@ -188,8 +194,8 @@ OpCost op_cost(const ArchSpec& s, const Op& op) {
       int64_t k2 = int64_t(op.kernel) * op.kernel;
       int64_t cin_per_group = op.depthwise ? 1 : in.value;
       c.flops = k2 * cin_per_group * op.out.value * op.res * op.res;
-      c.params = k2 * cin_per_group * op.out.value + (op.bias ? op.out.value : 0) +
-                 (op.bn ? 2 * op.out.value : 0) + (op.preact ? 2 * in.value : 0);
+      c.params = k2 * cin_per_group * op.out.value + (op.bias ? op.out.value : 0) + (op.bn ? 2 * op.out.value : 0) +
+                 (op.preact ? 2 * in.value : 0);
       break;
     }
     case OpKind::kLinear: {
@@ -266,15 +272,27 @@ int resolve_resolution(const ModelOptions& m, int data_resolution) {
   return find_arch(m.arch).default_resolution;
 }
 
-std::vector<int64_t> default_channels(const ModelOptions& m) { return find_arch(m.arch).default_channels(m); }
+bool far_from_design(const ModelOptions& m, int resolution) {
+  int design = find_arch(m.arch).default_resolution;
+  return 2 * resolution < design || resolution > 2 * design;
+}
+
+void warn_if_far_from_design(const ModelOptions& m, int resolution) {
+  if (!far_from_design(m, resolution)) return;
+  logger()->warn(
+      "{} is designed for {}x{} inputs but is built for {}x{}: its FLOPs and accuracy will not match the "
+      "paper's (set model.resolution, or use a dataset of that size)",
+      m.arch, find_arch(m.arch).default_resolution, find_arch(m.arch).default_resolution, resolution, resolution);
+}
+
+std::vector<int64_t> default_channels(const ModelOptions& m) {
+  const ArchInfo& a = find_arch(m.arch);
+  return a.build(m, {}, a.default_resolution).channels;
+}
 
 ArchSpec build_spec(const ModelOptions& m, int resolution, const std::vector<int64_t>& channels) {
   const ArchInfo& a = find_arch(m.arch);
-  std::vector<int64_t> def = a.default_channels(m);
-  if (channels.size() != def.size())
-    throw ConfigError("model.channels: has " + std::to_string(channels.size()) + " entries, but " + m.arch +
-                      " depth " + std::to_string(m.depth) + " has " + std::to_string(def.size()) +
-                      " searchable layers");
+  if (channels.empty()) throw ConfigError("model.channels: empty; give one width per searchable layer");
   for (size_t i = 0; i < channels.size(); ++i)
     if (channels[i] < 1)
       throw ConfigError("model.channels[" + std::to_string(i) + "] = " + std::to_string(channels[i]) +
@@ -283,7 +301,8 @@ ArchSpec build_spec(const ModelOptions& m, int resolution, const std::vector<int
 }
 
 ArchSpec build_spec(const ModelOptions& m, int resolution) {
-  return build_spec(m, resolution, m.channels.empty() ? default_channels(m) : m.channels);
+  if (m.channels.empty()) return find_arch(m.arch).build(m, {}, resolution);
+  return build_spec(m, resolution, m.channels);
 }
 
 }  // namespace netadj

@@ -13,10 +13,14 @@ using nlohmann::json;
 
 static const char* kind_name(OpKind k) {
   switch (k) {
-    case OpKind::kConv: return "conv";
-    case OpKind::kLinear: return "linear";
-    case OpKind::kSqueezeExcite: return "se";
-    default: return "other";
+    case OpKind::kConv:
+      return "conv";
+    case OpKind::kLinear:
+      return "linear";
+    case OpKind::kSqueezeExcite:
+      return "se";
+    default:
+      return "other";
   }
 }
 
@@ -27,17 +31,18 @@ json spec_to_json(const ArchSpec& s) {
     if (op.kind != OpKind::kConv && op.kind != OpKind::kLinear && op.kind != OpKind::kSqueezeExcite) continue;
     OpCost c = op_cost(s, op);
     const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
-    json row = {{"name", op.name}, {"kind", kind_name(op.kind)}, {"in", in.value}, {"out", op.out.value},
-                {"kernel", op.kernel}, {"stride", op.stride}, {"res", op.res}, {"flops", c.flops},
-                {"params", c.params}, {"slot", op.slot}};
+    json row = {{"name", op.name},     {"kind", kind_name(op.kind)}, {"in", in.value},
+                {"out", op.out.value}, {"kernel", op.kernel},        {"stride", op.stride},
+                {"res", op.res},       {"flops", c.flops},           {"params", c.params},
+                {"slot", op.slot}};
     if (op.depthwise) row["depthwise"] = true;
     if (op.slot >= 0) row["dflops"] = grad[static_cast<size_t>(op.slot)];
     layers.push_back(row);
   }
   json names = json::array();
   for (const auto& l : s.layers) names.push_back(l.name);
-  return {{"arch", s.arch}, {"resolution", s.resolution}, {"channels", s.channels}, {"layer_names", names},
-          {"flops", spec_flops(s)}, {"params", spec_params(s)}, {"dflops", grad}, {"layers", layers}};
+  return {{"arch", s.arch},         {"resolution", s.resolution}, {"channels", s.channels}, {"layer_names", names},
+          {"flops", spec_flops(s)}, {"params", spec_params(s)},   {"dflops", grad},         {"layers", layers}};
 }
 
 std::string human_count(double v) {
@@ -49,10 +54,10 @@ std::string human_count(double v) {
 
 std::string spec_table(const ArchSpec& s) {
   json j = spec_to_json(s);
-  std::string out = fmt::format("{} input {}x{}x{}, {} classes\n", s.arch, s.in_channels, s.resolution,
-                                s.resolution, s.num_classes);
-  out += fmt::format("{:<22} {:>6} {:>6} {:>3} {:>3} {:>4} {:>10} {:>9} {:>10}\n", "layer", "in",
-                                "out", "k", "s", "res", "MACs", "params", "dMACs/dc");
+  std::string out =
+      fmt::format("{} input {}x{}x{}, {} classes\n", s.arch, s.in_channels, s.resolution, s.resolution, s.num_classes);
+  out += fmt::format("{:<22} {:>6} {:>6} {:>3} {:>3} {:>4} {:>10} {:>9} {:>10}\n", "layer", "in", "out", "k", "s",
+                     "res", "MACs", "params", "dMACs/dc");
   for (const auto& r : j["layers"]) {
     std::string name = r["name"].get<std::string>();
     if (r.contains("depthwise")) name += " (dw)";
@@ -63,10 +68,9 @@ std::string spec_table(const ArchSpec& s) {
                        r.contains("dflops") ? std::to_string(r["dflops"].get<int64_t>()) : std::string("-"));
   }
   int64_t f = j["flops"].get<int64_t>();
-  out += fmt::format(
-      "total: {} FLOPs = {} multiply-accumulates ({} as 2xMACs), {} parameters, {} searchable layers\n",
-      human_count(static_cast<double>(f)), f, human_count(2.0 * static_cast<double>(f)),
-      human_count(static_cast<double>(j["params"].get<int64_t>())), s.channels.size());
+  out += fmt::format("total: {} FLOPs = {} multiply-accumulates ({} as 2xMACs), {} parameters, {} searchable layers\n",
+                     human_count(static_cast<double>(f)), f, human_count(2.0 * static_cast<double>(f)),
+                     human_count(static_cast<double>(j["params"].get<int64_t>())), s.channels.size());
   out += "note: netadj counts FLOPs as multiply-accumulates of convs and linear layers (the paper's convention).\n";
   return out;
 }

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 
+#include "netadj/data/data.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 
@@ -10,6 +11,48 @@ namespace netadj {
 using nlohmann::json;
 
 namespace {
+
+// One table per enum: the config's spelling of each value, in the order error messages list them.
+template <class E>
+struct EnumTable;
+template <>
+struct EnumTable<Padding> {
+  static constexpr std::pair<Padding, const char*> kValues[] = {{Padding::kMax, "max"}, {Padding::kLocal, "local"}};
+};
+template <>
+struct EnumTable<DropType> {
+  static constexpr std::pair<DropType, const char*> kValues[] = {{DropType::kBernoulli, "bernoulli"},
+                                                                 {DropType::kGaussian, "gaussian"}};
+};
+template <>
+struct EnumTable<FurMetric> {
+  static constexpr std::pair<FurMetric, const char*> kValues[] = {{FurMetric::kLoss, "loss"},
+                                                                  {FurMetric::kAccuracy, "accuracy"}};
+};
+template <>
+struct EnumTable<AmpMode> {
+  static constexpr std::pair<AmpMode, const char*> kValues[] = {
+      {AmpMode::kAuto, "auto"}, {AmpMode::kOff, "off"}, {AmpMode::kBf16, "bf16"}, {AmpMode::kFp16, "fp16"}};
+};
+template <>
+struct EnumTable<MemoryFormat> {
+  static constexpr std::pair<MemoryFormat, const char*> kValues[] = {{MemoryFormat::kAuto, "auto"},
+                                                                     {MemoryFormat::kChannelsLast, "channels_last"},
+                                                                     {MemoryFormat::kContiguous, "contiguous"}};
+};
+
+template <class E>
+std::optional<E> parse_enum(const std::string& text) {
+  for (const auto& [value, name] : EnumTable<E>::kValues)
+    if (text == name) return value;
+  return std::nullopt;
+}
+
+std::string joined_names(const std::vector<std::string>& names) {
+  std::string all;
+  for (const auto& n : names) all += (all.empty() ? "" : "|") + n;
+  return all;
+}
 
 std::string show(const json& v) {
   std::string s = v.dump();
@@ -21,8 +64,7 @@ class ObjectReader {
  public:
   ObjectReader(const json& j, std::string path, const std::string& origin)
       : j_(j), path_(std::move(path)), origin_(origin) {
-    if (!j_.is_object())
-      fail(path_.empty() ? "<root>" : path_, j_, "expected a JSON object");
+    if (!j_.is_object()) fail(path_.empty() ? "<root>" : path_, j_, "expected a JSON object");
   }
 
   [[noreturn]] void fail(const std::string& key, const json& v, const std::string& what) const {
@@ -71,15 +113,32 @@ class ObjectReader {
   }
   void field(const char* key, std::vector<int64_t>& out) {
     if (const json* v = take(key)) {
-      if (v->is_null()) { out.clear(); return; }
+      if (v->is_null()) {
+        out.clear();
+        return;
+      }
       if (!v->is_array()) fail(key_path(key), *v, "expected an array of integers");
       out.clear();
       for (size_t i = 0; i < v->size(); ++i) {
         const json& e = (*v)[i];
-        if (!e.is_number_integer())
-          fail(key_path(key) + "[" + std::to_string(i) + "]", e, "expected an integer");
+        if (!e.is_number_integer()) fail(key_path(key) + "[" + std::to_string(i) + "]", e, "expected an integer");
         out.push_back(e.get<int64_t>());
       }
+    }
+  }
+  template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
+  void field(const char* key, E& out) {
+    if (const json* v = take(key)) {
+      auto parsed = v->is_string() ? parse_enum<E>(v->get<std::string>()) : std::nullopt;
+      if (!parsed) fail(key_path(key), *v, "expected one of " + joined_names(enum_names<E>()));
+      out = *parsed;
+    }
+  }
+  void field(const char* key, DeviceChoice& out) {
+    if (const json* v = take(key)) {
+      auto parsed = v->is_string() ? DeviceChoice::parse(v->get<std::string>()) : std::nullopt;
+      if (!parsed) fail(key_path(key), *v, "expected one of auto|cpu|cuda|cuda:N");
+      out = *parsed;
     }
   }
   template <class Fn>
@@ -114,11 +173,16 @@ class ObjectReader {
 class ObjectWriter {
  public:
   explicit ObjectWriter(json& j) : j_(j) {}
-  template <class T>
+  template <class T, std::enable_if_t<!std::is_enum_v<T>, int> = 0>
   void field(const char* key, const T& v) {
     j_[key] = v;
   }
   void field(const char* key, const std::vector<int64_t>& v) { j_[key] = v.empty() ? json(nullptr) : json(v); }
+  template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
+  void field(const char* key, const E& v) {
+    j_[key] = enum_name(v);
+  }
+  void field(const char* key, const DeviceChoice& v) { j_[key] = v.str(); }
   template <class Fn>
   void object(const char* key, Fn&& fn) {
     json sub = json::object();
@@ -236,6 +300,7 @@ void visit_config(V& root, Config& c) {
   root.object("train", [&](auto& r) { visit_train(r, c.train); });
   root.object("fur", [&](auto& r) { visit_fur(r, c.fur); });
   root.object("search", [&](auto& r) { visit_search(r, c.search); });
+  root.object("eval", [&](auto& r) { r.field("batch_size", c.eval.batch_size); });
   root.object("runtime", [&](auto& r) { visit_runtime(r, c.runtime); });
 }
 
@@ -251,38 +316,25 @@ struct Checker {
   }
   void in_range(const std::string& key, double v, double lo, double hi, bool hi_open) const {
     bool ok = v >= lo && (hi_open ? v < hi : v <= hi);
-    if (!ok)
-      fail(key, v, "must be in [" + json(lo).dump() + ", " + json(hi).dump() + (hi_open ? ")" : "]"));
-  }
-  void one_of(const std::string& key, const std::string& v, std::initializer_list<const char*> opts) const {
-    std::string all;
-    for (const char* o : opts) {
-      if (v == o) return;
-      all += (all.empty() ? "" : "|") + std::string(o);
-    }
-    fail(key, v, "expected one of " + all);
+    if (!ok) fail(key, v, "must be in [" + json(lo).dump() + ", " + json(hi).dump() + (hi_open ? ")" : "]"));
   }
 };
 
-}  // namespace
-
-void validate(const Config& c, const std::string& origin) {
-  Checker ck{origin};
-  const auto& m = c.model;
+void check_model(const Checker& ck, const ModelOptions& m) {
   if (m.arch.empty()) ck.fail("model.arch", m.arch, "must name an architecture");
   ck.at_least("model.depth", m.depth, 1);
   if (!(m.width > 0 && m.width <= 64)) ck.fail("model.width", m.width, "must be in (0, 64]");
   ck.at_least("model.num_classes", m.num_classes, 2);
   ck.at_least("model.in_channels", m.in_channels, 1);
-  ck.one_of("model.padding", m.padding, {"max", "local"});
   ck.at_least("model.resolution", m.resolution, 0);
   for (size_t i = 0; i < m.channels.size(); ++i)
     if (m.channels[i] < 1)
       ck.fail("model.channels[" + std::to_string(i) + "]", m.channels[i], "channel numbers must be >= 1");
+}
 
-  const auto& d = c.data;
-  ck.one_of("data.dataset", d.dataset,
-            {"cifar10", "cifar100", "fashion_mnist", "mnist", "idx", "imagefolder", "synthetic"});
+void check_data(const Checker& ck, const DataOptions& d) {
+  if (!find_dataset_or_null(d.dataset))
+    ck.fail("data.dataset", d.dataset, "expected one of " + joined_names(dataset_names()));
   ck.at_least<int64_t>("data.val_size", d.val_size, 0);
   ck.in_range("data.val_fraction", d.val_fraction, 0.0, 1.0, true);
   ck.at_least<int64_t>("data.subset", d.subset, 0);
@@ -295,8 +347,9 @@ void validate(const Config& c, const std::string& origin) {
   ck.at_least("data.synthetic.channels", d.synthetic.channels, 1);
   ck.at_least("data.synthetic.resolution", d.synthetic.resolution, 4);
   ck.at_least("data.synthetic.noise", d.synthetic.noise, 0.0);
+}
 
-  const auto& t = c.train;
+void check_train(const Checker& ck, const TrainOptions& t) {
   ck.at_least("train.epochs", t.epochs, 0);
   ck.at_least("train.batch_size", t.batch_size, 1);
   if (!(t.lr > 0)) ck.fail("train.lr", t.lr, "must be > 0");
@@ -310,20 +363,19 @@ void validate(const Config& c, const std::string& origin) {
   if (!(t.loss_scale >= 1.0 && t.loss_scale <= 1e30)) ck.fail("train.loss_scale", t.loss_scale, "must be in [1, 1e30]");
   if (t.nesterov && t.momentum == 0) ck.fail("train.nesterov", t.nesterov, "needs train.momentum > 0");
   ck.in_range("train.drop.rate", t.drop.rate, 0.0, 1.0, true);
-  ck.one_of("train.drop.type", t.drop.type, {"bernoulli", "gaussian"});
   ck.in_range("train.kd.alpha", t.kd.alpha, 0.0, 1.0, false);
   if (!(t.kd.temperature > 0)) ck.fail("train.kd.temperature", t.kd.temperature, "must be > 0");
+}
 
-  const auto& f = c.fur;
+void check_fur(const Checker& ck, const FurOptions& f) {
   ck.in_range("fur.base_drop_rate", f.base_drop_rate, 0.0, 1.0, true);
   if (f.base_drop_rate <= 0) ck.fail("fur.base_drop_rate", f.base_drop_rate, "must be > 0");
   ck.at_least("fur.repeats", f.repeats, 1);
-  ck.one_of("fur.metric", f.metric, {"loss", "accuracy"});
-  ck.one_of("fur.drop_type", f.drop_type, {"bernoulli", "gaussian"});
   ck.in_range("fur.max_drop_rate", f.max_drop_rate, 0.0, 1.0, true);
   if (f.max_drop_rate <= 0) ck.fail("fur.max_drop_rate", f.max_drop_rate, "must be > 0");
+}
 
-  const auto& s = c.search;
+void check_search(const Checker& ck, const SearchOptions& s) {
   ck.at_least("search.iterations", s.iterations, 1);
   ck.at_least("search.epochs", s.epochs, 0);
   ck.at_least("search.update_num", s.update_num, 0.0);
@@ -334,17 +386,26 @@ void validate(const Config& c, const std::string& origin) {
   ck.in_range("search.flops_tolerance", s.flops_tolerance, 0.0, 0.5, false);
   if (s.flops_tolerance <= 0) ck.fail("search.flops_tolerance", s.flops_tolerance, "must be > 0");
   ck.at_least("search.patience", s.patience, 0);
+}
 
-  const auto& r = c.runtime;
-  bool cuda_n = r.device.rfind("cuda:", 0) == 0 && r.device.size() > 5 &&
-                r.device.find_first_not_of("0123456789", 5) == std::string::npos;
-  if (!cuda_n) ck.one_of("runtime.device", r.device, {"auto", "cpu", "cuda"});
-  ck.one_of("runtime.amp", r.amp, {"auto", "off", "bf16", "fp16"});
-  ck.one_of("runtime.memory_format", r.memory_format, {"auto", "channels_last", "contiguous"});
+void check_runtime(const Checker& ck, const RuntimeOptions& r) {
   ck.at_least("runtime.threads", r.threads, 0);
   ck.at_least<int64_t>("runtime.seed", r.seed, 0);
   if (r.out_dir.empty()) ck.fail("runtime.out_dir", r.out_dir, "must not be empty");
   ck.at_least("runtime.log_every", r.log_every, 1);
+}
+
+}  // namespace
+
+void validate(const Config& c, const std::string& origin) {
+  Checker ck{origin};
+  check_model(ck, c.model);
+  check_data(ck, c.data);
+  check_train(ck, c.train);
+  check_fur(ck, c.fur);
+  check_search(ck, c.search);
+  ck.at_least("eval.batch_size", c.eval.batch_size, 1);
+  check_runtime(ck, c.runtime);
 }
 
 Config config_from_json(const json& j, const std::string& origin) {
@@ -384,8 +445,7 @@ void apply_override(json& doc, const std::string& assignment) {
     if (key.empty()) throw ConfigError("--set " + assignment + ": empty key in '" + path + "'");
     if (!node->is_object()) {
       if (!node->is_null())
-        throw ConfigError("--set " + assignment + ": '" + path.substr(0, start ? start - 1 : 0) +
-                          "' is not an object");
+        throw ConfigError("--set " + assignment + ": '" + path.substr(0, start ? start - 1 : 0) + "' is not an object");
       *node = json::object();
     }
     if (dot == std::string::npos) {
@@ -413,6 +473,60 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   Config c = config_from_json(doc, origin);
   if (c.runtime.name.empty() && !path.empty()) c.runtime.name = std::filesystem::path(path).stem().string();
   return c;
+}
+
+template <class E>
+const char* enum_name(E value) {
+  for (const auto& [v, name] : EnumTable<E>::kValues)
+    if (v == value) return name;
+  return "?";
+}
+
+template <class E>
+std::vector<std::string> enum_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : EnumTable<E>::kValues) names.emplace_back(entry.second);
+  return names;
+}
+
+#define NETADJ_ENUM_API(E)              \
+  template const char* enum_name<E>(E); \
+  template std::vector<std::string> enum_names<E>();
+NETADJ_ENUM_API(Padding)
+NETADJ_ENUM_API(DropType)
+NETADJ_ENUM_API(FurMetric)
+NETADJ_ENUM_API(AmpMode)
+NETADJ_ENUM_API(MemoryFormat)
+#undef NETADJ_ENUM_API
+
+std::optional<DeviceChoice> DeviceChoice::parse(const std::string& text) {
+  DeviceChoice d;
+  if (text == "auto") return d;
+  if (text == "cpu") {
+    d.kind = Kind::kCpu;
+    return d;
+  }
+  if (text.rfind("cuda", 0) != 0) return std::nullopt;
+  d.kind = Kind::kCuda;
+  if (text == "cuda") return d;
+  const std::string digits = text.substr(std::min<size_t>(5, text.size()));
+  if (text[4] != ':' || digits.empty() || digits.size() > 4 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  d.index = std::stoi(digits);
+  return d;
+}
+
+std::string DeviceChoice::str() const {
+  switch (kind) {
+    case Kind::kAuto:
+      return "auto";
+    case Kind::kCpu:
+      return "cpu";
+    case Kind::kCuda:
+      return index < 0 ? "cuda" : "cuda:" + std::to_string(index);
+  }
+  return "auto";
 }
 
 }  // namespace netadj

@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "imagefolder.h"
+#include "netadj/data/imagefolder.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"
 
@@ -11,21 +11,19 @@ namespace fs = std::filesystem;
 
 const char* split_name(Split s) {
   switch (s) {
-    case Split::kTrain: return "train";
-    case Split::kVal: return "val";
-    case Split::kTrainFull: return "train_full";
-    case Split::kTest: return "test";
+    case Split::kTrain:
+      return "train";
+    case Split::kVal:
+      return "val";
+    case Split::kTrainFull:
+      return "train_full";
+    case Split::kTest:
+      return "test";
   }
   return "?";
 }
 
-int nominal_resolution(const DataOptions& d) {
-  if (d.dataset == "cifar10" || d.dataset == "cifar100") return 32;
-  if (d.dataset == "fashion_mnist" || d.dataset == "mnist") return 28;
-  if (d.dataset == "synthetic") return d.synthetic.resolution;
-  if (d.dataset == "imagefolder") return d.image_size;
-  return 0;
-}
+int nominal_resolution(const DataOptions& d) { return find_dataset(d.dataset).nominal_resolution(d); }
 
 uint64_t derive_seed(uint64_t seed, const std::string& purpose, int64_t a, int64_t b) {
   // splitmix64 over (seed, purpose, a, b): independent streams per purpose and step.
@@ -82,9 +80,9 @@ class MemorySource : public BatchSource {
     return b;
   }
 
-  void start_epoch(int64_t epoch) override {
-    pos_ = 0;
-    batch_ = 0;
+  void start_epoch_at(int64_t epoch, int64_t first_batch) override {
+    batch_ = std::min(first_batch, num_batches());
+    pos_ = batch_ * o_.batch_size;
     if (o_.training) {
       auto g = at::make_generator<at::CPUGeneratorImpl>(derive_seed(o_.seed, "shuffle", epoch));
       order_ = torch::randperm(n_, g, torch::kInt64).to(o_.device);
@@ -103,8 +101,7 @@ class MemorySource : public BatchSource {
     int64_t len = std::min<int64_t>(o_.batch_size, n_ - pos_);
     auto sel = order_.narrow(0, pos_, len);
     auto x = images_.index_select(0, sel);
-    if (augment_)
-      x = crop_flip(x, offsets_.narrow(0, pos_, len), flips_.narrow(0, pos_, len), kPad);
+    if (augment_) x = crop_flip(x, offsets_.narrow(0, pos_, len), flips_.narrow(0, pos_, len), kPad);
     Batch b{(x.to(torch::kFloat) - mean_) * inv_std_, labels_.index_select(0, sel)};
     pos_ += len;
     ++batch_;
@@ -119,32 +116,6 @@ class MemorySource : public BatchSource {
   int64_t n_ = 0, pos_ = 0, batch_ = 0;
 };
 
-std::string default_root(const std::string& dataset) {
-  if (dataset == "fashion_mnist") return "/usr/share/datasets/fashion-mnist";
-  if (dataset == "mnist") return "/usr/share/datasets/mnist";
-  if (dataset == "cifar10") return "data/cifar-10-batches-bin";
-  if (dataset == "cifar100") return "data/cifar-100-binary";
-  if (dataset == "imagefolder") return "data/imagenet";
-  return "";
-}
-
-std::string find_idx(const std::string& root, const std::string& stem) {
-  for (const char* ext : {"", ".gz"}) {
-    std::string p = root + "/" + stem + ext;
-    if (fs::exists(p)) return p;
-  }
-  throw DataError(root + "/" + stem + "[.gz]: file not found (IDX dataset root '" + root + "')");
-}
-
-ImageSet concat_sets(const std::vector<ImageSet>& parts) {
-  std::vector<torch::Tensor> xs, ys;
-  for (const auto& p : parts) {
-    xs.push_back(p.images);
-    ys.push_back(p.labels);
-  }
-  return {torch::cat(xs), torch::cat(ys)};
-}
-
 void check_labels(const ImageSet& s, int classes, const std::string& what) {
   if (s.labels.numel() == 0) throw DataError(what + ": no images");
   int64_t mx = s.labels.max().item<int64_t>();
@@ -157,87 +128,47 @@ void check_labels(const ImageSet& s, int classes, const std::string& what) {
 
 DataModule::DataModule(const DataOptions& opts, int64_t run_seed) : opts_(opts) {
   seed_ = static_cast<uint64_t>(opts.seed >= 0 ? opts.seed : run_seed);
-  name_ = opts.dataset;
-  std::string root = opts.root.empty() ? default_root(opts.dataset) : opts.root;
-  if (!root.empty() && opts.dataset != "synthetic" && !fs::is_directory(root))
-    throw DataError(root + ": dataset folder not found for data.dataset = \"" + opts.dataset + "\"" +
-                    (opts.dataset == "fashion_mnist" ? " (install the Debian package dataset-fashion-mnist)"
-                                                     : " (set data.root)"));
-  if (opts.dataset == "cifar10" || opts.dataset == "cifar100") {
-    bool c100 = opts.dataset == "cifar100";
-    std::vector<ImageSet> parts;
-    if (c100) {
-      parts.push_back(read_cifar_file(root + "/train.bin", true));
-      test_ = read_cifar_file(root + "/test.bin", true);
-    } else {
-      for (int i = 1; i <= 5; ++i) parts.push_back(read_cifar_file(root + "/data_batch_" + std::to_string(i) + ".bin", false));
-      test_ = read_cifar_file(root + "/test_batch.bin", false);
-    }
-    train_ = concat_sets(parts);
-    channels_ = 3;
-    resolution_ = 32;
-    classes_ = c100 ? 100 : 10;
-    if (c100) {
-      mean_ = {0.5071f, 0.4865f, 0.4409f};
-      std_ = {0.2673f, 0.2564f, 0.2762f};
-    } else {
-      mean_ = {0.4914f, 0.4822f, 0.4465f};
-      std_ = {0.2470f, 0.2435f, 0.2616f};
-    }
-  } else if (opts.dataset == "fashion_mnist" || opts.dataset == "mnist" || opts.dataset == "idx") {
-    auto ti = find_idx(root, "train-images-idx3-ubyte"), tl = find_idx(root, "train-labels-idx1-ubyte");
-    auto vi = find_idx(root, "t10k-images-idx3-ubyte"), vl = find_idx(root, "t10k-labels-idx1-ubyte");
-    train_ = {read_idx_images(ti), read_idx_labels(tl)};
-    test_ = {read_idx_images(vi), read_idx_labels(vl)};
-    if (train_.images.size(0) != train_.labels.size(0))
-      throw DataError(tl + ": " + std::to_string(train_.labels.size(0)) + " labels for " +
-                      std::to_string(train_.images.size(0)) + " images in " + ti);
-    if (test_.images.size(0) != test_.labels.size(0))
-      throw DataError(vl + ": " + std::to_string(test_.labels.size(0)) + " labels for " +
-                      std::to_string(test_.images.size(0)) + " images in " + vi);
-    if (train_.images.size(2) != train_.images.size(3) || test_.images.sizes().slice(1).vec() != train_.images.sizes().slice(1).vec())
-      throw DataError(ti + ": images must be square and the same size in both splits");
-    channels_ = 1;
-    resolution_ = static_cast<int>(train_.images.size(2));
-    classes_ = static_cast<int>(std::max(train_.labels.max().item<int64_t>(), test_.labels.max().item<int64_t>()) + 1);
-    if (opts.dataset != "idx") classes_ = 10;
-  } else if (opts.dataset == "synthetic") {
-    const auto& s = opts.synthetic;
-    train_ = make_synthetic(s, s.train_size, derive_seed(seed_, "synthetic-train"));
-    test_ = make_synthetic(s, s.test_size, derive_seed(seed_, "synthetic-test"));
-    channels_ = s.channels;
-    resolution_ = s.resolution;
-    classes_ = s.classes;
-  } else if (opts.dataset == "imagefolder") {
-    files_ = list_image_folder(root, opts.strict);
-    channels_ = 3;
-    resolution_ = opts.image_size;
-    classes_ = static_cast<int>(files_->classes.size());
-    mean_ = {0.485f, 0.456f, 0.406f};
-    std_ = {0.229f, 0.224f, 0.225f};
-  } else {
-    throw ConfigError("data.dataset = \"" + opts.dataset + "\": unknown dataset");
-  }
+  const DatasetInfo& info = find_dataset(opts.dataset);
+  name_ = info.name;
+  std::string root = opts.root.empty() ? info.default_root : opts.root;
+  if (!info.default_root.empty() && !fs::is_directory(root))
+    throw DataError(root + ": dataset folder not found for data.dataset = \"" + name_ + "\" (" +
+                    (opts.root.empty() ? info.missing_hint : "check data.root") + ")");
+  adopt(info.load(opts, root, seed_));
   if (!files_) {
     check_labels(train_, classes_, name_ + " training set");
     check_labels(test_, classes_, name_ + " test set");
   }
   make_split();
-  if (mean_.empty()) {
-    // Per-channel statistics of the training split (the standard constants where they exist).
-    auto x = train_.images.index_select(0, torch::tensor(train_idx_, torch::kInt64)).to(torch::kFloat).div(255.0);
-    auto m = x.mean({0, 2, 3}), s = x.std(/*dim=*/{0, 2, 3}, /*unbiased=*/false).clamp_min(1e-3);
-    for (int c = 0; c < channels_; ++c) {
-      mean_.push_back(m[c].item<float>());
-      std_.push_back(s[c].item<float>());
-    }
+  if (mean_.empty()) measure_normalization();
+}
+
+void DataModule::adopt(LoadedData&& d) {
+  train_ = std::move(d.train);
+  test_ = std::move(d.test);
+  files_ = std::move(d.files);
+  channels_ = d.channels;
+  resolution_ = d.resolution;
+  classes_ = d.classes;
+  mean_ = std::move(d.mean);
+  std_ = std::move(d.std);
+}
+
+// Per-channel statistics of the training split, for datasets without standard constants.
+void DataModule::measure_normalization() {
+  auto x = train_.images.index_select(0, torch::tensor(train_idx_, torch::kInt64)).to(torch::kFloat).div(255.0);
+  auto m = x.mean({0, 2, 3}), s = x.std(/*dim=*/{0, 2, 3}, /*unbiased=*/false).clamp_min(1e-3);
+  for (int c = 0; c < channels_; ++c) {
+    mean_.push_back(m[c].item<float>());
+    std_.push_back(s[c].item<float>());
   }
 }
 
 void DataModule::make_split() {
   int64_t n = files_ ? static_cast<int64_t>(files_->train_paths.size()) : train_.labels.size(0);
   int64_t n_test = files_ ? static_cast<int64_t>(files_->test_paths.size()) : test_.labels.size(0);
-  int64_t val = opts_.val_fraction > 0 ? static_cast<int64_t>(std::llround(opts_.val_fraction * double(n))) : opts_.val_size;
+  int64_t val =
+      opts_.val_fraction > 0 ? static_cast<int64_t>(std::llround(opts_.val_fraction * double(n))) : opts_.val_size;
   if (val >= n)
     throw ConfigError("data.val_size = " + std::to_string(val) + ": the training set has only " + std::to_string(n) +
                       " images; hold out fewer");
@@ -267,10 +198,14 @@ void DataModule::make_split() {
 
 int64_t DataModule::split_size(Split s) const {
   switch (s) {
-    case Split::kTrain: return static_cast<int64_t>(train_idx_.size());
-    case Split::kVal: return static_cast<int64_t>(val_idx_.size());
-    case Split::kTrainFull: return static_cast<int64_t>(train_idx_.size() + val_idx_.size());
-    case Split::kTest: return static_cast<int64_t>(test_idx_.size());
+    case Split::kTrain:
+      return static_cast<int64_t>(train_idx_.size());
+    case Split::kVal:
+      return static_cast<int64_t>(val_idx_.size());
+    case Split::kTrainFull:
+      return static_cast<int64_t>(train_idx_.size() + val_idx_.size());
+    case Split::kTest:
+      return static_cast<int64_t>(test_idx_.size());
   }
   return 0;
 }
@@ -278,16 +213,24 @@ int64_t DataModule::split_size(Split s) const {
 std::unique_ptr<BatchSource> DataModule::loader(Split s, const LoaderOptions& o) const {
   std::vector<int64_t> idx;
   switch (s) {
-    case Split::kTrain: idx = train_idx_; break;
-    case Split::kVal: idx = val_idx_; break;
+    case Split::kTrain:
+      idx = train_idx_;
+      break;
+    case Split::kVal:
+      idx = val_idx_;
+      break;
     case Split::kTrainFull:
       idx = train_idx_;
       idx.insert(idx.end(), val_idx_.begin(), val_idx_.end());
       std::sort(idx.begin(), idx.end());
       break;
-    case Split::kTest: idx = test_idx_; break;
+    case Split::kTest:
+      idx = test_idx_;
+      break;
   }
-  if (idx.empty()) throw ConfigError(std::string("data: the ") + split_name(s) + " split is empty (check data.val_size / data.subset)");
+  if (idx.empty())
+    throw ConfigError(std::string("data: the ") + split_name(s) +
+                      " split is empty (check data.val_size / data.subset)");
   if (files_) {
     FolderSourceOptions fo{opts_.image_size, opts_.workers, opts_.strict};
     return make_folder_source(files_, s == Split::kTest, idx, o, fo, mean_, std_);
@@ -309,8 +252,13 @@ void check_model_matches_data(const ModelOptions& m, const DataModule& d) {
 }
 
 nlohmann::json DataModule::split_json() const {
-  return {{"dataset", name_}, {"seed", seed_}, {"train_size", train_idx_.size()}, {"val_size", val_idx_.size()},
-          {"test_size", test_idx_.size()}, {"val", val_idx_}, {"train", train_idx_}};
+  return {{"dataset", name_},
+          {"seed", seed_},
+          {"train_size", train_idx_.size()},
+          {"val_size", val_idx_.size()},
+          {"test_size", test_idx_.size()},
+          {"val", val_idx_},
+          {"train", train_idx_}};
 }
 
 void DataModule::check_split(const nlohmann::json& recorded, const std::string& file) const {

@@ -30,8 +30,8 @@ ImageSet read_cifar_file(const std::string& path, bool cifar100) {
     const auto* r = reinterpret_cast<const uint8_t*>(bytes.data() + i * record);
     int64_t label = r[label_bytes - 1];  // CIFAR-100: coarse, fine -> the fine label
     if (label >= classes)
-      throw DataError(path + ": record " + std::to_string(i) + " has label " + std::to_string(label) +
-                      ", expected < " + std::to_string(classes));
+      throw DataError(path + ": record " + std::to_string(i) + " has label " + std::to_string(label) + ", expected < " +
+                      std::to_string(classes));
     lab[i] = label;
     std::memcpy(img + i * 3072, r + label_bytes, 3072);
   }
@@ -74,8 +74,8 @@ std::vector<int64_t> idx_header(const std::string& s, const std::string& path, i
   if (s.size() < 4) throw DataError(path + ": too short for an IDX header");
   uint32_t magic = be32(s, 0);
   if ((magic >> 16) != 0 || ((magic >> 8) & 0xff) != 0x08)
-    throw DataError(path + ": bad IDX magic number 0x" + fmt::format("{:08x}", magic) +
-                    " (expected 0x0000080" + std::to_string(want_dims) + ", unsigned bytes)");
+    throw DataError(path + ": bad IDX magic number 0x" + fmt::format("{:08x}", magic) + " (expected 0x0000080" +
+                    std::to_string(want_dims) + ", unsigned bytes)");
   int dims = static_cast<int>(magic & 0xff);
   if (dims != want_dims)
     throw DataError(path + ": IDX file has " + std::to_string(dims) + " dimensions, expected " +

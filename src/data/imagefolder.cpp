@@ -2,7 +2,7 @@
 // Training: RandomResizedCrop(scale 0.08..1, ratio 3/4..4/3) + horizontal flip; evaluation: resize the
 // shorter side to size*256/224 and center-crop. DCT scaling decodes at the smallest scale that still
 // covers the target, which is most of the speed on large photos.
-#include "imagefolder.h"
+#include "netadj/data/imagefolder.h"
 
 #include <turbojpeg.h>
 
@@ -111,11 +111,13 @@ class FolderSource : public BatchSource {
     return b;
   }
 
-  void start_epoch(int64_t epoch) override {
+  void start_epoch_at(int64_t epoch, int64_t first_batch) override {
     if (pending_.valid()) pending_.wait();
     if (int64_t f = failures_.load(); f > reported_) {
-      logger()->warn("imagefolder: {} image(s) could not be decoded and were fed as blank images "
-                     "(data.strict = true makes this an error)", f - reported_);
+      logger()->warn(
+          "imagefolder: {} image(s) could not be decoded and were fed as blank images "
+          "(data.strict = true makes this an error)",
+          f - reported_);
       reported_ = f;
     }
     epoch_ = epoch;
@@ -124,8 +126,9 @@ class FolderSource : public BatchSource {
       std::mt19937_64 rng(derive_seed(lo_.seed, "shuffle", epoch));
       std::shuffle(order_.begin(), order_.end(), rng);
     }
-    batch_ = 0;
-    if (num_batches() > 0) pending_ = std::async(std::launch::async, [this] { return decode_batch(0); });
+    batch_ = std::min(first_batch, num_batches());
+    if (batch_ < num_batches())
+      pending_ = std::async(std::launch::async, [this, b = batch_] { return decode_batch(b); });
   }
 
   std::optional<Batch> next() override {
@@ -152,7 +155,8 @@ class FolderSource : public BatchSource {
       Decoded d;
       for (int64_t i = next++; i < len; i = next++) {
         int64_t item = order_[static_cast<size_t>(start + i)];
-        const auto& path = test_ ? files_->test_paths[static_cast<size_t>(item)] : files_->train_paths[static_cast<size_t>(item)];
+        const auto& path =
+            test_ ? files_->test_paths[static_cast<size_t>(item)] : files_->train_paths[static_cast<size_t>(item)];
         y[i] = test_ ? files_->test_labels[static_cast<size_t>(item)] : files_->train_labels[static_cast<size_t>(item)];
         std::string bytes;
         try {
@@ -233,7 +237,8 @@ std::shared_ptr<FileList> list_image_folder(const std::string& root, bool strict
   if (fl->train_paths.empty()) throw DataError(train + ": no JPEG images found");
   if (fl->test_paths.empty()) throw DataError(val + ": no JPEG images found");
   if (fl->skipped > 0)
-    logger()->warn("{}: skipped {} files that are not JPEGs (data.strict = true makes this an error)", root, fl->skipped);
+    logger()->warn("{}: skipped {} files that are not JPEGs (data.strict = true makes this an error)", root,
+                   fl->skipped);
   return fl;
 }
 

@@ -44,9 +44,8 @@ void Sgd::step(double lr, const std::optional<torch::Tensor>& found_inf) {
   const double m = options_.momentum, wd = options_.weight_decay;
 #if NETADJ_HAVE_FUSED_SGD
   if (fused_) {
-    at::_fused_sgd_(ps, gs, bs, wd, m, lr, /*dampening=*/0.0,
-                    options_.nesterov, /*maximize=*/false, /*is_first_step=*/false, /*grad_scale=*/std::nullopt,
-                    found_inf);
+    at::_fused_sgd_(ps, gs, bs, wd, m, lr, /*dampening=*/0.0, options_.nesterov, /*maximize=*/false,
+                    /*is_first_step=*/false, /*grad_scale=*/std::nullopt, found_inf);
     return;
   }
 #endif
@@ -72,15 +71,15 @@ void Sgd::load(torch::serialize::InputArchive& archive) {
   torch::Tensor count;
   archive.read("count", count, /*is_buffer=*/true);
   if (count.item<int64_t>() != static_cast<int64_t>(buffers_.size()))
-    throw DataError("optimizer state holds " + std::to_string(count.item<int64_t>()) + " momentum buffers, this run needs " +
-                    std::to_string(buffers_.size()));
+    throw DataError("optimizer state holds " + std::to_string(count.item<int64_t>()) +
+                    " momentum buffers, this run needs " + std::to_string(buffers_.size()));
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < buffers_.size(); ++i) {
     torch::Tensor t;
     archive.read("momentum." + std::to_string(i), t, /*is_buffer=*/true);
     if (!t.sizes().equals(buffers_[i].sizes()))
-      throw DataError("optimizer state: momentum buffer " + std::to_string(i) + " has shape " +
-                      c10::str(t.sizes()) + ", its parameter " + c10::str(buffers_[i].sizes()));
+      throw DataError("optimizer state: momentum buffer " + std::to_string(i) + " has shape " + c10::str(t.sizes()) +
+                      ", its parameter " + c10::str(buffers_[i].sizes()));
     buffers_[i].copy_(t);
   }
 }

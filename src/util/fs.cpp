@@ -47,9 +47,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   }
 }
 
-void write_json_atomic(const std::string& path, const nlohmann::json& j) {
-  write_file_atomic(path, j.dump(2) + "\n");
-}
+void write_json_atomic(const std::string& path, const nlohmann::json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -1,6 +1,8 @@
 #pragma once
 // SpecBuilder: the only place that tracks widths and resolutions while an architecture is written down.
-// Family builders (zoo.cpp) call it op by op; each call returns the new op's index.
+// Family builders (zoo.cpp) call it op by op; each call returns the new op's index. A builder declares
+// each searchable slot once, with its default width (slot()); built without a channel vector it takes
+// those defaults, so one walk gives both the network and the family's default vector.
 #include <string>
 #include <vector>
 
@@ -18,8 +20,8 @@ struct ConvFlags {
 
 class SpecBuilder {
  public:
-  SpecBuilder(std::string arch, int in_channels, int resolution, int num_classes,
-              std::vector<int64_t> channels);
+  /// `channels` empty: every slot takes the default width its declaration gives.
+  SpecBuilder(const ModelOptions& m, int resolution, std::vector<int64_t> channels);
 
   int input() const { return 0; }
   const Op& op(int i) const { return spec_.ops.at(static_cast<size_t>(i)); }
@@ -34,7 +36,7 @@ class SpecBuilder {
   /// Residual sum of `stream` and `branch` with zero padding / truncation on the channel axis.
   /// padding "max": the output is the wider; its derivative goes to the branch when it is strictly wider
   /// (or as wide, if `branch_wins_ties`), else stays with the stream. "local": the branch's width.
-  int add(int stream, int branch, const std::string& padding, bool branch_wins_ties, bool relu);
+  int add(int stream, int branch, Padding padding, bool branch_wins_ties, bool relu);
   int concat(const std::vector<int>& ins, const std::string& name);
   int avg_pool(int in, int kernel, int stride);
   int max_pool(int in, int kernel, int stride, int pad);
@@ -43,14 +45,18 @@ class SpecBuilder {
   int linear(int in, int64_t out);
   int squeeze_excite(int in, int64_t se_width);
 
-  /// Names the next slot's layer (stage index for figures); builders call it once per slot, in order.
-  void name_slot(int slot, const std::string& name, int stage);
+  /// Declares the next searchable slot: its layer name, stage (for figures) and default width. Returns
+  /// its index; the width is channels[index], or `default_width` when built without a vector.
+  int slot(const std::string& name, int stage, int64_t default_width);
 
+  /// Checks that every slot got a layer and that the vector had one width per slot (ConfigError).
   ArchSpec finish();
 
  private:
   int push(Op op);
   ArchSpec spec_;
+  std::vector<int64_t> given_;  ///< the vector asked for (empty: defaults)
+  int depth_ = 0;
 };
 
 }  // namespace netadj

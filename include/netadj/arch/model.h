@@ -11,9 +11,6 @@
 
 namespace netadj {
 
-enum class DropType { kBernoulli, kGaussian };
-DropType parse_drop_type(const std::string& s);
-
 /// SpatialDropout: one multiplier per (sample, channel); bernoulli keeps a channel with 1-p and scales it
 /// by 1/(1-p), gaussian multiplies by N(1, p/(1-p)). Both keep the expectation. p = 0 returns x.
 torch::Tensor channel_drop(const torch::Tensor& x, double p, DropType type);
@@ -58,6 +55,10 @@ class GraphNetImpl : public torch::nn::Module {
     torch::nn::Conv2d se_expand{nullptr};
   };
   torch::Tensor fit_channels(const torch::Tensor& x, int64_t c) const;
+  /// Output of op `i` from the outputs of earlier ops.
+  torch::Tensor apply(size_t i, const std::vector<torch::Tensor>& val);
+  torch::Tensor apply_conv(const Op& op, Node& n, const torch::Tensor& in);
+  torch::Tensor apply_squeeze_excite(const Op& op, Node& n, const torch::Tensor& in);
   void record(const std::string& name, const torch::Tensor& w, const torch::Tensor& out) const;
 
   ArchSpec spec_;

@@ -34,16 +34,16 @@ struct Op {
   int kernel = 1;
   int stride = 1;
   int pad = 0;
-  bool depthwise = false;   ///< groups = channels (in = out)
+  bool depthwise = false;  ///< groups = channels (in = out)
   bool bias = false;
-  bool bn = false;          ///< BatchNorm after the conv
-  bool relu = false;        ///< ReLU after the BN (or after the add)
-  bool preact = false;      ///< BN + ReLU on the input before the conv (DenseNet)
-  int slot = -1;            ///< searchable layer whose width is `out`; it gets a channel-drop point
+  bool bn = false;      ///< BatchNorm after the conv
+  bool relu = false;    ///< ReLU after the BN (or after the add)
+  bool preact = false;  ///< BN + ReLU on the input before the conv (DenseNet)
+  int slot = -1;        ///< searchable layer whose width is `out`; it gets a channel-drop point
   // add
-  std::string padding;      ///< "max" or "local"
+  Padding padding = Padding::kMax;
   // squeeze-excitation
-  int64_t se_width = 0;     ///< reduced width (fixed, not searched)
+  int64_t se_width = 0;  ///< reduced width (fixed, not searched)
 };
 
 struct LayerInfo {
@@ -78,8 +78,9 @@ struct ArchInfo {
   std::string name;
   std::string summary;
   int default_resolution = 32;
-  /// Throws ConfigError when depth/options are not valid for this family.
-  std::function<std::vector<int64_t>(const ModelOptions&)> default_channels;
+  int typical_depth = 20;  ///< a valid model.depth for this family (examples and registry-driven tests)
+  /// Builds the spec for a channel vector (empty: the family's default widths, declared slot by slot in
+  /// the same walk). Throws ConfigError when depth/options or the vector's length do not fit the family.
   std::function<ArchSpec(const ModelOptions&, const std::vector<int64_t>&, int resolution)> build;
 };
 
@@ -88,6 +89,10 @@ const ArchInfo& find_arch(const std::string& name);  ///< "unknown model 'x'; kn
 
 /// Resolution the spec is built for: model.resolution, else `data_resolution` if > 0, else the family's.
 int resolve_resolution(const ModelOptions& m, int data_resolution = 0);
+/// True when `resolution` is under half or over twice the family's design resolution (an ImageNet
+/// network counted at 32x32 has ~1/50 of its FLOPs); warn_if_far_from_design logs a warning then.
+bool far_from_design(const ModelOptions& m, int resolution);
+void warn_if_far_from_design(const ModelOptions& m, int resolution);
 /// Builds the spec for model.channels (or the defaults), validating the vector's length and entries.
 ArchSpec build_spec(const ModelOptions& m, int resolution);
 /// Same options, another channel vector (used by the search: thousands of calls).

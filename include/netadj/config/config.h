@@ -11,28 +11,51 @@
 
 namespace netadj {
 
+// Choices that the config spells as strings are parsed once, at load, into these enums; the names
+// (and the allowed values in error messages) come from one table per enum in config.cpp.
+enum class Padding { kMax, kLocal };                            ///< "max" | "local"
+enum class DropType { kBernoulli, kGaussian };                  ///< "bernoulli" | "gaussian"
+enum class FurMetric { kLoss, kAccuracy };                      ///< "loss" | "accuracy"
+enum class AmpMode { kAuto, kOff, kBf16, kFp16 };               ///< "auto" | "off" | "bf16" | "fp16"
+enum class MemoryFormat { kAuto, kChannelsLast, kContiguous };  ///< "auto" | "channels_last" | "contiguous"
+
+/// The name an enum value has in the config ("bf16"); enum_names<E>() lists them all.
+template <class E>
+const char* enum_name(E value);
+template <class E>
+std::vector<std::string> enum_names();
+
+/// runtime.device: "auto", "cpu", "cuda" (the current device) or "cuda:N".
+struct DeviceChoice {
+  enum class Kind { kAuto, kCpu, kCuda } kind = Kind::kAuto;
+  int index = -1;  ///< cuda:N; -1 = the current CUDA device
+  /// Parses "auto" / "cpu" / "cuda" / "cuda:N"; nullopt when the text is none of these.
+  static std::optional<DeviceChoice> parse(const std::string& text);
+  std::string str() const;
+};
+
 struct ModelOptions {
-  std::string arch = "resnet_cifar";   ///< registry name
-  int depth = 20;                      ///< 6n+2 for CIFAR ResNet/Plain/PyramidNet, 18/34 ImageNet ResNet
-  double width = 1.0;                  ///< width multiplier applied to the default widths
+  std::string arch = "resnet_cifar";  ///< registry name
+  int depth = 20;                     ///< 6n+2 for CIFAR ResNet/Plain/PyramidNet, 18/34 ImageNet ResNet
+  double width = 1.0;                 ///< width multiplier applied to the default widths
   int num_classes = 100;
   int in_channels = 3;
-  std::string padding = "max";         ///< residual width mismatch: "max" or "local"
-  int resolution = 0;                  ///< input height = width; 0 = from the dataset (or arch default)
-  std::vector<int64_t> channels;       ///< searchable widths; empty = the architecture's default
+  Padding padding = Padding::kMax;  ///< residual width mismatch: zero-pad to the wider, or the branch's
+  int resolution = 0;               ///< input height = width; 0 = from the dataset (or arch default)
+  std::vector<int64_t> channels;    ///< searchable widths; empty = the architecture's default
 };
 
 struct SyntheticOptions {
-  int train_size = 2000;   ///< training images
-  int test_size = 500;     ///< test images
+  int train_size = 2000;  ///< training images
+  int test_size = 500;    ///< test images
   int classes = 10;
   int channels = 3;
   int resolution = 16;
-  double noise = 0.5;      ///< std of the additive noise (patterns have unit amplitude)
+  double noise = 0.5;  ///< std of the additive noise (patterns have unit amplitude)
 };
 
 struct DataOptions {
-  std::string dataset = "cifar100";  ///< cifar10|cifar100|fashion_mnist|mnist|idx|imagefolder|synthetic
+  std::string dataset = "cifar100";  ///< a dataset registry name (data/registry.h; `netadj config --list-datasets`)
   std::string root;                  ///< folder of the files; "" = the dataset's default location
   int64_t val_size = 5000;           ///< images held out of the training set for the search
   double val_fraction = 0.0;         ///< alternative to val_size (used when > 0)
@@ -46,15 +69,15 @@ struct DataOptions {
 };
 
 struct DropOptions {
-  double rate = 0.1;                 ///< SpatialDropout rate during training (Sec. 3.5)
-  std::string type = "bernoulli";    ///< bernoulli|gaussian
-  bool epoch_ramp = true;            ///< rate * e / E in epoch e of E
-  bool layer_ramp = true;            ///< layer i of L gets rate * (i+1) / L
+  double rate = 0.1;  ///< SpatialDropout rate during training (Sec. 3.5)
+  DropType type = DropType::kBernoulli;
+  bool epoch_ramp = true;  ///< rate * e / E in epoch e of E
+  bool layer_ramp = true;  ///< layer i of L gets rate * (i+1) / L
 };
 
 struct KdOptions {
-  std::string teacher;               ///< checkpoint of a trained teacher; "" = no distillation
-  double alpha = 0.9;                ///< weight of the distillation term
+  std::string teacher;  ///< checkpoint of a trained teacher; "" = no distillation
+  double alpha = 0.9;   ///< weight of the distillation term
   double temperature = 4.0;
 };
 
@@ -66,13 +89,14 @@ struct TrainOptions {
   double momentum = 0.9;
   bool nesterov = false;
   double weight_decay = 3e-4;
-  bool per_step = false;             ///< anneal the lr every step instead of every epoch
+  bool per_step = false;  ///< anneal the lr every step instead of every epoch
   int warmup_epochs = 0;
   double warmup_lr = 0.0;
   double label_smoothing = 0.0;
-  double loss_scale = 65536.0;       ///< fp16 only: initial dynamic loss scale (halves on overflow, doubles after 2000 clean steps)
+  double loss_scale =
+      65536.0;  ///< fp16 only: initial dynamic loss scale (halves on overflow, doubles after 2000 clean steps)
   bool eval_test_each_epoch = false;
-  bool full_train = true;            ///< `netadj train` trains on train+val (the paper's re-training)
+  bool full_train = true;  ///< `netadj train` trains on train+val (the paper's re-training)
   DropOptions drop;
   KdOptions kd;
 };
@@ -80,32 +104,36 @@ struct TrainOptions {
 struct FurOptions {
   double base_drop_rate = 0.05;
   int repeats = 5;
-  std::string metric = "loss";       ///< loss|accuracy
-  std::string drop_type = "bernoulli";
+  FurMetric metric = FurMetric::kLoss;  ///< loss increase or accuracy drop per dropped FLOP
+  DropType drop_type = DropType::kBernoulli;
   double max_drop_rate = 0.9;
 };
 
 struct SearchOptions {
   int iterations = 10;
-  int epochs = 0;                    ///< training epochs per iteration; 0 = train.epochs
+  int epochs = 0;  ///< training epochs per iteration; 0 = train.epochs
   double update_num = 6;
   double update_num_decay = 0.5;
   double adjust_rate = 0.15;
   double adjust_rate_decay = 0.01;
   int min_channels = 4;
   double flops_tolerance = 0.01;
-  int patience = 0;                  ///< stop after this many iterations without improvement; 0 = never
+  int patience = 0;  ///< stop after this many iterations without improvement; 0 = never
+};
+
+struct EvalOptions {
+  int batch_size = 256;  ///< batch size of every evaluation (validation, test, FUR probes)
 };
 
 struct RuntimeOptions {
-  std::string device = "auto";       ///< auto|cpu|cuda|cuda:N
-  std::string amp = "auto";          ///< auto|off|bf16|fp16
-  int threads = 0;                   ///< CPU threads; 0 = all cores
+  DeviceChoice device;           ///< auto|cpu|cuda|cuda:N
+  AmpMode amp = AmpMode::kAuto;  ///< autocast; auto = bf16 on CUDA, off on the CPU
+  int threads = 0;               ///< CPU threads; 0 = all cores
   int64_t seed = 0;
-  std::string out_dir = "runs";      ///< parent of run directories
-  std::string name;                  ///< run name; "" = config file stem
-  int log_every = 50;                ///< steps between progress log lines when not on a terminal
-  std::string memory_format = "auto"; ///< auto|channels_last|contiguous (see uses_channels_last)
+  std::string out_dir = "runs";                      ///< parent of run directories
+  std::string name;                                  ///< run name; "" = config file stem
+  int log_every = 50;                                ///< steps between progress log lines when not on a terminal
+  MemoryFormat memory_format = MemoryFormat::kAuto;  ///< see uses_channels_last
   bool cudnn_benchmark = true;
 };
 
@@ -115,6 +143,7 @@ struct Config {
   TrainOptions train;
   FurOptions fur;
   SearchOptions search;
+  EvalOptions eval;
   RuntimeOptions runtime;
 };
 

@@ -4,6 +4,7 @@
 // 4-pixel zero padding + horizontal flip) and normalization run batched on the device.
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -34,16 +35,47 @@ class BatchSource {
   virtual ~BatchSource() = default;
   virtual int64_t size() const = 0;
   virtual int64_t num_batches() const = 0;
-  virtual void start_epoch(int64_t epoch) = 0;
+  /// Starts epoch `epoch` at its batch `first_batch` (a resumed epoch skips what was already trained).
+  virtual void start_epoch_at(int64_t epoch, int64_t first_batch) = 0;
+  void start_epoch(int64_t epoch) { start_epoch_at(epoch, 0); }
   virtual std::optional<Batch> next() = 0;
 };
 
 struct LoaderOptions {
   int batch_size = 128;
-  bool training = false;    ///< shuffle + augment (when the dataset allows it)
+  bool training = false;  ///< shuffle + augment (when the dataset allows it)
   torch::Device device = torch::kCPU;
   uint64_t seed = 0;
 };
+
+struct FileList;  // imagefolder.h
+
+/// What a dataset's loader returns: images in memory (CIFAR, IDX, synthetic) or a file list (imagefolder).
+struct LoadedData {
+  ImageSet train, test;
+  std::shared_ptr<FileList> files;  ///< set for file-backed datasets; train/test are then empty
+  int channels = 0, resolution = 0, classes = 0;
+  std::vector<float> mean, std;  ///< per-channel normalization; empty = measured on the training split
+};
+
+/// A dataset registry entry: validation, the data module and `netadj config --list-datasets` read it.
+struct DatasetInfo {
+  std::string name;
+  std::string summary;
+  std::string default_root;  ///< folder used when data.root is empty; "" = the dataset reads no files
+  std::string missing_hint;  ///< added to the error when the folder is missing
+  /// Input resolution implied by the config alone (0 when only the files tell).
+  std::function<int(const DataOptions&)> nominal_resolution;
+  /// Reads (or generates) the dataset from `root`; throws DataError naming the file.
+  std::function<LoadedData(const DataOptions&, const std::string& root, uint64_t seed)> load;
+};
+
+/// Every dataset, registered explicitly in one function (data/registry.cpp).
+const std::vector<DatasetInfo>& dataset_registry();
+const DatasetInfo* find_dataset_or_null(const std::string& name);
+/// Throws ConfigError "data.dataset = "x": unknown dataset; known: ...".
+const DatasetInfo& find_dataset(const std::string& name);
+std::vector<std::string> dataset_names();
 
 /// The input resolution a dataset config implies without reading files (0 when only the files tell: idx).
 int nominal_resolution(const DataOptions& d);
@@ -80,7 +112,9 @@ class DataModule {
   const ImageSet& test_set() const { return test_; }
 
  private:
+  void adopt(LoadedData&& d);
   void make_split();
+  void measure_normalization();
   DataOptions opts_;
   uint64_t seed_ = 0;
   std::string name_;
@@ -89,7 +123,7 @@ class DataModule {
   std::vector<int64_t> train_idx_, val_idx_, test_idx_;
   std::vector<float> mean_, std_;
   // imagefolder
-  std::shared_ptr<struct FileList> files_;
+  std::shared_ptr<FileList> files_;
 };
 
 /// The model must fit the data: in_channels and num_classes equal the dataset's (ConfigError otherwise).

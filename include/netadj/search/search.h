@@ -10,6 +10,8 @@
 #include "netadj/arch/model.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
+#include "netadj/run/records.h"
+#include "netadj/run/session.h"
 #include "netadj/train/train.h"
 
 namespace netadj {
@@ -18,9 +20,9 @@ namespace netadj {
 double round_even(double x);
 
 struct DropPlan {
-  std::vector<double> p;        ///< per-layer drop probability
-  std::vector<double> f;        ///< f_l = c_l * dFLOPs/dc_l
-  std::vector<int> clamped;     ///< layers whose p hit max_drop_rate
+  std::vector<double> p;     ///< per-layer drop probability
+  std::vector<double> f;     ///< f_l = c_l * dFLOPs/dc_l
+  std::vector<int> clamped;  ///< layers whose p hit max_drop_rate
 };
 /// p_l = base * mean(f) / f_l, clamped to max_rate (layers with f_l = 0 get max_rate).
 DropPlan drop_plan(const std::vector<int64_t>& c, const std::vector<int64_t>& dflops, double base, double max_rate);
@@ -34,15 +36,18 @@ struct FurResult {
 
 /// Per-layer FUR on `val`. `partial` (may be empty) holds per-layer results already measured (resume):
 /// {"base": {...}, "layers": {"<l>": [v_1..v_R]}}; `on_layer` is called after each layer with it updated.
-FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, const torch::Device& dev,
-                       const std::string& amp, uint64_t seed, nlohmann::json partial = nullptr,
+/// Stops with Interrupted after the layer in flight when SIGINT/SIGTERM arrived (its result is saved).
+FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, const torch::Device& dev, AmpMode amp,
+                       uint64_t seed, nlohmann::json partial = nullptr,
                        const std::function<void(const nlohmann::json&)>& on_layer = nullptr);
-nlohmann::json fur_json(const FurResult& r, const ArchSpec& s);
+FurRecord fur_record(const FurResult& r, const ArchSpec& s);
+/// FUR values for `layers` layers from a JSON array or `netadj fur --json` output (DataError naming the file).
+std::vector<double> read_fur_file(const std::string& path, size_t layers);
 
 struct Adjustment {
-  std::vector<int64_t> channels;    ///< after adjustment and rescaling
-  std::vector<int64_t> adjusted;    ///< after adjustment, before rescaling
-  std::vector<int> top, bottom;     ///< widened / narrowed layers, in rank order
+  std::vector<int64_t> channels;  ///< after adjustment and rescaling
+  std::vector<int64_t> adjusted;  ///< after adjustment, before rescaling
+  std::vector<int> top, bottom;   ///< widened / narrowed layers, in rank order
   int k = 0;
   double scale = 1.0;
   int64_t flops_adjusted = 0, flops = 0;
@@ -61,9 +66,6 @@ std::pair<std::vector<int64_t>, double> rescale(const std::vector<int64_t>& c, c
                                                 double tol);
 
 /// Runs or resumes a search in `run_dir` (which holds config.json). Returns the best iteration's index.
-int run_search(const Config& cfg, const std::string& run_dir, bool resume);
-
-/// Creates runs/<name>-<timestamp>/ (or `out`), unless it exists.
-std::string make_run_dir(const Config& cfg, const std::string& out);
+int run_search(const RunSession& session, const std::string& run_dir, bool resume);
 
 }  // namespace netadj

@@ -29,9 +29,9 @@ bool fused_sgd_available();
 class Sgd {
  public:
   /// `params` must already be on their training device and in their training memory format; momentum
-  /// buffers (none for momentum 0) are allocated like them (zeros: with no dampening, 0*m + g equals the first step's copy
-  /// of g exactly, so the step needs no "first step" flag from the host). `fused` = false forces the
-  /// _foreach_ path (tests compare the two).
+  /// buffers (none for momentum 0) are allocated like them (zeros: with no dampening, 0*m + g equals the first step's
+  /// copy of g exactly, so the step needs no "first step" flag from the host). `fused` = false forces the _foreach_
+  /// path (tests compare the two).
   Sgd(std::vector<torch::Tensor> params, SgdOptions options, bool fused = true);
 
   /// Drops the gradients (set to none, so the next backward writes them instead of adding).

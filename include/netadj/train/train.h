@@ -11,14 +11,15 @@
 #include "netadj/arch/model.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
+#include "netadj/run/records.h"
 #include "netadj/train/sgd.h"
 
 namespace netadj {
 
 /// Picks the device from runtime.device (auto = CUDA when available); applies thread and cuDNN settings.
 torch::Device setup_device(const RuntimeOptions& r);
-/// "off", "bf16" or "fp16" for this device (auto = bf16 on CUDA, off on CPU).
-std::string resolve_amp(const RuntimeOptions& r, const torch::Device& d);
+/// kOff, kBf16 or kFp16 for this device (auto = bf16 on CUDA, off on CPU); never kAuto.
+AmpMode resolve_amp(const RuntimeOptions& r, const torch::Device& d);
 
 /// Whether to train in channels-last layout. "auto": always on CUDA (cuDNN); on the CPU only when every
 /// searchable width is a multiple of 8. oneDNN's blocked kernels then gain up to ~20%, while widths
@@ -34,36 +35,24 @@ double lr_at(const TrainOptions& t, int epochs, int64_t step, int64_t steps_per_
 /// Per-layer SpatialDropout rates in epoch `epoch` (0-based) of `epochs` for `layers` layers.
 std::vector<double> drop_rates(const DropOptions& d, int epoch, int epochs, int layers);
 
-struct EvalResult {
-  double loss = 0, top1 = 0, top5 = 0;
-  int64_t n = 0;
-};
 /// Evaluates with the model in eval mode (BN running stats) and whatever drop rates are set on it.
-EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, const std::string& amp);
-
-struct EpochRecord {
-  int epoch = 0;
-  double lr = 0, train_loss = 0, train_acc = 0, seconds = 0, images_per_s = 0;
-  EvalResult val;
-  std::optional<EvalResult> test;
-};
+EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, AmpMode amp);
 
 struct TrainPlan {
   int epochs = 1;
   Split train_split = Split::kTrain;
   std::optional<Split> eval_split = Split::kVal;  ///< evaluated every epoch
   bool test_at_end = true;
-  uint64_t seed = 0;           ///< derives shuffling, augmentation and dropout streams
-  std::string checkpoint;      ///< "" = no checkpoints; else written each epoch and resumed from
-  std::string metrics_file;    ///< "" = none; else one JSON line per epoch
-  std::string label;           ///< shown in progress lines ("iter 3")
-  int64_t max_steps = -1;      ///< stop after this many steps in total (benchmarks); -1 = all
-  int64_t interrupt_after_steps = -1;  ///< tests: throw mid-epoch after this many steps (a simulated kill)
+  uint64_t seed = 0;         ///< derives shuffling, augmentation and dropout streams
+  std::string checkpoint;    ///< "" = no checkpoints; else written each epoch and resumed from
+  std::string metrics_file;  ///< "" = none; else one JSON line per epoch
+  std::string label;         ///< shown in progress lines ("iter 3")
+  int64_t max_steps = -1;    ///< stop after this many steps in total (benchmarks); -1 = all
 };
 
 struct TrainResult {
   std::vector<EpochRecord> history;
-  EvalResult final_eval;          ///< last epoch's eval split (the test result when there is none)
+  EvalResult final_eval;  ///< last epoch's eval split (the test result when there is none)
   std::optional<EvalResult> test;
   double seconds = 0;
   bool resumed = false;
@@ -72,25 +61,26 @@ struct TrainResult {
 class Trainer {
  public:
   Trainer(const Config& cfg, const DataModule& data, torch::Device device);
-  /// Trains `net` (freshly initialized by the caller) per `plan`; continues from plan.checkpoint when a
-  /// complete one exists. Throws NumericError on a non-finite loss (naming epoch and step).
+  /// Trains `net` (freshly initialized by the caller) per `plan`; continues from plan.checkpoint when one
+  /// exists (written at the end of each epoch, and mid-epoch on SIGINT/SIGTERM, after which it throws
+  /// Interrupted). Throws NumericError on a non-finite loss (naming epoch and step).
   TrainResult run(GraphNet& net, const TrainPlan& plan);
 
-  const std::string& amp() const { return amp_; }
+  AmpMode amp() const { return amp_; }
+  const Config& config() const { return cfg_; }
+  const DataModule& data() const { return data_; }
+  const torch::Device& device() const { return device_; }
 
  private:
   const Config& cfg_;
   const DataModule& data_;
   torch::Device device_;
-  std::string amp_;
+  AmpMode amp_;
 };
 
 /// Saves a model with its spec options so it can be rebuilt (teacher for KD, `netadj fur`).
 void save_model(GraphNet& net, const ModelOptions& m, const std::string& path);
 /// Loads a model saved by save_model or a training checkpoint; `m` receives the model options.
 GraphNet load_model(const std::string& path, ModelOptions& m);
-
-nlohmann::json eval_json(const EvalResult& e);
-nlohmann::json epoch_json(const EpochRecord& r);
 
 }  // namespace netadj

@@ -9,11 +9,12 @@ namespace netadj {
 /// Documented exit codes of the `netadj` binary.
 enum class ExitCode : int {
   kOk = 0,
-  kRuntime = 1,   ///< anything unexpected
-  kUsage = 2,     ///< bad command line or config
-  kData = 3,      ///< missing or corrupt dataset / input file
-  kNumeric = 4,   ///< non-finite loss or similar numeric failure
-  kIo = 5,        ///< cannot write results (disk full, permissions)
+  kRuntime = 1,        ///< anything unexpected
+  kUsage = 2,          ///< bad command line or config
+  kData = 3,           ///< missing or corrupt dataset / input file
+  kNumeric = 4,        ///< non-finite loss or similar numeric failure
+  kIo = 5,             ///< cannot write results (disk full, permissions)
+  kInterrupted = 130,  ///< stopped by SIGINT/SIGTERM after saving a checkpoint (128 + SIGINT, as shells do)
 };
 
 class Error : public std::runtime_error {

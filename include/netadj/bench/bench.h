@@ -1,0 +1,20 @@
+#pragma once
+// Benchmarks behind `netadj bench`: each measures in one process and returns one JSON object, so
+// ratios are taken against a baseline run on the same machine at the same time.
+#include <nlohmann/json.hpp>
+
+#include "netadj/config/config.h"
+#include "netadj/run/session.h"
+
+namespace netadj {
+
+/// Training and evaluation images/s after `warmup` untimed steps; peak host (and device) memory.
+nlohmann::json bench_train(const RunSession& session, int warmup, int steps);
+/// Training input pipeline images/s over `batches` batches, and the dataset's load time.
+nlohmann::json bench_data(const Config& cfg, int batches);
+/// Microseconds per FLOPs evaluation (spec build + count), as the rescaling's bisection calls it.
+nlohmann::json bench_flops(const Config& cfg, int evals);
+/// Microseconds per optimizer step: torch::optim::SGD against netadj's _foreach_ and fused steps.
+nlohmann::json bench_optim(const Config& cfg, int steps);
+
+}  // namespace netadj

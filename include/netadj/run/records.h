@@ -1,0 +1,138 @@
+#pragma once
+// The run directory's JSON records as types, each with one to_json/from_json pair (records.cpp), so
+// the keys are spelled once. docs/run-directory.md describes every file and key; scripts/report.py
+// reads only the documented keys. Files carry "schema_version"; a reader refuses any other version.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace netadj {
+
+/// Version of the records below; bump it when a key changes meaning or disappears.
+inline constexpr int kSchemaVersion = 1;
+
+/// One evaluation: mean loss, top-1/top-5 accuracy (fractions) over n images.
+struct EvalResult {
+  double loss = 0, top1 = 0, top5 = 0;
+  int64_t n = 0;
+};
+
+/// One line of metrics.jsonl: a finished training epoch.
+struct EpochRecord {
+  int epoch = 0;  ///< 0-based
+  double lr = 0, train_loss = 0, train_acc = 0, seconds = 0, images_per_s = 0;
+  EvalResult val;                  ///< the plan's evaluation split (zeros when it has none)
+  std::optional<EvalResult> test;  ///< with train.eval_test_each_epoch
+  std::string label;               ///< "iter 3" in a search; "" in `netadj train`
+};
+
+/// result.json of `netadj train`.
+struct TrainRecord {
+  std::string arch;
+  std::vector<int64_t> channels;
+  int64_t flops = 0, params = 0;
+  int epochs = 0;
+  std::string train_split;  ///< "train_full" (train+val, the paper's re-training) or "train"
+  EvalResult final_eval;    ///< last epoch's validation, or the test result when there is no validation
+  std::optional<EvalResult> test;
+  double seconds = 0;
+};
+
+/// iter_<t>/fur.json and `netadj fur --json`.
+struct FurRecord {
+  std::vector<int64_t> channels;
+  std::vector<std::string> layer_names;
+  EvalResult base;  ///< the trained network without dropout
+  std::vector<double> drop_p, fur, fur_stderr;
+  std::vector<int> rank;     ///< rank[l] = 0 for the largest FUR
+  std::vector<int> clamped;  ///< layers whose drop probability hit fur.max_drop_rate
+};
+
+/// One search iteration in search.json.
+struct IterationRecord {
+  int iteration = 0;
+  std::vector<int64_t> channels;
+  int64_t flops = 0, params = 0;
+  EvalResult val;
+  std::optional<EvalResult> test;
+  EvalResult fur_base;
+  std::vector<double> fur, fur_stderr, drop_p;
+  std::vector<int> clamped, rank;
+  int k = 0;
+  std::vector<int> top, bottom;  ///< widened / narrowed layers
+  std::vector<int64_t> adjusted_channels;
+  int64_t adjusted_flops = 0;
+  double scale = 1.0;
+  std::vector<int64_t> next_channels;
+  int64_t next_flops = 0;
+};
+
+struct BestRecord {
+  int iteration = 0;
+  std::vector<int64_t> channels;
+  double val_top1 = 0;
+  int64_t flops = 0;
+};
+
+/// search.json.
+struct SearchRecord {
+  std::string arch;
+  int depth = 0, resolution = 0;
+  int64_t f0 = 0;  ///< FLOPs (MACs) of the starting vector: the budget
+  std::vector<int64_t> init_channels;
+  std::vector<std::string> layer_names;
+  std::vector<int> layer_stages;
+  int epochs_per_iteration = 0;
+  std::vector<IterationRecord> iterations;
+  std::optional<BestRecord> best;  ///< after the first iteration
+  bool done = false;
+  bool stopped_early = false;
+};
+
+struct IterationTimes {
+  int iteration = 0;
+  double train_seconds = 0, fur_seconds = 0;
+  bool resumed = false;  ///< training continued from a checkpoint
+};
+
+/// times.json.
+struct TimesRecord {
+  std::vector<IterationTimes> iterations;
+};
+
+#define NETADJ_RECORD_JSON(T)                  \
+  void to_json(nlohmann::json& j, const T& r); \
+  void from_json(const nlohmann::json& j, T& r);
+NETADJ_RECORD_JSON(EvalResult)
+NETADJ_RECORD_JSON(EpochRecord)
+NETADJ_RECORD_JSON(TrainRecord)
+NETADJ_RECORD_JSON(FurRecord)
+NETADJ_RECORD_JSON(IterationRecord)
+NETADJ_RECORD_JSON(BestRecord)
+NETADJ_RECORD_JSON(SearchRecord)
+NETADJ_RECORD_JSON(IterationTimes)
+NETADJ_RECORD_JSON(TimesRecord)
+#undef NETADJ_RECORD_JSON
+
+/// Writes a record file atomically, with "schema_version" added.
+void write_record(const std::string& path, const nlohmann::json& record);
+/// Reads a record file and checks its schema version: ConfigError (exit 2) for a version this netadj
+/// does not read; DataError when the file is missing or malformed.
+nlohmann::json read_record(const std::string& path);
+
+[[noreturn]] void throw_malformed_record(const std::string& path, const std::string& what);
+
+/// read_record, then conversion to T; a missing or mistyped key is a DataError naming the file.
+template <class T>
+T read_record_as(const std::string& path) {
+  nlohmann::json j = read_record(path);
+  try {
+    return j.get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw_malformed_record(path, e.what());
+  }
+}
+
+}  // namespace netadj

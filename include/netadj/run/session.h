@@ -1,0 +1,44 @@
+#pragma once
+// RunSession: what every command that trains or evaluates sets up once, in one place: the validated
+// config, the device, the dataset (loaded and split once) and the input resolution.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "netadj/arch/spec.h"
+#include "netadj/config/config.h"
+#include "netadj/data/data.h"
+
+namespace netadj {
+
+class RunSession {
+ public:
+  /// Picks the device, loads the dataset, checks the model against it (channels, classes) and fixes
+  /// model.resolution; warns when an architecture meets a resolution far from its design.
+  explicit RunSession(Config cfg);
+
+  const Config& config() const { return cfg_; }
+  const torch::Device& device() const { return device_; }
+  const DataModule& data() const { return *data_; }
+  AmpMode amp() const { return amp_; }
+  int resolution() const { return cfg_.model.resolution; }
+
+  /// The spec of the config's model (its channels or the defaults), or of another channel vector.
+  ArchSpec spec() const;
+  ArchSpec spec(const std::vector<int64_t>& channels) const;
+  /// Evaluation batches of a split (eval.batch_size, no augmentation).
+  std::unique_ptr<BatchSource> eval_loader(Split s) const;
+
+ private:
+  Config cfg_;
+  torch::Device device_;
+  std::unique_ptr<DataModule> data_;
+  AmpMode amp_;
+};
+
+/// Creates runs/<name>-<timestamp>/ (or `out`) and returns its path.
+std::string make_run_dir(const Config& cfg, const std::string& out);
+
+}  // namespace netadj

@@ -1,0 +1,169 @@
+#include "netadj/bench/bench.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#ifdef NETADJ_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+#include "netadj/data/data.h"
+#include "netadj/train/train.h"
+#include "netadj/util/log.h"
+
+namespace netadj {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void sync(const torch::Device& dev) {
+  if (dev.is_cuda()) torch::cuda::synchronize();
+}
+
+// Seconds for `steps` training steps after the same trainer has run `warmup` of them.
+double time_train_steps(Trainer& trainer, GraphNet& net, int warmup, int steps) {
+  TrainPlan plan;
+  plan.epochs = 1000000;
+  plan.eval_split = std::nullopt;
+  plan.test_at_end = false;
+  plan.max_steps = warmup;
+  trainer.run(net, plan);
+  sync(trainer.device());
+  plan.max_steps = steps;
+  auto t0 = Clock::now();
+  trainer.run(net, plan);
+  sync(trainer.device());
+  return seconds_since(t0);
+}
+
+void add_peak_memory(json& j, const torch::Device& dev) {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  j["peak_host_memory_mb"] = double(ru.ru_maxrss) / 1024.0;
+#ifdef NETADJ_WITH_CUDA
+  if (dev.is_cuda()) {
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(dev.index() < 0 ? 0 : dev.index());
+    j["peak_device_memory_mb"] = double(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);  // 0: all pools
+  }
+#endif
+}
+
+}  // namespace
+
+json bench_train(const RunSession& session, int warmup, int steps) {
+  Config cfg = session.config();
+  cfg.train.epochs = 1000000;  // keep the lr schedule flat; only throughput matters here
+  torch::manual_seed(1);
+  GraphNet net(session.spec());
+  Trainer trainer(cfg, session.data(), session.device());
+  set_log_level("warn");
+  double train_s = time_train_steps(trainer, net, warmup, steps);
+  auto ev = session.eval_loader(Split::kVal);
+  evaluate(net, *ev, session.device(), trainer.amp());  // warm
+  auto t1 = Clock::now();
+  EvalResult er = evaluate(net, *ev, session.device(), trainer.amp());
+  double eval_s = seconds_since(t1);
+  json j = {{"arch", cfg.model.arch},
+            {"device", session.device().str()},
+            {"amp", enum_name(trainer.amp())},
+            {"batch", cfg.train.batch_size},
+            {"threads", torch::get_num_threads()},
+            {"steps", steps},
+            {"fused_sgd", fused_sgd_available()},
+            {"train_images_per_s", double(steps) * cfg.train.batch_size / train_s},
+            {"eval_images_per_s", double(er.n) / eval_s}};
+  add_peak_memory(j, session.device());
+  return j;
+}
+
+json bench_data(const Config& cfg, int batches) {
+  torch::Device dev = setup_device(cfg.runtime);
+  auto t0 = Clock::now();
+  DataModule data(cfg.data, cfg.runtime.seed);
+  double load_s = seconds_since(t0);
+  auto src = data.loader(Split::kTrain, {cfg.train.batch_size, true, dev, 1});
+  src->start_epoch(0);
+  src->next();  // warm
+  int64_t n = 0;
+  auto t1 = Clock::now();
+  for (int i = 0; i < batches; ++i) {
+    auto b = src->next();
+    if (!b) {
+      src->start_epoch(i + 1);
+      b = src->next();
+    }
+    n += b->y.size(0);
+  }
+  sync(dev);
+  double s = seconds_since(t1);
+  return {{"dataset", data.name()},
+          {"device", dev.str()},
+          {"load_seconds", load_s},
+          {"train_images_per_s", double(n) / s},
+          {"images", n},
+          {"batch", cfg.train.batch_size}};
+}
+
+json bench_flops(const Config& cfg, int evals) {
+  int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
+  auto ch = cfg.model.channels.empty() ? default_channels(cfg.model) : cfg.model.channels;
+  int64_t sink = 0;
+  auto t0 = Clock::now();
+  for (int i = 0; i < evals; ++i) {
+    auto& v = ch[size_t(i) % ch.size()];
+    v += 1;  // a different vector each call, as in the search's bisection
+    sink += spec_flops(build_spec(cfg.model, res, ch));
+    v -= 1;
+  }
+  double s = seconds_since(t0);
+  return {{"arch", cfg.model.arch},
+          {"depth", cfg.model.depth},
+          {"layers", ch.size()},
+          {"evals", evals},
+          {"microseconds_per_eval", 1e6 * s / evals},
+          {"checksum", sink}};
+}
+
+json bench_optim(const Config& cfg, int steps) {
+  torch::Device dev = setup_device(cfg.runtime);
+  int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
+  torch::manual_seed(1);
+  GraphNet net(build_spec(cfg.model, res));
+  net->to(dev);
+  if (uses_channels_last(cfg.runtime, dev, net->spec().channels)) net->use_channels_last();
+  const TrainOptions& t = cfg.train;
+  auto params = net->parameters();
+  int64_t numel = 0;
+  for (const auto& p : params) numel += p.numel();
+  // Each implementation steps the same parameters `steps` times after 5 untimed steps; the gradients stay
+  // fixed, so only the update is timed. Returns microseconds per step.
+  auto time_steps = [&](const std::function<void()>& step) {
+    for (auto& p : params) p.mutable_grad() = torch::randn_like(p, torch::MemoryFormat::Preserve);
+    for (int i = 0; i < 5; ++i) step();
+    sync(dev);
+    auto t0 = Clock::now();
+    for (int i = 0; i < steps; ++i) step();
+    sync(dev);
+    return 1e6 * seconds_since(t0) / steps;
+  };
+  torch::optim::SGD reference(
+      params, torch::optim::SGDOptions(1e-4).momentum(t.momentum).weight_decay(t.weight_decay).nesterov(t.nesterov));
+  Sgd foreach_sgd(params, sgd_options(t), /*fused=*/false), fused_sgd(params, sgd_options(t), /*fused=*/true);
+  double us_ref = time_steps([&] { reference.step(); });
+  double us_foreach = time_steps([&] { foreach_sgd.step(1e-4); });
+  json j = {{"arch", cfg.model.arch},   {"device", dev.str()},
+            {"tensors", params.size()}, {"parameters", numel},
+            {"steps", steps},           {"torch_optim_sgd_us", us_ref},
+            {"foreach_us", us_foreach}, {"foreach_speedup", us_ref / us_foreach}};
+  if (fused_sgd_available()) {
+    double us_fused = time_steps([&] { fused_sgd.step(1e-4); });
+    j["fused_us"] = us_fused;
+    j["fused_speedup"] = us_ref / us_fused;
+  }
+  return j;
+}
+
+}  // namespace netadj

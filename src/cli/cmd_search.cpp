@@ -1,0 +1,34 @@
+// netadj search: Network Adjustment (Algorithm 1) into a run directory; --resume continues one.
+#include <iostream>
+
+#include "netadj/cli/command.h"
+#include "netadj/run/session.h"
+#include "netadj/search/search.h"
+#include "netadj/util/log.h"
+
+namespace netadj::cli {
+namespace {
+
+int run_search_command(const RunArgs& a) {
+  PreparedRun run = prepare_run(a);
+  add_log_file(run.dir + "/log.txt");
+  logger()->info("run directory: {}", run.dir);
+  return resumable("search", run.dir, [&] {
+    RunSession session(run.config);
+    run_search(session, run.dir, !a.resume.empty());
+    std::cout << run.dir << "/best_channels.json\n";
+    return 0;
+  });
+}
+
+}  // namespace
+
+Command search_command() {
+  return {"search", "run Network Adjustment (Algorithm 1) and write a run directory", [](CLI::App& app) -> Run {
+            auto a = std::make_shared<RunArgs>();
+            add_run_options(app, *a, "search");
+            return [a] { return run_search_command(*a); };
+          }};
+}
+
+}  // namespace netadj::cli

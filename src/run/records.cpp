@@ -1,0 +1,152 @@
+#include "netadj/run/records.h"
+
+#include "netadj/util/error.h"
+#include "netadj/util/fs.h"
+
+namespace netadj {
+using nlohmann::json;
+
+namespace {
+
+// Each record lists its keys once, in a visit() that both directions walk: Writer fills a JSON object,
+// Reader fills the record and throws on a missing key (at()). Optional values are null when absent.
+class Writer {
+ public:
+  explicit Writer(json& j) : j_(j) { j_ = json::object(); }
+  template <class T>
+  void operator()(const char* key, const T& v) {
+    j_[key] = v;
+  }
+  template <class T>
+  void operator()(const char* key, const std::optional<T>& v) {
+    j_[key] = v ? json(*v) : json(nullptr);
+  }
+
+ private:
+  json& j_;
+};
+
+class Reader {
+ public:
+  explicit Reader(const json& j) : j_(j) {}
+  template <class T>
+  void operator()(const char* key, T& v) {
+    j_.at(key).get_to(v);
+  }
+  template <class T>
+  void operator()(const char* key, std::optional<T>& v) {
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null())
+      v.reset();
+    else
+      v = it->get<T>();
+  }
+
+ private:
+  const json& j_;
+};
+
+template <class V>
+void visit(V& f, EvalResult& r) {
+  f("loss", r.loss), f("top1", r.top1), f("top5", r.top5), f("n", r.n);
+}
+
+template <class V>
+void visit(V& f, EpochRecord& r) {
+  f("epoch", r.epoch), f("lr", r.lr), f("train_loss", r.train_loss), f("train_acc", r.train_acc);
+  f("seconds", r.seconds), f("images_per_s", r.images_per_s), f("val", r.val), f("test", r.test);
+  f("label", r.label);
+}
+
+template <class V>
+void visit(V& f, TrainRecord& r) {
+  f("arch", r.arch), f("channels", r.channels), f("flops", r.flops), f("params", r.params);
+  f("epochs", r.epochs), f("train_split", r.train_split), f("final_eval", r.final_eval), f("test", r.test);
+  f("seconds", r.seconds);
+}
+
+template <class V>
+void visit(V& f, FurRecord& r) {
+  f("channels", r.channels), f("layer_names", r.layer_names), f("base", r.base), f("drop_p", r.drop_p);
+  f("fur", r.fur), f("fur_stderr", r.fur_stderr), f("rank", r.rank), f("clamped", r.clamped);
+}
+
+template <class V>
+void visit(V& f, IterationRecord& r) {
+  f("iteration", r.iteration), f("channels", r.channels), f("flops", r.flops), f("params", r.params);
+  f("val", r.val), f("test", r.test), f("fur_base", r.fur_base), f("fur", r.fur), f("fur_stderr", r.fur_stderr);
+  f("drop_p", r.drop_p), f("clamped", r.clamped), f("rank", r.rank), f("k", r.k), f("top", r.top);
+  f("bottom", r.bottom), f("adjusted_channels", r.adjusted_channels), f("adjusted_flops", r.adjusted_flops);
+  f("scale", r.scale), f("next_channels", r.next_channels), f("next_flops", r.next_flops);
+}
+
+template <class V>
+void visit(V& f, BestRecord& r) {
+  f("iteration", r.iteration), f("channels", r.channels), f("val_top1", r.val_top1), f("flops", r.flops);
+}
+
+template <class V>
+void visit(V& f, SearchRecord& r) {
+  f("arch", r.arch), f("depth", r.depth), f("resolution", r.resolution), f("f0", r.f0);
+  f("init_channels", r.init_channels), f("layer_names", r.layer_names), f("layer_stages", r.layer_stages);
+  f("epochs_per_iteration", r.epochs_per_iteration), f("iterations", r.iterations), f("best", r.best);
+  f("done", r.done), f("stopped_early", r.stopped_early);
+}
+
+template <class V>
+void visit(V& f, IterationTimes& r) {
+  f("iteration", r.iteration), f("train_seconds", r.train_seconds), f("fur_seconds", r.fur_seconds);
+  f("resumed", r.resumed);
+}
+
+template <class V>
+void visit(V& f, TimesRecord& r) {
+  f("iterations", r.iterations);
+}
+
+}  // namespace
+
+#define NETADJ_RECORD_JSON(T)           \
+  void to_json(json& j, const T& r) {   \
+    Writer w(j);                        \
+    visit(w, const_cast<T&>(r));        \
+  }                                     \
+  void from_json(const json& j, T& r) { \
+    Reader rd(j);                       \
+    visit(rd, r);                       \
+  }
+NETADJ_RECORD_JSON(EvalResult)
+NETADJ_RECORD_JSON(EpochRecord)
+NETADJ_RECORD_JSON(TrainRecord)
+NETADJ_RECORD_JSON(FurRecord)
+NETADJ_RECORD_JSON(IterationRecord)
+NETADJ_RECORD_JSON(BestRecord)
+NETADJ_RECORD_JSON(SearchRecord)
+NETADJ_RECORD_JSON(IterationTimes)
+NETADJ_RECORD_JSON(TimesRecord)
+#undef NETADJ_RECORD_JSON
+
+void write_record(const std::string& path, const json& record) {
+  json j = record;
+  j["schema_version"] = kSchemaVersion;
+  write_json_atomic(path, j);
+}
+
+json read_record(const std::string& path) {
+  json j = read_json(path);
+  if (!j.is_object()) throw DataError(path + ": expected a JSON object (a netadj run record)");
+  auto it = j.find("schema_version");
+  if (it == j.end())
+    throw ConfigError(path + ": no schema_version (written by an older netadj); this netadj reads schema_version " +
+                      std::to_string(kSchemaVersion));
+  if (!it->is_number_integer() || it->get<int64_t>() != kSchemaVersion)
+    throw ConfigError(path + ": schema_version " + it->dump() + " is not supported; this netadj reads " +
+                      std::to_string(kSchemaVersion));
+  return j;
+}
+
+void throw_malformed_record(const std::string& path, const std::string& what) {
+  throw DataError(path + ": malformed run record (" + what + ")");
+}
+
+}  // namespace netadj

@@ -1,0 +1,369 @@
+// The training loop: one TrainLoop per Trainer::run, with one member function per concern (resume,
+// epoch, step, loss, evaluation, checkpoint) so each reads top to bottom.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "netadj/train/autocast.h"
+#include "netadj/train/checkpoint.h"
+#include "netadj/train/train.h"
+#include "netadj/util/error.h"
+#include "netadj/util/fs.h"
+#include "netadj/util/interrupt.h"
+#include "netadj/util/log.h"
+
+namespace netadj {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+Trainer::Trainer(const Config& cfg, const DataModule& data, torch::Device device)
+    : cfg_(cfg), data_(data), device_(device), amp_(resolve_amp(cfg.runtime, device)) {}
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+class Progress {
+ public:
+  Progress(std::string label, int epochs, int64_t steps, int log_every)
+      : label_(std::move(label)), epochs_(epochs), steps_(steps), log_every_(log_every), tty_(stderr_is_tty()) {}
+  void step(int epoch, int64_t s, double loss, double acc, double ips, double eta_s) const {
+    if (tty_) {
+      fmt::print(stderr, "\r{}epoch {}/{} step {}/{} loss {:.4f} acc {:.2f}% {:.0f} img/s ETA {:.0f}s   ", prefix(),
+                 epoch + 1, epochs_, s + 1, steps_, loss, 100 * acc, ips, eta_s);
+    } else if ((s + 1) % log_every_ == 0) {
+      logger()->info("{}epoch {}/{} step {}/{} loss {:.4f} acc {:.2f}% {:.0f} img/s", prefix(), epoch + 1, epochs_,
+                     s + 1, steps_, loss, 100 * acc, ips);
+    }
+  }
+  void end_epoch() const {
+    if (tty_) fmt::print(stderr, "\r\033[K");
+  }
+  std::string prefix() const { return label_.empty() ? "" : label_ + " "; }
+
+ private:
+  std::string label_;
+  int epochs_;
+  int64_t steps_;
+  int log_every_;
+  bool tty_;
+};
+
+// Where training stands: the epoch in progress (or next) and its running sums, so that a checkpoint
+// written mid-epoch (on SIGINT/SIGTERM) resumes at the very next step.
+struct Position {
+  int epoch = 0;
+  int64_t step = 0;
+  double loss_sum = 0, correct = 0, seconds = 0;
+  int64_t seen = 0;
+};
+
+class TrainLoop {
+ public:
+  TrainLoop(const Trainer& trainer, GraphNet& net, const TrainPlan& plan);
+  TrainResult run();
+
+ private:
+  void load_teacher();
+  void resume();
+  EpochRecord train_epoch(int epoch);
+  void begin_epoch(int epoch);
+  void train_step(const Batch& b, double lr);
+  torch::Tensor kd_loss(const torch::Tensor& logits, const torch::Tensor& x);
+  void watch(int epoch, int64_t step, const torch::Tensor& loss, Clock::time_point t0);
+  void finish_epoch(EpochRecord& rec);
+  EvalResult evaluate_split(Split s) const;
+  void write_metrics(const EpochRecord& rec) const;
+  void save_checkpoint(const Position* partial);
+  [[noreturn]] void stop_interrupted(int epoch, int64_t step, Clock::time_point t0);
+  bool budget_spent() const { return plan_.max_steps >= 0 && total_steps_ >= plan_.max_steps; }
+  std::string where() const { return plan_.label.empty() ? "" : plan_.label + ": "; }
+
+  const Config& cfg_;
+  const TrainOptions& t_;
+  const DataModule& data_;
+  const torch::Device device_;
+  const AmpMode amp_;
+  GraphNet& net_;
+  const TrainPlan& plan_;
+  std::unique_ptr<BatchSource> train_src_, eval_src_;
+  int64_t steps_ = 0;  ///< per epoch
+  std::vector<torch::Tensor> params_;
+  Sgd opt_;
+  std::optional<GradScaler> scaler_;  // fp16 only; bf16 has fp32's range
+  std::optional<GraphNet> teacher_;
+  Progress progress_;
+  TrainResult result_;
+  Position pos_;
+  torch::Tensor loss_sum_, correct_, last_loss_;
+  int64_t seen_ = 0, total_steps_ = 0;
+  double lr_ = 0;
+};
+
+TrainLoop::TrainLoop(const Trainer& trainer, GraphNet& net, const TrainPlan& plan)
+    : cfg_(trainer.config()),
+      t_(cfg_.train),
+      data_(trainer.data()),
+      device_(trainer.device()),
+      amp_(trainer.amp()),
+      net_(net),
+      plan_(plan),
+      train_src_((net->to(device_), data_.loader(plan.train_split, {t_.batch_size, true, device_, plan.seed}))),
+      steps_(train_src_->num_batches()),
+      params_(net->parameters()),  // the same tensors for the whole run
+      opt_(params_, sgd_options(t_)),
+      progress_(plan.label, plan.epochs, steps_, cfg_.runtime.log_every) {
+  if (uses_channels_last(cfg_.runtime, device_, net_->spec().channels)) net_->use_channels_last();
+  if (plan.eval_split) eval_src_ = data_.loader(*plan.eval_split, {cfg_.eval.batch_size, false, device_, 0});
+  if (amp_ == AmpMode::kFp16) scaler_.emplace(device_, t_.loss_scale);
+  load_teacher();
+}
+
+// Knowledge distillation teacher (frozen, eval mode).
+void TrainLoop::load_teacher() {
+  if (t_.kd.teacher.empty()) return;
+  ModelOptions tm;
+  teacher_ = load_model(t_.kd.teacher, tm);
+  (*teacher_)->to(device_);
+  if (uses_channels_last(cfg_.runtime, device_, (*teacher_)->spec().channels)) (*teacher_)->use_channels_last();
+  (*teacher_)->eval();
+}
+
+TrainResult TrainLoop::run() {
+  auto t_all = Clock::now();
+  if (!plan_.checkpoint.empty() && file_exists(plan_.checkpoint)) resume();
+  total_steps_ = int64_t(pos_.epoch) * steps_ + pos_.step;
+  for (int epoch = pos_.epoch; epoch < plan_.epochs && !budget_spent(); ++epoch) {
+    EpochRecord rec = train_epoch(epoch);
+    finish_epoch(rec);
+  }
+  if (!result_.history.empty()) result_.final_eval = result_.history.back().val;
+  if (plan_.test_at_end) {
+    result_.test = evaluate_split(Split::kTest);
+    if (!plan_.eval_split) result_.final_eval = *result_.test;
+  }
+  result_.seconds = seconds_since(t_all);
+  return result_;
+}
+
+// ---- resume ------------------------------------------------------------------------------------------
+
+std::vector<at::Generator> rng_generators(const torch::Device& device) {
+  std::vector<at::Generator> g = {at::globalContext().defaultGenerator(c10::DeviceType::CPU)};
+  if (device.is_cuda()) g.push_back(at::globalContext().defaultGenerator(device));
+  return g;
+}
+
+void TrainLoop::resume() {
+  torch::serialize::InputArchive ar, model_ar, opt_ar;
+  json meta;
+  try {
+    ar.load_from(plan_.checkpoint, device_);
+    ar.read("model", model_ar);
+    ar.read("optimizer", opt_ar);
+    c10::IValue meta_value;
+    ar.read("meta", meta_value);
+    meta = json::parse(meta_value.toStringRef());
+    net_->load(model_ar);
+    opt_.load(opt_ar);
+    torch::serialize::InputArchive scaler_ar;
+    if (scaler_ && ar.try_read("scaler", scaler_ar)) scaler_->load(scaler_ar);
+    for (const auto& r : meta.at("history")) result_.history.push_back(r.get<EpochRecord>());
+    pos_.epoch = meta.at("epoch").get<int>() + 1;
+    if (meta.contains("partial")) {
+      const json& p = meta["partial"];
+      pos_ = {p.at("epoch").get<int>(),      p.at("step").get<int64_t>(),   p.at("loss_sum").get<double>(),
+              p.at("correct").get<double>(), p.at("seconds").get<double>(), p.at("seen").get<int64_t>()};
+      auto gens = rng_generators(device_);
+      for (size_t i = 0; i < gens.size(); ++i) {
+        torch::Tensor state;
+        ar.read("rng_" + std::to_string(i), state);
+        gens[i].set_state(state.cpu());
+      }
+    }
+  } catch (const c10::Error& e) {
+    throw DataError(plan_.checkpoint + ": cannot resume from checkpoint (" + e.what_without_backtrace() + ")");
+  } catch (const json::exception& e) {
+    throw DataError(plan_.checkpoint + ": cannot resume from checkpoint (" + std::string(e.what()) + ")");
+  }
+  result_.resumed = true;
+  logger()->info("{}resumed from {} at epoch {} step {}", where(), plan_.checkpoint, pos_.epoch + 1, pos_.step);
+}
+
+// ---- one epoch ------------------------------------------------------------------------------------------
+
+void TrainLoop::begin_epoch(int epoch) {
+  net_->train();
+  net_->set_drop(drop_rates(t_.drop, epoch, plan_.epochs, net_->num_slots()), t_.drop.type);
+  auto dopt = torch::TensorOptions().dtype(torch::kDouble).device(device_);
+  const bool continuing = epoch == pos_.epoch && pos_.step > 0;
+  loss_sum_ = torch::full({}, continuing ? pos_.loss_sum : 0.0, dopt);
+  correct_ = torch::full({}, continuing ? pos_.correct : 0.0, dopt);
+  seen_ = continuing ? pos_.seen : 0;
+  // Dropout masks come from the global generator, reseeded per epoch so a resumed run repeats them (a
+  // mid-epoch resume restored the generator's state instead).
+  if (!continuing) torch::manual_seed(derive_seed(plan_.seed, "dropout", epoch));
+  train_src_->start_epoch_at(epoch, continuing ? pos_.step : 0);
+}
+
+EpochRecord TrainLoop::train_epoch(int epoch) {
+  auto t0 = Clock::now() - std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(epoch == pos_.epoch ? pos_.seconds : 0.0));
+  begin_epoch(epoch);
+  int64_t step = epoch == pos_.epoch ? pos_.step : 0;
+  lr_ = t_.lr;
+  while (auto b = train_src_->next()) {
+    lr_ = lr_at(t_, plan_.epochs, int64_t(epoch) * steps_ + step, steps_);
+    train_step(*b, lr_);
+    watch(epoch, step, loss_sum_, t0);
+    ++step;
+    ++total_steps_;
+    if (interrupt_requested()) stop_interrupted(epoch, step, t0);
+    if (budget_spent()) break;
+  }
+  progress_.end_epoch();
+  net_->clear_drop();
+  double train_loss = loss_sum_.item<double>() / double(std::max<int64_t>(seen_, 1));
+  if (!std::isfinite(train_loss))
+    throw NumericError(fmt::format("{}non-finite loss in epoch {} (checked at its end); the last checkpoint is kept",
+                                   where(), epoch + 1));
+  EpochRecord rec;
+  rec.epoch = epoch;
+  rec.lr = lr_;
+  rec.train_loss = train_loss;
+  rec.train_acc = correct_.item<double>() / double(std::max<int64_t>(seen_, 1));
+  rec.images_per_s = double(seen_) / std::max(seconds_since(t0), 1e-9);
+  rec.seconds = seconds_since(t0);
+  rec.label = plan_.label;
+  return rec;
+}
+
+torch::Tensor TrainLoop::kd_loss(const torch::Tensor& logits, const torch::Tensor& x) {
+  namespace F = torch::nn::functional;
+  torch::Tensor tl;
+  {
+    torch::NoGradGuard ng;
+    AutocastGuard ac(device_, amp_);
+    tl = (*teacher_)->forward(x).to(torch::kFloat);
+  }
+  double T = t_.kd.temperature;
+  return F::kl_div(F::log_softmax(logits / T, 1), F::softmax(tl / T, 1),
+                   F::KLDivFuncOptions().reduction(torch::kBatchMean)) *
+         (T * T);
+}
+
+void TrainLoop::train_step(const Batch& b, double lr) {
+  namespace F = torch::nn::functional;
+  torch::Tensor logits;
+  {
+    AutocastGuard ac(device_, amp_);
+    logits = net_->forward(b.x);
+  }
+  logits = logits.to(torch::kFloat);
+  torch::Tensor loss = F::cross_entropy(logits, b.y, F::CrossEntropyFuncOptions().label_smoothing(t_.label_smoothing));
+  if (teacher_) loss = (1.0 - t_.kd.alpha) * loss + t_.kd.alpha * kd_loss(logits, b.x);
+  opt_.zero_grad();
+  if (scaler_) {
+    // No host sync: overflow is detected, and the step skipped, on the device.
+    scaler_->scale(loss).backward();
+    opt_.step(lr, scaler_->unscale(params_));
+    scaler_->update();
+  } else {
+    loss.backward();
+    opt_.step(lr);
+  }
+  auto ld = loss.detach().to(torch::kDouble);
+  loss_sum_ += ld * b.y.size(0);
+  correct_ += logits.detach().argmax(1).eq(b.y).sum().to(torch::kDouble);
+  seen_ += b.y.size(0);
+  last_loss_ = ld;
+}
+
+// The host waits for the device only at log points (on a terminal a few times per log interval), and
+// every step on the CPU, where it costs nothing; there the loss is checked for NaN/Inf.
+void TrainLoop::watch(int epoch, int64_t step, const torch::Tensor& loss_sum, Clock::time_point t0) {
+  const bool tty = stderr_is_tty();
+  const int every = tty ? std::max(1, cfg_.runtime.log_every / 5) : cfg_.runtime.log_every;
+  const bool log_now = (step + 1) % every == 0;
+  if (device_.is_cuda() && !log_now) return;
+  double lv = last_loss_.item<double>();
+  if (!std::isfinite(lv))
+    throw NumericError(fmt::format("{}non-finite loss ({}) at epoch {} step {}; the last checkpoint{} is kept", where(),
+                                   lv, epoch + 1, step + 1,
+                                   plan_.checkpoint.empty() ? "" : " (" + plan_.checkpoint + ")"));
+  if (!log_now) return;
+  double ips = double(seen_) / std::max(seconds_since(t0), 1e-9);
+  double left = double(steps_ - step - 1) + double(plan_.epochs - epoch - 1) * double(steps_);
+  progress_.step(epoch, step, loss_sum.item<double>() / double(seen_), correct_.item<double>() / double(seen_), ips,
+                 left * double(t_.batch_size) / std::max(ips, 1e-9));
+}
+
+// ---- end of an epoch ------------------------------------------------------------------------------------
+
+EvalResult TrainLoop::evaluate_split(Split s) const {
+  auto src = data_.loader(s, {cfg_.eval.batch_size, false, device_, 0});
+  return evaluate(net_, *src, device_, amp_);
+}
+
+void TrainLoop::finish_epoch(EpochRecord& rec) {
+  auto t0 = Clock::now();
+  if (eval_src_) rec.val = evaluate(net_, *eval_src_, device_, amp_);
+  if (t_.eval_test_each_epoch && plan_.eval_split != Split::kTest) rec.test = evaluate_split(Split::kTest);
+  rec.seconds += seconds_since(t0);
+  result_.history.push_back(rec);
+  std::string evals;
+  if (plan_.eval_split)
+    evals +=
+        fmt::format(" | {} loss {:.4f} top1 {:.2f}%", split_name(*plan_.eval_split), rec.val.loss, 100 * rec.val.top1);
+  if (rec.test) evals += fmt::format(" | test loss {:.4f} top1 {:.2f}%", rec.test->loss, 100 * rec.test->top1);
+  logger()->info("{}epoch {}/{} lr {:.4f} train loss {:.4f} acc {:.2f}%{} | {:.0f} img/s {:.1f}s", progress_.prefix(),
+                 rec.epoch + 1, plan_.epochs, rec.lr, rec.train_loss, 100 * rec.train_acc, evals, rec.images_per_s,
+                 rec.seconds);
+  write_metrics(rec);
+  pos_ = Position{rec.epoch + 1};
+  save_checkpoint(nullptr);
+}
+
+void TrainLoop::write_metrics(const EpochRecord& rec) const {
+  if (!plan_.metrics_file.empty()) append_line(plan_.metrics_file, json(rec).dump());
+}
+
+// After the whole epoch (partial = null) or inside it: then the running sums and the random generators'
+// states go along, so the resumed run takes exactly the steps the uninterrupted one would have.
+void TrainLoop::save_checkpoint(const Position* partial) {
+  if (plan_.checkpoint.empty()) return;
+  torch::serialize::OutputArchive ar, model_ar, opt_ar;
+  net_->save(model_ar);
+  opt_.save(opt_ar);
+  ar.write("model", model_ar);
+  ar.write("optimizer", opt_ar);
+  if (scaler_) {
+    torch::serialize::OutputArchive scaler_ar;
+    scaler_->save(scaler_ar);
+    ar.write("scaler", scaler_ar);
+  }
+  json meta = {{"epoch", int(result_.history.size()) - 1}, {"history", result_.history}};
+  if (partial) {
+    meta["partial"] = {{"epoch", partial->epoch},     {"step", partial->step}, {"loss_sum", partial->loss_sum},
+                       {"correct", partial->correct}, {"seen", partial->seen}, {"seconds", partial->seconds}};
+    auto gens = rng_generators(device_);
+    for (size_t i = 0; i < gens.size(); ++i) ar.write("rng_" + std::to_string(i), gens[i].get_state());
+  }
+  ar.write("meta", c10::IValue(meta.dump()));
+  write_model_options(ar, cfg_.model, net_->spec());
+  save_archive(ar, plan_.checkpoint);
+}
+
+void TrainLoop::stop_interrupted(int epoch, int64_t step, Clock::time_point t0) {
+  Position p{epoch, step, loss_sum_.item<double>(), correct_.item<double>(), seconds_since(t0), seen_};
+  save_checkpoint(&p);
+  throw Interrupted(fmt::format("{}interrupted by {} at epoch {} step {}{}", where(), interrupt_signal_name(),
+                                epoch + 1, step, plan_.checkpoint.empty() ? "" : "; checkpoint " + plan_.checkpoint));
+}
+
+}  // namespace
+
+TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) { return TrainLoop(*this, net, plan).run(); }
+
+}  // namespace netadj

@@ -1,0 +1,45 @@
+#include "netadj/util/interrupt.h"
+
+#include <csignal>
+
+namespace netadj {
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_signal(int sig) {
+  g_signal = sig;
+  // The next signal of either kind gets the default action: a second Ctrl-C ends the process at once.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+}  // namespace
+
+void install_interrupt_handlers() {
+  static const bool installed = [] {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    return true;
+  }();
+  (void)installed;
+}
+
+bool interrupt_requested() { return g_signal != 0; }
+
+std::string interrupt_signal_name() {
+  switch (g_signal) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    default:
+      return g_signal ? "signal " + std::to_string(g_signal) : "";
+  }
+}
+
+void throw_if_interrupted(const std::string& what) {
+  if (interrupt_requested()) throw Interrupted(what + ": interrupted by " + interrupt_signal_name());
+}
+
+}  // namespace netadj

@@ -1,0 +1,39 @@
+// The benchmarks behind `netadj bench`: each returns the keys its JSON line documents, with values that
+// follow from what it measured.
+#include <gtest/gtest.h>
+
+#include "netadj/arch/spec.h"
+#include "netadj/bench/bench.h"
+#include "test_util.h"
+
+using namespace netadj;
+
+TEST(Bench, FlopsChecksumIsTheSumOfTheCountsItTimed) {
+  Config c = testing_util::small_config();
+  auto j = bench_flops(c, 12);
+  auto ch = default_channels(c.model);
+  int64_t want = 0;
+  for (int i = 0; i < 12; ++i) {
+    auto v = ch;
+    v[size_t(i) % v.size()] += 1;
+    want += spec_flops(build_spec(c.model, 12, v));
+  }
+  EXPECT_EQ(j["checksum"].get<int64_t>(), want);
+  EXPECT_EQ(j["evals"], 12);
+  EXPECT_GT(j["microseconds_per_eval"].get<double>(), 0.0);
+}
+
+TEST(Bench, OptimAndTrainReportTheirRates) {
+  Config c = testing_util::small_config();
+  auto o = bench_optim(c, 3);
+  for (const char* k : {"torch_optim_sgd_us", "foreach_us", "foreach_speedup", "tensors", "parameters"})
+    EXPECT_TRUE(o.contains(k)) << k;
+  EXPECT_GT(o["foreach_us"].get<double>(), 0.0);
+  RunSession session(c);
+  auto t = bench_train(session, 1, 2);
+  EXPECT_EQ(t["steps"], 2);
+  EXPECT_GT(t["train_images_per_s"].get<double>(), 0.0);
+  EXPECT_GT(t["eval_images_per_s"].get<double>(), 0.0);
+  auto d = bench_data(c, 3);
+  EXPECT_EQ(d["images"].get<int64_t>(), 3 * c.train.batch_size);
+}
