@@ -2,3 +2,5 @@
 NETADJ_TORCH_VERSION=2.11.0
 # Oldest CMake that torch's CMake files accept; older ones get cmake from PyPI.
 NETADJ_MIN_CMAKE=3.25
+# lizard (PyPI) measures function length for scripts/lint.sh.
+NETADJ_LIZARD_VERSION=1.24.3

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Style checks that CI runs after the tests: no function in src/ over 60 lines (lizard), no line over
+# 120 columns, and every C++ file formatted by clang-format with the repository's .clang-format.
+# Installs lizard (PyPI, into the torch virtualenv) and clang-format (Debian) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/versions.sh
+
+say() { printf '[lint] %s\n' "$*" >&2; }
+venv=${NETADJ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/netadj/venv-torch-$NETADJ_TORCH_VERSION}
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+if ! "$venv/bin/python" -m lizard --version 2>/dev/null | grep -qx "$NETADJ_LIZARD_VERSION"; then
+  say "installing lizard==$NETADJ_LIZARD_VERSION into $venv"
+  "$venv/bin/pip" install -q "lizard==$NETADJ_LIZARD_VERSION"
+fi
+if ! command -v clang-format >/dev/null; then
+  say "installing clang-format"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q clang-format
+fi
+
+mapfile -t sources < <(git ls-files '*.cpp' '*.h' 2>/dev/null || find src include tests -name '*.cpp' -o -name '*.h')
+status=0
+
+# Function length: lizard's "length" counts every line from the signature to the closing brace.
+if ! "$venv/bin/python" -m lizard --length 60 --CCN 1000 --arguments 100 --warnings_only src; then
+  say "functions over 60 lines in src/ (above): split them so each does one thing"
+  status=1
+fi
+
+long=$(awk 'length > 120 { printf "%s:%d: %d columns\n", FILENAME, FNR, length }' "${sources[@]}" CMakeLists.txt)
+if [ -n "$long" ]; then
+  printf '%s\n' "$long"
+  say "lines over 120 columns (above)"
+  status=1
+fi
+
+if ! clang-format --dry-run --Werror "${sources[@]}" 2>/tmp/netadj-clang-format.log; then
+  grep -m 20 'error:' /tmp/netadj-clang-format.log || true
+  say "files not clang-format clean (above): run clang-format -i on them"
+  status=1
+fi
+
+[ $status -eq 0 ] && say "ok: function length, line length and formatting"
+exit $status
