@@ -108,11 +108,8 @@ TEST(Rescale, WithinToleranceOnEveryArchitecture) {
   for (const auto& info : arch_registry()) {
     ModelOptions m;
     m.arch = info.name;
-    m.depth = info.name == "vgg_cifar"         ? 16
-              : info.name == "densenet_cifar"  ? 40
-              : info.name == "resnet_imagenet" ? 18
-                                               : 20;
-    int res = info.name == "resnet_imagenet" || info.name == "mnasnet" ? 224 : 32;
+    m.depth = info.typical_depth;
+    int res = info.default_resolution;
     auto c0 = default_channels(m);
     FlopsFn f = [&](const std::vector<int64_t>& c) { return spec_flops(build_spec(m, res, c)); };
     int64_t f0 = f(c0);
