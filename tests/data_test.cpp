@@ -263,3 +263,48 @@ TEST(ImageFolder, DecodesJpegsSkipsOthersAndStrictFails) {
   o.strict = true;
   EXPECT_NE(error_of([&] { DataModule s(o, 0); }).find("notes.JPEG: not a JPEG file"), std::string::npos);
 }
+
+// A truncated JPEG (its first 500 bytes: cut before the SOS marker) used to corrupt the heap: after the failed
+// header, libjpeg-turbo reported 0x0 for the next file on the same handle, and a width and height of 0
+// made tjDecompress2 write the whole image into an empty buffer. One decoder thread, so the truncated
+// file is followed by valid ones on the same handle.
+TEST(ImageFolder, TruncatedJpegIsLeftOutAndTheNextOneDecodes) {
+  std::string d = tmpdir("truncated");
+  for (const char* split : {"train", "val"})
+    for (const char* cls : {"cat", "dog"}) {
+      fs::create_directories(d + "/" + split + "/" + cls);
+      for (int i = 1; i <= 3; ++i)
+        write_bytes(d + "/" + split + "/" + cls + "/" + std::to_string(i) + ".JPEG",
+                    make_test_jpeg(300, 300, std::string(cls) == "cat" ? 40 : 200));
+    }
+  std::string whole = make_test_jpeg(300, 300, 40);
+  ASSERT_GT(whole.size(), 1000u);
+  write_bytes(d + "/val/cat/0.JPEG", whole.substr(0, 500));
+  DataOptions o;
+  o.dataset = "imagefolder";
+  o.root = d;
+  o.val_size = 2;
+  o.image_size = 32;
+  o.workers = 1;
+  DataModule m(o, 0);
+  ASSERT_EQ(m.split_size(Split::kTest), 7);
+  auto src = m.loader(Split::kTest, {7, false, torch::kCPU, 0});
+  src->start_epoch(0);
+  auto b = src->next();
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->y.size(0), 6);  // the truncated file is left out
+  for (int64_t i = 0; i < 6; ++i) {
+    // Uniform grey images: cat (40) normalizes far below zero, dog (200) far above; a bad decode is 0.
+    float mean = b->x[i].mean().item<float>();
+    EXPECT_EQ(mean < -0.5f, b->y[i].item<int64_t>() == 0) << i << " mean " << mean;
+    EXPECT_GT(std::abs(mean), 0.5f) << i;
+  }
+  o.strict = true;
+  DataModule strict(o, 0);
+  auto ss = strict.loader(Split::kTest, {7, false, torch::kCPU, 0});
+  EXPECT_NE(error_of([&] {
+              ss->start_epoch(0);
+              ss->next();
+            }).find("val/cat/0.JPEG: cannot read or decode this JPEG (data.strict = true)"),
+            std::string::npos);
+}

@@ -15,6 +15,7 @@
 #include <future>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "netadj/util/error.h"
@@ -59,11 +60,14 @@ struct Decoded {
   int w = 0, h = 0;
 };
 
-// Decodes with the largest DCT reduction that keeps the shorter side >= min_side.
+// Decodes with the largest DCT reduction that keeps the shorter side >= min_side. Dimensions that are
+// not positive are a failure: tjDecompress2 reads a width or height of 0 as "the image's own" and would
+// write a whole image into an empty buffer. (After a failed header, libjpeg-turbo 2.1 reports success
+// with 0x0 for the next file on the same handle: a truncated JPEG corrupted the heap that way.)
 bool decode_jpeg(tjhandle tj, const std::string& bytes, int min_side, Decoded& out) {
   int w = 0, h = 0, subsamp = 0, cs = 0;
   auto* buf = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (tjDecompressHeader3(tj, buf, bytes.size(), &w, &h, &subsamp, &cs) != 0) return false;
+  if (tjDecompressHeader3(tj, buf, bytes.size(), &w, &h, &subsamp, &cs) != 0 || w <= 0 || h <= 0) return false;
   int n = 0;
   tjscalingfactor* sf = tjGetScalingFactors(&n);
   int best_w = w, best_h = h;
@@ -102,6 +106,18 @@ class FolderSource : public BatchSource {
   }
   ~FolderSource() override {
     if (pending_.valid()) pending_.wait();
+    report_failures();
+  }
+
+  // The count of files left out since the last report (each was also named once when it failed).
+  void report_failures() {
+    if (int64_t f = failures_.load(); f > reported_) {
+      logger()->warn(
+          "imagefolder: {} image(s) could not be decoded and were left out "
+          "(data.strict = true makes this an error)",
+          f - reported_);
+      reported_ = f;
+    }
   }
 
   int64_t size() const override { return static_cast<int64_t>(idx_.size()); }
@@ -113,13 +129,7 @@ class FolderSource : public BatchSource {
 
   void start_epoch_at(int64_t epoch, int64_t first_batch) override {
     if (pending_.valid()) pending_.wait();
-    if (int64_t f = failures_.load(); f > reported_) {
-      logger()->warn(
-          "imagefolder: {} image(s) could not be decoded and were fed as blank images "
-          "(data.strict = true makes this an error)",
-          f - reported_);
-      reported_ = f;
-    }
+    report_failures();
     epoch_ = epoch;
     order_ = idx_;
     if (lo_.training) {
@@ -143,36 +153,27 @@ class FolderSource : public BatchSource {
   }
 
  private:
+  // One batch, decoded by `workers_` threads. An image that cannot be read or decoded is an error in
+  // strict mode (naming the file); otherwise it is left out of the batch with a warning.
   std::pair<torch::Tensor, torch::Tensor> decode_batch(int64_t b) {
     int64_t start = b * lo_.batch_size;
     int64_t len = std::min<int64_t>(lo_.batch_size, size() - start);
     int s = fo_.image_size;
     auto x = torch::zeros({len, 3, s, s}, torch::kUInt8);
     auto y = torch::empty({len}, torch::kInt64);
+    auto ok = torch::ones({len}, torch::kBool);
     std::atomic<int64_t> next{0};
     auto work = [&] {
       tjhandle tj = tjInitDecompress();
-      Decoded d;
       for (int64_t i = next++; i < len; i = next++) {
         int64_t item = order_[static_cast<size_t>(start + i)];
-        const auto& path =
-            test_ ? files_->test_paths[static_cast<size_t>(item)] : files_->train_paths[static_cast<size_t>(item)];
         y[i] = test_ ? files_->test_labels[static_cast<size_t>(item)] : files_->train_labels[static_cast<size_t>(item)];
-        std::string bytes;
-        try {
-          bytes = read_file(path);
-        } catch (const Error&) {
+        if (!decode_item(tj, item, x[i])) {
+          ok[i] = false;
+          // A failed decode can leave the handle in a bad state (see decode_jpeg): start afresh.
+          tjDestroy(tj);
+          tj = tjInitDecompress();
         }
-        std::mt19937_64 rng(derive_seed(lo_.seed, "augment", epoch_, item));
-        if (bytes.empty() || !decode_jpeg(tj, bytes, lo_.training ? s / 2 : s * 256 / 224, d)) {
-          ++failures_;
-          if (fo_.strict) {
-            std::lock_guard<std::mutex> lk(err_mu_);
-            if (err_.empty()) err_ = path + ": cannot decode JPEG (data.strict = true)";
-          }
-          continue;  // stays a zero image
-        }
-        x[i].copy_(lo_.training ? random_resized_crop(d, s, rng) : center_crop(d, s));
       }
       tjDestroy(tj);
     };
@@ -181,7 +182,39 @@ class FolderSource : public BatchSource {
     work();
     for (auto& t : pool) t.join();
     if (!err_.empty()) throw DataError(err_);
-    return {x, y};
+    if (ok.all().item<bool>()) return {x, y};
+    if (!ok.any().item<bool>())
+      throw DataError("imagefolder: no image of a batch of " + std::to_string(len) + " could be decoded");
+    return {x.index({ok}), y.index({ok})};
+  }
+
+  const std::string& path_of(int64_t item) const {
+    return test_ ? files_->test_paths[static_cast<size_t>(item)] : files_->train_paths[static_cast<size_t>(item)];
+  }
+
+  // Decodes one file into `out` (CHW uint8); false (after recording why) when it cannot be read or decoded.
+  bool decode_item(tjhandle tj, int64_t item, torch::Tensor out) {
+    const std::string& path = path_of(item);
+    std::string bytes;
+    try {
+      bytes = read_file(path);
+    } catch (const Error&) {
+    }
+    Decoded d;
+    const int s = fo_.image_size;
+    if (!bytes.empty() && decode_jpeg(tj, bytes, lo_.training ? s / 2 : s * 256 / 224, d)) {
+      std::mt19937_64 rng(derive_seed(lo_.seed, "augment", epoch_, item));
+      out.copy_(lo_.training ? random_resized_crop(d, s, rng) : center_crop(d, s));
+      return true;
+    }
+    ++failures_;
+    std::lock_guard<std::mutex> lk(err_mu_);
+    if (fo_.strict) {
+      if (err_.empty()) err_ = path + ": cannot read or decode this JPEG (data.strict = true)";
+    } else if (warned_.insert(path).second) {
+      logger()->warn("imagefolder: {}: cannot read or decode this JPEG; left out of its batches", path);
+    }
+    return false;
   }
 
   static torch::Tensor random_resized_crop(const Decoded& d, int size, std::mt19937_64& rng) {
@@ -219,6 +252,7 @@ class FolderSource : public BatchSource {
   int64_t reported_ = 0;
   std::mutex err_mu_;
   std::string err_;
+  std::set<std::string> warned_;  ///< files already named in a warning
 };
 
 }  // namespace
