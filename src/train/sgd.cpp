@@ -38,7 +38,11 @@ void Sgd::step(double lr, const std::optional<torch::Tensor>& found_inf) {
     if (!g.defined()) continue;
     ps.push_back(params_[i]);
     gs.push_back(g);
-    if (!buffers_.empty()) bs.push_back(buffers_[i]);
+    if (buffers_.empty()) continue;
+    // CUDA's fused kernel refuses mismatched layouts, the CPU kernel silently walks them as if equal.
+    TORCH_CHECK(buffers_[i].strides() == params_[i].strides(), "Sgd: parameter ", i,
+                " changed its memory layout after the optimizer was built (set the layout first)");
+    bs.push_back(buffers_[i]);
   }
   if (ps.empty()) return;
   const double m = options_.momentum, wd = options_.weight_decay;

@@ -67,6 +67,7 @@ class TrainLoop {
  private:
   void load_teacher();
   void resume();
+  void restore_generators(torch::serialize::InputArchive& ar, const std::string& device_type);
   EpochRecord train_epoch(int epoch);
   void begin_epoch(int epoch);
   void train_step(const Batch& b, double lr);
@@ -101,6 +102,13 @@ class TrainLoop {
   double lr_ = 0;
 };
 
+// Puts the network on its device in its training layout. It runs before the parameter list and the
+// optimizer are taken (the initializer list below): momentum buffers copy the parameters' layout.
+void place(GraphNet& net, const RuntimeOptions& r, const torch::Device& device) {
+  net->to(device);
+  if (uses_channels_last(r, device, net->spec().channels)) net->use_channels_last();
+}
+
 TrainLoop::TrainLoop(const Trainer& trainer, GraphNet& net, const TrainPlan& plan)
     : cfg_(trainer.config()),
       t_(cfg_.train),
@@ -109,12 +117,12 @@ TrainLoop::TrainLoop(const Trainer& trainer, GraphNet& net, const TrainPlan& pla
       amp_(trainer.amp()),
       net_(net),
       plan_(plan),
-      train_src_((net->to(device_), data_.loader(plan.train_split, {t_.batch_size, true, device_, plan.seed}))),
+      train_src_((place(net, cfg_.runtime, device_),
+                  data_.loader(plan.train_split, {t_.batch_size, true, device_, plan.seed}))),
       steps_(train_src_->num_batches()),
       params_(net->parameters()),  // the same tensors for the whole run
       opt_(params_, sgd_options(t_)),
       progress_(plan.label, plan.epochs, steps_, cfg_.runtime.log_every) {
-  if (uses_channels_last(cfg_.runtime, device_, net_->spec().channels)) net_->use_channels_last();
   if (plan.eval_split) eval_src_ = data_.loader(*plan.eval_split, {cfg_.eval.batch_size, false, device_, 0});
   if (amp_ == AmpMode::kFp16) scaler_.emplace(device_, t_.loss_scale);
   load_teacher();
@@ -137,6 +145,9 @@ TrainResult TrainLoop::run() {
   for (int epoch = pos_.epoch; epoch < plan_.epochs && !budget_spent(); ++epoch) {
     EpochRecord rec = train_epoch(epoch);
     finish_epoch(rec);
+    if (interrupt_requested() && epoch + 1 < plan_.epochs)
+      throw Interrupted(fmt::format("{}interrupted by {} after epoch {}{}", where(), interrupt_signal_name(), epoch + 1,
+                                    plan_.checkpoint.empty() ? "" : "; checkpoint " + plan_.checkpoint));
   }
   if (!result_.history.empty()) result_.final_eval = result_.history.back().val;
   if (plan_.test_at_end) {
@@ -153,6 +164,25 @@ std::vector<at::Generator> rng_generators(const torch::Device& device) {
   std::vector<at::Generator> g = {at::globalContext().defaultGenerator(c10::DeviceType::CPU)};
   if (device.is_cuda()) g.push_back(at::globalContext().defaultGenerator(device));
   return g;
+}
+
+// The random generators' states of a mid-epoch checkpoint. One written on another kind of device has
+// other generators: the epoch then continues with fresh dropout masks (a warning says so).
+void TrainLoop::restore_generators(torch::serialize::InputArchive& ar, const std::string& device_type) {
+  if (device_type != c10::DeviceTypeName(device_.type(), /*lower_case=*/true)) {
+    logger()->warn(
+        "{}{} was written on {}: the rest of its epoch draws new dropout masks on {}, so the run will "
+        "not repeat an uninterrupted one exactly",
+        where(), plan_.checkpoint, device_type, device_.str());
+    torch::manual_seed(derive_seed(plan_.seed, "dropout-resumed", pos_.epoch));
+    return;
+  }
+  auto gens = rng_generators(device_);
+  for (size_t i = 0; i < gens.size(); ++i) {
+    torch::Tensor state;
+    ar.read("rng_" + std::to_string(i), state);
+    gens[i].set_state(state.cpu());
+  }
 }
 
 void TrainLoop::resume() {
@@ -175,12 +205,7 @@ void TrainLoop::resume() {
       const json& p = meta["partial"];
       pos_ = {p.at("epoch").get<int>(),      p.at("step").get<int64_t>(),   p.at("loss_sum").get<double>(),
               p.at("correct").get<double>(), p.at("seconds").get<double>(), p.at("seen").get<int64_t>()};
-      auto gens = rng_generators(device_);
-      for (size_t i = 0; i < gens.size(); ++i) {
-        torch::Tensor state;
-        ar.read("rng_" + std::to_string(i), state);
-        gens[i].set_state(state.cpu());
-      }
+      restore_generators(ar, p.value("device_type", std::string("cpu")));
     }
   } catch (const c10::Error& e) {
     throw DataError(plan_.checkpoint + ": cannot resume from checkpoint (" + e.what_without_backtrace() + ")");
@@ -219,7 +244,8 @@ EpochRecord TrainLoop::train_epoch(int epoch) {
     watch(epoch, step, loss_sum_, t0);
     ++step;
     ++total_steps_;
-    if (interrupt_requested()) stop_interrupted(epoch, step, t0);
+    // At the epoch's last step the epoch finishes first: run() stops after its checkpoint.
+    if (interrupt_requested() && step < steps_) stop_interrupted(epoch, step, t0);
     if (budget_spent()) break;
   }
   progress_.end_epoch();
@@ -345,8 +371,13 @@ void TrainLoop::save_checkpoint(const Position* partial) {
   }
   json meta = {{"epoch", int(result_.history.size()) - 1}, {"history", result_.history}};
   if (partial) {
-    meta["partial"] = {{"epoch", partial->epoch},     {"step", partial->step}, {"loss_sum", partial->loss_sum},
-                       {"correct", partial->correct}, {"seen", partial->seen}, {"seconds", partial->seconds}};
+    meta["partial"] = {{"epoch", partial->epoch},
+                       {"step", partial->step},
+                       {"loss_sum", partial->loss_sum},
+                       {"correct", partial->correct},
+                       {"seen", partial->seen},
+                       {"seconds", partial->seconds},
+                       {"device_type", c10::DeviceTypeName(device_.type(), /*lower_case=*/true)}};
     auto gens = rng_generators(device_);
     for (size_t i = 0; i < gens.size(); ++i) ar.write("rng_" + std::to_string(i), gens[i].get_state());
   }
