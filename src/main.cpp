@@ -6,7 +6,6 @@
 
 #include "netadj/cli/command.h"
 #include "netadj/util/error.h"
-#include "netadj/util/interrupt.h"
 #include "netadj/util/log.h"
 
 namespace {
@@ -40,7 +39,6 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(netadj::ExitCode::kUsage);
   }
   netadj::set_log_level(verbose ? "debug" : quiet ? "warn" : "info");
-  netadj::install_interrupt_handlers();
   try {
     for (auto& [sub, run] : runs)
       if (sub->parsed()) return run();

@@ -78,6 +78,8 @@ PreparedRun prepare_run(const RunArgs& a) {
 }
 
 int resumable(const std::string& command, const std::string& dir, const std::function<int()>& body) {
+  // Only commands that can resume catch the signals; the others keep the default action (end at once).
+  install_interrupt_handlers();
   try {
     return body();
   } catch (const Interrupted& e) {

@@ -1,11 +1,14 @@
 #include "netadj/util/interrupt.h"
 
+#include <atomic>
 #include <csignal>
 
 namespace netadj {
 namespace {
 
-volatile std::sig_atomic_t g_signal = 0;
+// Lock-free, so safe to write from a handler; atomic, because any thread may take the signal.
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 
 extern "C" void on_signal(int sig) {
   g_signal = sig;
@@ -28,13 +31,14 @@ void install_interrupt_handlers() {
 bool interrupt_requested() { return g_signal != 0; }
 
 std::string interrupt_signal_name() {
-  switch (g_signal) {
+  const int sig = g_signal;
+  switch (sig) {
     case SIGINT:
       return "SIGINT";
     case SIGTERM:
       return "SIGTERM";
     default:
-      return g_signal ? "signal " + std::to_string(g_signal) : "";
+      return sig ? "signal " + std::to_string(sig) : "";
   }
 }
 

@@ -32,12 +32,13 @@ std::string find_share_file(const std::string& relative) {
 
 int run_program(const std::vector<std::string>& argv, bool quiet) {
   if (argv.empty()) return 127;
+  // Everything the child needs is made before fork(): it only calls async-signal-safe functions.
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) return 127;
   if (pid == 0) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     if (quiet) {
       int devnull = open("/dev/null", O_WRONLY);
       dup2(devnull, 1);

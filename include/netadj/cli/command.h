@@ -68,7 +68,8 @@ struct PreparedRun {
 };
 PreparedRun prepare_run(const RunArgs& args);
 
-/// Runs `body`; an Interrupted error gets the command that resumes the run added to its message.
+/// Installs the SIGINT/SIGTERM handlers and runs `body`; an Interrupted error gets the command that
+/// resumes the run added to its message.
 int resumable(const std::string& command, const std::string& dir, const std::function<int()>& body);
 
 }  // namespace netadj::cli
