@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include "cli_util.h"
 #include "netadj/util/fs.h"
@@ -104,6 +106,19 @@ std::vector<std::string> train_args(const std::string& out, const std::vector<st
                 extra);
 }
 
+// metrics.jsonl without timings, the last line per epoch (a resumed run may repeat one).
+std::map<int, json> epoch_metrics(const std::string& file) {
+  std::map<int, json> by_epoch;
+  std::istringstream lines(read_file(file));
+  for (std::string line; std::getline(lines, line);) {
+    json m = json::parse(line);
+    m.erase("seconds");
+    m.erase("images_per_s");
+    by_epoch[m["epoch"].get<int>()] = m;
+  }
+  return by_epoch;
+}
+
 void interrupt_and_resume_train(int signal, const std::vector<std::string>& extra) {
   std::string d = testing_util::fresh_dir("cli_signal_" + std::to_string(signal));
   auto ref = run_cli_full(train_args(d + "/ref", extra));
@@ -121,6 +136,8 @@ void interrupt_and_resume_train(int signal, const std::vector<std::string>& extr
   json want = read_json(d + "/ref/result.json"), got = read_json(run + "/result.json");
   EXPECT_EQ(got["test"], want["test"]);  // bit-identical: same weights after the same steps
   EXPECT_EQ(got["channels"], want["channels"]);
+  // Every epoch's lr, training loss and accuracy too: the interrupted epoch's running sums carried over.
+  EXPECT_EQ(epoch_metrics(run + "/metrics.jsonl"), epoch_metrics(d + "/ref/metrics.jsonl"));
 }
 
 }  // namespace

@@ -209,7 +209,8 @@ TEST_P(SgdStep, SavedStateContinuesIdentically) {
   }
   torch::serialize::OutputArchive out;
   opt.save(out);
-  std::string f = tmp("sgd_state") + "/sgd.pt";
+  // One folder per parameter: CTest runs the two cases in parallel processes.
+  std::string f = tmp(std::string("sgd_state_") + (GetParam() ? "fused" : "foreach")) + "/sgd.pt";
   out.save_to(f);
   auto b = clone_params(a);
   Sgd resumed(b, SgdOptions{}, GetParam());
