@@ -13,11 +13,13 @@ if ! "$venv/bin/python" -m lizard --version 2>/dev/null | grep -qx "$NETADJ_LIZA
   say "installing lizard==$NETADJ_LIZARD_VERSION into $venv"
   "$venv/bin/pip" install -q "lizard==$NETADJ_LIZARD_VERSION"
 fi
-if ! command -v clang-format >/dev/null; then
-  say "installing clang-format"
+# One clang-format major version, since their output differs (Debian 12's clang-format-14).
+format=clang-format-$NETADJ_CLANG_FORMAT_MAJOR
+if ! command -v "$format" >/dev/null; then
+  say "installing $format"
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q clang-format
+  $sudo_cmd apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "$format"
 fi
 
 mapfile -t sources < <(git ls-files '*.cpp' '*.h' 2>/dev/null || find src include tests -name '*.cpp' -o -name '*.h')
@@ -36,9 +38,9 @@ if [ -n "$long" ]; then
   status=1
 fi
 
-if ! clang-format --dry-run --Werror "${sources[@]}" 2>/tmp/netadj-clang-format.log; then
+if ! "$format" --dry-run --Werror "${sources[@]}" 2>/tmp/netadj-clang-format.log; then
   grep -m 20 'error:' /tmp/netadj-clang-format.log || true
-  say "files not clang-format clean (above): run clang-format -i on them"
+  say "files not clang-format clean (above): run $format -i on them"
   status=1
 fi
 

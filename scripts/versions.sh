@@ -4,3 +4,5 @@ NETADJ_TORCH_VERSION=2.11.0
 NETADJ_MIN_CMAKE=3.25
 # lizard (PyPI) measures function length for scripts/lint.sh.
 NETADJ_LIZARD_VERSION=1.24.3
+# clang-format major version for scripts/lint.sh (its output differs between versions).
+NETADJ_CLANG_FORMAT_MAJOR=14
