@@ -219,6 +219,7 @@ void visit_data(V& r, DataOptions& d) {
   r.field("strict", d.strict);
   r.field("workers", d.workers);
   r.field("image_size", d.image_size);
+  r.field("max_image_pixels", d.max_image_pixels);
   r.object("synthetic", [&](auto& s) {
     s.field("train_size", d.synthetic.train_size);
     s.field("test_size", d.synthetic.test_size);
@@ -341,6 +342,7 @@ void check_data(const Checker& ck, const DataOptions& d) {
   ck.at_least<int64_t>("data.seed", d.seed, -1);
   ck.at_least("data.workers", d.workers, 0);
   ck.at_least("data.image_size", d.image_size, 8);
+  ck.at_least<int64_t>("data.max_image_pixels", d.max_image_pixels, 1);
   ck.at_least("data.synthetic.train_size", d.synthetic.train_size, 1);
   ck.at_least("data.synthetic.test_size", d.synthetic.test_size, 1);
   ck.at_least("data.synthetic.classes", d.synthetic.classes, 2);

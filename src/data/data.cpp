@@ -232,7 +232,7 @@ std::unique_ptr<BatchSource> DataModule::loader(Split s, const LoaderOptions& o)
     throw ConfigError(std::string("data: the ") + split_name(s) +
                       " split is empty (check data.val_size / data.subset)");
   if (files_) {
-    FolderSourceOptions fo{opts_.image_size, opts_.workers, opts_.strict};
+    FolderSourceOptions fo{opts_.image_size, opts_.workers, opts_.strict, opts_.max_image_pixels};
     return make_folder_source(files_, s == Split::kTest, idx, o, fo, mean_, std_);
   }
   const ImageSet& set = s == Split::kTest ? test_ : train_;

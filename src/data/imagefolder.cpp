@@ -64,16 +64,21 @@ struct Decoded {
 // not positive are a failure: tjDecompress2 reads a width or height of 0 as "the image's own" and would
 // write a whole image into an empty buffer. (After a failed header, libjpeg-turbo 2.1 reports success
 // with 0x0 for the next file on the same handle: a truncated JPEG corrupted the heap that way.)
-bool decode_jpeg(tjhandle tj, const std::string& bytes, int min_side, Decoded& out) {
+// Returns "" on success, else what is wrong with the file.
+std::string decode_jpeg(tjhandle tj, const std::string& bytes, int min_side, int64_t max_pixels, Decoded& out) {
   int w = 0, h = 0, subsamp = 0, cs = 0;
   auto* buf = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (tjDecompressHeader3(tj, buf, bytes.size(), &w, &h, &subsamp, &cs) != 0 || w <= 0 || h <= 0) return false;
+  if (tjDecompressHeader3(tj, buf, bytes.size(), &w, &h, &subsamp, &cs) != 0 || w <= 0 || h <= 0)
+    return std::string("not a readable JPEG header (") + tjGetErrorStr2(tj) + ")";
+  if (int64_t(w) * h > max_pixels)
+    return "its header claims " + std::to_string(w) + "x" + std::to_string(h) +
+           " pixels, over data.max_image_pixels = " + std::to_string(max_pixels);
   int n = 0;
   tjscalingfactor* sf = tjGetScalingFactors(&n);
   int best_w = w, best_h = h;
   for (int i = 0; i < n; ++i) {
     int sw = TJSCALED(w, sf[i]), sh = TJSCALED(h, sf[i]);
-    if (std::min(sw, sh) >= min_side && sw * sh < best_w * best_h) {
+    if (std::min(sw, sh) >= min_side && int64_t(sw) * sh < int64_t(best_w) * best_h) {
       best_w = sw;
       best_h = sh;
     }
@@ -81,7 +86,9 @@ bool decode_jpeg(tjhandle tj, const std::string& bytes, int min_side, Decoded& o
   out.w = best_w;
   out.h = best_h;
   out.rgb.resize(static_cast<size_t>(best_w) * best_h * 3);
-  return tjDecompress2(tj, buf, bytes.size(), out.rgb.data(), best_w, 0, best_h, TJPF_RGB, TJFLAG_FASTDCT) == 0;
+  if (tjDecompress2(tj, buf, bytes.size(), out.rgb.data(), best_w, 0, best_h, TJPF_RGB, TJFLAG_FASTDCT) != 0)
+    return std::string("cannot decode (") + tjGetErrorStr2(tj) + ")";
+  return "";
 }
 
 // Crops box (x, y, cw, ch) of an HWC uint8 image and resizes it bilinearly to size x size, CHW uint8.
@@ -142,10 +149,13 @@ class FolderSource : public BatchSource {
   }
 
   std::optional<Batch> next() override {
-    if (batch_ >= num_batches() || !pending_.valid()) return std::nullopt;
-    auto cpu = pending_.get();
-    int64_t b = ++batch_;
-    if (b < num_batches()) pending_ = std::async(std::launch::async, [this, b] { return decode_batch(b); });
+    std::pair<torch::Tensor, torch::Tensor> cpu;
+    do {  // a batch of which no image decoded is passed over
+      if (batch_ >= num_batches() || !pending_.valid()) return std::nullopt;
+      cpu = pending_.get();
+      int64_t b = ++batch_;
+      if (b < num_batches()) pending_ = std::async(std::launch::async, [this, b] { return decode_batch(b); });
+    } while (cpu.second.size(0) == 0);
     Batch out;
     out.x = (cpu.first.to(lo_.device, /*non_blocking=*/true).to(torch::kFloat) - mean_) * inv_std_;
     out.y = cpu.second.to(lo_.device);
@@ -183,8 +193,8 @@ class FolderSource : public BatchSource {
     for (auto& t : pool) t.join();
     if (!err_.empty()) throw DataError(err_);
     if (ok.all().item<bool>()) return {x, y};
-    if (!ok.any().item<bool>())
-      throw DataError("imagefolder: no image of a batch of " + std::to_string(len) + " could be decoded");
+    // BatchNorm cannot train on one image: such a remainder is passed over like an empty batch.
+    if (lo_.training && ok.sum().item<int64_t>() == 1) ok.fill_(false);
     return {x.index({ok}), y.index({ok})};
   }
 
@@ -202,7 +212,10 @@ class FolderSource : public BatchSource {
     }
     Decoded d;
     const int s = fo_.image_size;
-    if (!bytes.empty() && decode_jpeg(tj, bytes, lo_.training ? s / 2 : s * 256 / 224, d)) {
+    std::string why = bytes.empty()
+                          ? "cannot read the file, or it is empty"
+                          : decode_jpeg(tj, bytes, lo_.training ? s / 2 : s * 256 / 224, fo_.max_image_pixels, d);
+    if (why.empty()) {
       std::mt19937_64 rng(derive_seed(lo_.seed, "augment", epoch_, item));
       out.copy_(lo_.training ? random_resized_crop(d, s, rng) : center_crop(d, s));
       return true;
@@ -210,9 +223,9 @@ class FolderSource : public BatchSource {
     ++failures_;
     std::lock_guard<std::mutex> lk(err_mu_);
     if (fo_.strict) {
-      if (err_.empty()) err_ = path + ": cannot read or decode this JPEG (data.strict = true)";
+      if (err_.empty()) err_ = path + ": " + why + " (data.strict = true)";
     } else if (warned_.insert(path).second) {
-      logger()->warn("imagefolder: {}: cannot read or decode this JPEG; left out of its batches", path);
+      logger()->warn("imagefolder: {}: {}; left out of its batches", path, why);
     }
     return false;
   }

@@ -65,6 +65,9 @@ struct DataOptions {
   bool strict = false;               ///< imagefolder: unreadable files are an error, not a warning
   int workers = 0;                   ///< JPEG decoder threads; 0 = cores
   int image_size = 224;              ///< imagefolder crop size
+  /// imagefolder: a JPEG whose header claims more pixels is refused before anything is allocated
+  /// (PIL's default limit; a 60000x60000 header in a few bytes would otherwise ask for gigabytes).
+  int64_t max_image_pixels = 89478485;
   SyntheticOptions synthetic;
 };
 

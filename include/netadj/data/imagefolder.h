@@ -22,6 +22,7 @@ struct FolderSourceOptions {
   int image_size = 224;
   int workers = 0;
   bool strict = false;
+  int64_t max_image_pixels = 89478485;  ///< larger headers are refused before decoding
 };
 
 std::unique_ptr<BatchSource> make_folder_source(std::shared_ptr<FileList> files, bool test_split,
