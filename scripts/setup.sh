@@ -9,6 +9,7 @@
 #   NETADJ_BUILD_DIR  build folder (default: build)
 #   NETADJ_BUILD_TYPE CMake build type (default: Release)
 #   NETADJ_JOBS       parallel build jobs (default: nproc)
+#   NETADJ_CMAKE_ARGS more CMake arguments (e.g. -DNETADJ_SANITIZE=address,undefined)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,6 +66,10 @@ else
 fi
 
 # --- configure and build -------------------------------------------------------
+if [ -n "${NETADJ_CMAKE_ARGS:-}" ]; then
+  read -ra extra_args <<<"$NETADJ_CMAKE_ARGS"
+  cmake_args+=("${extra_args[@]}")
+fi
 build=${NETADJ_BUILD_DIR:-build}
 mkdir -p "$build"
 gen=()
