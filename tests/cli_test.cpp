@@ -1,8 +1,13 @@
 // The command line as a user meets it: flags anywhere, shipped configs by name, warnings about input
 // resolution, SIGINT/SIGTERM with resume, run records of an unknown schema, and an installed copy.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -198,4 +203,122 @@ TEST(Cli, InstalledCopyRunsFromAnyDirectory) {
   auto report = testing_util::run_cli_in(bin, {"report", run}, "/");
   ASSERT_EQ(report.status, 0) << report.err;
   EXPECT_TRUE(file_exists(run + "/report/report.md"));
+}
+
+// ---- a full or read-only disk, damaged checkpoints -------------------------------------------------------
+
+namespace {
+
+// No temp file is left in `dir` and every JSON record in it parses: nothing is half-written.
+void expect_nothing_half_written(const std::string& dir) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    std::string name = e.path().filename().string();
+    EXPECT_EQ(name.find(".tmp"), std::string::npos) << e.path();
+    if (e.path().extension() == ".json") {
+      EXPECT_NO_THROW(read_json(e.path().string())) << e.path();
+    }
+  }
+}
+
+const std::vector<std::string> kOneIteration = {"search", "--config",           kSmoke, "--set", "runtime.threads=1",
+                                                "--set",  "search.iterations=1"};
+
+// A search whose run directory fills up exits 5 naming the file; resumed with room, it ends with the same
+// records as a search that never stopped.
+void full_disk_then_resume(const std::string& d, const std::string& run, const std::function<void()>& in_child) {
+  auto ref = run_cli_full(concat(kOneIteration, {"--out", d + "/ref"}));
+  ASSERT_EQ(ref.status, 0) << ref.err;
+  auto full =
+      testing_util::run_cli_in(NETADJ_BINARY, concat(kOneIteration, {"--out", run}), "", nullptr, SIGKILL, in_child);
+  ASSERT_EQ(full.status, 5) << full.err;
+  EXPECT_TRUE(contains(full.err, run + "/")) << full.err;  // names the file
+  expect_nothing_half_written(run);
+  ASSERT_TRUE(file_exists(run + "/config.json"));
+}
+
+}  // namespace
+
+// A file-size limit makes writes past 64 KiB fail (EFBIG) as a full disk does (ENOSPC), on any machine.
+TEST(Cli, FullDiskExitsFiveAndTheResumedSearchLosesNothing) {
+  std::string d = testing_util::fresh_dir("cli_disk_full");
+  const std::string run = d + "/run";
+  full_disk_then_resume(d, run, [] {
+    ::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit r = {64 << 10, 64 << 10};
+    ::setrlimit(RLIMIT_FSIZE, &r);
+  });
+  auto resumed = run_cli_full({"search", "--resume", run});
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_EQ(read_json(run + "/search.json"), read_json(d + "/ref/search.json"));
+  // Each epoch once in metrics.jsonl, as in the uninterrupted run (times aside).
+  auto epochs = [](const std::string& f) {
+    std::vector<std::pair<std::string, int>> e;
+    std::istringstream in(read_file(f));
+    for (std::string line; std::getline(in, line);) {
+      json j = json::parse(line);
+      e.emplace_back(j["label"].get<std::string>(), j["epoch"].get<int>());
+    }
+    return e;
+  };
+  EXPECT_EQ(epochs(run + "/metrics.jsonl"), epochs(d + "/ref/metrics.jsonl"));
+}
+
+// A real full disk: a 192 KiB tmpfs (needs the right to mount, as root in a container has; else skipped,
+// the file-size test above covers the same path).
+TEST(Cli, FullTmpfsExitsFive) {
+  std::string d = testing_util::fresh_dir("cli_tmpfs");
+  const std::string mnt = d + "/small";
+  make_dirs(mnt);
+  if (std::system(("mount -t tmpfs -o size=192k tmpfs " + mnt + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here";
+  full_disk_then_resume(d, mnt + "/run", nullptr);
+  auto again = run_cli_full({"search", "--resume", mnt + "/run"});
+  EXPECT_EQ(again.status, 5) << again.err;  // still full: the same clear exit, nothing lost
+  expect_nothing_half_written(mnt + "/run");
+  EXPECT_TRUE(contains(again.err, "No space left on device")) << again.err;
+  EXPECT_EQ(std::system(("umount " + mnt).c_str()), 0);
+}
+
+// A read-only run directory: a read-only tmpfs where mounting is allowed, else permission bits (which
+// root ignores: then the test is skipped).
+TEST(Cli, ReadOnlyRunDirectoryExitsFive) {
+  std::string d = testing_util::fresh_dir("cli_readonly");
+  const std::string ro = d + "/ro";
+  make_dirs(ro);
+  bool mounted = std::system(("mount -t tmpfs -o size=1m,ro tmpfs " + ro + " 2>/dev/null").c_str()) == 0;
+  if (!mounted) {
+    if (::geteuid() == 0) GTEST_SKIP() << "root ignores permission bits and cannot mount here";
+    ::chmod(ro.c_str(), 0555);
+  }
+  auto r = run_cli_full(concat(kOneIteration, {"--out", ro + "/run"}));
+  EXPECT_EQ(r.status, 5) << r.err;
+  // One error line, naming the folder and the reason.
+  auto at = r.err.find("netadj: error: ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  std::string line = r.err.substr(at);
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << line;
+  EXPECT_TRUE(contains(line, ro + "/run")) << line;
+  if (mounted) {
+    EXPECT_EQ(std::system(("umount " + ro).c_str()), 0);
+  }
+}
+
+// Both the checkpoint and the one before it damaged: exit 3 naming the file, and the checkpoint is left as
+// it was for the user to inspect.
+TEST(Cli, DamagedCheckpointsOnResumeExitThreeNamingTheFile) {
+  std::string d = testing_util::fresh_dir("cli_bad_ckpt");
+  const std::string run = d + "/run";
+  std::vector<std::string> args = {"train", "--config",       kSmoke,  "--set", "runtime.threads=1",
+                                   "--set", "train.epochs=6", "--out", run};
+  auto cut = run_cli_full(
+      args, [&] { return file_exists(run + "/checkpoint.pt.prev"); }, SIGINT);
+  ASSERT_EQ(cut.status, 130) << cut.err;
+  for (const std::string& f : {run + "/checkpoint.pt", run + "/checkpoint.pt.prev"}) {
+    std::string b = read_file(f);
+    write_file_atomic(f, b.substr(0, b.size() / 2));
+  }
+  auto r = run_cli_full({"train", "--resume", run});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, run + "/checkpoint.pt.prev: ")) << r.err;
+  EXPECT_TRUE(contains(r.err, run + "/checkpoint.pt: ")) << r.err;  // the warning named the first
 }

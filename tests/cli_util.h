@@ -23,9 +23,10 @@ struct CliRun {
 
 /// Runs `binary` with `args` in `cwd` (empty: the current folder). Once `when` (polled every 5 ms)
 /// returns true, `signal` is sent to the process (SIGKILL: a crash at an arbitrary moment; SIGINT or
-/// SIGTERM: a user's interrupt).
+/// SIGTERM: a user's interrupt). `in_child` runs in the child just before exec (limits, signal dispositions).
 inline CliRun run_cli_in(const std::string& binary, const std::vector<std::string>& args, const std::string& cwd,
-                         const std::function<bool()>& when = nullptr, int signal = SIGKILL) {
+                         const std::function<bool()>& when = nullptr, int signal = SIGKILL,
+                         const std::function<void()>& in_child = nullptr) {
   std::string base = ::testing::TempDir() + "/netadj_cli_" + std::to_string(getpid());
   std::string out_file = base + ".out", err_file = base + ".err";
   pid_t pid = fork();
@@ -40,6 +41,7 @@ inline CliRun run_cli_in(const std::string& binary, const std::vector<std::strin
     dup2(out, 1);
     dup2(err, 2);
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
+    if (in_child) in_child();
     execv(bin.c_str(), argv.data());
     _exit(127);
   }

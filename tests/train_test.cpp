@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "netadj/train/checkpoint.h"
 #include "netadj/train/sgd.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"
@@ -449,3 +450,94 @@ TEST_F(Fixture, DistillationFromTeacherTrains) {
   EXPECT_TRUE(std::isfinite(r.history.back().train_loss));
   EXPECT_GT(r.final_eval.top1, 0.4);
 }
+
+namespace netadj {
+namespace {
+
+void flip_byte(const std::string& path, size_t at) {
+  std::string b = read_file(path);
+  b[at] = static_cast<char>(b[at] ^ 0x5A);
+  write_file_atomic(path, b);
+}
+
+TEST(Checksum, TrailerDetectsTruncationAndBitFlips) {
+  std::string body = "some archive bytes";
+  std::string good = body + checksum_trailer(body);
+  bool had = false;
+  std::string copy = good;
+  EXPECT_EQ(strip_checksum(copy, had), "");
+  EXPECT_TRUE(had);
+  EXPECT_EQ(copy, body);
+  for (size_t i = 0; i < good.size(); ++i) {  // every single-byte change, trailer included, is caught
+    copy = good;
+    copy[i] = static_cast<char>(copy[i] ^ 1);
+    EXPECT_NE(strip_checksum(copy, had), "") << "byte " << i;
+  }
+  copy = good.substr(0, good.size() - 1);
+  EXPECT_NE(strip_checksum(copy, had), "");
+  EXPECT_FALSE(had);
+  copy = good + "x";  // padded
+  EXPECT_NE(strip_checksum(copy, had), "");
+}
+
+using testing_util::small_config;
+
+struct CheckpointFixture : ::testing::Test {
+  Config c = small_config();
+  DataModule data{c.data, c.runtime.seed};
+  TrainResult run(const TrainPlan& p) {
+    torch::manual_seed(1);
+    GraphNet net(build_spec(c.model, c.data.synthetic.resolution));
+    return Trainer(c, data, torch::kCPU).run(net, p);
+  }
+};
+
+// A damaged checkpoint.pt is named, and the run continues from the one before it (checkpoint.pt.prev):
+// the epochs after it are trained again and equal those of the undamaged run.
+TEST_F(CheckpointFixture, DamagedCheckpointFallsBackToThePreviousOne) {
+  std::string dir = testing_util::fresh_dir("ckpt_fallback");
+  TrainPlan p;
+  p.epochs = 2;
+  p.checkpoint = dir + "/checkpoint.pt";
+  TrainResult first = run(p);
+  ASSERT_TRUE(file_exists(previous_checkpoint(p.checkpoint)));  // epoch 1's, kept when epoch 2's replaced it
+  p.epochs = 3;
+  std::string straight = testing_util::fresh_dir("ckpt_straight");
+  TrainPlan q = p;
+  q.checkpoint = straight + "/checkpoint.pt";
+  TrainResult reference = run(q);
+
+  flip_byte(p.checkpoint, std::filesystem::file_size(p.checkpoint) / 2);
+  TrainResult resumed = run(p);
+  EXPECT_TRUE(resumed.resumed);
+  ASSERT_EQ(resumed.history.size(), 3u);
+  EXPECT_EQ(resumed.history[0].train_loss, first.history[0].train_loss);  // from the .prev checkpoint
+  for (size_t e = 1; e < 3; ++e) EXPECT_EQ(resumed.history[e].train_loss, reference.history[e].train_loss) << e;
+
+  // The next save must not keep the damaged file as the fallback.
+  bool had = false;
+  std::string prev = read_file(previous_checkpoint(p.checkpoint));
+  EXPECT_EQ(strip_checksum(prev, had), "");
+}
+
+TEST_F(CheckpointFixture, TruncatedCheckpointWithoutFallbackIsNamed) {
+  std::string dir = testing_util::fresh_dir("ckpt_truncated");
+  TrainPlan p;
+  p.epochs = 1;
+  p.checkpoint = dir + "/checkpoint.pt";
+  run(p);
+  ASSERT_FALSE(file_exists(previous_checkpoint(p.checkpoint)));
+  std::string b = read_file(p.checkpoint);
+  write_file_atomic(p.checkpoint, b.substr(0, b.size() * 2 / 3));
+  p.epochs = 2;
+  try {
+    run(p);
+    FAIL() << "a truncated checkpoint was accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(p.checkpoint + ": "), std::string::npos) << e.what();
+    EXPECT_EQ(e.code(), ExitCode::kData);
+  }
+}
+
+}  // namespace
+}  // namespace netadj

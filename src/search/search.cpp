@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "netadj/arch/table.h"
+#include "netadj/train/checkpoint.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/interrupt.h"
@@ -168,6 +169,7 @@ void SearchLoop::run_iteration(int t) {
   save_iteration(rec, times, net, idir);
   // The iteration is recorded: its training checkpoint is no longer needed.
   remove_file(checkpoint);
+  remove_file(previous_checkpoint(checkpoint));
   c_ = adj.channels;
 }
 

@@ -2,6 +2,12 @@
 // every checkpoint goes through (temp file, fsync, rename).
 #include "netadj/train/checkpoint.h"
 
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <sstream>
+
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
@@ -9,17 +15,81 @@
 namespace netadj {
 using nlohmann::json;
 
-void save_archive(torch::serialize::OutputArchive& ar, const std::string& path) {
-  std::string tmp = path + ".tmp";
+namespace {
+// Trailer: magic, archive length (uint64 LE), CRC-32 of the archive (uint32 LE), 4 reserved bytes.
+constexpr char kMagic[8] = {'N', 'E', 'T', 'A', 'D', 'J', 'C', 'K'};
+constexpr size_t kTrailer = 24;
+
+void put_le(std::string& out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+uint64_t get_le(const std::string& in, size_t at, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= uint64_t(static_cast<unsigned char>(in[at + i])) << (8 * i);
+  return v;
+}
+uint32_t crc_of(const std::string& bytes, size_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (size_t off = 0; off < n;) {  // zlib takes uInt lengths
+    uInt chunk = static_cast<uInt>(std::min<size_t>(n - off, 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + off), chunk);
+    off += chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
+}  // namespace
+
+std::string checksum_trailer(const std::string& bytes) {
+  std::string t(kMagic, sizeof(kMagic));
+  put_le(t, bytes.size(), 8);
+  put_le(t, crc_of(bytes, bytes.size()), 4);
+  put_le(t, 0, 4);
+  return t;
+}
+
+std::string strip_checksum(std::string& bytes, bool& had_trailer) {
+  had_trailer = bytes.size() >= kTrailer && std::memcmp(bytes.data() + bytes.size() - kTrailer, kMagic, 8) == 0;
+  if (!had_trailer) return "no checksum trailer (the file is truncated, or not written by netadj)";
+  size_t at = bytes.size() - kTrailer;
+  uint64_t len = get_le(bytes, at + 8, 8);
+  if (len != at)
+    return "truncated or padded: the trailer records " + std::to_string(len) + " bytes, found " + std::to_string(at);
+  if (get_le(bytes, at + 16, 4) != crc_of(bytes, at) || get_le(bytes, at + 20, 4) != 0)
+    return "corrupted: its CRC-32 does not match its contents";
+  bytes.resize(at);
+  return "";
+}
+
+std::string previous_checkpoint(const std::string& path) { return path + ".prev"; }
+
+void save_archive(torch::serialize::OutputArchive& ar, const std::string& path, bool keep_previous) {
+  std::ostringstream out;
   try {
-    ar.save_to(tmp);
+    ar.save_to(out);
   } catch (const c10::Error& e) {
-    remove_file(tmp);
     throw IoError(path + ": cannot write checkpoint: " + e.what_without_backtrace());
   }
-  // fsync + rename through the same path as every other result file.
-  write_file_atomic(path, read_file(tmp));
-  remove_file(tmp);
+  std::string bytes = out.str();
+  bytes += checksum_trailer(bytes);
+  if (keep_previous && file_exists(path)) {
+    std::string prev = previous_checkpoint(path);
+    ::unlink(prev.c_str());
+    if (::link(path.c_str(), prev.c_str()) != 0) write_file_atomic(prev, read_file(path));  // no hard links here
+  }
+  write_file_atomic(path, bytes);  // fsync + rename, as every other result file
+}
+
+void load_archive(torch::serialize::InputArchive& ar, const std::string& path, const torch::Device& device) {
+  std::string bytes = read_file(path);
+  bool had_trailer = false;
+  std::string why = strip_checksum(bytes, had_trailer);
+  if (had_trailer && !why.empty()) throw DataError(path + ": " + why);
+  try {
+    ar.load_from(bytes.data(), bytes.size(), device);
+  } catch (const c10::Error& e) {
+    throw DataError(path + ": " + (had_trailer ? "" : why + "; ") + "not a readable archive (" +
+                    e.what_without_backtrace() + ")");
+  }
 }
 
 void write_model_options(torch::serialize::OutputArchive& ar, const ModelOptions& m, const ArchSpec& spec) {
@@ -42,7 +112,7 @@ GraphNet load_model(const std::string& path, ModelOptions& m) {
   if (!file_exists(path)) throw DataError(path + ": model file not found");
   torch::serialize::InputArchive ar, model_ar;
   try {
-    ar.load_from(path, torch::kCPU);  // a model saved on a GPU loads anywhere
+    load_archive(ar, path, torch::kCPU);  // a model saved on a GPU loads anywhere
     c10::IValue opts;
     ar.read("model_options", opts);
     json j = json::parse(opts.toStringRef());

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <sstream>
 
 #include "netadj/train/autocast.h"
 #include "netadj/train/checkpoint.h"
@@ -67,7 +68,8 @@ class TrainLoop {
  private:
   void load_teacher();
   void resume();
-  void restore_generators(torch::serialize::InputArchive& ar, const std::string& device_type);
+  void resume_from(const std::string& file);
+  void restore_generators(torch::serialize::InputArchive& ar, const std::string& device_type, const std::string& file);
   EpochRecord train_epoch(int epoch);
   void begin_epoch(int epoch);
   void train_step(const Batch& b, double lr);
@@ -76,6 +78,7 @@ class TrainLoop {
   void finish_epoch(EpochRecord& rec);
   EvalResult evaluate_split(Split s) const;
   void write_metrics(const EpochRecord& rec) const;
+  void sync_metrics() const;
   void save_checkpoint(const Position* partial);
   [[noreturn]] void stop_interrupted(int epoch, int64_t step, Clock::time_point t0);
   bool budget_spent() const { return plan_.max_steps >= 0 && total_steps_ >= plan_.max_steps; }
@@ -97,6 +100,7 @@ class TrainLoop {
   Progress progress_;
   TrainResult result_;
   Position pos_;
+  bool keep_previous_ = true;  ///< false right after falling back from a damaged checkpoint
   torch::Tensor loss_sum_, correct_, last_loss_;
   int64_t seen_ = 0, total_steps_ = 0;
   double lr_ = 0;
@@ -140,7 +144,10 @@ void TrainLoop::load_teacher() {
 
 TrainResult TrainLoop::run() {
   auto t_all = Clock::now();
-  if (!plan_.checkpoint.empty() && file_exists(plan_.checkpoint)) resume();
+  if (!plan_.checkpoint.empty() &&
+      (file_exists(plan_.checkpoint) || file_exists(previous_checkpoint(plan_.checkpoint))))
+    resume();
+  sync_metrics();
   total_steps_ = int64_t(pos_.epoch) * steps_ + pos_.step;
   for (int epoch = pos_.epoch; epoch < plan_.epochs && !budget_spent(); ++epoch) {
     EpochRecord rec = train_epoch(epoch);
@@ -168,12 +175,13 @@ std::vector<at::Generator> rng_generators(const torch::Device& device) {
 
 // The random generators' states of a mid-epoch checkpoint. One written on another kind of device has
 // other generators: the epoch then continues with fresh dropout masks (a warning says so).
-void TrainLoop::restore_generators(torch::serialize::InputArchive& ar, const std::string& device_type) {
+void TrainLoop::restore_generators(torch::serialize::InputArchive& ar, const std::string& device_type,
+                                   const std::string& file) {
   if (device_type != c10::DeviceTypeName(device_.type(), /*lower_case=*/true)) {
     logger()->warn(
         "{}{} was written on {}: the rest of its epoch draws new dropout masks on {}, so the run will "
         "not repeat an uninterrupted one exactly",
-        where(), plan_.checkpoint, device_type, device_.str());
+        where(), file, device_type, device_.str());
     torch::manual_seed(derive_seed(plan_.seed, "dropout-resumed", pos_.epoch));
     return;
   }
@@ -185,11 +193,28 @@ void TrainLoop::restore_generators(torch::serialize::InputArchive& ar, const std
   }
 }
 
+// A checkpoint that is truncated or corrupted (its checksum tells) is named; the run then continues from
+// the checkpoint before it when there is one, else it stops with exit 3.
 void TrainLoop::resume() {
+  const std::string prev = previous_checkpoint(plan_.checkpoint);
+  try {
+    if (!file_exists(plan_.checkpoint)) throw DataError(plan_.checkpoint + ": missing");
+    resume_from(plan_.checkpoint);
+  } catch (const DataError& e) {
+    if (!file_exists(prev)) throw;
+    logger()->warn("{}{}; resuming from the checkpoint before it, {}", where(), e.what(), prev);
+    result_.history.clear();
+    pos_ = Position{};
+    resume_from(prev);
+    keep_previous_ = false;  // the damaged file must not replace the good one kept as .prev
+  }
+}
+
+void TrainLoop::resume_from(const std::string& file) {
   torch::serialize::InputArchive ar, model_ar, opt_ar;
   json meta;
   try {
-    ar.load_from(plan_.checkpoint, device_);
+    load_archive(ar, file, device_);
     ar.read("model", model_ar);
     ar.read("optimizer", opt_ar);
     c10::IValue meta_value;
@@ -205,15 +230,15 @@ void TrainLoop::resume() {
       const json& p = meta["partial"];
       pos_ = {p.at("epoch").get<int>(),      p.at("step").get<int64_t>(),   p.at("loss_sum").get<double>(),
               p.at("correct").get<double>(), p.at("seconds").get<double>(), p.at("seen").get<int64_t>()};
-      restore_generators(ar, p.value("device_type", std::string("cpu")));
+      restore_generators(ar, p.value("device_type", std::string("cpu")), file);
     }
   } catch (const c10::Error& e) {
-    throw DataError(plan_.checkpoint + ": cannot resume from checkpoint (" + e.what_without_backtrace() + ")");
+    throw DataError(file + ": cannot resume from checkpoint (" + e.what_without_backtrace() + ")");
   } catch (const json::exception& e) {
-    throw DataError(plan_.checkpoint + ": cannot resume from checkpoint (" + std::string(e.what()) + ")");
+    throw DataError(file + ": cannot resume from checkpoint (" + std::string(e.what()) + ")");
   }
   result_.resumed = true;
-  logger()->info("{}resumed from {} at epoch {} step {}", where(), plan_.checkpoint, pos_.epoch + 1, pos_.step);
+  logger()->info("{}resumed from {} at epoch {} step {}", where(), file, pos_.epoch + 1, pos_.step);
 }
 
 // ---- one epoch ------------------------------------------------------------------------------------------
@@ -355,6 +380,23 @@ void TrainLoop::write_metrics(const EpochRecord& rec) const {
   if (!plan_.metrics_file.empty()) append_line(plan_.metrics_file, json(rec).dump());
 }
 
+// Before training, the metrics file holds the other runs' lines (earlier search iterations) as they were,
+// then this run's epochs as its checkpoint records them (none on a fresh start): a stop between an epoch's
+// metrics line and its checkpoint (a crash, a full disk) neither repeats nor loses a line.
+void TrainLoop::sync_metrics() const {
+  if (plan_.metrics_file.empty() || (!file_exists(plan_.metrics_file) && result_.history.empty())) return;
+  std::string out;
+  if (file_exists(plan_.metrics_file)) {
+    std::istringstream in(read_file(plan_.metrics_file));
+    for (std::string line; std::getline(in, line);) {
+      json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (j.is_object() && j.value("label", std::string()) != plan_.label) out += line + "\n";  // a cut line goes
+    }
+  }
+  for (const auto& r : result_.history) out += json(r).dump() + "\n";
+  write_file_atomic(plan_.metrics_file, out);
+}
+
 // After the whole epoch (partial = null) or inside it: then the running sums and the random generators'
 // states go along, so the resumed run takes exactly the steps the uninterrupted one would have.
 void TrainLoop::save_checkpoint(const Position* partial) {
@@ -383,7 +425,8 @@ void TrainLoop::save_checkpoint(const Position* partial) {
   }
   ar.write("meta", c10::IValue(meta.dump()));
   write_model_options(ar, cfg_.model, net_->spec());
-  save_archive(ar, plan_.checkpoint);
+  save_archive(ar, plan_.checkpoint, keep_previous_);
+  keep_previous_ = true;
 }
 
 void TrainLoop::stop_interrupted(int epoch, int64_t step, Clock::time_point t0) {
