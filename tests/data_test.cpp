@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -8,6 +11,7 @@
 
 #include "netadj/arch/table.h"
 #include "netadj/data/data.h"
+#include "netadj/data/imagefolder.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 
@@ -421,4 +425,113 @@ TEST(Corrupt, DamagedJpegsAreLeftOutOrNamedNeverACrash) {
             }).find("huge.JPEG: its header claims 60000x60000 pixels, over data.max_image_pixels"),
             std::string::npos);
   EXPECT_GT(n, 10);
+}
+
+namespace {
+
+// root/{train,val}/{cat,dog}/0..n-1.JPEG: uniform grey (cat 40, dog 200), w x 48.
+void make_jpeg_folder(const std::string& root, int n, int w = 64) {
+  for (const char* split : {"train", "val"})
+    for (const char* cls : {"cat", "dog"}) {
+      fs::create_directories(root + "/" + split + "/" + cls);
+      for (int i = 0; i < n; ++i)
+        write_bytes(root + "/" + split + "/" + cls + "/" + std::to_string(i) + ".JPEG",
+                    make_test_jpeg(w, 48, std::string(cls) == "cat" ? 40 : 200));
+    }
+}
+
+std::string listing_error(const std::string& root) {
+  try {
+    list_image_folder(root, /*strict=*/true);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+// Entries that cannot be images: a symlink loop between two files, a link to nothing, a FIFO (opening it
+// would block), and a class folder that links to itself. Lenient: each left out and counted; strict: the
+// first is named with the reason. A folder link inside a class folder is not followed.
+TEST(ImageFolder, LinkLoopsDanglingLinksAndFifosAreLeftOutOrNamed) {
+  std::string d = tmpdir("links");
+  make_jpeg_folder(d, 2);
+  fs::create_symlink("b.JPEG", d + "/train/cat/a.JPEG");
+  fs::create_symlink("a.JPEG", d + "/train/cat/b.JPEG");
+  fs::create_symlink("nowhere.JPEG", d + "/train/dog/dangling.JPEG");
+  ASSERT_EQ(::mkfifo((d + "/train/dog/pipe.JPEG").c_str(), 0644), 0);
+  fs::create_symlink("loop", d + "/train/loop");
+  fs::create_symlink("..", d + "/train/cat/up");
+  auto fl = list_image_folder(d, /*strict=*/false);
+  EXPECT_EQ(fl->classes, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(fl->train_paths.size(), 4u);
+  EXPECT_EQ(fl->test_paths.size(), 4u);
+  EXPECT_EQ(fl->skipped, 5);
+
+  EXPECT_NE(listing_error(d).find("train/loop: cannot resolve (Too many levels of symbolic links)"), std::string::npos)
+      << listing_error(d);
+  fs::remove(d + "/train/loop");
+  EXPECT_NE(listing_error(d).find("cat/a.JPEG: cannot resolve (Too many levels of symbolic links)"), std::string::npos)
+      << listing_error(d);
+  fs::remove(d + "/train/cat/a.JPEG");
+  fs::remove(d + "/train/cat/b.JPEG");
+  EXPECT_NE(listing_error(d).find("dog/dangling.JPEG: "), std::string::npos) << listing_error(d);
+  fs::remove(d + "/train/dog/dangling.JPEG");
+  EXPECT_NE(listing_error(d).find("dog/pipe.JPEG: not a regular file"), std::string::npos) << listing_error(d);
+  fs::remove(d + "/train/dog/pipe.JPEG");
+  EXPECT_EQ(listing_error(d), "");
+}
+
+// A file the user cannot read is named with the reason (not called "not a JPEG"). Root reads anything, so
+// the listing runs in a child process that first drops to the unprivileged user 65534.
+TEST(ImageFolder, UnreadableFileIsNamedWithTheReason) {
+  std::string d = tmpdir("unreadable");
+  make_jpeg_folder(d, 2);
+  std::string f = d + "/val/dog/secret.JPEG";
+  write_bytes(f, make_test_jpeg(64, 48, 200));
+  ASSERT_EQ(::chmod(f.c_str(), 0), 0);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(90);
+    std::string msg = listing_error(d);
+    try {
+      msg += "|skipped " + std::to_string(list_image_folder(d, /*strict=*/false)->skipped);
+    } catch (const std::exception& e) {
+      msg += std::string("|lenient failed: ") + e.what();
+    }
+    if (::write(fds[1], msg.data(), msg.size()) < 0) ::_exit(91);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string msg;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) msg.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_NE(msg.find("secret.JPEG: cannot open (Permission denied) (data.strict = true)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("|skipped 1"), std::string::npos) << msg;
+}
+
+// The decode entry point the loader and the fuzzer share: a good image decodes to the requested size,
+// bad bytes give a reason and never throw.
+TEST(ImageFolder, DecodeJpegImageGivesAReasonForBadBytes) {
+  std::string good = make_test_jpeg(80, 48, 200);
+  torch::Tensor out;
+  for (bool training : {false, true}) {
+    JpegDecodeOptions o{24, training, 7, 89478485};
+    EXPECT_EQ(decode_jpeg_image(good, o, out), "");
+    EXPECT_EQ(out.sizes(), (std::vector<int64_t>{3, 24, 24}));
+    EXPECT_NEAR(out.to(torch::kFloat).mean().item<float>(), 200, 3);
+  }
+  JpegDecodeOptions o;
+  EXPECT_NE(decode_jpeg_image(good.substr(0, 100), o, out), "");
+  EXPECT_NE(decode_jpeg_image("", o, out), "");
+  o.max_image_pixels = 80 * 48 - 1;
+  EXPECT_NE(decode_jpeg_image(good, o, out).find("over data.max_image_pixels"), std::string::npos);
 }

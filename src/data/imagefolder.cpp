@@ -4,14 +4,17 @@
 // covers the target, which is most of the speed on large photos.
 #include "netadj/data/imagefolder.h"
 
+#include <fcntl.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <mutex>
 #include <random>
@@ -27,26 +30,69 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool looks_like_jpeg(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+// Why `path` cannot be an image of the set ("" when it starts like a JPEG).
+std::string check_image_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string("cannot open (") + std::strerror(errno) + ")";
   unsigned char m[3] = {0, 0, 0};
-  in.read(reinterpret_cast<char*>(m), 3);
-  return in.gcount() == 3 && m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF;
+  ssize_t n = ::read(fd, m, 3);
+  int err = errno;
+  ::close(fd);
+  if (n < 0) return std::string("cannot read (") + std::strerror(err) + ")";
+  if (n == 0) return "empty file";
+  if (n < 3 || m[0] != 0xFF || m[1] != 0xD8 || m[2] != 0xFF) return "not a JPEG file";
+  return "";
 }
 
-void list_split(const std::string& dir, const std::vector<std::string>& classes, bool strict,
-                std::vector<std::string>& paths, std::vector<int64_t>& labels, int64_t& skipped) {
+// Files of a split that cannot be used: an error naming the first in strict mode, else each is left out
+// (the first few named in a warning, all counted).
+struct Skips {
+  bool strict = false;
+  int64_t count = 0;
+  void add(const std::string& path, const std::string& why) {
+    if (strict) throw DataError(path + ": " + why + " (data.strict = true)");
+    if (++count <= 5) logger()->warn("imagefolder: {}: {}; left out", path, why);
+  }
+};
+
+// The entries of `dir` (sorted), without following anything that cannot be listed: a folder that
+// cannot be read, or an entry whose type cannot be known (a symlink loop, a dangling link), is a skip.
+std::vector<fs::directory_entry> list_entries(const fs::path& dir, Skips& skips) {
+  std::vector<fs::directory_entry> out;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  if (ec) {
+    skips.add(dir.string(), "cannot list folder (" + ec.message() + ")");
+    return out;
+  }
+  for (; it != end; it.increment(ec)) {
+    if (ec) {
+      skips.add(dir.string(), "cannot list folder (" + ec.message() + ")");
+      break;
+    }
+    out.push_back(*it);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path() < b.path(); });
+  return out;
+}
+
+void list_split(const std::string& dir, const std::vector<std::string>& classes, Skips& skips,
+                std::vector<std::string>& paths, std::vector<int64_t>& labels) {
   for (size_t c = 0; c < classes.size(); ++c) {
     fs::path cdir = fs::path(dir) / classes[c];
-    if (!fs::is_directory(cdir)) continue;
-    std::vector<std::string> files;
-    for (const auto& e : fs::directory_iterator(cdir))
-      if (e.is_regular_file()) files.push_back(e.path().string());
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) {
-      if (!looks_like_jpeg(f)) {
-        if (strict) throw DataError(f + ": not a JPEG file (data.strict = true)");
-        ++skipped;
+    std::error_code ec;
+    if (!fs::is_directory(cdir, ec)) continue;  // a class the split does not have
+    for (const auto& e : list_entries(cdir, skips)) {
+      std::string f = e.path().string();
+      fs::file_status st = e.status(ec);  // follows symlinks: a loop or a dangling link is an error
+      if (ec) {
+        skips.add(f, "cannot resolve (" + ec.message() + ")");
+        continue;
+      }
+      if (fs::is_directory(st)) continue;  // folders inside a class folder are not searched
+      std::string why = fs::is_regular_file(st) ? check_image_file(f) : "not a regular file";
+      if (!why.empty()) {
+        skips.add(f, why);
         continue;
       }
       paths.push_back(f);
@@ -98,6 +144,41 @@ torch::Tensor crop_resize(const Decoded& d, int x, int y, int cw, int ch, int si
   auto r = torch::upsample_bilinear2d(crop, {size, size}, /*align_corners=*/false, std::nullopt, std::nullopt);
   if (flip) r = r.flip(3);
   return r.squeeze(0).round().clamp(0, 255).to(torch::kUInt8);
+}
+
+torch::Tensor center_crop(const Decoded& d, int size);
+
+torch::Tensor random_resized_crop(const Decoded& d, int size, std::mt19937_64& rng) {
+  double area = double(d.w) * d.h;
+  std::uniform_real_distribution<double> scale(0.08, 1.0), logr(std::log(3.0 / 4), std::log(4.0 / 3)), u(0, 1);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    double a = area * scale(rng), r = std::exp(logr(rng));
+    int cw = static_cast<int>(std::lround(std::sqrt(a * r))), ch = static_cast<int>(std::lround(std::sqrt(a / r)));
+    if (cw > 0 && ch > 0 && cw <= d.w && ch <= d.h) {
+      int x = static_cast<int>(u(rng) * (d.w - cw + 1)), y = static_cast<int>(u(rng) * (d.h - ch + 1));
+      return crop_resize(d, std::min(x, d.w - cw), std::min(y, d.h - ch), cw, ch, size, u(rng) < 0.5);
+    }
+  }
+  return center_crop(d, size);  // fallback, as torchvision
+}
+
+torch::Tensor center_crop(const Decoded& d, int size) {
+  // Resize the shorter side to size*256/224, then take the central size x size: the same as
+  // cropping the central (size/resize) fraction of the shorter side and resizing it.
+  double frac = 224.0 / 256.0;
+  int side = std::max(1, static_cast<int>(std::lround(std::min(d.w, d.h) * frac)));
+  return crop_resize(d, (d.w - side) / 2, (d.h - side) / 2, side, side, size, false);
+}
+
+// Decodes `bytes` and crops/resizes into `out` (CHW uint8, size x size) as the loader does.
+std::string decode_jpeg_into(tjhandle tj, const std::string& bytes, const JpegDecodeOptions& o, torch::Tensor out) {
+  Decoded d;
+  const int s = o.image_size;
+  std::string why = decode_jpeg(tj, bytes, o.training ? s / 2 : s * 256 / 224, o.max_image_pixels, d);
+  if (!why.empty()) return why;
+  std::mt19937_64 rng(o.seed);
+  out.copy_(o.training ? random_resized_crop(d, s, rng) : center_crop(d, s));
+  return "";
 }
 
 class FolderSource : public BatchSource {
@@ -210,16 +291,10 @@ class FolderSource : public BatchSource {
       bytes = read_file(path);
     } catch (const Error&) {
     }
-    Decoded d;
-    const int s = fo_.image_size;
-    std::string why = bytes.empty()
-                          ? "cannot read the file, or it is empty"
-                          : decode_jpeg(tj, bytes, lo_.training ? s / 2 : s * 256 / 224, fo_.max_image_pixels, d);
-    if (why.empty()) {
-      std::mt19937_64 rng(derive_seed(lo_.seed, "augment", epoch_, item));
-      out.copy_(lo_.training ? random_resized_crop(d, s, rng) : center_crop(d, s));
-      return true;
-    }
+    JpegDecodeOptions o{fo_.image_size, lo_.training, derive_seed(lo_.seed, "augment", epoch_, item),
+                        fo_.max_image_pixels};
+    std::string why = bytes.empty() ? "cannot read the file, or it is empty" : decode_jpeg_into(tj, bytes, o, out);
+    if (why.empty()) return true;
     ++failures_;
     std::lock_guard<std::mutex> lk(err_mu_);
     if (fo_.strict) {
@@ -228,28 +303,6 @@ class FolderSource : public BatchSource {
       logger()->warn("imagefolder: {}: {}; left out of its batches", path, why);
     }
     return false;
-  }
-
-  static torch::Tensor random_resized_crop(const Decoded& d, int size, std::mt19937_64& rng) {
-    double area = double(d.w) * d.h;
-    std::uniform_real_distribution<double> scale(0.08, 1.0), logr(std::log(3.0 / 4), std::log(4.0 / 3)), u(0, 1);
-    for (int attempt = 0; attempt < 10; ++attempt) {
-      double a = area * scale(rng), r = std::exp(logr(rng));
-      int cw = static_cast<int>(std::lround(std::sqrt(a * r))), ch = static_cast<int>(std::lround(std::sqrt(a / r)));
-      if (cw > 0 && ch > 0 && cw <= d.w && ch <= d.h) {
-        int x = static_cast<int>(u(rng) * (d.w - cw + 1)), y = static_cast<int>(u(rng) * (d.h - ch + 1));
-        return crop_resize(d, std::min(x, d.w - cw), std::min(y, d.h - ch), cw, ch, size, u(rng) < 0.5);
-      }
-    }
-    return center_crop(d, size);  // fallback, as torchvision
-  }
-
-  static torch::Tensor center_crop(const Decoded& d, int size) {
-    // Resize the shorter side to size*256/224, then take the central size x size: the same as
-    // cropping the central (size/resize) fraction of the shorter side and resizing it.
-    double frac = 224.0 / 256.0;
-    int side = std::max(1, static_cast<int>(std::lround(std::min(d.w, d.h) * frac)));
-    return crop_resize(d, (d.w - side) / 2, (d.h - side) / 2, side, side, size, false);
   }
 
   std::shared_ptr<FileList> files_;
@@ -273,19 +326,30 @@ class FolderSource : public BatchSource {
 std::shared_ptr<FileList> list_image_folder(const std::string& root, bool strict) {
   auto fl = std::make_shared<FileList>();
   std::string train = root + "/train", val = root + "/val";
-  for (const auto& d : {train, val})
-    if (!fs::is_directory(d)) throw DataError(d + ": folder not found (imagefolder needs root/train and root/val)");
-  for (const auto& e : fs::directory_iterator(train))
-    if (e.is_directory()) fl->classes.push_back(e.path().filename().string());
-  std::sort(fl->classes.begin(), fl->classes.end());
+  for (const auto& d : {train, val}) {
+    std::error_code ec;
+    if (!fs::is_directory(d, ec))
+      throw DataError(d + ": folder not found (imagefolder needs root/train and root/val)" +
+                      (ec && ec != std::errc::no_such_file_or_directory ? " (" + ec.message() + ")" : ""));
+  }
+  Skips skips{strict};
+  for (const auto& e : list_entries(train, skips)) {
+    std::error_code ec;
+    bool dir = e.is_directory(ec);
+    if (ec)
+      skips.add(e.path().string(), "cannot resolve (" + ec.message() + ")");
+    else if (dir)
+      fl->classes.push_back(e.path().filename().string());
+  }
   if (fl->classes.size() < 2) throw DataError(train + ": needs at least 2 class folders");
-  list_split(train, fl->classes, strict, fl->train_paths, fl->train_labels, fl->skipped);
-  list_split(val, fl->classes, strict, fl->test_paths, fl->test_labels, fl->skipped);
+  list_split(train, fl->classes, skips, fl->train_paths, fl->train_labels);
+  list_split(val, fl->classes, skips, fl->test_paths, fl->test_labels);
+  fl->skipped = skips.count;
   if (fl->train_paths.empty()) throw DataError(train + ": no JPEG images found");
   if (fl->test_paths.empty()) throw DataError(val + ": no JPEG images found");
   if (fl->skipped > 0)
-    logger()->warn("{}: skipped {} files that are not JPEGs (data.strict = true makes this an error)", root,
-                   fl->skipped);
+    logger()->warn("{}: left out {} entries that are not readable JPEG files (data.strict = true makes this an error)",
+                   root, fl->skipped);
   return fl;
 }
 
@@ -295,6 +359,15 @@ std::unique_ptr<BatchSource> make_folder_source(std::shared_ptr<FileList> files,
                                                 std::vector<float> std) {
   return std::make_unique<FolderSource>(std::move(files), test_split, std::move(indices), lo, fo, std::move(mean),
                                         std::move(std));
+}
+
+std::string decode_jpeg_image(const std::string& bytes, const JpegDecodeOptions& o, torch::Tensor& out) {
+  out = torch::zeros({3, o.image_size, o.image_size}, torch::kUInt8);
+  tjhandle tj = tjInitDecompress();
+  if (tj == nullptr) return "cannot start the JPEG decoder";
+  std::string why = decode_jpeg_into(tj, bytes, o, out);
+  tjDestroy(tj);
+  return why;
 }
 
 }  // namespace netadj

@@ -25,6 +25,17 @@ struct FolderSourceOptions {
   int64_t max_image_pixels = 89478485;  ///< larger headers are refused before decoding
 };
 
+/// How one image is turned into a training or evaluation input.
+struct JpegDecodeOptions {
+  int image_size = 224;
+  bool training = false;  ///< RandomResizedCrop + flip seeded by `seed`; else resize + center crop
+  uint64_t seed = 0;
+  int64_t max_image_pixels = 89478485;
+};
+/// Decodes JPEG bytes into `out` (uint8 [3, size, size]) exactly as the folder loader does. Returns "" on
+/// success, else what is wrong with the bytes (never throws for bad bytes).
+std::string decode_jpeg_image(const std::string& bytes, const JpegDecodeOptions& o, torch::Tensor& out);
+
 std::unique_ptr<BatchSource> make_folder_source(std::shared_ptr<FileList> files, bool test_split,
                                                 std::vector<int64_t> indices, const LoaderOptions& lo,
                                                 const FolderSourceOptions& fo, std::vector<float> mean,
