@@ -10,6 +10,7 @@
 #   NETADJ_BUILD_TYPE CMake build type (default: Release)
 #   NETADJ_JOBS       parallel build jobs (default: nproc)
 #   NETADJ_CMAKE_ARGS more CMake arguments (e.g. -DNETADJ_SANITIZE=address,undefined)
+#   NETADJ_TARGETS    build only these targets (space-separated; default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -86,5 +87,7 @@ fi
 "$cmake_bin" -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE="${NETADJ_BUILD_TYPE:-Release}" \
   -DPython3_EXECUTABLE="$py" "${cmake_args[@]}" >"$build/configure.log" 2>&1 \
   || { cat "$build/configure.log" >&2; die "cmake configure failed (log above)"; }
-"$cmake_bin" --build "$build" -j "${NETADJ_JOBS:-$(nproc)}"
-say "built $build/netadj"
+targets=()
+[ -n "${NETADJ_TARGETS:-}" ] && targets=(--target ${NETADJ_TARGETS})
+"$cmake_bin" --build "$build" -j "${NETADJ_JOBS:-$(nproc)}" "${targets[@]}"
+say "built ${NETADJ_TARGETS:-netadj} in $build"

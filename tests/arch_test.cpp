@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <fstream>
+#include <functional>
 
 #include <random>
 
@@ -74,6 +75,42 @@ TEST(Flops, BadVectorsFailClearly) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("unknown model; known: resnet_cifar"), std::string::npos) << e.what();
   }
+}
+
+std::string config_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Found by fuzzing: huge widths, depths and resolutions overflowed the 64-bit FLOPs count (or ran out of
+// memory building the spec). Each bound is named; a network inside the bounds but too large to count is
+// refused as such, never counted wrong.
+TEST(Flops, SizesBeyondTheBoundsAndUncountableNetworksAreRefused) {
+  ModelOptions m = model("vgg_cifar", 16);
+  m.channels = std::vector<int64_t>(13, 64);
+  m.channels[2] = int64_t(1) << 40;
+  EXPECT_NE(config_error([&] {
+              build_spec(m, 32);
+            }).find("model.channels[2] = 1099511627776: channel numbers must be in [1, 65536]"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { build_spec(model("resnet_cifar", 2000000000), 32); }).find("model.depth = 2000000000"),
+            std::string::npos);
+  EXPECT_NE(
+      config_error([&] { build_spec(model("resnet_cifar", 20), 2000000000); }).find("model.resolution = 2000000000"),
+      std::string::npos);
+  // Within the bounds but too many MACs for 64 bits: ResNet-110 at 65536 channels and 8192x8192 has 36
+  // convolutions of 9 * 2^32 * 2^26 MACs each in its first stage alone.
+  ModelOptions r = model("resnet_cifar", 110);
+  ArchSpec big = build_spec(r, kMaxResolution, std::vector<int64_t>(default_channels(r).size(), kMaxChannels));
+  EXPECT_NE(config_error([&] { spec_flops(big); }).find("too large to count"), std::string::npos);
+  // The largest countable size still counts exactly: one layer's MACs as the formula gives them.
+  m.channels = std::vector<int64_t>(13, 4096);
+  ArchSpec wide = build_spec(m, 32);
+  EXPECT_GT(spec_flops(wide), int64_t(9) * 4096 * 4096 * 32 * 32);
 }
 
 class EveryArch : public ::testing::TestWithParam<std::string> {

@@ -186,6 +186,19 @@ ArchSpec SpecBuilder::finish() {
 
 // ---- cost model ---------------------------------------------------------------------------------
 
+namespace {
+// Counts are formed in 128 bits (build_spec bounds every factor, so no product overflows there) and must
+// fit in int64: a network too large to count is refused rather than counted wrong.
+using Wide = __int128;
+int64_t fit(Wide v) {
+  if (v > Wide(INT64_MAX) || v < Wide(INT64_MIN))
+    throw ConfigError(
+        "model: the network is too large to count (its FLOPs or parameters overflow 64 bits); "
+        "reduce model.channels, model.depth or model.resolution");
+  return static_cast<int64_t>(v);
+}
+}  // namespace
+
 OpCost op_cost(const ArchSpec& s, const Op& op) {
   OpCost c;
   switch (op.kind) {
@@ -193,21 +206,21 @@ OpCost op_cost(const ArchSpec& s, const Op& op) {
       const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
       int64_t k2 = int64_t(op.kernel) * op.kernel;
       int64_t cin_per_group = op.depthwise ? 1 : in.value;
-      c.flops = k2 * cin_per_group * op.out.value * op.res * op.res;
-      c.params = k2 * cin_per_group * op.out.value + (op.bias ? op.out.value : 0) + (op.bn ? 2 * op.out.value : 0) +
-                 (op.preact ? 2 * in.value : 0);
+      c.flops = fit(Wide(k2) * cin_per_group * op.out.value * op.res * op.res);
+      c.params = fit(Wide(k2) * cin_per_group * op.out.value + (op.bias ? op.out.value : 0) +
+                     (op.bn ? 2 * Wide(op.out.value) : 0) + (op.preact ? 2 * Wide(in.value) : 0));
       break;
     }
     case OpKind::kLinear: {
       const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
-      c.flops = in.value * op.out.value;
-      c.params = in.value * op.out.value + op.out.value;
+      c.flops = fit(Wide(in.value) * op.out.value);
+      c.params = fit(Wide(in.value) * op.out.value + op.out.value);
       break;
     }
     case OpKind::kSqueezeExcite:
       // Two 1x1 convolutions (with bias) on the pooled 1x1 map.
-      c.flops = 2 * op.out.value * op.se_width;
-      c.params = 2 * op.out.value * op.se_width + op.se_width + op.out.value;
+      c.flops = fit(2 * Wide(op.out.value) * op.se_width);
+      c.params = fit(2 * Wide(op.out.value) * op.se_width + op.se_width + op.out.value);
       break;
     case OpKind::kGlobalPool:
       // Optional BN + ReLU before pooling (DenseNet's final pre-activation).
@@ -220,26 +233,26 @@ OpCost op_cost(const ArchSpec& s, const Op& op) {
 }
 
 int64_t spec_flops(const ArchSpec& s) {
-  int64_t f = 0;
+  Wide f = 0;
   for (const auto& op : s.ops) f += op_cost(s, op).flops;
-  return f;
+  return fit(f);
 }
 
 int64_t spec_params(const ArchSpec& s) {
-  int64_t p = 0;
+  Wide p = 0;
   for (const auto& op : s.ops) p += op_cost(s, op).params;
-  return p;
+  return fit(p);
 }
 
 std::vector<int64_t> spec_dflops(const ArchSpec& s) {
-  std::vector<int64_t> g(s.channels.size(), 0);
-  auto add_terms = [&](const Width& w, int64_t factor) {
+  std::vector<Wide> g(s.channels.size(), 0);
+  auto add_terms = [&](const Width& w, Wide factor) {
     for (auto [slot, k] : w.terms) g[static_cast<size_t>(slot)] += k * factor;
   };
   for (const auto& op : s.ops) {
     if (op.kind == OpKind::kConv) {
       const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
-      int64_t base = int64_t(op.kernel) * op.kernel * op.res * op.res;
+      Wide base = Wide(op.kernel) * op.kernel * op.res * op.res;
       if (op.depthwise) {
         add_terms(op.out, base);
       } else {
@@ -252,7 +265,9 @@ std::vector<int64_t> spec_dflops(const ArchSpec& s) {
       add_terms(op.out, 2 * op.se_width);
     }
   }
-  return g;
+  std::vector<int64_t> out;
+  for (Wide v : g) out.push_back(fit(v));
+  return out;
 }
 
 // ---- registry lookups ---------------------------------------------------------------------------
@@ -294,14 +309,26 @@ ArchSpec build_spec(const ModelOptions& m, int resolution, const std::vector<int
   const ArchInfo& a = find_arch(m.arch);
   if (channels.empty()) throw ConfigError("model.channels: empty; give one width per searchable layer");
   for (size_t i = 0; i < channels.size(); ++i)
-    if (channels[i] < 1)
+    if (channels[i] < 1 || channels[i] > kMaxChannels)
       throw ConfigError("model.channels[" + std::to_string(i) + "] = " + std::to_string(channels[i]) +
-                        ": channel numbers must be >= 1");
+                        ": channel numbers must be in [1, " + std::to_string(kMaxChannels) + "]");
+  check_model_size(m, resolution);
   return a.build(m, channels, resolution);
 }
 
+void check_model_size(const ModelOptions& m, int resolution) {
+  if (m.depth > kMaxDepth)
+    throw ConfigError("model.depth = " + std::to_string(m.depth) + ": must be at most " + std::to_string(kMaxDepth));
+  if (resolution < 1 || resolution > kMaxResolution)
+    throw ConfigError("model.resolution = " + std::to_string(resolution) + ": the input resolution must be in [1, " +
+                      std::to_string(kMaxResolution) + "]");
+}
+
 ArchSpec build_spec(const ModelOptions& m, int resolution) {
-  if (m.channels.empty()) return find_arch(m.arch).build(m, {}, resolution);
+  if (m.channels.empty()) {
+    check_model_size(m, resolution);
+    return find_arch(m.arch).build(m, {}, resolution);
+  }
   return build_spec(m, resolution, m.channels);
 }
 

@@ -91,13 +91,13 @@ std::vector<int64_t> read_channel_file(const std::string& path, const ModelOptio
     if (!j["channels"].is_array()) throw DataError(path + ": \"channels\" must be an array of integers");
     if (j.contains("arch") && j["arch"] != m.arch)
       throw ConfigError(path + ": channels are for arch " + j["arch"].dump() + ", the config has \"" + m.arch + "\"");
-    if (j.contains("depth") && j["depth"].is_number_integer() && j["depth"].get<int>() != m.depth)
+    if (j.contains("depth") && j["depth"].is_number_integer() && j["depth"].get<int64_t>() != m.depth)
       throw ConfigError(path + ": channels are for depth " + j["depth"].dump() + ", the config has " +
                         std::to_string(m.depth));
     take_array(j["channels"]);
   } else if (j.is_object()) {
     // Reference implementation's dict form: {"c0": 16, "c1": 16, ...}.
-    static const std::regex key_re("c([0-9]+)");
+    static const std::regex key_re("c([0-9]{1,6})");
     std::vector<std::pair<int, int64_t>> kv;
     for (auto it = j.begin(); it != j.end(); ++it) {
       std::smatch mm;

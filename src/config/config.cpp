@@ -323,7 +323,7 @@ struct Checker {
 
 void check_model(const Checker& ck, const ModelOptions& m) {
   if (m.arch.empty()) ck.fail("model.arch", m.arch, "must name an architecture");
-  ck.at_least("model.depth", m.depth, 1);
+  ck.at_least("model.depth", m.depth, 1);  // upper bounds of depth, resolution and widths: build_spec
   if (!(m.width > 0 && m.width <= 64)) ck.fail("model.width", m.width, "must be in (0, 64]");
   ck.at_least("model.num_classes", m.num_classes, 2);
   ck.at_least("model.in_channels", m.in_channels, 1);
@@ -436,8 +436,13 @@ void apply_override(json& doc, const std::string& assignment) {
   json value;
   try {
     value = json::parse(text);
-  } catch (const json::parse_error&) {
-    value = text;  // a bare word is a string: --set model.arch=vgg_cifar
+  } catch (const json::exception&) {  // parse_error, or out_of_range for a number like 1e99999
+    value = text;                     // a bare word is a string: --set model.arch=vgg_cifar
+  }
+  try {
+    (void)value.dump();  // JSON strings are UTF-8; error messages print the value
+  } catch (const json::type_error&) {
+    throw ConfigError("--set " + path + "=...: the value is not valid UTF-8");
   }
   json* node = &doc;
   size_t start = 0;

@@ -1,5 +1,6 @@
 // Readers for the on-disk formats. Every error names the file and what is wrong with it.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -84,10 +85,14 @@ std::vector<int64_t> idx_header(const std::string& s, const std::string& path, i
   if (s.size() < header) throw DataError(path + ": truncated IDX header");
   std::vector<int64_t> shape;
   int64_t total = 1;
+  bool overflow = false;
   for (int d = 0; d < dims; ++d) {
     shape.push_back(be32(s, 4 + 4 * static_cast<size_t>(d)));
-    total *= shape.back();
+    overflow = overflow || __builtin_mul_overflow(total, shape.back(), &total);
   }
+  if (overflow)
+    throw DataError(path + ": the header's dimensions " + fmt::format("{}", fmt::join(shape, "x")) +
+                    " are too large (corrupt file)");
   if (static_cast<int64_t>(s.size() - header) != total)
     throw DataError(path + ": payload has " + std::to_string(s.size() - header) + " bytes, the header says " +
                     std::to_string(total) + " (truncated or corrupt file)");

@@ -1,5 +1,8 @@
 #include "netadj/run/records.h"
 
+#include <limits>
+#include <type_traits>
+
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 
@@ -7,6 +10,11 @@ namespace netadj {
 using nlohmann::json;
 
 namespace {
+
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
 
 // Each record lists its keys once, in a visit() that both directions walk: Writer fills a JSON object,
 // Reader fills the record and throws on a missing key (at()). Optional values are null when absent.
@@ -26,20 +34,45 @@ class Writer {
   json& j_;
 };
 
+// Integers are checked before conversion: nlohmann converts 1e300 or 2^40 to an int by a cast that is
+// undefined or wraps, and a record must never turn into another number silently.
+template <class T>
+void read_value(const char* key, const json& j, T& v) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    bool fits =
+        (j.is_number_unsigned() && j.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())) ||
+        (j.is_number_integer() && !j.is_number_unsigned() && j.get<int64_t>() >= std::numeric_limits<T>::min() &&
+         j.get<int64_t>() <= int64_t(std::numeric_limits<T>::max()));
+    if (j.is_number() && !fits)
+      throw RecordValueError(std::string(key) + " = " + j.dump() + ": not an integer in range");
+    j.get_to(v);  // a non-number throws json::type_error
+  } else if constexpr (is_vector<T>::value) {
+    if (!j.is_array()) throw RecordValueError(std::string(key) + ": expected an array, got " + j.type_name());
+    v.clear();
+    v.resize(j.size());
+    for (size_t i = 0; i < j.size(); ++i) read_value(key, j[i], v[i]);
+  } else {
+    j.get_to(v);
+  }
+}
+
 class Reader {
  public:
   explicit Reader(const json& j) : j_(j) {}
   template <class T>
   void operator()(const char* key, T& v) {
-    j_.at(key).get_to(v);
+    read_value(key, j_.at(key), v);
   }
   template <class T>
   void operator()(const char* key, std::optional<T>& v) {
     auto it = j_.find(key);
-    if (it == j_.end() || it->is_null())
+    if (it == j_.end() || it->is_null()) {
       v.reset();
-    else
-      v = it->get<T>();
+    } else {
+      T value;
+      read_value(key, *it, value);
+      v = std::move(value);
+    }
   }
 
  private:

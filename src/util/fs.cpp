@@ -61,7 +61,7 @@ nlohmann::json read_json(const std::string& path) {
   std::string text = read_file(path);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error; out_of_range for a number like 1e99999
     std::string what = e.what();
     auto pos = what.find("parse error");
     throw DataError(path + ": invalid JSON: " + (pos == std::string::npos ? what : what.substr(pos)));

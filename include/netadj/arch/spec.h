@@ -94,6 +94,13 @@ int resolve_resolution(const ModelOptions& m, int data_resolution = 0);
 bool far_from_design(const ModelOptions& m, int resolution);
 void warn_if_far_from_design(const ModelOptions& m, int resolution);
 /// Builds the spec for model.channels (or the defaults), validating the vector's length and entries.
+/// Bounds that keep a spec in memory and every count in 64 bits; build_spec and validation refuse more.
+constexpr int64_t kMaxChannels = 1 << 16;
+constexpr int kMaxDepth = 10000;
+constexpr int kMaxResolution = 8192;
+/// ConfigError naming model.depth or model.resolution when it is beyond those bounds (the families check
+/// the rest of the depth: 6n+2 and so on).
+void check_model_size(const ModelOptions& m, int resolution);
 ArchSpec build_spec(const ModelOptions& m, int resolution);
 /// Same options, another channel vector (used by the search: thousands of calls).
 ArchSpec build_spec(const ModelOptions& m, int resolution, const std::vector<int64_t>& channels);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "netadj/util/error.h"
+
 namespace netadj {
 
 /// Version of the records below; bump it when a key changes meaning or disappears.
@@ -124,6 +126,11 @@ nlohmann::json read_record(const std::string& path);
 
 [[noreturn]] void throw_malformed_record(const std::string& path, const std::string& what);
 
+/// A record value of the right kind but unusable (an integer out of range); from_json throws it.
+struct RecordValueError : DataError {
+  explicit RecordValueError(const std::string& what) : DataError(what) {}
+};
+
 /// read_record, then conversion to T; a missing or mistyped key is a DataError naming the file.
 template <class T>
 T read_record_as(const std::string& path) {
@@ -131,6 +138,8 @@ T read_record_as(const std::string& path) {
   try {
     return j.get<T>();
   } catch (const nlohmann::json::exception& e) {
+    throw_malformed_record(path, e.what());
+  } catch (const RecordValueError& e) {
     throw_malformed_record(path, e.what());
   }
 }
