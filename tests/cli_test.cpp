@@ -209,6 +209,25 @@ TEST(Cli, InstalledCopyRunsFromAnyDirectory) {
 
 namespace {
 
+// A tmpfs mounted on `dir` for the test's lifetime (lazily unmounted, also when an assertion returns early);
+// mounted() is false where mounting is not allowed.
+class TmpfsMount {
+ public:
+  TmpfsMount(const std::string& dir, const std::string& options) : dir_(dir) {
+    (void)std::system(("umount -l " + dir_ + " 2>/dev/null").c_str());  // left over from a killed run
+    make_dirs(dir_);
+    mounted_ = std::system(("mount -t tmpfs -o " + options + " tmpfs " + dir_ + " 2>/dev/null").c_str()) == 0;
+  }
+  ~TmpfsMount() {
+    if (mounted_) (void)std::system(("umount -l " + dir_).c_str());
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
 // No temp file is left in `dir` and every JSON record in it parses: nothing is half-written.
 void expect_nothing_half_written(const std::string& dir) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
@@ -266,27 +285,22 @@ TEST(Cli, FullDiskExitsFiveAndTheResumedSearchLosesNothing) {
 // A real full disk: a 192 KiB tmpfs (needs the right to mount, as root in a container has; else skipped,
 // the file-size test above covers the same path).
 TEST(Cli, FullTmpfsExitsFive) {
-  std::string d = testing_util::fresh_dir("cli_tmpfs");
-  const std::string mnt = d + "/small";
-  make_dirs(mnt);
-  if (std::system(("mount -t tmpfs -o size=192k tmpfs " + mnt + " 2>/dev/null").c_str()) != 0)
-    GTEST_SKIP() << "cannot mount a tmpfs here";
+  const std::string d = testing_util::fresh_dir("cli_tmpfs"), mnt = ::testing::TempDir() + "/netadj_cli_tmpfs_mnt";
+  TmpfsMount tmpfs(mnt, "size=192k");
+  if (!tmpfs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here";
   full_disk_then_resume(d, mnt + "/run", nullptr);
   auto again = run_cli_full({"search", "--resume", mnt + "/run"});
   EXPECT_EQ(again.status, 5) << again.err;  // still full: the same clear exit, nothing lost
   expect_nothing_half_written(mnt + "/run");
   EXPECT_TRUE(contains(again.err, "No space left on device")) << again.err;
-  EXPECT_EQ(std::system(("umount " + mnt).c_str()), 0);
 }
 
 // A read-only run directory: a read-only tmpfs where mounting is allowed, else permission bits (which
 // root ignores: then the test is skipped).
 TEST(Cli, ReadOnlyRunDirectoryExitsFive) {
-  std::string d = testing_util::fresh_dir("cli_readonly");
-  const std::string ro = d + "/ro";
-  make_dirs(ro);
-  bool mounted = std::system(("mount -t tmpfs -o size=1m,ro tmpfs " + ro + " 2>/dev/null").c_str()) == 0;
-  if (!mounted) {
+  const std::string ro = ::testing::TempDir() + "/netadj_cli_readonly";
+  TmpfsMount tmpfs(ro, "size=1m,ro");
+  if (!tmpfs.mounted()) {
     if (::geteuid() == 0) GTEST_SKIP() << "root ignores permission bits and cannot mount here";
     ::chmod(ro.c_str(), 0555);
   }
@@ -298,9 +312,6 @@ TEST(Cli, ReadOnlyRunDirectoryExitsFive) {
   std::string line = r.err.substr(at);
   EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << line;
   EXPECT_TRUE(contains(line, ro + "/run")) << line;
-  if (mounted) {
-    EXPECT_EQ(std::system(("umount " + ro).c_str()), 0);
-  }
 }
 
 // Both the checkpoint and the one before it damaged: exit 3 naming the file, and the checkpoint is left as

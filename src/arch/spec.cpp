@@ -327,7 +327,12 @@ void check_model_size(const ModelOptions& m, int resolution) {
 ArchSpec build_spec(const ModelOptions& m, int resolution) {
   if (m.channels.empty()) {
     check_model_size(m, resolution);
-    return find_arch(m.arch).build(m, {}, resolution);
+    ArchSpec s = find_arch(m.arch).build(m, {}, resolution);
+    for (size_t i = 0; i < s.channels.size(); ++i)
+      if (s.channels[i] > kMaxChannels)
+        throw ConfigError("model: default width " + std::to_string(s.channels[i]) + " of layer " + std::to_string(i) +
+                          " is over " + std::to_string(kMaxChannels) + "; reduce model.width or model.depth");
+    return s;
   }
   return build_spec(m, resolution, m.channels);
 }

@@ -440,9 +440,9 @@ void apply_override(json& doc, const std::string& assignment) {
     value = text;                     // a bare word is a string: --set model.arch=vgg_cifar
   }
   try {
-    (void)value.dump();  // JSON strings are UTF-8; error messages print the value
+    (void)json(assignment).dump();  // keys and strings are UTF-8 in JSON; error messages print them
   } catch (const json::type_error&) {
-    throw ConfigError("--set " + path + "=...: the value is not valid UTF-8");
+    throw ConfigError("--set: the assignment is not valid UTF-8");
   }
   json* node = &doc;
   size_t start = 0;

@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -90,6 +91,9 @@ std::vector<int64_t> idx_header(const std::string& s, const std::string& path, i
     shape.push_back(be32(s, 4 + 4 * static_cast<size_t>(d)));
     overflow = overflow || __builtin_mul_overflow(total, shape.back(), &total);
   }
+  // A zero dimension makes the product 0, but the others still size the tensor: bound them all.
+  int64_t bound = 1;
+  for (int64_t d : shape) overflow = overflow || __builtin_mul_overflow(bound, std::max<int64_t>(d, 1), &bound);
   if (overflow)
     throw DataError(path + ": the header's dimensions " + fmt::format("{}", fmt::join(shape, "x")) +
                     " are too large (corrupt file)");

@@ -101,6 +101,14 @@ void list_split(const std::string& dir, const std::vector<std::string>& classes,
   }
 }
 
+// TJFLAG_LIMITSCANS (libjpeg-turbo >= 2.1) refuses progressive files with absurd scan counts, which
+// would otherwise take minutes to decode.
+#ifdef TJFLAG_LIMITSCANS
+constexpr int kDecodeFlags = TJFLAG_FASTDCT | TJFLAG_LIMITSCANS;
+#else
+constexpr int kDecodeFlags = TJFLAG_FASTDCT;
+#endif
+
 struct Decoded {
   std::vector<uint8_t> rgb;
   int w = 0, h = 0;
@@ -132,7 +140,7 @@ std::string decode_jpeg(tjhandle tj, const std::string& bytes, int min_side, int
   out.w = best_w;
   out.h = best_h;
   out.rgb.resize(static_cast<size_t>(best_w) * best_h * 3);
-  if (tjDecompress2(tj, buf, bytes.size(), out.rgb.data(), best_w, 0, best_h, TJPF_RGB, TJFLAG_FASTDCT) != 0)
+  if (tjDecompress2(tj, buf, bytes.size(), out.rgb.data(), best_w, 0, best_h, TJPF_RGB, kDecodeFlags) != 0)
     return std::string("cannot decode (") + tjGetErrorStr2(tj) + ")";
   return "";
 }
@@ -323,6 +331,21 @@ class FolderSource : public BatchSource {
 
 }  // namespace
 
+namespace {
+// A training class folder without a single image: the network would have a class it never sees.
+void check_empty_classes(const std::string& train, const FileList& fl, bool strict) {
+  std::vector<int64_t> count(fl.classes.size(), 0);
+  for (int64_t l : fl.train_labels) ++count[static_cast<size_t>(l)];
+  std::vector<std::string> empty;
+  for (size_t c = 0; c < count.size(); ++c)
+    if (count[c] == 0) empty.push_back(train + "/" + fl.classes[c]);
+  if (empty.empty()) return;
+  if (strict) throw DataError(empty[0] + ": class folder without a readable JPEG image (data.strict = true)");
+  logger()->warn("{} class folder(s) without a readable JPEG image, first {}: the network keeps an output for each",
+                 empty.size(), empty[0]);
+}
+}  // namespace
+
 std::shared_ptr<FileList> list_image_folder(const std::string& root, bool strict) {
   auto fl = std::make_shared<FileList>();
   std::string train = root + "/train", val = root + "/val";
@@ -344,6 +367,7 @@ std::shared_ptr<FileList> list_image_folder(const std::string& root, bool strict
   if (fl->classes.size() < 2) throw DataError(train + ": needs at least 2 class folders");
   list_split(train, fl->classes, skips, fl->train_paths, fl->train_labels);
   list_split(val, fl->classes, skips, fl->test_paths, fl->test_labels);
+  check_empty_classes(train, *fl, strict);
   fl->skipped = skips.count;
   if (fl->train_paths.empty()) throw DataError(train + ": no JPEG images found");
   if (fl->test_paths.empty()) throw DataError(val + ": no JPEG images found");
@@ -362,12 +386,11 @@ std::unique_ptr<BatchSource> make_folder_source(std::shared_ptr<FileList> files,
 }
 
 std::string decode_jpeg_image(const std::string& bytes, const JpegDecodeOptions& o, torch::Tensor& out) {
+  if (o.image_size < 1) return "image size " + std::to_string(o.image_size) + " is not positive";
   out = torch::zeros({3, o.image_size, o.image_size}, torch::kUInt8);
-  tjhandle tj = tjInitDecompress();
-  if (tj == nullptr) return "cannot start the JPEG decoder";
-  std::string why = decode_jpeg_into(tj, bytes, o, out);
-  tjDestroy(tj);
-  return why;
+  std::unique_ptr<void, int (*)(tjhandle)> tj(tjInitDecompress(), tjDestroy);
+  if (!tj) return "cannot start the JPEG decoder";
+  return decode_jpeg_into(tj.get(), bytes, o, out);
 }
 
 }  // namespace netadj

@@ -168,8 +168,8 @@ void SearchLoop::run_iteration(int t) {
       adj.bottom, adj.adjusted, adj.flops_adjusted, adj.scale,         adj.channels,  adj.flops};
   save_iteration(rec, times, net, idir);
   // The iteration is recorded: its training checkpoint is no longer needed.
-  remove_file(checkpoint);
   remove_file(previous_checkpoint(checkpoint));
+  remove_file(checkpoint);
   c_ = adj.channels;
 }
 

@@ -83,12 +83,12 @@ void load_archive(torch::serialize::InputArchive& ar, const std::string& path, c
   std::string bytes = read_file(path);
   bool had_trailer = false;
   std::string why = strip_checksum(bytes, had_trailer);
-  if (had_trailer && !why.empty()) throw DataError(path + ": " + why);
+  if (had_trailer && !why.empty()) throw DamagedFile(path + ": " + why);
   try {
     ar.load_from(bytes.data(), bytes.size(), device);
   } catch (const c10::Error& e) {
-    throw DataError(path + ": " + (had_trailer ? "" : why + "; ") + "not a readable archive (" +
-                    e.what_without_backtrace() + ")");
+    throw DamagedFile(path + ": " + (had_trailer ? "" : why + "; ") + "not a readable archive (" +
+                      e.what_without_backtrace() + ")");
   }
 }
 

@@ -198,9 +198,9 @@ void TrainLoop::restore_generators(torch::serialize::InputArchive& ar, const std
 void TrainLoop::resume() {
   const std::string prev = previous_checkpoint(plan_.checkpoint);
   try {
-    if (!file_exists(plan_.checkpoint)) throw DataError(plan_.checkpoint + ": missing");
+    if (!file_exists(plan_.checkpoint)) throw DamagedFile(plan_.checkpoint + ": missing");
     resume_from(plan_.checkpoint);
-  } catch (const DataError& e) {
+  } catch (const DamagedFile& e) {  // only damage: a file that cannot be read now must not be passed over
     if (!file_exists(prev)) throw;
     logger()->warn("{}{}; resuming from the checkpoint before it, {}", where(), e.what(), prev);
     result_.history.clear();
@@ -390,7 +390,9 @@ void TrainLoop::sync_metrics() const {
     std::istringstream in(read_file(plan_.metrics_file));
     for (std::string line; std::getline(in, line);) {
       json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_object() && j.value("label", std::string()) != plan_.label) out += line + "\n";  // a cut line goes
+      if (!j.is_object()) continue;  // a line cut by a crash goes
+      auto label = j.find("label");
+      if (label == j.end() || !label->is_string() || label->get<std::string>() != plan_.label) out += line + "\n";
     }
   }
   for (const auto& r : result_.history) out += json(r).dump() + "\n";

@@ -96,7 +96,7 @@ void warn_if_far_from_design(const ModelOptions& m, int resolution);
 /// Builds the spec for model.channels (or the defaults), validating the vector's length and entries.
 /// Bounds that keep a spec in memory and every count in 64 bits; build_spec and validation refuse more.
 constexpr int64_t kMaxChannels = 1 << 16;
-constexpr int kMaxDepth = 10000;
+constexpr int kMaxDepth = 2000;
 constexpr int kMaxResolution = 8192;
 /// ConfigError naming model.depth or model.resolution when it is beyond those bounds (the families check
 /// the rest of the depth: 6n+2 and so on).

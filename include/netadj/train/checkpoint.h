@@ -6,6 +6,7 @@
 
 #include "netadj/arch/spec.h"
 #include "netadj/config/config.h"
+#include "netadj/util/error.h"
 
 namespace netadj {
 
@@ -14,8 +15,12 @@ namespace netadj {
 /// hard link made before the rename, so some complete file is on disk at every instant).
 void save_archive(torch::serialize::OutputArchive& ar, const std::string& path, bool keep_previous = false);
 /// Loads an archive written by save_archive after checking its trailer: a truncated or corrupted file is a
-/// DataError naming it. (Files without a trailer, written before netadj 0.1 kept one, load unchecked.)
+/// DamagedFile naming it. (Files without a trailer, written before netadj 0.1 kept one, load unchecked.)
 void load_archive(torch::serialize::InputArchive& ar, const std::string& path, const torch::Device& device);
+/// A file that is truncated, corrupted or not an archive (as opposed to one that cannot be read now).
+struct DamagedFile : DataError {
+  explicit DamagedFile(const std::string& what) : DataError(what) {}
+};
 /// Where save_archive(keep_previous = true) keeps the file it replaced: `<path>.prev`.
 std::string previous_checkpoint(const std::string& path);
 /// The trailer save_archive appends to `bytes`, and the check of it (exposed for tests): "" when `bytes`
