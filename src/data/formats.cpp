@@ -86,14 +86,16 @@ std::vector<int64_t> idx_header(const std::string& s, const std::string& path, i
   if (s.size() < header) throw DataError(path + ": truncated IDX header");
   std::vector<int64_t> shape;
   int64_t total = 1;
-  bool overflow = false;
+  bool overflow = false, zero = false;
   for (int d = 0; d < dims; ++d) {
     shape.push_back(be32(s, 4 + 4 * static_cast<size_t>(d)));
+    zero = zero || shape.back() == 0;
     overflow = overflow || __builtin_mul_overflow(total, shape.back(), &total);
   }
-  // A zero dimension makes the product 0, but the others still size the tensor: bound them all.
-  int64_t bound = 1;
-  for (int64_t d : shape) overflow = overflow || __builtin_mul_overflow(bound, std::max<int64_t>(d, 1), &bound);
+  // A zero dimension would hide huge others from the product (and leave nothing to read).
+  if (zero)
+    throw DataError(path + ": the header's dimensions " + fmt::format("{}", fmt::join(shape, "x")) +
+                    " include a zero (empty or corrupt file)");
   if (overflow)
     throw DataError(path + ": the header's dimensions " + fmt::format("{}", fmt::join(shape, "x")) +
                     " are too large (corrupt file)");
