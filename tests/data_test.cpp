@@ -441,12 +441,7 @@ void make_jpeg_folder(const std::string& root, int n, int w = 64) {
 }
 
 std::string listing_error(const std::string& root) {
-  try {
-    list_image_folder(root, /*strict=*/true);
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "";
+  return error_of([&] { list_image_folder(root, /*strict=*/true); });
 }
 
 }  // namespace
