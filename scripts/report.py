@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""netadj report: tables and figures for a run directory (search or train), written to RUN_DIR/report/.
+"""netadj report: tables and figures for a run directory (search, train or compare), written to RUN_DIR/report/.
 
-Reads only the run directory (search.json, times.json, metrics.jsonl, result.json, config.json, and the
-fur.json of an iteration in progress), and only the keys documented in docs/run-directory.md, so it
-works on a finished run and on one still in progress. Record files must carry the schema_version this
-script reads (SCHEMA_VERSION); any other, or none, is refused with one line and exit code 2. Figures
-need matplotlib (Debian: python3-matplotlib); without it the tables and report.md/report.html are still
-written.
+Reads only the run directory (search.json, times.json, metrics.jsonl, result.json, compare.json,
+config.json, and the fur.json of an iteration in progress), and only the keys documented in
+docs/run-directory.md, so it works on a finished run and on one still in progress. Record files must
+carry the schema_version this script reads (SCHEMA_VERSION); any other, or none, is refused with one
+line and exit code 2. A compare.json that is not a JSON object or whose keys have the wrong types is
+refused with one line and exit code 3. Figures need matplotlib (Debian: python3-matplotlib); without it
+the tables and report.md/report.html are still written.
 """
 import base64
 import html
 import json
+import math
 import os
 import sys
 import tempfile
@@ -21,6 +23,10 @@ SCHEMA_VERSION = 1
 
 class SchemaError(Exception):
     """A record file with a schema_version this script does not read; str() is the one-line message."""
+
+
+class CorruptRecord(Exception):
+    """A record file that is not what its format says (exit code 3); str() is the one-line message."""
 
 
 def load_json(path, default=None):
@@ -37,12 +43,16 @@ def load_record(path):
     j = load_json(path)
     if j is None:
         return None
+    check_version(path, j)
+    return j
+
+
+def check_version(path, j):
     v = j.get("schema_version") if isinstance(j, dict) else None
     if type(v) is not int or v != SCHEMA_VERSION:
         shown = "(none)" if v is None else json.dumps(v)
         raise SchemaError(f"report: {path}: schema_version {shown} is not supported "
                           f"(this report reads {SCHEMA_VERSION})")
-    return j
 
 
 def load_jsonl(path):
@@ -99,8 +109,10 @@ def iteration_table(search, times):
             "flops": it["flops"],
             "params": it["params"],
             "k": it["k"],
-            "widened": [names[i] if i < len(names) else str(i) for i in it["top"]],
-            "narrowed": [names[i] if i < len(names) else str(i) for i in it["bottom"]],
+            # moved_*: the layers that passed the gate (all candidates without it); older records: top/bottom.
+            "widened": [names[i] if i < len(names) else str(i) for i in it.get("moved_top", it["top"])],
+            "narrowed": [names[i] if i < len(names) else str(i) for i in it.get("moved_bottom", it["bottom"])],
+            "budget_error": it.get("budget_error"),
             "train_seconds": t.get("train_seconds"),
             "fur_seconds": t.get("fur_seconds"),
         })
@@ -108,14 +120,16 @@ def iteration_table(search, times):
 
 
 def table_markdown(rows):
-    out = ["| iter | val top1 (%) | test top1 (%) | FLOPs (MACs) | params | k | widened | narrowed | train s | FUR s |",
-           "|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"]
+    out = ["| iter | val top1 (%) | test top1 (%) | FLOPs (MACs) | params | k | widened | narrowed | next budget err |"
+           " train s | FUR s |",
+           "|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|"]
     for r in rows:
         ts = "-" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}"
         fs = "-" if r["fur_seconds"] is None else f"{r['fur_seconds']:.1f}"
+        be = "-" if r.get("budget_error") is None else f"{100 * r['budget_error']:+.3f}%"
         out.append(f"| {r['iteration']} | {pct(r['val_top1'])} | {pct(r['test_top1'])} | {r['flops']:,} | "
                    f"{human(r['params'])} | {r['k']} | {', '.join(r['widened']) or '-'} | "
-                   f"{', '.join(r['narrowed']) or '-'} | {ts} | {fs} |")
+                   f"{', '.join(r['narrowed']) or '-'} | {be} | {ts} | {fs} |")
     return "\n".join(out)
 
 
@@ -277,6 +291,206 @@ def progress_note(run, search, metrics):
     return f"Iteration {t} in progress: {len(epochs)}{of} epoch(s) trained."
 
 
+# netadj compare: DIR/compare.json (docs/run-directory.md, "The compare directory").
+
+KIND_COLORS = {"original": "black", "candidate": "tab:red", "uniform": "tab:blue", "random": "tab:green"}
+DASH = "\u2014"  # a value that is null or not there yet
+
+
+def is_num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def load_compare(path):
+    """compare.json: SchemaError (exit 2) for another schema_version; CorruptRecord (exit 3) when it is not
+    JSON, not an object, or a documented key has the wrong type. The caller checks that it exists."""
+    try:
+        with open(path) as f:
+            j = json.load(f)
+    except ValueError as e:  # written atomically, so never half a file: this one is damaged
+        raise CorruptRecord(f"report: {path}: not valid JSON ({e})")
+    except OSError as e:
+        raise CorruptRecord(f"report: {path}: cannot read ({e.strerror})")
+    if not isinstance(j, dict):
+        raise CorruptRecord(f"report: {path}: not a JSON object")
+    check_version(path, j)
+    check_compare(path, j)
+    return j
+
+
+def check_compare(path, j):
+    def fail(what):
+        raise CorruptRecord(f"report: {path}: {what}")
+
+    def optional(obj, where, key, ok, what):
+        if obj.get(key) is not None and not ok(obj[key]):
+            fail(f"{where}{key} is not {what}")
+
+    is_str = lambda x: isinstance(x, str)  # noqa: E731
+    is_pair = lambda x: isinstance(x, list) and len(x) == 2 and all(is_num(v) for v in x)  # noqa: E731
+    for key in ("arch", "dataset", "budget", "device"):
+        optional(j, "", key, is_str, "a string")
+    for key in ("budget_target", "epochs"):
+        optional(j, "", key, is_num, "a number")
+    if not isinstance(j.get("seeds"), list) or not all(is_int(x) for x in j["seeds"]):
+        fail("seeds is not a list of integers")
+    if not isinstance(j.get("done"), bool):
+        fail("done is not true or false")
+    if not isinstance(j.get("entries"), list):
+        fail("entries is not a list")
+    for i, e in enumerate(j["entries"]):
+        where = f"entries[{i}]."
+        if not isinstance(e, dict):
+            fail(f"entries[{i}] is not an object")
+        if not isinstance(e.get("name"), str) or not e["name"]:
+            fail(f"{where}name is not a non-empty string")
+        if not isinstance(e.get("kind"), str):
+            fail(f"{where}kind is not a string")
+        optional(e, where, "source", is_str, "a string or null")
+        optional(e, where, "channels", lambda x: isinstance(x, list) and all(is_int(v) for v in x),
+                 "a list of integers")
+        for key in ("flops", "params", "latency_ms", "mean", "sd", "diff"):
+            optional(e, where, key, is_num, "a number or null")
+        optional(e, where, "p", lambda x: is_num(x) and 0 <= x <= 1, "a number in [0, 1] or null")
+        for key in ("mean_ci95", "ci95"):
+            optional(e, where, key, is_pair, "a pair of numbers or null")
+        optional(e, where, "runs", lambda x: isinstance(x, list) and all(is_str(v) for v in x), "a list of strings")
+        t = e.get("test_top1")
+        if not isinstance(t, list) or not all(is_num(x) and 0 <= x <= 1 for x in t):
+            fail(f"{where}test_top1 is not a list of fractions in [0, 1]")
+
+
+def cell(x):
+    """A table cell: "|" would split it."""
+    return DASH if x is None else str(x).replace("|", "/")
+
+
+def fmt_num(x, spec):
+    return DASH if x is None else format(x, spec)
+
+
+def fmt_p(p):
+    if p is None:
+        return DASH
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_mean_sd(e):
+    mean, sd = e.get("mean"), e.get("sd")
+    if mean is None:
+        return DASH
+    return f"{100 * mean:.2f} \u00b1 {DASH if sd is None else f'{100 * sd:.2f}'}"
+
+
+def fmt_ci_points(ci):
+    return DASH if ci is None else f"[{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}]"
+
+
+def compare_table(cmp):
+    out = ["| name | kind | FLOPs (MACs) | params | latency ms | test top1 (%) mean \u00b1 sd | n | "
+           "diff (points) | diff 95% CI | p |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for e in cmp["entries"]:
+        flops, params = e.get("flops"), e.get("params")
+        diff = e.get("diff")
+        out.append(f"| {cell(e['name'])} | {cell(e['kind'])} | {fmt_num(flops, ',.0f')} | "
+                   f"{DASH if params is None else human(params)} | {fmt_num(e.get('latency_ms'), '.2f')} | "
+                   f"{fmt_mean_sd(e)} | {len(e['test_top1'])} | {DASH if diff is None else f'{100 * diff:+.2f}'} | "
+                   f"{fmt_ci_points(e.get('ci95'))} | {fmt_p(e.get('p'))} |")
+    return "\n".join(out)
+
+
+def compare_summary(cmp):
+    entries, seeds = cmp["entries"], cmp["seeds"]
+    have = sum(len(e["test_top1"]) for e in entries)
+    status = "finished" if cmp["done"] else f"in progress ({have} of {len(entries) * len(seeds)} results recorded)"
+    target = cmp.get("budget_target")
+    target = DASH if target is None else f"{target:,.0f}"
+    return (f"{cell(cmp.get('arch'))} on {cell(cmp.get('dataset'))}, {status}: {len(entries)} entries, "
+            f"seeds {json.dumps(seeds)}, {cell(cmp.get('epochs'))} epoch(s) per run on {cell(cmp.get('device'))}. "
+            f"Controls are rescaled to the original's {cell(cmp.get('budget'))} ({target}). "
+            f"n: seeds with a result; diff: difference of the mean from the original's, in percentage points, "
+            f"with its Welch 95% interval; p: two-sided Welch t-test; {DASH}: not available (not trained yet, "
+            f"or fewer than 2 seeds on a side).")
+
+
+def compare_figure(cmp, outdir):
+    """Mean test top1 per entry with its 95% interval, the seeds as dots, the original's mean as a dashed
+    line. Returns the figure stems written ([] when no entry has a result yet); ImportError without
+    matplotlib."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    entries = cmp["entries"]
+    if not any(e["test_top1"] for e in entries):
+        return []
+    n = len(entries)
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * n + 2), 3.8))
+    handles = []
+    orig = next((e for e in entries if e["kind"] == "original" and e.get("mean") is not None), None)
+    if orig is not None:
+        ax.axhline(100 * orig["mean"], color="gray", linestyle="--", linewidth=1)
+        handles.append(Line2D([], [], color="gray", linestyle="--", label="original mean"))
+    kinds = []
+    for i, e in enumerate(entries):
+        color = KIND_COLORS.get(e["kind"], "tab:purple")
+        if e["kind"] not in kinds:
+            kinds.append(e["kind"])
+        vals = e["test_top1"]
+        k = len(vals)
+        ax.plot([i + 0.2 + 0.06 * (j - (k - 1) / 2) for j in range(k)], [100 * v for v in vals], "o",
+                color=color, alpha=0.45, markersize=4, linestyle="none")
+        mean, ci = e.get("mean"), e.get("mean_ci95")
+        if mean is None:
+            continue
+        m = 100 * mean
+        yerr = None if ci is None else [[max(0.0, m - 100 * ci[0])], [max(0.0, 100 * ci[1] - m)]]
+        ax.errorbar([i], [m], yerr=yerr, fmt="o", color=color, markersize=7, capsize=4, elinewidth=1.5)
+    for kind in kinds:
+        handles.append(Line2D([], [], marker="o", color=KIND_COLORS.get(kind, "tab:purple"), linestyle="none",
+                              label=kind))
+    handles.append(Line2D([], [], marker="o", color="gray", alpha=0.45, markersize=4, linestyle="none",
+                          label="one seed"))
+    ax.set_xticks(range(n))
+    labels = [e["name"] if e.get("flops") is None else f"{e['name']}\n{human(e['flops'])}" for e in entries]
+    ax.set_xticklabels(labels, rotation=30 if n > 6 else 0, fontsize=8)
+    ax.set_xlim(-0.6, n - 0.4)
+    ax.set_ylabel("test top1 (%), mean and 95% CI")
+    title = f"{cmp.get('arch')} on {cmp.get('dataset')}: test top1 over {len(cmp['seeds'])} seed(s)"
+    ax.set_title(title if cmp["done"] else title + " (in progress)", fontsize=10)
+    ax.legend(handles=handles, fontsize=7)
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        fig.savefig(os.path.join(outdir, f"compare.{ext}"), dpi=120)
+    plt.close(fig)
+    return ["compare"]
+
+
+def compare_report(run, path, config):
+    cmp = load_compare(path)
+    outdir = os.path.join(run, "report")
+    os.makedirs(outdir, exist_ok=True)
+    table = compare_table(cmp)
+    write_atomic(os.path.join(outdir, "compare.md"), table + "\n")
+    channels = "\n".join(f"{e['name']} ({e['kind']}" + (f", {e['source']}" if e.get("source") else "") +
+                         f"): {json.dumps(e.get('channels'))}" for e in cmp["entries"])
+    sections = [("Comparison", "text", compare_summary(cmp)), ("Entries", "table", table),
+                ("Channels", "pre", channels)]
+    figs, note = [], ""
+    try:
+        figs += compare_figure(cmp, outdir)
+    except ImportError:
+        note = skipped_figures_note()
+    sections.append(("Config", "pre", json.dumps(config, indent=1)))
+    return write_report(run, outdir, sections, figs, note)
+
+
 def to_html(md_title, sections, outdir, figs):
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(md_title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
@@ -320,24 +534,29 @@ def main():
     except SchemaError as e:
         print(e, file=sys.stderr)
         return 2
+    except CorruptRecord as e:
+        print(e, file=sys.stderr)
+        return 3
 
 
 def report(run):
     config = load_json(os.path.join(run, "config.json"), {})
+    compare_path = os.path.join(run, "compare.json")
+    if os.path.exists(compare_path):
+        return compare_report(run, compare_path, config)
     search = load_record(os.path.join(run, "search.json"))
     times_rec = load_record(os.path.join(run, "times.json"))
     times = times_rec.get("iterations") if times_rec else []
     result = load_record(os.path.join(run, "result.json"))
     metrics = load_jsonl(os.path.join(run, "metrics.jsonl"))
     if search is None and result is None and not metrics:
-        print(f"report: {run}: no search.json, result.json or metrics.jsonl yet", file=sys.stderr)
+        print(f"report: {run}: no search.json, result.json, compare.json or metrics.jsonl yet", file=sys.stderr)
         return 3
     progress = progress_note(run, search, metrics) if search is not None else ""
     outdir = os.path.join(run, "report")
     os.makedirs(outdir, exist_ok=True)
 
     sections, figs, note = [], [], ""
-    title = f"netadj report: {os.path.basename(os.path.abspath(run))}"
     rows = []
     if search is not None:
         rows = iteration_table(search, times)
@@ -346,17 +565,29 @@ def report(run):
         write_atomic(os.path.join(outdir, "iterations.json"), json.dumps(rows, indent=1) + "\n")
         status = "in progress"
         if search.get("done"):
-            status = "finished (stopped early: no improvement)" if search.get("stopped_early") else "finished"
+            why = search.get("stopped") or ("patience" if search.get("stopped_early") else "iterations")
+            status = {"patience": "finished (stopped early: no improvement)",
+                      "converged": "finished (converged: no layer passed the FUR gate)"}.get(why, "finished")
         text = (f"{search.get('arch')} depth {search.get('depth')}, {status}, "
                 f"{len(rows)} iteration(s) recorded, starting FLOPs {search.get('f0', 0):,} MACs.")
         if progress:
             text += " " + progress
         sections.append(("Search", "text", text))
         sections.append(("Iterations", "table", table))
+        sel = search.get("selection")
+        if isinstance(sel, dict) and sel.get("candidates"):
+            lines = ["| candidate | iteration | val top1 per seed (%) | mean (%) | channels |", "|---:|---:|---|---:|---|"]
+            for i, c in enumerate(sel["candidates"]):
+                seeds = ", ".join(pct(v) for v in c.get("val_top1") or []) or "-"
+                mean = "-" if c.get("mean") is None else pct(c["mean"])
+                mark = " (chosen)" if sel.get("chosen") == i else ""
+                lines.append(f"| {i}{mark} | {c.get('iteration')} | {seeds} | {mean} | {json.dumps(c.get('channels'))} |")
+            sections.append((f"Selection by re-training ({sel.get('seeds')} seeds each)", "table", "\n".join(lines)))
         best = search.get("best")
         if best:
+            how = "mean of re-trainings" if best.get("selected_by") == "retrain" else "single seed"
             sections.append(("Best channels", "pre", f"iteration {best['iteration']}, val top1 "
-                             f"{pct(best['val_top1'])}%, FLOPs {best['flops']:,}\n{json.dumps(best['channels'])}"))
+                             f"{pct(best['val_top1'])}% ({how}), FLOPs {best['flops']:,}\n{json.dumps(best['channels'])}"))
     if result is not None:
         keys = ("arch", "flops", "params", "epochs", "train_split", "final_eval", "test", "seconds")
         sections.append(("Training result", "pre", json.dumps({k: result.get(k) for k in keys}, indent=1)))
@@ -367,11 +598,21 @@ def report(run):
         if search is None:
             figs += training_figure(metrics, outdir)
     except ImportError:
-        note = ("Figures were skipped: matplotlib is not installed. Install it with "
-                "`apt-get install python3-matplotlib` (or `pip install matplotlib`) and run `netadj report` again.")
-        print(f"report: {note}", file=sys.stderr)
+        note = skipped_figures_note()
     sections.append(("Config", "pre", json.dumps(config, indent=1)))
+    return write_report(run, outdir, sections, figs, note)
 
+
+def skipped_figures_note():
+    note = ("Figures were skipped: matplotlib is not installed. Install it with "
+            "`apt-get install python3-matplotlib` (or `pip install matplotlib`) and run `netadj report` again.")
+    print(f"report: {note}", file=sys.stderr)
+    return note
+
+
+def write_report(run, outdir, sections, figs, note):
+    """report.md and report.html from (title, kind, body) sections and the figure stems written."""
+    title = f"netadj report: {os.path.basename(os.path.abspath(run))}"
     md = [f"# {title}", ""]
     for t, kind, body in sections:
         md += [f"## {t}", ""]

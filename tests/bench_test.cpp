@@ -37,3 +37,19 @@ TEST(Bench, OptimAndTrainReportTheirRates) {
   auto d = bench_data(c, 3);
   EXPECT_EQ(d["images"].get<int64_t>(), 3 * c.train.batch_size);
 }
+
+TEST(Bench, RescaleReportsBothRescalingsAndLatencyIsPositive) {
+  Config c;  // ResNet-20 on CIFAR-100 defaults: nothing is loaded
+  nlohmann::json j = bench_rescale(c, 4);
+  EXPECT_EQ(j["steps"], 4);
+  EXPECT_EQ(j["exact"]["within_tolerance"], 4);  // the exact rescaling lands every step
+  EXPECT_LE(j["exact"]["max_abs_rel_error"].get<double>(), c.search.flops_tolerance);
+  ASSERT_TRUE(j["reference"].is_object());
+  EXPECT_GE(j["reference"]["max_abs_rel_error"].get<double>(), 0.0);
+  c.search.channel_multiple = 8;  // the reference cannot round to multiples: not run
+  EXPECT_TRUE(bench_rescale(c, 1)["reference"].is_null());
+  Config s = testing_util::small_config();
+  nlohmann::json l = bench_latency(RunSession(s), 1, 1, 5);
+  EXPECT_GT(l["median_ms"].get<double>(), 0.0);
+  EXPECT_GE(l["p90_ms"].get<double>(), l["median_ms"].get<double>());
+}

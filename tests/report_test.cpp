@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -32,6 +33,26 @@ bool have_matplotlib() {
   return sh("/usr/bin/python3 -c 'import matplotlib'") == 0 || sh("python3 -c 'import matplotlib'") == 0;
 }
 
+// report.py's table cells (UTF-8): the plus-minus sign between mean and sd, and the em dash for a value that
+// is null or not there yet.
+const std::string kPlusMinus = "\xc2\xb1";
+const std::string kDash = "\xe2\x80\x94";
+
+// printf-formatted `v`, e.g. formatted("%.2f", 100 * mean) for report.py's percentages.
+std::string formatted(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// The line of the markdown table `md` whose first cell is `name`; empty when there is none.
+std::string table_row(const std::string& md, const std::string& name) {
+  size_t at = md.find("\n| " + name + " |");
+  if (at == std::string::npos) return "";
+  size_t end = md.find('\n', at + 1);
+  return md.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+}
+
 }  // namespace
 
 TEST(Report, SearchRunTablesMatchSearchJsonAndFiguresArePngs) {
@@ -55,8 +76,10 @@ TEST(Report, SearchRunTablesMatchSearchJsonAndFiguresArePngs) {
     EXPECT_EQ(rows[i]["flops"], it["flops"]);
     EXPECT_EQ(rows[i]["params"], it["params"]);
     EXPECT_EQ(rows[i]["k"], it["k"]);
-    ASSERT_EQ(rows[i]["widened"].size(), it["top"].size());
-    for (size_t k = 0; k < it["top"].size(); ++k) EXPECT_EQ(rows[i]["widened"][k], names[it["top"][k].get<size_t>()]);
+    ASSERT_EQ(rows[i]["widened"].size(), it["moved_top"].size());
+    for (size_t k = 0; k < it["moved_top"].size(); ++k)
+      EXPECT_EQ(rows[i]["widened"][k], names[it["moved_top"][k].get<size_t>()]);
+    EXPECT_EQ(rows[i]["budget_error"], it["budget_error"]);
   }
   std::string md = read_file(d + "/report/report.md");
   EXPECT_NE(md.find(std::to_string(search["iterations"][0]["flops"].get<int64_t>()).substr(0, 1)), std::string::npos);
@@ -109,4 +132,70 @@ TEST(Report, TrainRunAndFlopsCompare) {
   json j = json::parse(read_file(out));
   EXPECT_EQ(j["channels"], json::parse("[12,20,42,17,83,67]"));
   EXPECT_EQ(j["resolution"], 12);  // from the synthetic data config
+}
+
+// A compare.json as `netadj compare` leaves it mid-way: not done, one entry with a single seed and nulls.
+TEST(Report, CompareTableMatchesCompareJson) {
+  std::string d = ::testing::TempDir() + "/netadj_report_compare";
+  remove_tree(d);
+  make_dirs(d);
+  std::ofstream(d + "/compare.json") << R"({"schema_version": 1, "arch": "resnet_cifar", "dataset": "fashion_mnist",
+    "budget": "flops", "budget_target": 9150000, "epochs": 4, "device": "cpu", "seeds": [1, 2, 3], "done": false,
+    "entries": [
+     {"name": "original", "kind": "original", "source": null, "channels": [16, 16, 32, 32, 64, 64],
+      "flops": 9150000, "params": 78000, "latency_ms": 1.23, "test_top1": [0.8912, 0.8890, 0.8931],
+      "mean": 0.8911, "sd": 0.0021, "mean_ci95": [0.886, 0.896], "diff": null, "ci95": null, "p": null,
+      "runs": ["runs/original_s1", "runs/original_s2", "runs/original_s3"]},
+     {"name": "searched", "kind": "candidate", "source": "runs/qs/best_channels.json",
+      "channels": [12, 20, 42, 17, 83, 67], "flops": 9140000, "params": 91000, "latency_ms": 1.31,
+      "test_top1": [0.8950, 0.8921, 0.8955], "mean": 0.8942, "sd": 0.0018, "mean_ci95": [0.8897, 0.8987],
+      "diff": 0.0031, "ci95": [-0.002, 0.008], "p": 0.17,
+      "runs": ["runs/searched_s1", "runs/searched_s2", "runs/searched_s3"]},
+     {"name": "random", "kind": "random", "source": null, "channels": [20, 10, 40, 30, 50, 70],
+      "flops": 9160000, "params": 80100, "latency_ms": 1.4, "test_top1": [0.8702], "mean": 0.8702, "sd": null,
+      "mean_ci95": null, "diff": null, "ci95": null, "p": null, "runs": ["runs/random_s1"]}]})";
+  std::string bin = NETADJ_BINARY;
+  ASSERT_EQ(sh(bin + " report " + d), 0);
+  for (const char* f : {"compare.md", "report.md", "report.html"}) EXPECT_TRUE(file_exists(d + "/report/" + f)) << f;
+  json cmp = read_json(d + "/compare.json");
+  std::string table = read_file(d + "/report/compare.md");
+  for (const json& e : cmp["entries"]) {
+    std::string row = table_row(table, e["name"].get<std::string>());
+    ASSERT_FALSE(row.empty()) << e["name"] << "\n" << table;
+    std::string sd = e["sd"].is_null() ? kDash : formatted("%.2f", 100 * e["sd"].get<double>());
+    std::string mean = formatted("%.2f", 100 * e["mean"].get<double>());
+    EXPECT_NE(row.find("| " + mean + " " + kPlusMinus + " " + sd + " |"), std::string::npos) << row;
+    EXPECT_NE(row.find("| " + std::to_string(e["test_top1"].size()) + " |"), std::string::npos) << row;
+    // p is the last cell.
+    std::string p = e["p"].is_null() ? kDash : formatted("%.3f", e["p"].get<double>());
+    EXPECT_EQ(row.substr(row.rfind("| ")), "| " + p + " |") << row;
+    std::string diff = e["diff"].is_null() ? kDash : formatted("%+.2f", 100 * e["diff"].get<double>());
+    EXPECT_NE(row.find("| " + diff + " |"), std::string::npos) << row;
+  }
+  std::string md = read_file(d + "/report/report.md");
+  EXPECT_NE(md.find("in progress"), std::string::npos);
+  if (!have_matplotlib()) GTEST_SKIP() << "matplotlib not installed: figure not checked";
+  auto [w, h] = png_size(d + "/report/compare.png");
+  EXPECT_GE(w, 400u);
+  EXPECT_GE(h, 200u);
+  EXPECT_LE(w, 4000u);
+  EXPECT_TRUE(file_exists(d + "/report/compare.svg"));
+  EXPECT_NE(md.find("(compare.png)"), std::string::npos);
+}
+
+// Like the other records: another schema_version is refused with exit code 2, a damaged file with 3.
+TEST(Report, CompareJsonOfAnotherSchemaOrMalformedIsRefused) {
+  std::string d = ::testing::TempDir() + "/netadj_report_compare_bad";
+  remove_tree(d);
+  make_dirs(d);
+  std::string bin = NETADJ_BINARY;
+  std::ofstream(d + "/compare.json") << R"({"schema_version": 2, "seeds": [1], "done": true, "entries": []})";
+  EXPECT_EQ(sh(bin + " report " + d), 2);
+  EXPECT_FALSE(file_exists(d + "/report/compare.md"));
+  // test_top1 in percent instead of fractions.
+  std::ofstream(d + "/compare.json") << R"({"schema_version": 1, "seeds": [1], "done": true,
+    "entries": [{"name": "original", "kind": "original", "test_top1": [89.1]}]})";
+  EXPECT_EQ(sh(bin + " report " + d), 3);
+  std::ofstream(d + "/compare.json") << R"({"schema_version": 1, "seeds": [1], )";
+  EXPECT_EQ(sh(bin + " report " + d), 3);
 }

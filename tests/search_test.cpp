@@ -54,13 +54,17 @@ TEST(Adjust, HandComputedStep) {
   s.update_num_decay = 0.5;
   std::vector<int64_t> c = {10, 20, 30, 40};
   std::vector<double> fur = {0.3, 0.1, 0.4, 0.2};
-  auto a = adjust_channels(c, c, fur, 0, s, sum_flops, sum_flops(c));
-  EXPECT_EQ(a.k, 2);
-  EXPECT_EQ(a.top, (std::vector<int>{2, 0}));
-  EXPECT_EQ(a.bottom, (std::vector<int>{1, 3}));
-  // 30 + 0.15*30 = 34.5 -> 34 (half to even); 10 + 0.14*10 = 11.4 -> 11; 20 - 3 = 17; 40 - 5.6 = 34.4 -> 34.
-  EXPECT_EQ(a.adjusted, (std::vector<int64_t>{11, 17, 34, 34}));
-  EXPECT_EQ(a.flops_adjusted, 96);
+  for (RescaleMode mode : {RescaleMode::kReference, RescaleMode::kExact}) {
+    s.rescale = mode;
+    auto a = adjust_channels(c, c, fur, {}, 0, s, sum_flops, sum_flops(c));
+    EXPECT_EQ(a.moves.k, 2);
+    EXPECT_EQ(a.moves.top, (std::vector<int>{2, 0}));
+    EXPECT_EQ(a.moves.bottom, (std::vector<int>{1, 3}));
+    EXPECT_EQ(a.moves.moved_top, a.moves.top);  // no gate: every candidate moves
+    // 30 + 0.15*30 = 34.5 -> 34 (half to even); 10 + 0.14*10 = 11.4 -> 11; 20 - 3 = 17; 40 - 5.6 = 34.4 -> 34.
+    EXPECT_EQ(a.adjusted, (std::vector<int64_t>{11, 17, 34, 34}));
+    EXPECT_EQ(a.cost_adjusted, 96);
+  }
 }
 
 TEST(Adjust, UpdateCountDecaysWithHalfToEven) {
@@ -79,9 +83,12 @@ TEST(Adjust, UpdateCountDecaysWithHalfToEven) {
   z.update_num = 1;
   z.update_num_decay = 1;
   std::vector<int64_t> c = {10, 20, 30};
-  auto a = adjust_channels(c, c, {1, 2, 3}, 5, z, sum_flops, sum_flops(c));
-  EXPECT_EQ(a.channels, c);
-  EXPECT_TRUE(a.top.empty());
+  for (RescaleMode mode : {RescaleMode::kReference, RescaleMode::kExact}) {
+    z.rescale = mode;
+    auto a = adjust_channels(c, c, {1, 2, 3}, {}, 5, z, sum_flops, sum_flops(c));
+    EXPECT_EQ(a.channels, c);
+    EXPECT_TRUE(a.moves.top.empty());
+  }
 }
 
 TEST(Adjust, RateDecayMinChannelsAndTies) {
@@ -93,14 +100,231 @@ TEST(Adjust, RateDecayMinChannelsAndTies) {
   s.min_channels = 9;
   std::vector<int64_t> c = {10, 10, 10, 10, 10, 10};
   std::vector<double> fur = {0.5, 0.5, 0.5, 0.1, 0.1, 0.1};  // ties: lower index first
-  auto a = adjust_channels(c, c, fur, 0, s, sum_flops, 1000000);
-  EXPECT_EQ(a.top, (std::vector<int>{0, 1, 2}));
-  EXPECT_EQ(a.bottom, (std::vector<int>{3, 4, 5}));
-  // rates 0.2, 0.15, 0.1: widen 12, 11.5->12, 11; narrow 8->9 (min), 8.5->8->9, 9.
-  EXPECT_EQ(a.adjusted, (std::vector<int64_t>{12, 12, 11, 9, 9, 9}));
-  s.adjust_rate_decay = 1.0;  // a_r never negative
-  auto b = adjust_channels(c, c, fur, 0, s, sum_flops, 1000000);
-  EXPECT_EQ(b.adjusted, (std::vector<int64_t>{12, 10, 10, 9, 10, 10}));
+  for (RescaleMode mode : {RescaleMode::kReference, RescaleMode::kExact}) {
+    s.rescale = mode;
+    s.adjust_rate_decay = 0.05;
+    auto a = adjust_channels(c, c, fur, {}, 0, s, sum_flops, 1000000);
+    EXPECT_EQ(a.moves.top, (std::vector<int>{0, 1, 2}));
+    EXPECT_EQ(a.moves.bottom, (std::vector<int>{3, 4, 5}));
+    // rates 0.2, 0.15, 0.1: widen 12, 11.5->12, 11; narrow 8->9 (min), 8.5->8->9, 9.
+    EXPECT_EQ(a.adjusted, (std::vector<int64_t>{12, 12, 11, 9, 9, 9}));
+    s.adjust_rate_decay = 1.0;  // a_r never negative
+    auto b = adjust_channels(c, c, fur, {}, 0, s, sum_flops, 1000000);
+    EXPECT_EQ(b.adjusted, (std::vector<int64_t>{12, 10, 10, 9, 10, 10}));
+  }
+}
+
+TEST(Gate, HandBuiltTable) {
+  // desc: 0 (0.9), 1 (0.5), 2 (0.45), 4 (0.3), 3 (0.1), 5 (0.05); k = 2.
+  std::vector<double> fur = {0.9, 0.5, 0.45, 0.1, 0.3, 0.05};
+  std::vector<double> se = {0.05, 0.1, 0.01, 0.01, 0.02, 0.1};
+  Moves m = choose_moves(fur, se, 2, /*gate=*/true, 1.0);
+  EXPECT_EQ(m.top, (std::vector<int>{0, 1}));
+  EXPECT_EQ(m.bottom, (std::vector<int>{5, 3}));
+  EXPECT_EQ(m.boundary_top, 2);
+  EXPECT_EQ(m.boundary_bottom, 4);
+  // bt = 2: 0.45 + 0.01 = 0.46. Layer 0: 0.9 - 0.05 = 0.85 > 0.46 moves; layer 1: 0.5 - 0.1 = 0.4 does not.
+  EXPECT_EQ(m.moved_top, (std::vector<int>{0}));
+  // bb = 4: 0.3 - 0.02 = 0.28. Layer 5: 0.05 + 0.1 = 0.15 < 0.28; layer 3: 0.1 + 0.01 = 0.11 < 0.28.
+  EXPECT_EQ(m.moved_bottom, (std::vector<int>{5, 3}));
+  // z = 3: layer 0: 0.9 - 0.15 = 0.75 > 0.45 + 0.03; layer 5: 0.05 + 0.3 = 0.35 > 0.3 - 0.06 stays.
+  Moves w = choose_moves(fur, se, 2, true, 3.0);
+  EXPECT_EQ(w.moved_top, (std::vector<int>{0}));
+  EXPECT_EQ(w.moved_bottom, (std::vector<int>{3}));
+  // Gate off: every candidate moves whatever the error bars.
+  Moves off = choose_moves(fur, se, 2, false, 1.0);
+  EXPECT_EQ(off.moved_top, off.top);
+  EXPECT_EQ(off.moved_bottom, off.bottom);
+  // No standard errors (empty): plain comparison with the boundary values.
+  Moves plain = choose_moves(fur, {}, 2, true, 1.0);
+  EXPECT_EQ(plain.moved_top, (std::vector<int>{0, 1}));
+}
+
+TEST(Gate, TiesAndZeroK) {
+  // Ties: the top candidate 0 equals the boundary layer 1, so it is not separated even at z = 0.
+  std::vector<double> fur = {0.5, 0.5, 0.5, 0.1};
+  Moves m = choose_moves(fur, {0, 0, 0, 0}, 1, true, 0.0);
+  EXPECT_EQ(m.top, (std::vector<int>{0}));
+  EXPECT_EQ(m.boundary_top, 1);
+  EXPECT_TRUE(m.moved_top.empty());
+  EXPECT_EQ(m.bottom, (std::vector<int>{3}));
+  EXPECT_EQ(m.boundary_bottom, 0);  // ascending order: 3, 0, 1, 2
+  EXPECT_EQ(m.moved_bottom, (std::vector<int>{3}));
+  // k = 0: nothing is a candidate, nothing moves, no boundary.
+  Moves z = choose_moves(fur, {0, 0, 0, 0}, 0, true, 1.0);
+  EXPECT_TRUE(z.top.empty() && z.bottom.empty() && z.moved_top.empty() && z.moved_bottom.empty());
+  EXPECT_EQ(z.boundary_top, -1);
+}
+
+TEST(Gate, MovedLayersKeepTheirRanksRate) {
+  SearchOptions s;
+  s.update_num = 2;
+  s.update_num_decay = 0;
+  s.adjust_rate = 0.2;
+  s.adjust_rate_decay = 0.1;
+  s.gate = true;
+  s.rescale = RescaleMode::kReference;
+  std::vector<int64_t> c = {100, 100, 100, 100, 100, 100};
+  std::vector<double> fur = {0.9, 0.5, 0.45, 0.1, 0.3, 0.05};
+  std::vector<double> se = {0.05, 0.1, 0.01, 0.01, 0.02, 0.1};
+  auto a = adjust_channels(c, c, fur, se, 0, s, sum_flops, 1000000);
+  // Layer 0 (rank 0, rate 0.2) widens to 120; layer 1 did not pass the gate; bottom layers 5 (rank 0,
+  // 0.2) and 3 (rank 1, 0.1) narrow to 80 and 90.
+  EXPECT_EQ(a.adjusted, (std::vector<int64_t>{120, 100, 100, 90, 100, 80}));
+}
+
+TEST(Rescale, ExactCorrectionsFollowTheMoveDirections) {
+  // cost = c0 + c1, target 23: the bisection gives (12, 12) = 24; one step down closes the gap.
+  std::vector<int64_t> c = {10, 10};
+  Rescaled free = rescale_exact(c, sum_flops, 23, 0.01, 1, 1, {0, 0});
+  EXPECT_EQ(free.channels, (std::vector<int64_t>{11, 12}));  // the first layer that closes the gap
+  EXPECT_TRUE(free.reached);
+  EXPECT_EQ(free.corrections, 1);
+  // Layer 0 was widened this iteration: it may not shrink, so layer 1 does.
+  EXPECT_EQ(rescale_exact(c, sum_flops, 23, 0.01, 1, 1, {1, 0}).channels, (std::vector<int64_t>{12, 11}));
+  // Both were widened: no correction is allowed; the closest vector comes back, marked not reached.
+  Rescaled stuck = rescale_exact(c, sum_flops, 23, 0.01, 1, 1, {1, 1});
+  EXPECT_EQ(stuck.channels, (std::vector<int64_t>{12, 12}));
+  EXPECT_FALSE(stuck.reached);
+  EXPECT_NEAR(stuck.rel_error, 1.0 / 23, 1e-12);
+  // Every layer at the floor already above the target: the floor comes back.
+  Rescaled floor = rescale_exact({8, 8}, sum_flops, 4, 0.005, 4, 4);
+  EXPECT_EQ(floor.channels, (std::vector<int64_t>{4, 4}));
+  EXPECT_FALSE(floor.reached);
+}
+
+TEST(Rescale, ExactUsesPairsWhenNoSingleStepHelps) {
+  // cost = 10 c0 + 9 c1: the bisection stops at (10, 10) = 190, single steps move by 9 or 10, and only
+  // the pair (c0 + 1, c1 - 1) reaches 191.
+  CostFn cost = [](const std::vector<int64_t>& v) { return 10 * v[0] + 9 * v[1]; };
+  Rescaled r = rescale_exact({10, 10}, cost, 191, 1e-4, 1, 1, {0, 0});
+  EXPECT_EQ(r.channels, (std::vector<int64_t>{11, 9}));
+  EXPECT_TRUE(r.reached);
+  EXPECT_EQ(r.corrections, 1);
+}
+
+TEST(Rescale, ExactKeepsAVectorAlreadyOnBudget) {
+  std::vector<int64_t> c = {16, 24, 40};
+  Rescaled r = rescale_exact(c, sum_flops, 80, 0.005, 8, 4);
+  EXPECT_EQ(r.channels, c);
+  EXPECT_EQ(r.scale, 1.0);
+  EXPECT_EQ(r.corrections, 0);
+}
+
+TEST(Refine, RepeatsDoubleUntilSeparated) {
+  // Alternating values mu +- 0.3 have the mean mu and a standard error 0.3 / sqrt(n - 1) at even n:
+  // 0.3, 0.173, 0.113, 0.077 for n = 2, 4, 8, 16. Top (k = 1): layer 0 against layer 1 needs
+  // se0 + se1 < 0.2 (n = 16); bottom: layer 3 against layer 2 needs se2 + se3 < 0.3 (n = 8).
+  const std::vector<double> mu = {1.0, 0.8, 0.3, 0.0};
+  int calls = 0;
+  auto measure = [&](int l, int i) {
+    ++calls;
+    return mu[size_t(l)] + (i % 2 ? 0.3 : -0.3);
+  };
+  auto start = [&] {
+    std::vector<std::vector<double>> v(4);
+    for (int l = 0; l < 4; ++l) v[size_t(l)] = {measure(l, 0), measure(l, 1)};
+    return v;
+  };
+  std::vector<std::vector<double>> values = start();
+  calls = 0;
+  int saved = 0;
+  std::vector<int> pending;
+  refine_fur(values, FurRefine{1, 1.0, 64}, pending, measure, [&] { ++saved; });
+  std::vector<size_t> n;
+  for (const auto& v : values) n.push_back(v.size());
+  EXPECT_EQ(n, (std::vector<size_t>{16, 16, 8, 8}));
+  EXPECT_EQ(calls, 14 + 14 + 6 + 6);
+  EXPECT_TRUE(pending.empty());
+  EXPECT_TRUE(layers_to_refine(values, FurRefine{1, 1.0, 64}).empty());
+  EXPECT_EQ(saved, 3 * 2 + 2 * 2);  // layers 0, 1 doubled three times, 2, 3 twice
+  // The cap: at most 8 repeats, whatever is still unseparated.
+  values = start();
+  refine_fur(values, FurRefine{1, 1.0, 8}, pending, measure, nullptr);
+  n.clear();
+  for (const auto& v : values) n.push_back(v.size());
+  EXPECT_EQ(n, (std::vector<size_t>{8, 8, 8, 8}));
+  // k = 0: no boundary, nothing refined.
+  values = start();
+  refine_fur(values, FurRefine{0, 1.0, 64}, pending, measure, nullptr);
+  EXPECT_EQ(values[0].size(), 2u);
+}
+
+TEST(Refine, InterruptedAtAnyLayerResumesToTheSameRepeats) {
+  // Means 1.0, 0.95, 0.3, 0.0 with +-0.3: after one round, layer 0 alone would separate from a layer 1
+  // that has not doubled yet; the saved pending round makes the resumed run double layer 1 anyway.
+  const std::vector<double> mu = {1.0, 0.95, 0.3, 0.0};
+  auto measure = [&](int l, int i) { return mu[size_t(l)] + (i % 2 ? 0.3 : -0.3); };
+  auto start = [&] {
+    std::vector<std::vector<double>> v(4);
+    for (int l = 0; l < 4; ++l) v[size_t(l)] = {measure(l, 0), measure(l, 1)};
+    return v;
+  };
+  const FurRefine r{1, 1.0, 32};
+  std::vector<std::vector<double>> want = start();
+  std::vector<int> pending;
+  refine_fur(want, r, pending, measure, nullptr);
+  struct Stop {};
+  for (int stop_after = 1; stop_after < 12; ++stop_after) {
+    std::vector<std::vector<double>> values = start();
+    std::vector<int> p;
+    int done = 0;
+    // The state a kill leaves: the values and pending list as of the last after_layer() call.
+    std::vector<std::vector<double>> saved_values = values;
+    std::vector<int> saved_pending;
+    try {
+      refine_fur(values, r, p, measure, [&] {
+        saved_values = values;
+        saved_pending = p;
+        if (++done == stop_after) throw Stop{};
+      });
+    } catch (const Stop&) {
+    }
+    refine_fur(saved_values, r, saved_pending, measure, nullptr);
+    EXPECT_EQ(saved_values, want) << "stopped after " << stop_after << " layers";
+  }
+}
+
+namespace {
+// Random FUR and se for c0's layers, one adjustment step with `s`, and the budget checks.
+void expect_exact_budget(const ArchInfo& info, Budget budget, int multiple, std::mt19937& rng) {
+  ModelOptions m;
+  m.arch = info.name;
+  m.depth = info.typical_depth;
+  const int res = info.default_resolution;
+  const auto c0 = default_channels(m);
+  CostFn cost = budget_fn(m, res, budget);
+  const int64_t b0 = cost(c0);
+  SearchOptions s;
+  s.update_num = 3;
+  s.channel_multiple = multiple;
+  s.budget = budget;
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  auto c = c0;
+  for (int t = 0; t < 3; ++t) {
+    std::vector<double> fur(c0.size()), se(c0.size());
+    for (auto& v : fur) v = u(rng);
+    Adjustment a = adjust_channels(c, c0, fur, se, 0, s, cost, b0);
+    const std::string what = info.name + " " + enum_name(budget) + " x" + std::to_string(multiple) + " step " +
+                             std::to_string(t) + " rel " + std::to_string(a.rescaled.rel_error);
+    EXPECT_TRUE(a.rescaled.reached) << what;
+    EXPECT_LE(std::abs(double(cost(a.channels) - b0)) / double(b0), s.flops_tolerance) << what;
+    EXPECT_EQ(a.rescaled.cost, cost(a.channels)) << what;
+    for (auto v : a.channels) {
+      EXPECT_EQ(v % multiple, 0) << what;
+      EXPECT_GE(v, min_width(s.min_channels, multiple)) << what;
+    }
+    build_spec(m, res, a.channels);  // a valid vector for the family
+    c = a.channels;
+  }
+}
+}  // namespace
+
+TEST(Rescale, ExactWithinToleranceOnEveryArchitectureBudgetAndMultiple) {
+  std::mt19937 rng(5);
+  for (const auto& info : arch_registry())
+    for (Budget budget : {Budget::kFlops, Budget::kParams})
+      for (int multiple : {1, 8}) expect_exact_budget(info, budget, multiple, rng);
 }
 
 TEST(Rescale, WithinToleranceOnEveryArchitecture) {

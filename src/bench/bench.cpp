@@ -2,12 +2,16 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <random>
 #ifdef NETADJ_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 #include "netadj/data/data.h"
+#include "netadj/search/search.h"
 #include "netadj/train/train.h"
 #include "netadj/util/log.h"
 
@@ -52,6 +56,33 @@ void add_peak_memory(json& j, const torch::Device& dev) {
 }
 
 }  // namespace
+
+Latency measure_latency(const ArchSpec& spec, const torch::Device& dev, int batch, int warmup, int reps) {
+  torch::manual_seed(0);
+  GraphNet net(spec);
+  net->to(dev);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  auto x = torch::randn({batch, spec.in_channels, spec.resolution, spec.resolution}, torch::TensorOptions(dev));
+  for (int i = 0; i < warmup; ++i) net->forward(x);
+  sync(dev);
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    net->forward(x);
+    sync(dev);
+    ms.push_back(1000.0 * seconds_since(t0));
+  }
+  std::sort(ms.begin(), ms.end());
+  Latency l;
+  l.batch = batch;
+  l.reps = reps;
+  if (!ms.empty()) {
+    l.median_ms = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+    l.p90_ms = ms[std::min(ms.size() - 1, size_t(std::ceil(0.9 * double(ms.size())) - 1))];
+  }
+  return l;
+}
 
 json bench_train(const RunSession& session, int warmup, int steps) {
   Config cfg = session.config();
@@ -125,6 +156,69 @@ json bench_flops(const Config& cfg, int evals) {
           {"evals", evals},
           {"microseconds_per_eval", 1e6 * s / evals},
           {"checksum", sink}};
+}
+
+json bench_rescale(const Config& cfg, int steps) {
+  const int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
+  const auto c0 = cfg.model.channels.empty() ? default_channels(cfg.model) : cfg.model.channels;
+  CostFn cost = budget_fn(cfg.model, res, cfg.search.budget);
+  const int64_t b0 = cost(c0);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  SearchOptions exact = cfg.search, reference = cfg.search;
+  exact.rescale = RescaleMode::kExact;
+  reference.rescale = RescaleMode::kReference;
+  const bool with_reference = cfg.search.channel_multiple == 1;
+  struct Acc {
+    double max_err = 0, sum_err = 0, seconds = 0;
+    int within = 0;
+  } ex, ref;
+  set_log_level("error");  // the exact rescaling warns when the budget is out of reach
+  auto c = c0;
+  for (int t = 0; t < steps; ++t) {
+    std::vector<double> fur(c.size());
+    for (auto& v : fur) v = u(rng);
+    auto run = [&](const SearchOptions& s, Acc& acc) {
+      auto t0 = Clock::now();
+      Adjustment a = adjust_channels(c, c0, fur, {}, 0, s, cost, b0);
+      acc.seconds += seconds_since(t0);
+      double e = std::abs(a.rescaled.rel_error);
+      acc.max_err = std::max(acc.max_err, e);
+      acc.sum_err += e;
+      acc.within += e <= s.flops_tolerance;
+      return a.channels;
+    };
+    if (with_reference) run(reference, ref);
+    c = run(exact, ex);  // the walk follows the exact vectors
+  }
+  auto summary = [&](const Acc& a) -> json {
+    return {{"max_abs_rel_error", a.max_err},
+            {"mean_abs_rel_error", a.sum_err / steps},
+            {"within_tolerance", a.within},
+            {"ms_per_step", 1e3 * a.seconds / steps}};
+  };
+  return {{"arch", cfg.model.arch},
+          {"depth", cfg.model.depth},
+          {"layers", c0.size()},
+          {"budget", enum_name(cfg.search.budget)},
+          {"channel_multiple", cfg.search.channel_multiple},
+          {"tolerance", cfg.search.flops_tolerance},
+          {"steps", steps},
+          {"exact", summary(ex)},
+          {"reference", with_reference ? summary(ref) : json(nullptr)}};
+}
+
+json bench_latency(const RunSession& session, int batch, int warmup, int reps) {
+  Latency l = measure_latency(session.spec(), session.device(), batch, warmup, reps);
+  return {{"arch", session.config().model.arch},
+          {"channels", session.spec().channels},
+          {"flops", spec_flops(session.spec())},
+          {"device", session.device().str()},
+          {"threads", torch::get_num_threads()},
+          {"batch", batch},
+          {"reps", reps},
+          {"median_ms", l.median_ms},
+          {"p90_ms", l.p90_ms}};
 }
 
 json bench_optim(const Config& cfg, int steps) {

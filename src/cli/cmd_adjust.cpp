@@ -20,11 +20,16 @@ struct AdjustArgs {
   bool json = false;
 };
 
-void print_adjustment(const Adjustment& a, int64_t f0) {
-  std::cout << fmt::format("k = {}: widened {} narrowed {}\n", a.k, fmt::join(a.top, ","), fmt::join(a.bottom, ","));
-  std::cout << fmt::format("adjusted: [{}] FLOPs {}\n", fmt::join(a.adjusted, ", "), a.flops_adjusted);
-  std::cout << fmt::format("scaled (s = {:.5f}): [{}] FLOPs {} (target {}, {:+.3f}%)\n", a.scale,
-                           fmt::join(a.channels, ", "), a.flops, f0, 100.0 * double(a.flops - f0) / double(f0));
+void print_adjustment(const Adjustment& a, const char* unit, int64_t target) {
+  const Moves& m = a.moves;
+  std::cout << fmt::format("k = {}: widened {} narrowed {}", m.k, fmt::join(m.moved_top, ","),
+                           fmt::join(m.moved_bottom, ","));
+  if (m.moved_top != m.top || m.moved_bottom != m.bottom)
+    std::cout << fmt::format(" (candidates {} / {}; the others did not pass the gate)", fmt::join(m.top, ","),
+                             fmt::join(m.bottom, ","));
+  std::cout << fmt::format("\nadjusted: [{}] {} {}\n", fmt::join(a.adjusted, ", "), unit, a.cost_adjusted);
+  std::cout << fmt::format("scaled (s = {:.5f}): [{}] {} {} (target {}, {:+.3f}%)\n", a.scale,
+                           fmt::join(a.channels, ", "), unit, a.rescaled.cost, target, 100.0 * a.rescaled.rel_error);
 }
 
 int run_adjust(const AdjustArgs& a) {
@@ -32,25 +37,32 @@ int run_adjust(const AdjustArgs& a) {
   int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
   std::vector<int64_t> ch = read_channel_file(a.channels, cfg.model);
   std::vector<int64_t> init = a.init.empty() ? default_channels(cfg.model) : read_channel_file(a.init, cfg.model);
-  std::vector<double> fur = read_fur_file(a.fur, ch.size());
+  FurValues fur = read_fur_file(a.fur, ch.size());
   if (init.size() != ch.size()) throw ConfigError("--init: length differs from --channels");
   build_spec(cfg.model, res, ch);  // validates the vector
-  FlopsFn flops = [&](const std::vector<int64_t>& v) { return spec_flops(build_spec(cfg.model, res, v)); };
-  int64_t f0 = flops(init);
-  Adjustment adj = adjust_channels(ch, init, fur, a.iteration, cfg.search, flops, f0);
+  CostFn cost = budget_fn(cfg.model, res, cfg.search.budget);
+  const char* unit = cfg.search.budget == Budget::kParams ? "params" : "FLOPs";
+  int64_t target = cost(init);
+  Adjustment adj = adjust_channels(ch, init, fur.fur, fur.stderr_, a.iteration, cfg.search, cost, target);
   if (!a.json) {
-    print_adjustment(adj, f0);
+    print_adjustment(adj, unit, target);
     return 0;
   }
   std::cout << nlohmann::json{{"channels", adj.channels},
-                              {"flops", adj.flops},
-                              {"top", adj.top},
-                              {"bottom", adj.bottom},
+                              {"budget", enum_name(cfg.search.budget)},
+                              {"value", adj.rescaled.cost},
+                              {"target", target},
+                              {"rel_error", adj.rescaled.rel_error},
+                              {"flops", spec_flops(build_spec(cfg.model, res, adj.channels))},
+                              {"params", spec_params(build_spec(cfg.model, res, adj.channels))},
+                              {"top", adj.moves.top},
+                              {"bottom", adj.moves.bottom},
+                              {"moved_top", adj.moves.moved_top},
+                              {"moved_bottom", adj.moves.moved_bottom},
                               {"scale", adj.scale},
-                              {"k", adj.k},
+                              {"k", adj.moves.k},
                               {"adjusted_channels", adj.adjusted},
-                              {"adjusted_flops", adj.flops_adjusted},
-                              {"target_flops", f0}}
+                              {"adjusted_value", adj.cost_adjusted}}
                    .dump()
             << "\n";
   return 0;

@@ -9,7 +9,9 @@ namespace {
 
 struct BenchArgs {
   ConfigArgs config;
-  int warmup = 5, steps = 30, batches = 50, evals = 10000, optim_steps = 200;
+  int warmup = 5, steps = 30, batches = 50, evals = 10000, optim_steps = 200, rescale_steps = 20;
+  int batch = 1, reps = 50;
+  std::string channels;
 };
 
 int print(const nlohmann::json& j) {
@@ -36,10 +38,24 @@ Command bench_command() {
             auto* optim = app.add_subcommand("optim", "microseconds per optimizer step, torch::optim::SGD vs fused");
             add_config_options(*optim, a->config);
             optim->add_option("--steps", a->optim_steps, "timed steps")->check(CLI::PositiveNumber);
-            return [a, train, data, flops, optim] {
+            auto* rescale = app.add_subcommand("rescale", "budget error and time of the reference and exact rescaling");
+            add_config_options(*rescale, a->config);
+            rescale->add_option("--steps", a->rescale_steps, "adjustment steps")->check(CLI::Range(1, 100000));
+            auto* latency = app.add_subcommand("latency", "median and p90 forward latency (eval mode, no grad)");
+            add_config_options(*latency, a->config);
+            latency->add_option("--channels", a->channels, "channel file (default: the config's vector)");
+            latency->add_option("--batch", a->batch, "batch size")->check(CLI::Range(1, 4096));
+            latency->add_option("--reps", a->reps, "timed forward passes")->check(CLI::Range(1, 100000));
+            return [a, train, data, flops, optim, rescale, latency] {
               if (train->parsed()) return print(bench_train(RunSession(load_config(a->config)), a->warmup, a->steps));
               if (data->parsed()) return print(bench_data(load_config(a->config), a->batches));
               if (flops->parsed()) return print(bench_flops(load_config(a->config), a->evals));
+              if (rescale->parsed()) return print(bench_rescale(load_config(a->config), a->rescale_steps));
+              if (latency->parsed()) {
+                Config cfg = load_config(a->config);
+                cfg.model = model_with_channels(cfg, a->channels);
+                return print(bench_latency(RunSession(cfg), a->batch, 5, a->reps));
+              }
               return print(bench_optim(load_config(a->config), a->optim_steps));
             };
           }};

@@ -4,17 +4,22 @@
 
 #include <filesystem>
 
+#include <fmt/ranges.h>
+
 #include "netadj/arch/table.h"
 #include "netadj/run/session.h"
+#include "netadj/train/train.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/interrupt.h"
+#include "netadj/util/log.h"
 #include "netadj/util/paths.h"
 
 namespace netadj::cli {
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> table = {config_command(), search_command(), train_command(), fur_command(),
-                                             flops_command(),  adjust_command(), bench_command(), report_command()};
+  static const std::vector<Command> table = {config_command(),  search_command(), train_command(),
+                                             compare_command(), fur_command(),    flops_command(),
+                                             adjust_command(),  bench_command(),  report_command()};
   return table;
 }
 
@@ -75,6 +80,43 @@ PreparedRun prepare_run(const RunArgs& a) {
     throw ConfigError(dir + ": already holds a run; use --resume " + dir + " or another --out");
   write_json_atomic(dir + "/config.json", config_to_json(cfg));
   return {cfg, dir};
+}
+
+namespace {
+
+TrainPlan train_plan(const Config& cfg, const std::string& dir) {
+  TrainPlan plan;
+  plan.epochs = cfg.train.epochs;
+  plan.train_split = cfg.train.full_train ? Split::kTrainFull : Split::kTrain;
+  // Re-training on train+val leaves no validation split: the test set is evaluated at the end (and each
+  // epoch only with train.eval_test_each_epoch); it is never used to select anything.
+  plan.eval_split = cfg.train.full_train ? std::nullopt : std::optional<Split>(Split::kVal);
+  plan.seed = derive_seed(uint64_t(cfg.runtime.seed), "train", 0);
+  plan.checkpoint = dir + "/checkpoint.pt";
+  plan.metrics_file = dir + "/metrics.jsonl";
+  return plan;
+}
+
+}  // namespace
+
+TrainRecord train_run(const RunSession& session, const std::string& dir) {
+  const Config& cfg = session.config();
+  ArchSpec spec = session.spec();
+  logger()->info("train {} channels {} FLOPs {} params {} on {}", cfg.model.arch, fmt::join(spec.channels, ","),
+                 spec_flops(spec), spec_params(spec), session.device().str());
+  torch::manual_seed(derive_seed(uint64_t(cfg.runtime.seed), "init", 0));
+  GraphNet net(spec);
+  Trainer trainer(cfg, session.data(), session.device());
+  TrainPlan plan = train_plan(cfg, dir);
+  TrainResult r = trainer.run(net, plan);
+  save_model(net, cfg.model, dir + "/model.pt");
+  TrainRecord rec{cfg.model.arch,    spec.channels, spec_flops(spec),
+                  spec_params(spec), plan.epochs,   split_name(plan.train_split),
+                  r.final_eval,      r.test,        r.seconds};
+  write_record(dir + "/result.json", rec);
+  logger()->info("test top1 {:.2f}% top5 {:.2f}% | FLOPs {} | params {} | {}", 100 * r.test->top1, 100 * r.test->top5,
+                 human_count(double(rec.flops)), human_count(double(rec.params)), dir + "/result.json");
+  return rec;
 }
 
 int resumable(const std::string& command, const std::string& dir, const std::function<int()>& body) {

@@ -41,6 +41,21 @@ struct EnumTable<MemoryFormat> {
                                                                      {MemoryFormat::kContiguous, "contiguous"}};
 };
 
+template <>
+struct EnumTable<RescaleMode> {
+  static constexpr std::pair<RescaleMode, const char*> kValues[] = {{RescaleMode::kExact, "exact"},
+                                                                    {RescaleMode::kReference, "reference"}};
+};
+template <>
+struct EnumTable<Budget> {
+  static constexpr std::pair<Budget, const char*> kValues[] = {{Budget::kFlops, "flops"}, {Budget::kParams, "params"}};
+};
+template <>
+struct EnumTable<SelectMode> {
+  static constexpr std::pair<SelectMode, const char*> kValues[] = {{SelectMode::kArgmax, "argmax"},
+                                                                   {SelectMode::kRetrain, "retrain"}};
+};
+
 template <class E>
 std::optional<E> parse_enum(const std::string& text) {
   for (const auto& [value, name] : EnumTable<E>::kValues)
@@ -266,6 +281,7 @@ void visit_fur(V& r, FurOptions& f) {
   r.field("metric", f.metric);
   r.field("drop_type", f.drop_type);
   r.field("max_drop_rate", f.max_drop_rate);
+  r.field("max_repeats", f.max_repeats);
 }
 
 template <class V>
@@ -279,6 +295,14 @@ void visit_search(V& r, SearchOptions& s) {
   r.field("min_channels", s.min_channels);
   r.field("flops_tolerance", s.flops_tolerance);
   r.field("patience", s.patience);
+  r.field("rescale", s.rescale);
+  r.field("budget", s.budget);
+  r.field("channel_multiple", s.channel_multiple);
+  r.field("gate", s.gate);
+  r.field("gate_z", s.gate_z);
+  r.field("select", s.select);
+  r.field("select_top", s.select_top);
+  r.field("select_seeds", s.select_seeds);
 }
 
 template <class V>
@@ -375,6 +399,9 @@ void check_fur(const Checker& ck, const FurOptions& f) {
   ck.at_least("fur.repeats", f.repeats, 1);
   ck.in_range("fur.max_drop_rate", f.max_drop_rate, 0.0, 1.0, true);
   if (f.max_drop_rate <= 0) ck.fail("fur.max_drop_rate", f.max_drop_rate, "must be > 0");
+  if (f.max_repeats != 0 && f.max_repeats < f.repeats)
+    ck.fail("fur.max_repeats", f.max_repeats, "must be 0 (off) or >= fur.repeats");
+  if (f.max_repeats > 100000) ck.fail("fur.max_repeats", f.max_repeats, "must be <= 100000");
 }
 
 void check_search(const Checker& ck, const SearchOptions& s) {
@@ -388,6 +415,17 @@ void check_search(const Checker& ck, const SearchOptions& s) {
   ck.in_range("search.flops_tolerance", s.flops_tolerance, 0.0, 0.5, false);
   if (s.flops_tolerance <= 0) ck.fail("search.flops_tolerance", s.flops_tolerance, "must be > 0");
   ck.at_least("search.patience", s.patience, 0);
+  ck.at_least("search.channel_multiple", s.channel_multiple, 1);
+  if (s.channel_multiple > 1024) ck.fail("search.channel_multiple", s.channel_multiple, "must be <= 1024");
+  // The smallest width the grid allows (a multiple, at least min_channels) must be a width a layer can have.
+  const int64_t m = std::max(s.channel_multiple, 1), lowest = m * ((int64_t(s.min_channels) + m - 1) / m);
+  if (lowest > 65536) ck.fail("search.min_channels", s.min_channels, "must be <= 65536 (on the channel_multiple grid)");
+  if (!(s.gate_z >= 0 && s.gate_z <= 100)) ck.fail("search.gate_z", s.gate_z, "must be in [0, 100]");
+  if (s.rescale == RescaleMode::kReference && s.channel_multiple != 1)
+    ck.fail("search.channel_multiple", s.channel_multiple, "needs search.rescale = exact (reference rounds to 1)");
+  ck.at_least("search.select_top", s.select_top, 1);
+  ck.at_least("search.select_seeds", s.select_seeds, 1);
+  if (s.select_seeds > 1000) ck.fail("search.select_seeds", s.select_seeds, "must be <= 1000");
 }
 
 void check_runtime(const Checker& ck, const RuntimeOptions& r) {
@@ -504,6 +542,9 @@ NETADJ_ENUM_API(DropType)
 NETADJ_ENUM_API(FurMetric)
 NETADJ_ENUM_API(AmpMode)
 NETADJ_ENUM_API(MemoryFormat)
+NETADJ_ENUM_API(RescaleMode)
+NETADJ_ENUM_API(Budget)
+NETADJ_ENUM_API(SelectMode)
 #undef NETADJ_ENUM_API
 
 std::optional<DeviceChoice> DeviceChoice::parse(const std::string& text) {

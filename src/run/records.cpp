@@ -16,6 +16,11 @@ struct is_vector : std::false_type {};
 template <class T>
 struct is_vector<std::vector<T>> : std::true_type {};
 
+// A key added to a record after schema_version 1 was first written: read when present, else the default.
+struct Added {
+  const char* key;
+};
+
 // Each record lists its keys once, in a visit() that both directions walk: Writer fills a JSON object,
 // Reader fills the record and throws on a missing key (at()). Optional values are null when absent.
 class Writer {
@@ -28,6 +33,10 @@ class Writer {
   template <class T>
   void operator()(const char* key, const std::optional<T>& v) {
     j_[key] = v ? json(*v) : json(nullptr);
+  }
+  template <class T>
+  void operator()(Added k, const T& v) {
+    (*this)(k.key, v);
   }
 
  private:
@@ -74,6 +83,10 @@ class Reader {
       v = std::move(value);
     }
   }
+  template <class T>
+  void operator()(Added k, T& v) {
+    if (j_.contains(k.key)) (*this)(k.key, v);
+  }
 
  private:
   const json& j_;
@@ -102,6 +115,7 @@ template <class V>
 void visit(V& f, FurRecord& r) {
   f("channels", r.channels), f("layer_names", r.layer_names), f("base", r.base), f("drop_p", r.drop_p);
   f("fur", r.fur), f("fur_stderr", r.fur_stderr), f("rank", r.rank), f("clamped", r.clamped);
+  f(Added{"repeats"}, r.repeats);
 }
 
 template <class V>
@@ -111,11 +125,25 @@ void visit(V& f, IterationRecord& r) {
   f("drop_p", r.drop_p), f("clamped", r.clamped), f("rank", r.rank), f("k", r.k), f("top", r.top);
   f("bottom", r.bottom), f("adjusted_channels", r.adjusted_channels), f("adjusted_flops", r.adjusted_flops);
   f("scale", r.scale), f("next_channels", r.next_channels), f("next_flops", r.next_flops);
+  f(Added{"fur_repeats"}, r.fur_repeats), f(Added{"moved_top"}, r.moved_top);
+  f(Added{"moved_bottom"}, r.moved_bottom), f(Added{"gate_z"}, r.gate_z), f(Added{"next_params"}, r.next_params);
+  f(Added{"budget_target"}, r.budget_target), f(Added{"budget_error"}, r.budget_error);
 }
 
 template <class V>
 void visit(V& f, BestRecord& r) {
   f("iteration", r.iteration), f("channels", r.channels), f("val_top1", r.val_top1), f("flops", r.flops);
+  f(Added{"selected_by"}, r.selected_by);
+}
+
+template <class V>
+void visit(V& f, SelectCandidate& r) {
+  f("iteration", r.iteration), f("channels", r.channels), f("val_top1", r.val_top1), f("mean", r.mean);
+}
+
+template <class V>
+void visit(V& f, SelectionRecord& r) {
+  f("seeds", r.seeds), f("candidates", r.candidates), f("chosen", r.chosen);
 }
 
 template <class V>
@@ -124,6 +152,7 @@ void visit(V& f, SearchRecord& r) {
   f("init_channels", r.init_channels), f("layer_names", r.layer_names), f("layer_stages", r.layer_stages);
   f("epochs_per_iteration", r.epochs_per_iteration), f("iterations", r.iterations), f("best", r.best);
   f("done", r.done), f("stopped_early", r.stopped_early);
+  f(Added{"budget"}, r.budget), f(Added{"stopped"}, r.stopped), f(Added{"selection"}, r.selection);
 }
 
 template <class V>
@@ -152,12 +181,25 @@ NETADJ_RECORD_JSON(EvalResult)
 NETADJ_RECORD_JSON(EpochRecord)
 NETADJ_RECORD_JSON(TrainRecord)
 NETADJ_RECORD_JSON(FurRecord)
-NETADJ_RECORD_JSON(IterationRecord)
 NETADJ_RECORD_JSON(BestRecord)
+NETADJ_RECORD_JSON(SelectCandidate)
+NETADJ_RECORD_JSON(SelectionRecord)
 NETADJ_RECORD_JSON(SearchRecord)
 NETADJ_RECORD_JSON(IterationTimes)
 NETADJ_RECORD_JSON(TimesRecord)
 #undef NETADJ_RECORD_JSON
+
+void to_json(json& j, const IterationRecord& r) {
+  Writer w(j);
+  visit(w, const_cast<IterationRecord&>(r));
+}
+void from_json(const json& j, IterationRecord& r) {
+  Reader rd(j);
+  visit(rd, r);
+  // Records from before gating: every candidate moved.
+  if (!j.contains("moved_top")) r.moved_top = r.top;
+  if (!j.contains("moved_bottom")) r.moved_bottom = r.bottom;
+}
 
 void write_record(const std::string& path, const json& record) {
   json j = record;

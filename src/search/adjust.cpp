@@ -2,7 +2,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
+#include "netadj/arch/spec.h"
 #include "netadj/search/search.h"
 #include "netadj/util/log.h"
 
@@ -33,7 +35,193 @@ int update_count(const SearchOptions& s, int t, int layers) {
   return std::min(k, layers / 2);
 }
 
-std::pair<std::vector<int64_t>, double> rescale(const std::vector<int64_t>& c, const FlopsFn& flops, int64_t f0,
+CostFn budget_fn(const ModelOptions& m, int resolution, Budget budget) {
+  if (budget == Budget::kParams)
+    return [m, resolution](const std::vector<int64_t>& c) { return spec_params(build_spec(m, resolution, c)); };
+  return [m, resolution](const std::vector<int64_t>& c) { return spec_flops(build_spec(m, resolution, c)); };
+}
+
+Moves choose_moves(const std::vector<double>& fur, const std::vector<double>& se, int k, bool gate, double z) {
+  const size_t L = fur.size();
+  Moves m;
+  m.k = std::clamp(k, 0, int(L / 2));
+  auto se_of = [&](int l) { return se.size() == L ? se[size_t(l)] : 0.0; };
+  std::vector<int> desc(L), asc(L);
+  std::iota(desc.begin(), desc.end(), 0);
+  std::iota(asc.begin(), asc.end(), 0);
+  // Largest first (smallest first); ties keep the lower layer index first (stable).
+  std::stable_sort(desc.begin(), desc.end(), [&](int x, int y) { return fur[size_t(x)] > fur[size_t(y)]; });
+  std::stable_sort(asc.begin(), asc.end(), [&](int x, int y) { return fur[size_t(x)] < fur[size_t(y)]; });
+  m.top.assign(desc.begin(), desc.begin() + m.k);
+  m.bottom.assign(asc.begin(), asc.begin() + m.k);
+  if (m.k > 0) {
+    m.boundary_top = desc[size_t(m.k)];
+    m.boundary_bottom = asc[size_t(m.k)];
+  }
+  if (!gate || m.k == 0) {
+    m.moved_top = m.top;
+    m.moved_bottom = m.bottom;
+    return m;
+  }
+  const int bt = m.boundary_top, bb = m.boundary_bottom;
+  const double top_bar = fur[size_t(bt)] + z * se_of(bt), bottom_bar = fur[size_t(bb)] - z * se_of(bb);
+  for (int l : m.top)
+    if (fur[size_t(l)] - z * se_of(l) > top_bar) m.moved_top.push_back(l);
+  for (int l : m.bottom)
+    if (fur[size_t(l)] + z * se_of(l) < bottom_bar) m.moved_bottom.push_back(l);
+  return m;
+}
+
+int64_t min_width(int min_channels, int multiple) {
+  int64_t m = std::max(multiple, 1);
+  return m * std::max<int64_t>(1, (int64_t(std::max(min_channels, 1)) + m - 1) / m);
+}
+
+namespace {
+
+double relative(int64_t cost, int64_t target) { return (double(cost) - double(target)) / double(target); }
+
+// Greedy one-step corrections of rescale_exact. Each accepted step strictly shrinks |cost - target|, so
+// it ends; the pair phase (one layer widened, one narrowed) reaches gaps smaller than any single step.
+class Corrector {
+ public:
+  Corrector(const CostFn& cost, int64_t target, int64_t step, int64_t lo, const std::vector<int>& direction)
+      : cost_(cost), target_(target), step_(step), lo_(lo), dir_(direction) {}
+
+  int run(std::vector<int64_t>& v, int64_t& c, double tol) {
+    int steps = 0;
+    while (std::abs(relative(c, target_)) > tol) {
+      if (!single_step(v, c) && !pair_step(v, c)) break;
+      ++steps;
+    }
+    return steps;
+  }
+
+ private:
+  bool may(size_t l, int sign, const std::vector<int64_t>& v) const {
+    if (l < dir_.size() && dir_[l] * sign < 0) return false;  // never against this iteration's move
+    int64_t w = v[l] + sign * step_;
+    return w >= lo_ && w <= kMaxChannels;
+  }
+  int64_t gap(int64_t c) const { return c > target_ ? c - target_ : target_ - c; }
+
+  bool single_step(std::vector<int64_t>& v, int64_t& c) {
+    int64_t best = gap(c), best_c = c;
+    size_t best_l = 0;
+    int best_sign = 0;
+    for (size_t l = 0; l < v.size(); ++l)
+      for (int sign : {-1, 1}) {
+        if (!may(l, sign, v)) continue;
+        v[l] += sign * step_;
+        int64_t ci = cost_(v);
+        v[l] -= sign * step_;
+        if (gap(ci) < best) {
+          best = gap(ci);
+          best_c = ci;
+          best_l = l;
+          best_sign = sign;
+        }
+      }
+    if (best_sign == 0) return false;
+    v[best_l] += best_sign * step_;
+    c = best_c;
+    return true;
+  }
+
+  // Widen one layer and narrow another. The exact change of a pair is the sum of the two single changes
+  // except where the layers meet (a convolution between them), so the sum ranks the pairs and only the
+  // kPairChecks best are evaluated exactly: O(L log L) + kPairChecks evaluations instead of L^2.
+  bool pair_step(std::vector<int64_t>& v, int64_t& c) {
+    constexpr size_t kPairChecks = 32;
+    std::vector<std::pair<int64_t, size_t>> up, down;  // (single change, layer)
+    for (size_t l = 0; l < v.size(); ++l)
+      for (int sign : {1, -1}) {
+        if (!may(l, sign, v)) continue;
+        v[l] += sign * step_;
+        (sign > 0 ? up : down).emplace_back(cost_(v) - c, l);
+        v[l] -= sign * step_;
+      }
+    if (up.empty() || down.empty()) return false;
+    std::sort(down.begin(), down.end());
+    const int64_t want = target_ - c;                          // the change that would close the gap
+    std::vector<std::tuple<int64_t, size_t, size_t>> guesses;  // (estimated remaining gap, up, down)
+    for (const auto& [du, a] : up) {
+      // The narrowing changes nearest to want - du, on both sides.
+      const size_t pos =
+          size_t(std::lower_bound(down.begin(), down.end(), std::make_pair(want - du, size_t(0))) - down.begin());
+      for (size_t j = pos > 0 ? pos - 1 : 0; j < std::min(down.size(), pos + 2); ++j)
+        if (down[j].second != a) guesses.emplace_back(std::abs(want - du - down[j].first), a, down[j].second);
+    }
+    std::sort(guesses.begin(), guesses.end());
+    int64_t best = gap(c), best_c = c;
+    size_t best_up = 0, best_down = 0;
+    bool found = false;
+    for (size_t g = 0; g < std::min(kPairChecks, guesses.size()); ++g) {
+      const auto& [est, a, b] = guesses[g];
+      v[a] += step_;
+      v[b] -= step_;
+      int64_t ci = cost_(v);
+      v[a] -= step_;
+      v[b] += step_;
+      if (gap(ci) < best) {
+        best = gap(ci);
+        best_c = ci;
+        best_up = a;
+        best_down = b;
+        found = true;
+      }
+    }
+    if (!found) return false;
+    v[best_up] += step_;
+    v[best_down] -= step_;
+    c = best_c;
+    return true;
+  }
+
+  const CostFn& cost_;
+  const int64_t target_, step_, lo_;
+  const std::vector<int>& dir_;
+};
+
+}  // namespace
+
+Rescaled rescale_exact(const std::vector<int64_t>& c, const CostFn& cost, int64_t target, double tol, int multiple,
+                       int min_channels, const std::vector<int>& direction) {
+  const int64_t m = std::max(multiple, 1), lo = min_width(min_channels, multiple), hi_w = kMaxChannels / m * m;
+  auto scaled = [&](double s) {
+    std::vector<int64_t> v(c.size());
+    for (size_t i = 0; i < c.size(); ++i)
+      v[i] = std::clamp<int64_t>(m * int64_t(round_even(double(c[i]) * s / double(m))), lo, hi_w);
+    return v;
+  };
+  Rescaled r;
+  const bool on_grid = std::all_of(c.begin(), c.end(), [&](int64_t w) { return w % m == 0 && w >= lo && w <= hi_w; });
+  if (on_grid && std::abs(relative(cost(c), target)) <= tol) {  // nothing to do: keep the vector as it is
+    r.channels = c;
+    r.cost = cost(c);
+    r.rel_error = relative(r.cost, target);
+    return r;
+  }
+  // Bisection on s: the budget of scaled(s) does not decrease with s.
+  double s_lo = 0, s_hi = 1;
+  while (cost(scaled(s_hi)) < target && s_hi < double(kMaxChannels)) s_hi *= 2;
+  for (int i = 0; i < 60; ++i) {
+    double mid = (s_lo + s_hi) / 2;
+    (cost(scaled(mid)) < target ? s_lo : s_hi) = mid;
+  }
+  std::vector<int64_t> a = scaled(s_lo), b = scaled(s_hi);
+  int64_t ca = cost(a), cb = cost(b);
+  bool take_lo = std::abs(double(ca) - double(target)) < std::abs(double(cb) - double(target));
+  r.channels = take_lo ? a : b;
+  r.cost = take_lo ? ca : cb;
+  r.scale = take_lo ? s_lo : s_hi;
+  r.corrections = Corrector(cost, target, m, lo, direction).run(r.channels, r.cost, tol);
+  r.rel_error = relative(r.cost, target);
+  r.reached = std::abs(r.rel_error) <= tol;
+  return r;
+}
+
+std::pair<std::vector<int64_t>, double> rescale(const std::vector<int64_t>& c, const CostFn& flops, int64_t f0,
                                                 double tol) {
   auto scaled = [&](double s) {
     std::vector<int64_t> v(c.size());
@@ -57,38 +245,48 @@ std::pair<std::vector<int64_t>, double> rescale(const std::vector<int64_t>& c, c
 }
 
 Adjustment adjust_channels(const std::vector<int64_t>& c, const std::vector<int64_t>& c_init,
-                           const std::vector<double>& fur, int t, const SearchOptions& s, const FlopsFn& flops,
-                           int64_t f0) {
+                           const std::vector<double>& fur, const std::vector<double>& fur_se, int t,
+                           const SearchOptions& s, const CostFn& cost, int64_t target) {
   const int L = static_cast<int>(c.size());
   Adjustment a;
-  a.k = update_count(s, t, L);
-  std::vector<int> order(static_cast<size_t>(L));
-  std::iota(order.begin(), order.end(), 0);
-  // Largest first; ties keep the lower layer index first (stable).
-  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return fur[size_t(x)] > fur[size_t(y)]; });
-  a.top.assign(order.begin(), order.begin() + a.k);
-  std::vector<int> asc(static_cast<size_t>(L));
-  std::iota(asc.begin(), asc.end(), 0);
-  std::stable_sort(asc.begin(), asc.end(), [&](int x, int y) { return fur[size_t(x)] < fur[size_t(y)]; });
-  a.bottom.assign(asc.begin(), asc.begin() + a.k);
-
+  a.moves = choose_moves(fur, fur_se, update_count(s, t, L), s.gate, s.gate_z);
+  const int64_t m = s.channel_multiple, lo = min_width(s.min_channels, s.channel_multiple);
+  auto rate_of = [&](size_t rank) { return std::max(s.adjust_rate - s.adjust_rate_decay * double(rank), 0.0); };
+  // Moved layers keep the rate of their rank among the candidates (as without the gate).
+  auto rank_in = [](const std::vector<int>& list, int l) {
+    return size_t(std::find(list.begin(), list.end(), l) - list.begin());
+  };
   std::vector<int64_t> v = c;
-  for (int r = 0; r < a.k; ++r) {
-    double rate = std::max(s.adjust_rate - s.adjust_rate_decay * r, 0.0);
-    size_t l = size_t(a.top[size_t(r)]);
-    v[l] = int64_t(round_even(double(v[l]) + rate * double(c_init[l])));
+  std::vector<int> direction(c.size(), 0);
+  for (int l : a.moves.moved_top) {
+    double w = double(v[size_t(l)]) + rate_of(rank_in(a.moves.top, l)) * double(c_init[size_t(l)]);
+    v[size_t(l)] = m == 1 ? int64_t(round_even(w)) : m * int64_t(std::ceil(w / double(m) - 1e-9));
+    direction[size_t(l)] = 1;
   }
-  for (int r = 0; r < a.k; ++r) {
-    double rate = std::max(s.adjust_rate - s.adjust_rate_decay * r, 0.0);
-    size_t l = size_t(a.bottom[size_t(r)]);
-    v[l] = std::max<int64_t>(int64_t(round_even(double(v[l]) - rate * double(c_init[l]))), s.min_channels);
+  for (int l : a.moves.moved_bottom) {
+    double w = double(v[size_t(l)]) - rate_of(rank_in(a.moves.bottom, l)) * double(c_init[size_t(l)]);
+    v[size_t(l)] = m == 1 ? std::max<int64_t>(int64_t(round_even(w)), s.min_channels)
+                          : std::max<int64_t>(lo, m * int64_t(std::floor(w / double(m) + 1e-9)));
+    direction[size_t(l)] = -1;
   }
   a.adjusted = v;
-  a.flops_adjusted = flops(v);
-  auto [scaled, factor] = rescale(v, flops, f0, s.flops_tolerance);
-  a.channels = scaled;
-  a.scale = factor;
-  a.flops = flops(scaled);
+  a.cost_adjusted = cost(v);
+  if (s.rescale == RescaleMode::kReference) {
+    auto [scaled, factor] = rescale(v, cost, target, s.flops_tolerance);
+    a.rescaled.channels = scaled;
+    a.rescaled.scale = factor;
+    a.rescaled.cost = cost(scaled);
+    a.rescaled.rel_error = relative(a.rescaled.cost, target);
+    a.rescaled.reached = std::abs(a.rescaled.rel_error) <= s.flops_tolerance;
+  } else {
+    a.rescaled = rescale_exact(v, cost, target, s.flops_tolerance, s.channel_multiple, s.min_channels, direction);
+  }
+  a.channels = a.rescaled.channels;
+  a.scale = a.rescaled.scale;
+  if (!a.rescaled.reached)
+    logger()->warn("rescaling: the {} budget {} is not reachable within {:.3g}%; closest {} ({:+.3f}%)",
+                   s.budget == Budget::kParams ? "params" : "FLOPs", target, 100 * s.flops_tolerance, a.rescaled.cost,
+                   100 * a.rescaled.rel_error);
   return a;
 }
 

@@ -1,5 +1,6 @@
 // FUR estimation (Sec. 3.3): drop channels of one layer at a time, at the rate that removes the same
 // expected FLOPs from every layer, and measure the loss increase (or accuracy drop) on held-out data.
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -34,8 +35,50 @@ std::vector<int> ranks_descending(const std::vector<double>& v) {
 
 }  // namespace
 
+std::vector<int> layers_to_refine(const std::vector<std::vector<double>>& values, const FurRefine& r) {
+  const size_t L = values.size();
+  std::vector<double> fur(L), se(L);
+  for (size_t l = 0; l < L; ++l) {
+    if (values[l].empty()) return {};
+    std::tie(fur[l], se[l]) = mean_stderr(values[l]);
+  }
+  Moves m = choose_moves(fur, se, r.k, /*gate=*/true, r.z);
+  std::vector<bool> need(L, false);
+  auto mark = [&](const std::vector<int>& candidates, const std::vector<int>& moved, int boundary) {
+    for (int l : candidates)
+      if (std::find(moved.begin(), moved.end(), l) == moved.end()) need[size_t(l)] = need[size_t(boundary)] = true;
+  };
+  mark(m.top, m.moved_top, m.boundary_top);
+  mark(m.bottom, m.moved_bottom, m.boundary_bottom);
+  std::vector<int> out;
+  for (size_t l = 0; l < L; ++l)
+    if (need[l] && int(values[l].size()) < r.max_repeats) out.push_back(int(l));
+  return out;
+}
+
+void refine_fur(std::vector<std::vector<double>>& values, const FurRefine& r, std::vector<int>& pending,
+                const std::function<double(int, int)>& measure, const std::function<void()>& after_layer) {
+  for (;;) {
+    if (pending.empty()) pending = layers_to_refine(values, r);
+    if (pending.empty()) return;
+    while (!pending.empty()) {
+      const int l = pending.front();
+      if (l < 0 || size_t(l) >= values.size())
+        throw DataError("FUR refinement: layer " + std::to_string(l) + " out of range");
+      auto& v = values[size_t(l)];
+      const int n = int(v.size()), target = std::min(2 * std::max(n, 1), r.max_repeats);
+      std::vector<double> more;
+      for (int i = n; i < target; ++i) more.push_back(measure(l, i));
+      v.insert(v.end(), more.begin(), more.end());
+      pending.erase(pending.begin());
+      if (after_layer) after_layer();
+    }
+  }
+}
+
 FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, const torch::Device& dev, AmpMode amp,
-                       uint64_t seed, json partial, const std::function<void(const json&)>& on_layer) {
+                       uint64_t seed, json partial, const std::function<void(const json&)>& on_layer,
+                       const std::optional<FurRefine>& refine) {
   FurResult r;
   const ArchSpec& s = net->spec();
   r.plan = drop_plan(s.channels, spec_dflops(s), o.base_drop_rate, o.max_drop_rate);
@@ -54,25 +97,41 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
   const size_t L = s.channels.size();
   r.fur.assign(L, 0.0);
   r.stderr_.assign(L, 0.0);
+  // Repeat k of layer l: fresh masks, reproducible per (seed, layer, repeat) whatever order layers run in.
+  auto measure = [&](int l, int k) {
+    net->set_drop_at(l, r.plan.p[size_t(l)], o.drop_type);
+    torch::manual_seed(derive_seed(seed, "fur", int64_t(l), k));
+    EvalResult e = evaluate(net, val, dev, amp);
+    net->clear_drop();
+    return o.metric == FurMetric::kLoss ? e.loss - r.base.loss : r.base.top1 - e.top1;
+  };
+  std::vector<std::vector<double>> values(L);
   for (size_t l = 0; l < L; ++l) {
     std::string key = std::to_string(l);
     if (!partial["layers"].contains(key)) {
       throw_if_interrupted("FUR");
       std::vector<double> vals;
-      net->set_drop_at(int(l), r.plan.p[l], o.drop_type);
-      for (int k = 0; k < o.repeats; ++k) {
-        // Fresh masks per repeat, reproducible per (seed, layer, repeat) whatever order layers run in.
-        torch::manual_seed(derive_seed(seed, "fur", int64_t(l), k));
-        EvalResult e = evaluate(net, val, dev, amp);
-        vals.push_back(o.metric == FurMetric::kLoss ? e.loss - r.base.loss : r.base.top1 - e.top1);
-      }
-      net->clear_drop();
+      for (int k = 0; k < o.repeats; ++k) vals.push_back(measure(int(l), k));
       partial["layers"][key] = vals;
       if (on_layer) on_layer(partial);
     }
-    std::tie(r.fur[l], r.stderr_[l]) = mean_stderr(partial["layers"][key].get<std::vector<double>>());
-    logger()->debug("FUR layer {} {} p={:.4f} fur={:.5f} +- {:.5f}", l, s.layers[l].name, r.plan.p[l], r.fur[l],
-                    r.stderr_[l]);
+    values[l] = partial["layers"][key].get<std::vector<double>>();
+  }
+  if (refine && refine->max_repeats > o.repeats) {
+    std::vector<int> pending;
+    if (partial.contains("refine_pending")) pending = partial["refine_pending"].get<std::vector<int>>();
+    refine_fur(values, *refine, pending, measure, [&] {
+      for (size_t l = 0; l < L; ++l) partial["layers"][std::to_string(l)] = values[l];
+      partial["refine_pending"] = pending;
+      if (on_layer) on_layer(partial);
+      throw_if_interrupted("FUR");
+    });
+  }
+  for (size_t l = 0; l < L; ++l) {
+    std::tie(r.fur[l], r.stderr_[l]) = mean_stderr(values[l]);
+    r.repeats.push_back(int(values[l].size()));
+    logger()->debug("FUR layer {} {} p={:.4f} fur={:.5f} +- {:.5f} ({} repeats)", l, s.layers[l].name, r.plan.p[l],
+                    r.fur[l], r.stderr_[l], values[l].size());
   }
   r.rank = ranks_descending(r.fur);
   return r;
@@ -88,21 +147,28 @@ FurRecord fur_record(const FurResult& r, const ArchSpec& s) {
   f.fur_stderr = r.stderr_;
   f.rank = r.rank;
   f.clamped = r.plan.clamped;
+  f.repeats = r.repeats;
   return f;
 }
 
-std::vector<double> read_fur_file(const std::string& path, size_t layers) {
+FurValues read_fur_file(const std::string& path, size_t layers) {
   json fj = read_json(path);
-  const json& fa = fj.is_object() && fj.contains("fur") ? fj["fur"] : fj;
-  if (!fa.is_array() || fa.size() != layers)
-    throw DataError(path + ": expected " + std::to_string(layers) +
-                    " FUR values (a JSON array or the fur command's --json output)");
-  std::vector<double> fur;
-  for (const auto& v : fa) {
-    if (!v.is_number()) throw DataError(path + ": FUR value " + v.dump() + " is not a number");
-    fur.push_back(v.get<double>());
-  }
-  return fur;
+  auto numbers = [&](const json& a, const char* what) {
+    if (!a.is_array() || a.size() != layers)
+      throw DataError(path + ": expected " + std::to_string(layers) + " " + what +
+                      " (a JSON array or the fur command's --json output)");
+    std::vector<double> out;
+    for (const auto& v : a) {
+      if (!v.is_number()) throw DataError(path + ": " + what + " " + v.dump() + " is not a number");
+      out.push_back(v.get<double>());
+    }
+    return out;
+  };
+  FurValues r;
+  const bool object = fj.is_object() && fj.contains("fur");
+  r.fur = numbers(object ? fj["fur"] : fj, "FUR values");
+  if (object && fj.contains("fur_stderr")) r.stderr_ = numbers(fj["fur_stderr"], "FUR standard errors");
+  return r;
 }
 
 }  // namespace netadj

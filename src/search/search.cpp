@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include <chrono>
+#include <numeric>
 
 #include "netadj/arch/table.h"
 #include "netadj/train/checkpoint.h"
@@ -37,7 +38,12 @@ class SearchLoop {
   FurResult measure_fur(int t, GraphNet& net, const std::string& idir);
   void note_accuracy(int t, double top1);
   void save_iteration(const IterationRecord& rec, const IterationTimes& times, GraphNet& net, const std::string& idir);
-  int finish(bool stopped_early);
+  bool converged() const;
+  void log_adjustment(int t, const TrainResult& tr, const FurResult& fur, const Adjustment& adj) const;
+  IterationRecord iteration_record(int t, const TrainResult& tr, const FurResult& fur, const Adjustment& adj) const;
+  int finish(const std::string& why);
+  void select_by_retraining();
+  double retrain(const std::vector<int64_t>& channels, int candidate, int seed);
   std::string path(const std::string& file) const { return dir_ + "/" + file; }
 
   const RunSession& session_;
@@ -45,7 +51,8 @@ class SearchLoop {
   const std::string dir_;
   const ArchSpec spec0_;
   const int64_t f0_;
-  const FlopsFn flops_;
+  const CostFn budget_;
+  const int64_t b0_;
   const uint64_t seed_;
   SearchRecord doc_;
   TimesRecord times_;
@@ -61,7 +68,11 @@ SearchLoop::SearchLoop(const RunSession& session, std::string run_dir, bool resu
       dir_(std::move(run_dir)),
       spec0_(session.spec()),
       f0_(spec_flops(spec0_)),
-      flops_([&s = session_](const std::vector<int64_t>& c) { return spec_flops(s.spec(c)); }),
+      budget_([&s = session_, b = cfg_.search.budget](const std::vector<int64_t>& c) {
+        ArchSpec spec = s.spec(c);
+        return b == Budget::kParams ? spec_params(spec) : spec_flops(spec);
+      }),
+      b0_(budget_(spec0_.channels)),
       seed_(static_cast<uint64_t>(cfg_.runtime.seed)),
       c_(spec0_.channels),
       trainer_(cfg_, session.data(), session.device()) {
@@ -96,6 +107,7 @@ void SearchLoop::start_or_load(bool resume) {
     doc_.layer_stages.push_back(l.stage);
   }
   doc_.epochs_per_iteration = cfg_.search.epochs > 0 ? cfg_.search.epochs : cfg_.train.epochs;
+  doc_.budget = enum_name(cfg_.search.budget);
 }
 
 // A resumed search continues from the newest complete record, with the best-so-far re-derived from them.
@@ -127,17 +139,30 @@ int SearchLoop::run() {
     logger()->info("search in {} is already complete", dir_);
     return doc_.best ? doc_.best->iteration : 0;
   }
+  if (!doc_.stopped.empty()) return finish(doc_.stopped);  // the loop ended; the selection did not
   const int start = static_cast<int>(doc_.iterations.size());
   if (start > 0) logger()->info("resuming search at iteration {} of {}", start, cfg_.search.iterations);
   for (int t = start; t < cfg_.search.iterations; ++t) {
+    if (converged()) {
+      logger()->info("no layer passed the gate in iteration {}: the search has converged", t - 1);
+      return finish("converged");
+    }
     if (cfg_.search.patience > 0 && since_best_ >= cfg_.search.patience) {
       logger()->info("no improvement for {} iterations: stopping early", since_best_);
-      return finish(/*stopped_early=*/true);
+      return finish("patience");
     }
     throw_if_interrupted("search");
     run_iteration(t);
   }
-  return finish(/*stopped_early=*/false);
+  return finish(converged() ? "converged" : "iterations");
+}
+
+// With the gate on, an iteration that moved no layer ends the search: the next one would train the same
+// vector again.
+bool SearchLoop::converged() const {
+  if (!cfg_.search.gate || doc_.iterations.empty()) return false;
+  const IterationRecord& last = doc_.iterations.back();
+  return last.moved_top.empty() && last.moved_bottom.empty();
 }
 
 void SearchLoop::run_iteration(int t) {
@@ -155,22 +180,70 @@ void SearchLoop::run_iteration(int t) {
   auto t1 = Clock::now();
   FurResult fur = measure_fur(t, net, idir);
   times.fur_seconds = seconds_since(t1);
-  Adjustment adj = adjust_channels(c_, spec0_.channels, fur.fur, t, cfg_.search, flops_, f0_);
-  logger()->info("iteration {}: val top1 {:.2f}% | FUR range [{:.4g}, {:.4g}] | k={} widened {} narrowed {}", t,
-                 100 * tr.final_eval.top1, *std::min_element(fur.fur.begin(), fur.fur.end()),
-                 *std::max_element(fur.fur.begin(), fur.fur.end()), adj.k, fmt::join(adj.top, ","),
-                 fmt::join(adj.bottom, ","));
-  logger()->info("iteration {}: FLOPs after adjustment {} -> after scaling (s={:.4f}) {} (target {})", t,
-                 adj.flops_adjusted, adj.scale, adj.flops, f0_);
-  IterationRecord rec{
-      t,          c_,           spec_flops(spec),   spec_params(spec), tr.final_eval, tr.test,  fur.base,
-      fur.fur,    fur.stderr_,  fur.plan.p,         fur.plan.clamped,  fur.rank,      adj.k,    adj.top,
-      adj.bottom, adj.adjusted, adj.flops_adjusted, adj.scale,         adj.channels,  adj.flops};
+  Adjustment adj = adjust_channels(c_, spec0_.channels, fur.fur, fur.stderr_, t, cfg_.search, budget_, b0_);
+  log_adjustment(t, tr, fur, adj);
+  IterationRecord rec = iteration_record(t, tr, fur, adj);
   save_iteration(rec, times, net, idir);
   // The iteration is recorded: its training checkpoint is no longer needed.
   remove_file(previous_checkpoint(checkpoint));
   remove_file(checkpoint);
   c_ = adj.channels;
+}
+
+void SearchLoop::log_adjustment(int t, const TrainResult& tr, const FurResult& fur, const Adjustment& adj) const {
+  const Moves& mv = adj.moves;
+  logger()->info("iteration {}: val top1 {:.2f}% | FUR range [{:.4g}, {:.4g}] | k={} widened {} narrowed {}", t,
+                 100 * tr.final_eval.top1, *std::min_element(fur.fur.begin(), fur.fur.end()),
+                 *std::max_element(fur.fur.begin(), fur.fur.end()), mv.k, fmt::join(mv.moved_top, ","),
+                 fmt::join(mv.moved_bottom, ","));
+  auto left_out = [](const std::vector<int>& all, const std::vector<int>& moved) {
+    std::vector<int> out;
+    for (int l : all)
+      if (std::find(moved.begin(), moved.end(), l) == moved.end()) out.push_back(l);
+    return out;
+  };
+  if (cfg_.search.gate && (mv.moved_top != mv.top || mv.moved_bottom != mv.bottom))
+    logger()->info("iteration {}: within FUR noise (z={}), not moved: top {} bottom {}", t, cfg_.search.gate_z,
+                   fmt::join(left_out(mv.top, mv.moved_top), ","),
+                   fmt::join(left_out(mv.bottom, mv.moved_bottom), ","));
+  logger()->info("iteration {}: {} after adjustment {} -> after scaling (s={:.4f}) {} (target {}, {:+.3f}%)", t,
+                 cfg_.search.budget == Budget::kParams ? "params" : "FLOPs", adj.cost_adjusted, adj.scale,
+                 adj.rescaled.cost, b0_, 100 * adj.rescaled.rel_error);
+}
+
+IterationRecord SearchLoop::iteration_record(int t, const TrainResult& tr, const FurResult& fur,
+                                             const Adjustment& adj) const {
+  const ArchSpec spec = session_.spec(c_), next = session_.spec(adj.channels);
+  const Moves& mv = adj.moves;
+  IterationRecord rec;
+  rec.iteration = t;
+  rec.channels = c_;
+  rec.flops = spec_flops(spec);
+  rec.params = spec_params(spec);
+  rec.val = tr.final_eval;
+  rec.test = tr.test;
+  rec.fur_base = fur.base;
+  rec.fur = fur.fur;
+  rec.fur_stderr = fur.stderr_;
+  rec.drop_p = fur.plan.p;
+  rec.clamped = fur.plan.clamped;
+  rec.rank = fur.rank;
+  rec.fur_repeats = fur.repeats;
+  rec.k = mv.k;
+  rec.top = mv.top;
+  rec.bottom = mv.bottom;
+  rec.moved_top = mv.moved_top;
+  rec.moved_bottom = mv.moved_bottom;
+  if (cfg_.search.gate) rec.gate_z = cfg_.search.gate_z;
+  rec.adjusted_channels = adj.adjusted;
+  rec.adjusted_flops = spec_flops(session_.spec(adj.adjusted));
+  rec.scale = adj.scale;
+  rec.next_channels = adj.channels;
+  rec.next_flops = spec_flops(next);
+  rec.next_params = spec_params(next);
+  rec.budget_target = b0_;
+  rec.budget_error = adj.rescaled.rel_error;
+  return rec;
 }
 
 TrainResult SearchLoop::train(int t, GraphNet& net, const std::string& idir, const std::string& checkpoint) {
@@ -191,9 +264,12 @@ FurResult SearchLoop::measure_fur(int t, GraphNet& net, const std::string& idir)
   auto val = session_.eval_loader(Split::kVal);
   const std::string partial_file = idir + "/fur_partial.json";
   json partial = file_exists(partial_file) ? read_json(partial_file) : json();
-  FurResult fur =
-      estimate_fur(net, *val, cfg_.fur, session_.device(), session_.amp(), derive_seed(seed_, "fur-iter", t), partial,
-                   [&](const json& p) { write_json_atomic(partial_file, p); });
+  std::optional<FurRefine> refine;
+  if (cfg_.fur.max_repeats > cfg_.fur.repeats)
+    refine = FurRefine{update_count(cfg_.search, t, int(c_.size())), cfg_.search.gate_z, cfg_.fur.max_repeats};
+  FurResult fur = estimate_fur(
+      net, *val, cfg_.fur, session_.device(), session_.amp(), derive_seed(seed_, "fur-iter", t), partial,
+      [&](const json& p) { write_json_atomic(partial_file, p); }, refine);
   write_record(idir + "/fur.json", fur_record(fur, net->spec()));
   return fur;
 }
@@ -203,7 +279,7 @@ void SearchLoop::save_iteration(const IterationRecord& rec, const IterationTimes
   doc_.iterations.push_back(rec);
   note_accuracy(rec.iteration, rec.val.top1);
   const IterationRecord& best = doc_.iterations[size_t(best_t_)];
-  doc_.best = BestRecord{best_t_, best.channels, best.val.top1, best.flops};
+  doc_.best = BestRecord{best_t_, best.channels, best.val.top1, best.flops, "argmax"};
   times_.iterations.push_back(times);
   // Order matters for resume: the model and best channels first, the record that marks the iteration
   // done last.
@@ -213,14 +289,93 @@ void SearchLoop::save_iteration(const IterationRecord& rec, const IterationTimes
   write_record(path("search.json"), doc_);
 }
 
-int SearchLoop::finish(bool stopped_early) {
+int SearchLoop::finish(const std::string& why) {
+  if (doc_.stopped.empty()) {
+    doc_.stopped = why;
+    doc_.stopped_early = why == "patience";
+    write_record(path("search.json"), doc_);
+  }
+  if (cfg_.search.select == SelectMode::kRetrain) select_by_retraining();
   doc_.done = true;
-  doc_.stopped_early = stopped_early;
   write_record(path("search.json"), doc_);
   const BestRecord& best = *doc_.best;
-  logger()->info("search done: best iteration {} (val top1 {:.2f}%), channels {} -> {}", best.iteration,
-                 100 * best.val_top1, vec_str(best.channels), path("best_channels.json"));
+  logger()->info("search done ({}): best iteration {} (val top1 {:.2f}%{}), channels {} -> {}", doc_.stopped,
+                 best.iteration, 100 * best.val_top1, best.selected_by == "retrain" ? ", mean of re-trainings" : "",
+                 vec_str(best.channels), path("best_channels.json"));
   return best.iteration;
+}
+
+// search.select = retrain: the original and the select_top best distinct vectors (by single-seed
+// validation accuracy) are re-trained with select_seeds seeds each; the best mean wins. Every training is
+// recorded as it finishes, so a resumed search re-trains only what is missing.
+void SearchLoop::select_by_retraining() {
+  if (!doc_.selection) {
+    SelectionRecord sel;
+    sel.seeds = cfg_.search.select_seeds;
+    std::vector<const IterationRecord*> order;
+    for (const auto& it : doc_.iterations) order.push_back(&it);
+    std::stable_sort(order.begin(), order.end(),
+                     [](const IterationRecord* a, const IterationRecord* b) { return a->val.top1 > b->val.top1; });
+    sel.candidates.push_back(SelectCandidate{0, doc_.init_channels, {}, std::nullopt});
+    for (const IterationRecord* it : order) {
+      if (int(sel.candidates.size()) > cfg_.search.select_top) break;
+      bool seen = std::any_of(sel.candidates.begin(), sel.candidates.end(),
+                              [&](const SelectCandidate& c) { return c.channels == it->channels; });
+      if (!seen) sel.candidates.push_back(SelectCandidate{it->iteration, it->channels, {}, std::nullopt});
+    }
+    doc_.selection = sel;
+    write_record(path("search.json"), doc_);
+  }
+  SelectionRecord& sel = *doc_.selection;
+  if (sel.seeds < 1 || sel.candidates.empty() ||
+      std::any_of(sel.candidates.begin(), sel.candidates.end(),
+                  [&](const SelectCandidate& c) { return int(c.val_top1.size()) > sel.seeds; }))
+    throw_malformed_record(path("search.json"), "selection: no seeds, no candidates or more results than seeds");
+  for (size_t i = 0; i < sel.candidates.size(); ++i) {
+    SelectCandidate& cand = sel.candidates[i];
+    for (int seed = int(cand.val_top1.size()) + 1; seed <= sel.seeds; ++seed) {
+      throw_if_interrupted("search");
+      const std::string checkpoint = path(fmt::format("select/c{}_s{}", i, seed)) + "/checkpoint.pt";
+      cand.val_top1.push_back(retrain(cand.channels, int(i), seed));
+      if (int(cand.val_top1.size()) == sel.seeds)
+        cand.mean = std::accumulate(cand.val_top1.begin(), cand.val_top1.end(), 0.0) / sel.seeds;
+      write_record(path("search.json"), doc_);
+      // Recorded: the training's checkpoints are no longer needed.
+      remove_file(previous_checkpoint(checkpoint));
+      remove_file(checkpoint);
+    }
+    if (!cand.mean) cand.mean = std::accumulate(cand.val_top1.begin(), cand.val_top1.end(), 0.0) / sel.seeds;
+    logger()->info("select: candidate {} (iteration {}) mean val top1 {:.2f}% over {} seeds", i, cand.iteration,
+                   100 * *cand.mean, sel.seeds);
+  }
+  size_t chosen = 0;
+  for (size_t i = 1; i < sel.candidates.size(); ++i)
+    if (*sel.candidates[i].mean > *sel.candidates[chosen].mean) chosen = i;
+  sel.chosen = int(chosen);
+  const SelectCandidate& win = sel.candidates[chosen];
+  doc_.best = BestRecord{win.iteration, win.channels, *win.mean, spec_flops(session_.spec(win.channels)), "retrain"};
+  write_json_atomic(path("best_channels.json"), channel_file_json(cfg_.model, win.channels));
+}
+
+// One re-training of the selection in select/c<candidate>_s<seed>/, resumable from its checkpoint (which
+// the caller removes once the result is recorded).
+double SearchLoop::retrain(const std::vector<int64_t>& channels, int candidate, int seed) {
+  const std::string rdir = path(fmt::format("select/c{}_s{}", candidate, seed));
+  make_dirs(rdir);
+  logger()->info("select: re-training candidate {} {} with seed {} of {}", candidate, vec_str(channels), seed,
+                 cfg_.search.select_seeds);
+  torch::manual_seed(derive_seed(seed_, "select-init", seed));
+  GraphNet net(session_.spec(channels));
+  TrainPlan plan;
+  plan.epochs = doc_.epochs_per_iteration;
+  plan.train_split = Split::kTrain;
+  plan.eval_split = Split::kVal;
+  plan.test_at_end = false;
+  plan.seed = derive_seed(seed_, "select-train", seed);
+  plan.checkpoint = rdir + "/checkpoint.pt";
+  plan.metrics_file = path("metrics.jsonl");
+  plan.label = fmt::format("select c{} s{}", candidate, seed);
+  return trainer_.run(net, plan).final_eval.top1;
 }
 
 }  // namespace

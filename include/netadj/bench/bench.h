@@ -17,4 +17,18 @@ nlohmann::json bench_flops(const Config& cfg, int evals);
 /// Microseconds per optimizer step: torch::optim::SGD against netadj's _foreach_ and fused steps.
 nlohmann::json bench_optim(const Config& cfg, int steps);
 
+/// The rescaling to the budget over `steps` adjustment steps with seeded random FUR, from the config's
+/// vector: the reference bisection and the exact rescaling on the same adjusted vectors; relative
+/// budget errors and milliseconds per rescaling.
+nlohmann::json bench_rescale(const Config& cfg, int steps);
+/// Median and p90 forward latency (ms) of the config's network (model.channels) at `batch`.
+nlohmann::json bench_latency(const RunSession& session, int batch, int warmup, int reps);
+
+/// Forward latency of one network: eval mode, no grad, after warm-up runs.
+struct Latency {
+  double median_ms = 0, p90_ms = 0;
+  int batch = 1, reps = 0;
+};
+Latency measure_latency(const ArchSpec& spec, const torch::Device& dev, int batch, int warmup, int reps);
+
 }  // namespace netadj

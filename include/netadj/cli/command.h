@@ -9,6 +9,11 @@
 #include <vector>
 
 #include "netadj/config/config.h"
+#include "netadj/run/records.h"
+
+namespace netadj {
+class RunSession;
+}
 
 namespace netadj::cli {
 
@@ -28,6 +33,7 @@ const std::vector<Command>& commands();
 Command config_command();
 Command search_command();
 Command train_command();
+Command compare_command();
 Command fur_command();
 Command flops_command();
 Command adjust_command();
@@ -67,6 +73,10 @@ struct PreparedRun {
   std::string dir;
 };
 PreparedRun prepare_run(const RunArgs& args);
+
+/// Trains the session's model into `dir` as `netadj train` does (checkpoints there, resumed from them) and
+/// writes dir/result.json.
+TrainRecord train_run(const RunSession& session, const std::string& dir);
 
 /// Installs the SIGINT/SIGTERM handlers and runs `body`; an Interrupted error gets the command that
 /// resumes the run added to its message.

@@ -18,6 +18,9 @@ enum class DropType { kBernoulli, kGaussian };                  ///< "bernoulli"
 enum class FurMetric { kLoss, kAccuracy };                      ///< "loss" | "accuracy"
 enum class AmpMode { kAuto, kOff, kBf16, kFp16 };               ///< "auto" | "off" | "bf16" | "fp16"
 enum class MemoryFormat { kAuto, kChannelsLast, kContiguous };  ///< "auto" | "channels_last" | "contiguous"
+enum class RescaleMode { kExact, kReference };                  ///< "exact" | "reference"
+enum class Budget { kFlops, kParams };                          ///< "flops" | "params"
+enum class SelectMode { kArgmax, kRetrain };                    ///< "argmax" | "retrain"
 
 /// The name an enum value has in the config ("bf16"); enum_names<E>() lists them all.
 template <class E>
@@ -110,6 +113,10 @@ struct FurOptions {
   FurMetric metric = FurMetric::kLoss;  ///< loss increase or accuracy drop per dropped FLOP
   DropType drop_type = DropType::kBernoulli;
   double max_drop_rate = 0.9;
+  /// Adaptive precision (in a search): layers whose FUR interval (+- search.gate_z standard errors)
+  /// straddles a top/bottom-k boundary get their repeats doubled until separated or at this many;
+  /// 0 = repeats (off).
+  int max_repeats = 0;
 };
 
 struct SearchOptions {
@@ -120,8 +127,23 @@ struct SearchOptions {
   double adjust_rate = 0.15;
   double adjust_rate_decay = 0.01;
   int min_channels = 4;
-  double flops_tolerance = 0.01;
+  /// Largest |B - B0| / B0 the rescaling accepts (B = FLOPs or params, as `budget` says).
+  double flops_tolerance = 0.005;
   int patience = 0;  ///< stop after this many iterations without improvement; 0 = never
+  /// exact: bisection, then one-step greedy corrections until within flops_tolerance; reference: the
+  /// authors' bisection only (20 steps, then rounding), which may stop outside the tolerance.
+  RescaleMode rescale = RescaleMode::kExact;
+  Budget budget = Budget::kFlops;  ///< what the rescaling holds fixed
+  int channel_multiple = 1;        ///< every adjusted width is a multiple of this (8 for tensor cores)
+  /// Gate the moves by FUR's error bars: a top (bottom) layer moves only when its interval lies above
+  /// (below) that of the first layer outside the top (bottom) k; no move at all ends the search.
+  bool gate = false;
+  double gate_z = 1.0;  ///< interval half-width in standard errors
+  /// argmax: the best single-seed validation accuracy (the paper's); retrain: re-train the original and
+  /// the select_top best distinct vectors with select_seeds seeds, best mean validation accuracy wins.
+  SelectMode select = SelectMode::kArgmax;
+  int select_top = 3;
+  int select_seeds = 3;
 };
 
 struct EvalOptions {

@@ -50,6 +50,7 @@ struct FurRecord {
   std::vector<double> drop_p, fur, fur_stderr;
   std::vector<int> rank;     ///< rank[l] = 0 for the largest FUR
   std::vector<int> clamped;  ///< layers whose drop probability hit fur.max_drop_rate
+  std::vector<int> repeats;  ///< dropout repeats measured per layer (more than fur.repeats when refined)
 };
 
 /// One search iteration in search.json.
@@ -62,20 +63,40 @@ struct IterationRecord {
   EvalResult fur_base;
   std::vector<double> fur, fur_stderr, drop_p;
   std::vector<int> clamped, rank;
+  std::vector<int> fur_repeats;  ///< repeats per layer
   int k = 0;
-  std::vector<int> top, bottom;  ///< widened / narrowed layers
+  std::vector<int> top, bottom;              ///< candidates: the k largest / smallest FUR
+  std::vector<int> moved_top, moved_bottom;  ///< widened / narrowed layers (all candidates without the gate)
+  std::optional<double> gate_z;              ///< null when gating is off
   std::vector<int64_t> adjusted_channels;
   int64_t adjusted_flops = 0;
   double scale = 1.0;
   std::vector<int64_t> next_channels;
-  int64_t next_flops = 0;
+  int64_t next_flops = 0, next_params = 0;
+  int64_t budget_target = 0;  ///< B0: FLOPs or params (SearchRecord::budget) of the starting vector
+  double budget_error = 0;    ///< (B(next_channels) - B0) / B0
+};
+
+/// One re-training of search.select = retrain: a candidate vector with one seed on the train/val split.
+struct SelectCandidate {
+  int iteration = 0;  ///< the iteration that trained this vector first (0 = the original)
+  std::vector<int64_t> channels;
+  std::vector<double> val_top1;  ///< per seed (1..), as they finish
+  std::optional<double> mean;    ///< once every seed finished
+};
+
+struct SelectionRecord {
+  int seeds = 0;
+  std::vector<SelectCandidate> candidates;
+  std::optional<int> chosen;  ///< index into candidates, once all are re-trained
 };
 
 struct BestRecord {
   int iteration = 0;
   std::vector<int64_t> channels;
-  double val_top1 = 0;
+  double val_top1 = 0;  ///< single-seed (argmax) or mean over the re-training seeds (retrain)
   int64_t flops = 0;
+  std::string selected_by = "argmax";  ///< "argmax" | "retrain"
 };
 
 /// search.json.
@@ -90,7 +111,11 @@ struct SearchRecord {
   std::vector<IterationRecord> iterations;
   std::optional<BestRecord> best;  ///< after the first iteration
   bool done = false;
-  bool stopped_early = false;
+  bool stopped_early = false;    ///< stopped by search.patience
+  std::string budget = "flops";  ///< what the rescaling holds: "flops" | "params"
+  /// Why the loop ended: "" while running, "iterations", "patience" or "converged" (no gated move).
+  std::string stopped;
+  std::optional<SelectionRecord> selection;  ///< search.select = retrain
 };
 
 struct IterationTimes {
@@ -113,6 +138,8 @@ NETADJ_RECORD_JSON(TrainRecord)
 NETADJ_RECORD_JSON(FurRecord)
 NETADJ_RECORD_JSON(IterationRecord)
 NETADJ_RECORD_JSON(BestRecord)
+NETADJ_RECORD_JSON(SelectCandidate)
+NETADJ_RECORD_JSON(SelectionRecord)
 NETADJ_RECORD_JSON(SearchRecord)
 NETADJ_RECORD_JSON(IterationTimes)
 NETADJ_RECORD_JSON(TimesRecord)

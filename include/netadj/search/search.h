@@ -4,6 +4,7 @@
 // bisection rescaling to the starting FLOPs, and the resumable loop that ties one iteration together.
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,11 +28,29 @@ struct DropPlan {
 /// p_l = base * mean(f) / f_l, clamped to max_rate (layers with f_l = 0 get max_rate).
 DropPlan drop_plan(const std::vector<int64_t>& c, const std::vector<int64_t>& dflops, double base, double max_rate);
 
+/// Adaptive FUR precision (fur.max_repeats): the gate's boundaries at k with interval half-width z.
+struct FurRefine {
+  int k = 0;
+  double z = 1.0;
+  int max_repeats = 0;
+};
+/// Layers whose repeats should double: every top (bottom) candidate that does not pass the gate, with
+/// the boundary layer it is not separated from; only layers with fewer than max_repeats values.
+std::vector<int> layers_to_refine(const std::vector<std::vector<double>>& values, const FurRefine& r);
+/// Doubles the repeats of layers_to_refine (capped at max_repeats) until it is empty, one round at a time.
+/// measure(l, i) gives repeat i of layer l. `pending` holds the layers of the round in flight still to
+/// double (empty between rounds; a resumed refinement finishes it first, so that a kill at any point gives
+/// the same result); after_layer() is called once a layer's new values are in `values` and it has left
+/// `pending`.
+void refine_fur(std::vector<std::vector<double>>& values, const FurRefine& r, std::vector<int>& pending,
+                const std::function<double(int, int)>& measure, const std::function<void()>& after_layer);
+
 struct FurResult {
   EvalResult base;
   DropPlan plan;
   std::vector<double> fur, stderr_;
-  std::vector<int> rank;  ///< rank[l] = 0 for the largest FUR
+  std::vector<int> rank;     ///< rank[l] = 0 for the largest FUR
+  std::vector<int> repeats;  ///< values measured per layer
 };
 
 /// Per-layer FUR on `val`. `partial` (may be empty) holds per-layer results already measured (resume):
@@ -39,31 +58,76 @@ struct FurResult {
 /// Stops with Interrupted after the layer in flight when SIGINT/SIGTERM arrived (its result is saved).
 FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, const torch::Device& dev, AmpMode amp,
                        uint64_t seed, nlohmann::json partial = nullptr,
-                       const std::function<void(const nlohmann::json&)>& on_layer = nullptr);
+                       const std::function<void(const nlohmann::json&)>& on_layer = nullptr,
+                       const std::optional<FurRefine>& refine = std::nullopt);
 FurRecord fur_record(const FurResult& r, const ArchSpec& s);
-/// FUR values for `layers` layers from a JSON array or `netadj fur --json` output (DataError naming the file).
-std::vector<double> read_fur_file(const std::string& path, size_t layers);
+/// FUR values (and standard errors, when the file has "fur_stderr") for `layers` layers.
+struct FurValues {
+  std::vector<double> fur, stderr_;  ///< stderr_ empty when the file has none
+};
+/// Reads a JSON array of FUR values or `netadj fur --json` output (DataError naming the file).
+FurValues read_fur_file(const std::string& path, size_t layers);
+
+/// The quantity a search holds fixed (search.budget) as a function of the channel vector: FLOPs (MACs)
+/// or parameters.
+using CostFn = std::function<int64_t(const std::vector<int64_t>&)>;
+using FlopsFn = CostFn;
+/// The budget function of `m` at `resolution`: spec_flops or spec_params of the built spec.
+CostFn budget_fn(const ModelOptions& m, int resolution, Budget budget);
+
+/// Layers chosen by FUR in one iteration. `top` and `bottom` are the candidates (the k largest and k
+/// smallest FUR, rank order, ties by layer index); `moved_*` are those that pass the gate (all of them
+/// when gating is off).
+struct Moves {
+  int k = 0;
+  std::vector<int> top, bottom, moved_top, moved_bottom;
+  int boundary_top = -1, boundary_bottom = -1;  ///< first layer outside the top / bottom k (k > 0)
+};
+/// With `gate`: a top layer l moves only if FUR_l - z*se_l > FUR_bt + z*se_bt, where bt is the first
+/// layer outside the top k; a bottom layer only if FUR_l + z*se_l < FUR_bb - z*se_bb, where bb is the
+/// first layer outside the bottom k (in ascending order). `se` may be empty (zeros).
+Moves choose_moves(const std::vector<double>& fur, const std::vector<double>& se, int k, bool gate, double z);
+
+/// Result of rescaling a vector to a budget.
+struct Rescaled {
+  std::vector<int64_t> channels;
+  double scale = 1.0;    ///< the bisection's global factor
+  int64_t cost = 0;      ///< budget of `channels`
+  double rel_error = 0;  ///< (cost - target) / target
+  bool reached = true;   ///< |rel_error| <= tolerance
+  int corrections = 0;   ///< one-step corrections after the bisection (exact)
+};
+
+/// Smallest width the grid allows: a multiple of `multiple`, at least `multiple` and `min_channels`.
+int64_t min_width(int min_channels, int multiple);
+/// The exact rescaling: bisection on one global factor s (widths snapped to multiples of `multiple`, at
+/// least min_width), then greedy corrections of one step (+-multiple) at a time on the layer whose
+/// change best closes the remaining gap (then, if no single step helps, one widen-one-narrow pairs),
+/// never narrowing a layer with direction[l] > 0 nor widening one with direction[l] < 0, until
+/// |cost - target| / target <= tol or no step helps. Returns the closest vector found.
+Rescaled rescale_exact(const std::vector<int64_t>& c, const CostFn& cost, int64_t target, double tol, int multiple,
+                       int min_channels, const std::vector<int>& direction = {});
+/// The reference implementation's bisection on one global factor s (20 steps, then rounding); it may
+/// stop outside the tolerance. Returns (channels, s).
+std::pair<std::vector<int64_t>, double> rescale(const std::vector<int64_t>& c, const CostFn& cost, int64_t target,
+                                                double tol);
 
 struct Adjustment {
   std::vector<int64_t> channels;  ///< after adjustment and rescaling
   std::vector<int64_t> adjusted;  ///< after adjustment, before rescaling
-  std::vector<int> top, bottom;   ///< widened / narrowed layers, in rank order
-  int k = 0;
+  Moves moves;
   double scale = 1.0;
-  int64_t flops_adjusted = 0, flops = 0;
+  int64_t cost_adjusted = 0;  ///< budget of `adjusted`
+  Rescaled rescaled;          ///< budget of `channels`, its error against the target
 };
-
-using FlopsFn = std::function<int64_t(const std::vector<int64_t>&)>;
 
 /// k_t = max(round(update_num - t*decay), 0), at most floor(L/2) so widened and narrowed sets are disjoint.
 int update_count(const SearchOptions& s, int t, int layers);
-/// One adjustment (top-k widened, bottom-k narrowed) plus rescaling to F0.
+/// One adjustment (the moved top layers widened, the moved bottom layers narrowed by their rank's rate
+/// times c_init, on the search.channel_multiple grid) plus rescaling to `target` (search.rescale).
 Adjustment adjust_channels(const std::vector<int64_t>& c, const std::vector<int64_t>& c_init,
-                           const std::vector<double>& fur, int t, const SearchOptions& s, const FlopsFn& flops,
-                           int64_t f0);
-/// The reference implementation's bisection on one global factor s; returns (channels, s).
-std::pair<std::vector<int64_t>, double> rescale(const std::vector<int64_t>& c, const FlopsFn& flops, int64_t f0,
-                                                double tol);
+                           const std::vector<double>& fur, const std::vector<double>& fur_se, int t,
+                           const SearchOptions& s, const CostFn& cost, int64_t target);
 
 /// Runs or resumes a search in `run_dir` (which holds config.json). Returns the best iteration's index.
 int run_search(const RunSession& session, const std::string& run_dir, bool resume);
