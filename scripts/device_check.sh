@@ -96,6 +96,17 @@ PY
     done
     "$bin" search -c configs/smoke_synthetic.json --set runtime.device=cuda --out "$out/smoke" >"$out/smoke.log" 2>&1
     note "smoke search on cuda (exit $?): $(tail -1 "$out/smoke.log")"
+    # The CUDA-trained best network's TorchScript export, loaded on the GPU in Python, and its latency.
+    if [ -f "$out/smoke/export/model.pt" ]; then
+      "$py" -W ignore -c "import json, sys, torch; m = torch.jit.load(sys.argv[1], map_location='cuda'); \
+c = json.load(open(sys.argv[2])); s = c['input']['shape']; s[0] = 2; \
+y = m(torch.randn(*s, device='cuda')); print('export on cuda: output', tuple(y.shape), 'check', c['check'])" \
+        "$out/smoke/export/model.pt" "$out/smoke/export/model.json" 2>&1 | tail -1 | tee -a "$summary"
+    else
+      note "smoke search wrote no export/model.pt"
+    fi
+    "$bin" bench latency -c configs/resnet20_cifar100.json "${syn[@]}" --set runtime.device=cuda --reps 100 \
+      2>>"$out/bench.err" | tee -a "$out/bench_latency.jsonl" >>"$summary"
     note "total: $(($(date +%s) - t0)) s"
     ;;
   *)

@@ -113,6 +113,7 @@ def iteration_table(search, times):
             "widened": [names[i] if i < len(names) else str(i) for i in it.get("moved_top", it["top"])],
             "narrowed": [names[i] if i < len(names) else str(i) for i in it.get("moved_bottom", it["bottom"])],
             "budget_error": it.get("budget_error"),
+            "latency_ms": it.get("latency_ms"),
             "train_seconds": t.get("train_seconds"),
             "fur_seconds": t.get("fur_seconds"),
         })
@@ -120,21 +121,31 @@ def iteration_table(search, times):
 
 
 def table_markdown(rows):
-    out = ["| iter | val top1 (%) | test top1 (%) | FLOPs (MACs) | params | k | widened | narrowed | next budget err |"
-           " train s | FUR s |",
-           "|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|"]
+    out = ["| iter | val top1 (%) | test top1 (%) | FLOPs (MACs) | params | latency ms | k | widened | narrowed |"
+           " next budget err | train s | FUR s |",
+           "|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|"]
     for r in rows:
         ts = "-" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}"
         fs = "-" if r["fur_seconds"] is None else f"{r['fur_seconds']:.1f}"
         be = "-" if r.get("budget_error") is None else f"{100 * r['budget_error']:+.3f}%"
+        lat = "-" if r.get("latency_ms") is None else f"{r['latency_ms']:.2f}"
         out.append(f"| {r['iteration']} | {pct(r['val_top1'])} | {pct(r['test_top1'])} | {r['flops']:,} | "
-                   f"{human(r['params'])} | {r['k']} | {', '.join(r['widened']) or '-'} | "
+                   f"{human(r['params'])} | {lat} | {r['k']} | {', '.join(r['widened']) or '-'} | "
                    f"{', '.join(r['narrowed']) or '-'} | {be} | {ts} | {fs} |")
     return "\n".join(out)
 
 
 def stage_bounds(stages):
     return [i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]
+
+
+def save_figure(plt, fig, outdir, stem):
+    """Writes stem.png and stem.svg and closes the figure."""
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        fig.savefig(os.path.join(outdir, f"{stem}.{ext}"), dpi=120)
+    plt.close(fig)
+    return stem
 
 
 def figures(search, rows, outdir):
@@ -154,11 +165,7 @@ def figures(search, rows, outdir):
     bounds = stage_bounds(stages)
 
     def save(fig, stem):
-        fig.tight_layout()
-        for ext in ("png", "svg"):
-            fig.savefig(os.path.join(outdir, f"{stem}.{ext}"), dpi=120)
-        plt.close(fig)
-        made.append(stem)
+        made.append(save_figure(plt, fig, outdir, stem))
 
     # 1. channels before/after (Figures 3 and 4 of the paper).
     before = search["init_channels"]
@@ -228,6 +235,25 @@ def figures(search, rows, outdir):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("accuracy and FLOPs per iteration")
     save(fig, "accuracy_flops")
+
+    # 4. accuracy against FLOPs and against latency (when every iteration recorded one), one point per
+    # iteration's vector.
+    with_latency = all(r.get("latency_ms") is not None for r in rows)
+    fig, axes = plt.subplots(1, 2 if with_latency else 1, figsize=(9 if with_latency else 5, 3.4), squeeze=False)
+    panels = [("flops", 1e-6, "MFLOPs (MACs)")] + ([("latency_ms", 1.0, "latency, batch 1 (ms)")] if with_latency else [])
+    for ax, (key, scale, label) in zip(axes[0], panels):
+        xs = [r[key] * scale for r in rows]
+        ys = [100 * r["val_top1"] for r in rows]
+        ax.plot(xs, ys, ":", color="lightgray", zorder=1)
+        ax.scatter(xs, ys, c=ii, cmap="viridis", zorder=2)
+        for xv, yv, i in zip(xs, ys, ii):
+            ax.annotate(str(i), (xv, yv), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        ax.set_xlabel(label)
+        ax.set_ylabel("val top1 (%)")
+    axes[0][0].set_title("accuracy against FLOPs (point: iteration)", fontsize=10)
+    if with_latency:
+        axes[0][1].set_title(f"accuracy against latency on {search.get('device', 'the run device')}", fontsize=10)
+    save(fig, "accuracy_cost")
     return made
 
 
@@ -265,11 +291,7 @@ def training_figure(metrics, outdir):
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="center right", fontsize=8)
     ax.set_title("training curves (eval: the split evaluated each epoch)", fontsize=10)
-    fig.tight_layout()
-    for ext in ("png", "svg"):
-        fig.savefig(os.path.join(outdir, f"training.{ext}"), dpi=120)
-    plt.close(fig)
-    return ["training"]
+    return [save_figure(plt, fig, outdir, "training")]
 
 
 def progress_note(run, search, metrics):
@@ -465,11 +487,7 @@ def compare_figure(cmp, outdir):
     title = f"{cmp.get('arch')} on {cmp.get('dataset')}: test top1 over {len(cmp['seeds'])} seed(s)"
     ax.set_title(title if cmp["done"] else title + " (in progress)", fontsize=10)
     ax.legend(handles=handles, fontsize=7)
-    fig.tight_layout()
-    for ext in ("png", "svg"):
-        fig.savefig(os.path.join(outdir, f"compare.{ext}"), dpi=120)
-    plt.close(fig)
-    return ["compare"]
+    return [save_figure(plt, fig, outdir, "compare")]
 
 
 def compare_report(run, path, config):

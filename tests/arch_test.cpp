@@ -30,6 +30,21 @@ std::vector<std::string> registered_names() {
 }
 }  // namespace
 
+// A resolution too small for the network's poolings is a config error naming it, not a crash in training:
+// VGG-16's five 2x2 pools need at least 32 pixels (30 -> 15 -> 7 -> 3 -> 1 -> nothing).
+TEST(Flops, ResolutionTooSmallForThePoolingsIsAConfigError) {
+  ModelOptions m = model("vgg_cifar", 16, 10);
+  EXPECT_NO_THROW(build_spec(m, 32));
+  try {
+    build_spec(m, 30);
+    ADD_FAILURE() << "vgg_cifar at 30x30 was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("resolution 30 is too small"), std::string::npos) << e.what();
+  }
+  GraphNet net(build_spec(m, 32));  // and the smallest accepted one runs
+  EXPECT_EQ(net->forward(torch::randn({1, 3, 32, 32})).sizes(), (std::vector<int64_t>{1, 10}));
+}
+
 TEST(Flops, PaperExamplesExact) {
   EXPECT_EQ(spec_flops(build_spec(model("resnet_cifar", 20), 32)), 40556800);
   EXPECT_EQ(spec_flops(build_spec(model("resnet_cifar", 32), 32)), 68868352);
@@ -252,7 +267,9 @@ TEST(Padding, LocalTruncatesAndMaxPadsInFront) {
   m.padding = Padding::kMax;
   ArchSpec t = build_spec(m, 16);
   for (const auto& op : t.ops) {
-    if (op.kind == OpKind::kAdd && op.name == "s1.c0.conv2.add") EXPECT_EQ(op.out.value, 16);
+    if (op.kind == OpKind::kAdd && op.name == "s1.c0.conv2.add") {
+      EXPECT_EQ(op.out.value, 16);
+    }
   }
 }
 

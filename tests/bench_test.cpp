@@ -52,4 +52,6 @@ TEST(Bench, RescaleReportsBothRescalingsAndLatencyIsPositive) {
   nlohmann::json l = bench_latency(RunSession(s), 1, 1, 5);
   EXPECT_GT(l["median_ms"].get<double>(), 0.0);
   EXPECT_GE(l["p90_ms"].get<double>(), l["median_ms"].get<double>());
+  EXPECT_GT(l["torchscript_fold_bn_median_ms"].get<double>(), 0.0);
+  EXPECT_GE(l["torchscript_fold_bn_p90_ms"].get<double>(), l["torchscript_fold_bn_median_ms"].get<double>());
 }

@@ -166,7 +166,8 @@ TEST(Cli, SigintDuringASearchResumesToTheSameRecords) {
   ASSERT_EQ(cut.status, 130) << cut.err;
   EXPECT_TRUE(contains(cut.err, "resume with: netadj search --resume " + run)) << cut.err;
   ASSERT_EQ(run_cli_full({"search", "--resume", run}).status, 0);
-  EXPECT_EQ(read_json(run + "/search.json"), read_json(d + "/ref/search.json"));
+  EXPECT_EQ(testing_util::computed_part(read_json(run + "/search.json")),
+            testing_util::computed_part(read_json(d + "/ref/search.json")));
 }
 
 TEST(Cli, RunRecordsOfAnotherSchemaVersionAreRefused) {
@@ -268,7 +269,8 @@ TEST(Cli, FullDiskExitsFiveAndTheResumedSearchLosesNothing) {
   });
   auto resumed = run_cli_full({"search", "--resume", run});
   ASSERT_EQ(resumed.status, 0) << resumed.err;
-  EXPECT_EQ(read_json(run + "/search.json"), read_json(d + "/ref/search.json"));
+  EXPECT_EQ(testing_util::computed_part(read_json(run + "/search.json")),
+            testing_util::computed_part(read_json(d + "/ref/search.json")));
   // Each epoch once in metrics.jsonl, as in the uninterrupted run (times aside).
   auto epochs = [](const std::string& f) {
     std::vector<std::pair<std::string, int>> e;

@@ -110,6 +110,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"search":{"gate_z":-1}})", "search.gate_z = -1"},
         BadCase{R"({"fur":{"repeats":4,"max_repeats":3}})", "fur.max_repeats = 3: must be 0 (off) or >= fur.repeats"},
         BadCase{R"({"runtime":{"device":"tpu"}})", "runtime.device = \"tpu\""},
+        BadCase{R"({"export":{"fold":true}})", "export.fold: unknown key"},
         BadCase{R"({"runtime":{"device":"cuda:x"}})", "runtime.device = \"cuda:x\""},
         BadCase{R"({"eval":{"batch_size":0}})", "eval.batch_size = 0: must be >= 1"},
         BadCase{R"({"fur":{"metric":"f2"}})", "fur.metric = \"f2\": expected one of loss|accuracy"},

@@ -80,12 +80,21 @@ TEST(Report, SearchRunTablesMatchSearchJsonAndFiguresArePngs) {
     for (size_t k = 0; k < it["moved_top"].size(); ++k)
       EXPECT_EQ(rows[i]["widened"][k], names[it["moved_top"][k].get<size_t>()]);
     EXPECT_EQ(rows[i]["budget_error"], it["budget_error"]);
+    // Every iteration's vector is timed (batch 1 on the search's device) and the table shows it.
+    ASSERT_TRUE(it["latency_ms"].is_number()) << i;
+    EXPECT_GT(it["latency_ms"].get<double>(), 0.0);
+    EXPECT_EQ(rows[i]["latency_ms"], it["latency_ms"]);
   }
+  EXPECT_EQ(search["device"], "cpu");
+  // The search exports the best vector's trained network (export.enabled defaults to true).
+  json card = read_json(d + "/export/model.json");
+  EXPECT_EQ(card["channels"], search["best"]["channels"]);
+  EXPECT_TRUE(file_exists(d + "/export/model.pt"));
   std::string md = read_file(d + "/report/report.md");
   EXPECT_NE(md.find(std::to_string(search["iterations"][0]["flops"].get<int64_t>()).substr(0, 1)), std::string::npos);
   EXPECT_NE(md.find("Best channels"), std::string::npos);
   if (!have_matplotlib()) GTEST_SKIP() << "matplotlib not installed: figures not checked";
-  for (const char* f : {"channels", "fur", "accuracy_flops"}) {
+  for (const char* f : {"channels", "fur", "accuracy_flops", "accuracy_cost"}) {
     auto [w, h] = png_size(d + "/report/" + std::string(f) + ".png");
     EXPECT_GE(w, 400u) << f;
     EXPECT_GE(h, 200u) << f;

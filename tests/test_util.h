@@ -2,6 +2,7 @@
 // Shared test helpers: a tiny learnable synthetic setup and fresh temporary folders.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "netadj/config/config.h"
@@ -34,6 +35,17 @@ E enum_of(const std::string& name) {
   for (size_t i = 0; i < enum_names<E>().size(); ++i)
     if (enum_names<E>()[i] == name) return static_cast<E>(i);
   throw std::invalid_argument("unknown enum name " + name);
+}
+
+/// search.json without what is measured rather than computed (each iteration's latency and FUR seconds):
+/// the part that a resumed search must reproduce exactly.
+inline nlohmann::json computed_part(nlohmann::json search) {
+  if (search.contains("iterations"))
+    for (auto& it : search["iterations"]) {
+      it.erase("latency_ms");
+      it.erase("fur_seconds");
+    }
+  return search;
 }
 
 /// An empty folder under the test temp dir, named after `name`.

@@ -123,7 +123,7 @@ TEST(TrustCli, SelectByRetrainingEndToEndAndAfterAKill) {
   int rc = run_cli(with_out(d), [&] { return file_exists(d + "/select/c1_s1/checkpoint.pt"); });
   ASSERT_EQ(rc, -9) << "finished before it could be killed";
   ASSERT_EQ(run_cli({"search", "--resume", d}), 0);
-  EXPECT_EQ(read_json(d + "/search.json"), s);
+  EXPECT_EQ(testing_util::computed_part(read_json(d + "/search.json")), testing_util::computed_part(s));
 }
 
 namespace {

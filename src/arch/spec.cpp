@@ -37,7 +37,11 @@ int SpecBuilder::slot(const std::string& name, int stage, int64_t default_width)
   return static_cast<int>(index);
 }
 
-static int conv_out_res(int res, int kernel, int stride, int pad) { return (res + 2 * pad - kernel) / stride + 1; }
+// Output size of a conv or (floor-mode) pool; 0 when the window does not fit (PyTorch refuses that).
+static int conv_out_res(int res, int kernel, int stride, int pad) {
+  const int span = res + 2 * pad - kernel;
+  return span < 0 ? 0 : span / stride + 1;
+}
 
 int SpecBuilder::conv(int in, const std::string& name, const Width& out, int kernel, int stride, ConvFlags f) {
   Op op;
@@ -125,7 +129,10 @@ static Op pool_op(OpKind kind, const Op& in, int index, const char* suffix, int 
 
 int SpecBuilder::avg_pool(int in, int kernel, int stride) {
   // ceil mode, so that odd resolutions (7x7) match a stride-2 3x3 conv beside it.
-  int res = (op(in).res - kernel + stride - 1) / stride + 1;
+  int res = op(in).res < kernel ? 0 : (op(in).res - kernel + stride - 1) / stride + 1;
+  if (res < 1)
+    throw ConfigError(spec_.arch + ": input resolution " + std::to_string(spec_.resolution) +
+                      " is too small (pooling after " + op(in).name + " leaves no pixels)");
   return push(pool_op(OpKind::kAvgPool, op(in), in, ".avgpool", kernel, stride, res));
 }
 

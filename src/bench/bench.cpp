@@ -57,33 +57,6 @@ void add_peak_memory(json& j, const torch::Device& dev) {
 
 }  // namespace
 
-Latency measure_latency(const ArchSpec& spec, const torch::Device& dev, int batch, int warmup, int reps) {
-  torch::manual_seed(0);
-  GraphNet net(spec);
-  net->to(dev);
-  net->eval();
-  torch::NoGradGuard no_grad;
-  auto x = torch::randn({batch, spec.in_channels, spec.resolution, spec.resolution}, torch::TensorOptions(dev));
-  for (int i = 0; i < warmup; ++i) net->forward(x);
-  sync(dev);
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    net->forward(x);
-    sync(dev);
-    ms.push_back(1000.0 * seconds_since(t0));
-  }
-  std::sort(ms.begin(), ms.end());
-  Latency l;
-  l.batch = batch;
-  l.reps = reps;
-  if (!ms.empty()) {
-    l.median_ms = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
-    l.p90_ms = ms[std::min(ms.size() - 1, size_t(std::ceil(0.9 * double(ms.size())) - 1))];
-  }
-  return l;
-}
-
 json bench_train(const RunSession& session, int warmup, int steps) {
   Config cfg = session.config();
   cfg.train.epochs = 1000000;  // keep the lr schedule flat; only throughput matters here
@@ -210,6 +183,7 @@ json bench_rescale(const Config& cfg, int steps) {
 
 json bench_latency(const RunSession& session, int batch, int warmup, int reps) {
   Latency l = measure_latency(session.spec(), session.device(), batch, warmup, reps);
+  Latency ts = measure_export_latency(session.spec(), session.device(), batch, warmup, reps, true);
   return {{"arch", session.config().model.arch},
           {"channels", session.spec().channels},
           {"flops", spec_flops(session.spec())},
@@ -218,7 +192,9 @@ json bench_latency(const RunSession& session, int batch, int warmup, int reps) {
           {"batch", batch},
           {"reps", reps},
           {"median_ms", l.median_ms},
-          {"p90_ms", l.p90_ms}};
+          {"p90_ms", l.p90_ms},
+          {"torchscript_fold_bn_median_ms", ts.median_ms},
+          {"torchscript_fold_bn_p90_ms", ts.p90_ms}};
 }
 
 json bench_optim(const Config& cfg, int steps) {

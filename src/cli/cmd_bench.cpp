@@ -10,7 +10,7 @@ namespace {
 struct BenchArgs {
   ConfigArgs config;
   int warmup = 5, steps = 30, batches = 50, evals = 10000, optim_steps = 200, rescale_steps = 20;
-  int batch = 1, reps = 50;
+  int batch = 1, reps = 50, threads = 0;
   std::string channels;
 };
 
@@ -46,6 +46,8 @@ Command bench_command() {
             latency->add_option("--channels", a->channels, "channel file (default: the config's vector)");
             latency->add_option("--batch", a->batch, "batch size")->check(CLI::Range(1, 4096));
             latency->add_option("--reps", a->reps, "timed forward passes")->check(CLI::Range(1, 100000));
+            latency->add_option("--threads", a->threads, "CPU threads (default: runtime.threads)")
+                ->check(CLI::Range(1, 1024));
             return [a, train, data, flops, optim, rescale, latency] {
               if (train->parsed()) return print(bench_train(RunSession(load_config(a->config)), a->warmup, a->steps));
               if (data->parsed()) return print(bench_data(load_config(a->config), a->batches));
@@ -54,6 +56,7 @@ Command bench_command() {
               if (latency->parsed()) {
                 Config cfg = load_config(a->config);
                 cfg.model = model_with_channels(cfg, a->channels);
+                if (a->threads > 0) cfg.runtime.threads = a->threads;
                 return print(bench_latency(RunSession(cfg), a->batch, 5, a->reps));
               }
               return print(bench_optim(load_config(a->config), a->optim_steps));

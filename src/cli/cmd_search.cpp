@@ -4,6 +4,7 @@
 #include "netadj/cli/command.h"
 #include "netadj/run/session.h"
 #include "netadj/search/search.h"
+#include "netadj/train/train.h"
 #include "netadj/util/log.h"
 
 namespace netadj::cli {
@@ -15,7 +16,11 @@ int run_search_command(const RunArgs& a) {
   logger()->info("run directory: {}", run.dir);
   return resumable("search", run.dir, [&] {
     RunSession session(run.config);
-    run_search(session, run.dir, !a.resume.empty());
+    const int best = run_search(session, run.dir, !a.resume.empty());
+    // The best vector's network as the search trained it (train split); `netadj train` re-trains it in full.
+    ModelOptions m;
+    GraphNet net = load_model(run.dir + "/iter_" + std::to_string(best) + "/model.pt", m);
+    export_run_model(session, *net, m, run.dir);
     std::cout << run.dir << "/best_channels.json\n";
     return 0;
   });

@@ -6,6 +6,7 @@
 
 #include <fmt/ranges.h>
 
+#include "netadj/arch/export.h"
 #include "netadj/arch/table.h"
 #include "netadj/run/session.h"
 #include "netadj/train/train.h"
@@ -17,9 +18,9 @@
 namespace netadj::cli {
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> table = {config_command(),  search_command(), train_command(),
-                                             compare_command(), fur_command(),    flops_command(),
-                                             adjust_command(),  bench_command(),  report_command()};
+  static const std::vector<Command> table = {config_command(), search_command(), train_command(),  compare_command(),
+                                             fur_command(),    flops_command(),  adjust_command(), export_command(),
+                                             bench_command(),  report_command()};
   return table;
 }
 
@@ -114,9 +115,31 @@ TrainRecord train_run(const RunSession& session, const std::string& dir) {
                   spec_params(spec), plan.epochs,   split_name(plan.train_split),
                   r.final_eval,      r.test,        r.seconds};
   write_record(dir + "/result.json", rec);
+  export_run_model(session, *net, cfg.model, dir);  // after the record: a failed export loses no training
   logger()->info("test top1 {:.2f}% top5 {:.2f}% | FLOPs {} | params {} | {}", 100 * r.test->top1, 100 * r.test->top5,
                  human_count(double(rec.flops)), human_count(double(rec.params)), dir + "/result.json");
   return rec;
+}
+
+ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fold_bn) {
+  const Config& cfg = session.config();
+  ExportInfo info;
+  info.model = m;
+  info.mean = session.data().mean();
+  info.std = session.data().std();
+  info.dataset = cfg.data.dataset;
+  info.center_crop = cfg.data.dataset == "imagefolder";
+  info.fold_bn = fold_bn;
+  return info;
+}
+
+void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const std::string& dir) {
+  const ExportOptions& o = session.config().exporting;
+  if (!o.enabled) return;
+  make_dirs(dir + "/export");
+  ExportResult r = export_model(net, export_info(session, m, o.fold_bn), dir + "/export/model.pt");
+  logger()->info("exported TorchScript {} (max |diff| {:.2g} against netadj's forward) and {}", r.model_file,
+                 r.max_abs_diff, r.card_file);
 }
 
 int resumable(const std::string& command, const std::string& dir, const std::function<int()>& body) {

@@ -326,6 +326,10 @@ void visit_config(V& root, Config& c) {
   root.object("fur", [&](auto& r) { visit_fur(r, c.fur); });
   root.object("search", [&](auto& r) { visit_search(r, c.search); });
   root.object("eval", [&](auto& r) { r.field("batch_size", c.eval.batch_size); });
+  root.object("export", [&](auto& r) {
+    r.field("enabled", c.exporting.enabled);
+    r.field("fold_bn", c.exporting.fold_bn);
+  });
   root.object("runtime", [&](auto& r) { visit_runtime(r, c.runtime); });
 }
 

@@ -128,6 +128,7 @@ void visit(V& f, IterationRecord& r) {
   f(Added{"fur_repeats"}, r.fur_repeats), f(Added{"moved_top"}, r.moved_top);
   f(Added{"moved_bottom"}, r.moved_bottom), f(Added{"gate_z"}, r.gate_z), f(Added{"next_params"}, r.next_params);
   f(Added{"budget_target"}, r.budget_target), f(Added{"budget_error"}, r.budget_error);
+  f(Added{"latency_ms"}, r.latency_ms);
 }
 
 template <class V>
@@ -153,6 +154,7 @@ void visit(V& f, SearchRecord& r) {
   f("epochs_per_iteration", r.epochs_per_iteration), f("iterations", r.iterations), f("best", r.best);
   f("done", r.done), f("stopped_early", r.stopped_early);
   f(Added{"budget"}, r.budget), f(Added{"stopped"}, r.stopped), f(Added{"selection"}, r.selection);
+  f(Added{"device"}, r.device);
 }
 
 template <class V>

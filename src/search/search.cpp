@@ -8,6 +8,7 @@
 #include <chrono>
 #include <numeric>
 
+#include "netadj/arch/export.h"
 #include "netadj/arch/table.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/util/error.h"
@@ -95,8 +96,13 @@ void SearchLoop::start_or_load(bool resume) {
     doc_ = read_record_as<SearchRecord>(path("search.json"));
     if (file_exists(path("times.json"))) times_ = read_record_as<TimesRecord>(path("times.json"));
     replay_records();
+    if (!doc_.device.empty() && doc_.device != session_.device().str())
+      logger()->warn("search began on {} and resumes on {}: later latencies are measured on {}", doc_.device,
+                     session_.device().str(), session_.device().str());
+    doc_.device = session_.device().str();
     return;
   }
+  doc_.device = session_.device().str();
   doc_.arch = cfg_.model.arch;
   doc_.depth = cfg_.model.depth;
   doc_.resolution = session_.resolution();
@@ -183,6 +189,8 @@ void SearchLoop::run_iteration(int t) {
   Adjustment adj = adjust_channels(c_, spec0_.channels, fur.fur, fur.stderr_, t, cfg_.search, budget_, b0_);
   log_adjustment(t, tr, fur, adj);
   IterationRecord rec = iteration_record(t, tr, fur, adj);
+  // What a deployment of this vector waits for: batch 1, eval mode, on the run's device.
+  rec.latency_ms = measure_latency(spec, session_.device(), 1, 5, 30).median_ms;
   save_iteration(rec, times, net, idir);
   // The iteration is recorded: its training checkpoint is no longer needed.
   remove_file(previous_checkpoint(checkpoint));

@@ -42,10 +42,7 @@ class GraphNetImpl : public torch::nn::Module {
   void use_channels_last();
   bool channels_last() const { return channels_last_; }
 
-  /// When set, forward() appends one record per conv/linear it runs.
-  void set_trace(std::vector<TraceRecord>* sink) { trace_ = sink; }
-
- private:
+  /// The modules of one op (null where the op has none): the export (arch/export.h) reads them.
   struct Node {
     torch::nn::Conv2d conv{nullptr};
     torch::nn::BatchNorm2d bn{nullptr};
@@ -54,6 +51,12 @@ class GraphNetImpl : public torch::nn::Module {
     torch::nn::Conv2d se_reduce{nullptr};
     torch::nn::Conv2d se_expand{nullptr};
   };
+  const Node& node(size_t op) const { return nodes_.at(op); }
+
+  /// When set, forward() appends one record per conv/linear it runs.
+  void set_trace(std::vector<TraceRecord>* sink) { trace_ = sink; }
+
+ private:
   torch::Tensor fit_channels(const torch::Tensor& x, int64_t c) const;
   /// Output of op `i` from the outputs of earlier ops.
   torch::Tensor apply(size_t i, const std::vector<torch::Tensor>& val);

@@ -3,6 +3,7 @@
 // ratios are taken against a baseline run on the same machine at the same time.
 #include <nlohmann/json.hpp>
 
+#include "netadj/arch/export.h"
 #include "netadj/config/config.h"
 #include "netadj/run/session.h"
 
@@ -21,14 +22,8 @@ nlohmann::json bench_optim(const Config& cfg, int steps);
 /// vector: the reference bisection and the exact rescaling on the same adjusted vectors; relative
 /// budget errors and milliseconds per rescaling.
 nlohmann::json bench_rescale(const Config& cfg, int steps);
-/// Median and p90 forward latency (ms) of the config's network (model.channels) at `batch`.
+/// Median and p90 forward latency (ms) of the config's network (model.channels) at `batch`: netadj's
+/// module and its TorchScript export with folded BatchNorm (what a deployment runs).
 nlohmann::json bench_latency(const RunSession& session, int batch, int warmup, int reps);
-
-/// Forward latency of one network: eval mode, no grad, after warm-up runs.
-struct Latency {
-  double median_ms = 0, p90_ms = 0;
-  int batch = 1, reps = 0;
-};
-Latency measure_latency(const ArchSpec& spec, const torch::Device& dev, int batch, int warmup, int reps);
 
 }  // namespace netadj

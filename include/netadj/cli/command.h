@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "netadj/arch/export.h"
 #include "netadj/config/config.h"
 #include "netadj/run/records.h"
 
@@ -37,6 +38,7 @@ Command compare_command();
 Command fur_command();
 Command flops_command();
 Command adjust_command();
+Command export_command();
 Command bench_command();
 Command report_command();
 
@@ -77,6 +79,11 @@ PreparedRun prepare_run(const RunArgs& args);
 /// Trains the session's model into `dir` as `netadj train` does (checkpoints there, resumed from them) and
 /// writes dir/result.json.
 TrainRecord train_run(const RunSession& session, const std::string& dir);
+
+/// What model.json needs from the session: normalization, dataset, crop.
+ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fold_bn);
+/// With export.enabled: dir/export/model.pt (TorchScript) and dir/export/model.json (arch/export.h).
+void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const std::string& dir);
 
 /// Installs the SIGINT/SIGTERM handlers and runs `body`; an Interrupted error gets the command that
 /// resumes the run added to its message.

@@ -150,6 +150,12 @@ struct EvalOptions {
   int batch_size = 256;  ///< batch size of every evaluation (validation, test, FUR probes)
 };
 
+/// The TorchScript export that `netadj train` and `netadj search` write at the end (arch/export.h).
+struct ExportOptions {
+  bool enabled = true;   ///< write export/model.pt and export/model.json into the run directory
+  bool fold_bn = false;  ///< fold BatchNorm into the convolutions (and pre-activation BN into scale/shift)
+};
+
 struct RuntimeOptions {
   DeviceChoice device;           ///< auto|cpu|cuda|cuda:N
   AmpMode amp = AmpMode::kAuto;  ///< autocast; auto = bf16 on CUDA, off on the CPU
@@ -169,6 +175,7 @@ struct Config {
   FurOptions fur;
   SearchOptions search;
   EvalOptions eval;
+  ExportOptions exporting;  ///< the "export" section
   RuntimeOptions runtime;
 };
 

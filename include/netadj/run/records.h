@@ -73,8 +73,9 @@ struct IterationRecord {
   double scale = 1.0;
   std::vector<int64_t> next_channels;
   int64_t next_flops = 0, next_params = 0;
-  int64_t budget_target = 0;  ///< B0: FLOPs or params (SearchRecord::budget) of the starting vector
-  double budget_error = 0;    ///< (B(next_channels) - B0) / B0
+  int64_t budget_target = 0;         ///< B0: FLOPs or params (SearchRecord::budget) of the starting vector
+  double budget_error = 0;           ///< (B(next_channels) - B0) / B0
+  std::optional<double> latency_ms;  ///< median batch-1 forward of `channels` on the run's device (eval mode)
 };
 
 /// One re-training of search.select = retrain: a candidate vector with one seed on the train/val split.
@@ -116,6 +117,7 @@ struct SearchRecord {
   /// Why the loop ended: "" while running, "iterations", "patience" or "converged" (no gated move).
   std::string stopped;
   std::optional<SelectionRecord> selection;  ///< search.select = retrain
+  std::string device;  ///< where the search trained and timed each iteration's latency ("cpu", "cuda:0")
 };
 
 struct IterationTimes {
