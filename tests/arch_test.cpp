@@ -311,3 +311,29 @@ TEST(ChannelFiles, ReferenceDictFormAndErrors) {
   }
   EXPECT_THROW(read_channel_file(dir + "/missing.json", m), DataError);
 }
+
+// forward_suffix(forward_prefix(x, op), op) is forward(x) with the same drop masks, at the first, a middle
+// and the last searchable layer; running the suffix twice from one prefix gives the same output (the
+// prefix is not modified).
+TEST_P(EveryArch, PrefixThenSuffixEqualsForwardWithDrop) {
+  ArchSpec s = build_spec(m(), res());
+  GraphNet net(s);
+  net->eval();
+  torch::NoGradGuard ng;
+  torch::Tensor x = torch::randn({2, s.in_channels, s.resolution, s.resolution});
+  const int L = net->num_slots();
+  for (int slot : {0, L / 2, L - 1}) {
+    const int op = net->drop_op(slot);
+    ASSERT_GT(op, 0) << GetParam() << " slot " << slot;
+    net->set_drop_at(slot, 0.4, DropType::kBernoulli);
+    torch::manual_seed(7);
+    torch::Tensor want = net->forward(x);
+    std::vector<torch::Tensor> prefix = net->forward_prefix(x, op);
+    for (int run = 0; run < 2; ++run) {
+      torch::manual_seed(7);
+      torch::Tensor got = net->forward_suffix(prefix, op);
+      EXPECT_LE((got - want).abs().max().item<double>(), 1e-6) << GetParam() << " slot " << slot << " run " << run;
+    }
+    net->clear_drop();
+  }
+}

@@ -55,3 +55,20 @@ TEST(Bench, RescaleReportsBothRescalingsAndLatencyIsPositive) {
   EXPECT_GT(l["torchscript_fold_bn_median_ms"].get<double>(), 0.0);
   EXPECT_GE(l["torchscript_fold_bn_p90_ms"].get<double>(), l["torchscript_fold_bn_median_ms"].get<double>());
 }
+
+// bench fur: the cached FUR equals the uncached one, and the times and shares follow from each other.
+TEST(Bench, FurWithAndWithoutCacheAgree) {
+  Config c = testing_util::small_config();
+  c.fur.repeats = 2;
+  nlohmann::json j = bench_fur(RunSession(c), "", 2);
+  EXPECT_LE(j["max_abs_fur_diff"].get<double>(), 1e-6);
+  EXPECT_EQ(j["layers"], 6);
+  EXPECT_EQ(j["val_images"], c.data.val_size);
+  const double off = j["fur_seconds_uncached"].get<double>(), on = j["fur_seconds_cached"].get<double>();
+  ASSERT_GT(off, 0.0);
+  ASSERT_GT(on, 0.0);
+  EXPECT_NEAR(j["speedup"].get<double>(), off / on, 1e-9);
+  const double train = j["iteration_train_seconds_estimate"].get<double>();
+  ASSERT_GT(train, 0.0);
+  EXPECT_NEAR(j["fur_share_cached"].get<double>(), on / (on + train), 1e-9);
+}

@@ -538,3 +538,42 @@ TEST(SearchCli, BadInputsExitWithOneLine) {
   EXPECT_FALSE(file_exists(d + "/nan/search.json"));
   EXPECT_EQ(run_cli({"flops", "--set", "model.channels=[1,2]"}), 2);
 }
+
+// FUR with the prefix cache equals FUR without it (same seed): the cache off, a cap that holds only the
+// first batches (the rest evaluated in full), and a cap that holds all; on ResNet (adds, zero-padded
+// shortcuts), DenseNet (concatenations, pre-activation BN) and MnasNet (depthwise, squeeze-excitation).
+TEST(FurCache, EqualsUncachedWithFullAndPartialCache) {
+  for (const char* arch : {"resnet_cifar", "densenet_cifar", "mnasnet_cifar"}) {
+    Config c = testing_util::small_config();
+    c.model.arch = arch;
+    c.model.depth = std::string(arch) == "densenet_cifar" ? 10 : find_arch(arch).typical_depth;
+    DataModule data(c.data, 0);
+    torch::manual_seed(1);
+    GraphNet net(build_spec(c.model, 12));
+    {
+      // BN statistics away from the identity so the network's activations are not trivial.
+      torch::NoGradGuard ng;
+      for (const auto& m : net->modules(false))
+        if (auto* bn = m->as<torch::nn::BatchNorm2dImpl>()) {
+          bn->running_mean.uniform_(-0.2, 0.2);
+          bn->running_var.uniform_(0.5, 2.0);
+        }
+    }
+    auto val = data.loader(Split::kVal, {8, false, torch::kCPU, 0});  // 16 batches of 8
+    FurOptions fo;
+    fo.repeats = 2;
+    fo.base_drop_rate = 0.2;
+    fo.cache_mb = 0;
+    FurResult off = estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 21);
+    for (int mb : {1, 1024}) {
+      fo.cache_mb = mb;
+      FurResult on = estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 21);
+      ASSERT_EQ(on.fur.size(), off.fur.size());
+      for (size_t l = 0; l < off.fur.size(); ++l) {
+        EXPECT_NEAR(on.fur[l], off.fur[l], 1e-6) << arch << " cache_mb " << mb << " layer " << l;
+        EXPECT_NEAR(on.stderr_[l], off.stderr_[l], 1e-6) << arch << " cache_mb " << mb << " layer " << l;
+      }
+      EXPECT_NEAR(on.base.loss, off.base.loss, 1e-9);
+    }
+  }
+}

@@ -105,16 +105,51 @@ void GraphNetImpl::record(const std::string& name, const torch::Tensor& w, const
   trace_->push_back({name, per_output * outputs});
 }
 
-torch::Tensor GraphNetImpl::forward(torch::Tensor x) {
+torch::Tensor GraphNetImpl::input(const torch::Tensor& x) const {
+  return channels_last_ ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+}
+
+void GraphNetImpl::run_ops(std::vector<torch::Tensor>& val, size_t from, size_t to) {
   const auto& ops = spec_.ops;
-  std::vector<torch::Tensor> val(ops.size());
-  val[0] = channels_last_ ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
-  for (size_t i = 1; i < ops.size(); ++i) {
+  for (size_t i = from; i < to; ++i) {
     val[i] = apply(i, val);
     // Free intermediate results as soon as their last consumer ran.
     for (int j : ops[i].inputs)
       if (last_use_[static_cast<size_t>(j)] == static_cast<int>(i)) val[static_cast<size_t>(j)] = torch::Tensor();
   }
+}
+
+torch::Tensor GraphNetImpl::forward(torch::Tensor x) {
+  std::vector<torch::Tensor> val(spec_.ops.size());
+  val[0] = input(x);
+  run_ops(val, 1, val.size());
+  return val.back();
+}
+
+int GraphNetImpl::drop_op(int slot) const {
+  for (size_t i = 0; i < spec_.ops.size(); ++i)
+    if (spec_.ops[i].kind == OpKind::kConv && spec_.ops[i].slot == slot) return static_cast<int>(i);
+  return -1;
+}
+
+std::vector<torch::Tensor> GraphNetImpl::forward_prefix(torch::Tensor x, int op) {
+  TORCH_CHECK(op > 0 && size_t(op) < spec_.ops.size() && spec_.ops[size_t(op)].kind == OpKind::kConv,
+              "forward_prefix: op ", op, " is not a convolution");
+  std::vector<torch::Tensor> val(spec_.ops.size());
+  val[0] = input(x);
+  run_ops(val, 1, size_t(op));
+  const Op& o = spec_.ops[size_t(op)];
+  val[size_t(op)] = apply_conv(o, nodes_[size_t(op)], val[size_t(o.inputs[0])], /*with_drop=*/false);
+  for (int j : o.inputs)
+    if (last_use_[size_t(j)] == op) val[size_t(j)] = torch::Tensor();
+  return val;
+}
+
+torch::Tensor GraphNetImpl::forward_suffix(std::vector<torch::Tensor> val, int op) {
+  const Op& o = spec_.ops.at(size_t(op));
+  TORCH_CHECK(val.size() == spec_.ops.size() && val[size_t(op)].defined(), "forward_suffix: not a prefix of op ", op);
+  if (o.slot >= 0) val[size_t(op)] = channel_drop(val[size_t(op)], drop_p_[size_t(o.slot)], drop_type_);
+  run_ops(val, size_t(op) + 1, val.size());
   return val.back();
 }
 
@@ -154,14 +189,14 @@ torch::Tensor GraphNetImpl::apply(size_t i, const std::vector<torch::Tensor>& va
   return torch::Tensor();
 }
 
-torch::Tensor GraphNetImpl::apply_conv(const Op& op, Node& n, const torch::Tensor& in) {
+torch::Tensor GraphNetImpl::apply_conv(const Op& op, Node& n, const torch::Tensor& in, bool with_drop) {
   torch::Tensor y = in;
   if (n.pre_bn) y = n.pre_bn(y).relu_();
   y = n.conv(y);
   record(op.name, n.conv->weight, y);
   if (n.bn) y = n.bn(y);
   if (op.relu) y = torch::relu_(y);  // in place: y is the BN output, not needed by its backward
-  if (op.slot >= 0) y = channel_drop(y, drop_p_[static_cast<size_t>(op.slot)], drop_type_);
+  if (with_drop && op.slot >= 0) y = channel_drop(y, drop_p_[static_cast<size_t>(op.slot)], drop_type_);
   return y;
 }
 

@@ -197,6 +197,59 @@ json bench_latency(const RunSession& session, int batch, int warmup, int reps) {
           {"torchscript_fold_bn_p90_ms", ts.p90_ms}};
 }
 
+json bench_fur(const RunSession& session, const std::string& checkpoint, int train_steps) {
+  const Config& cfg = session.config();
+  const torch::Device dev = session.device();
+  set_log_level("warn");
+  ModelOptions m;
+  torch::manual_seed(1);
+  GraphNet net = checkpoint.empty() ? GraphNet(session.spec()) : load_model(checkpoint, m);
+  net->to(dev);
+  Trainer trainer(cfg, session.data(), dev);
+  auto val = session.eval_loader(Split::kVal);
+  const uint64_t seed = derive_seed(uint64_t(cfg.runtime.seed), "fur-iter", 0);
+  FurOptions off = cfg.fur, on = cfg.fur;
+  off.cache_mb = 0;
+  if (on.cache_mb == 0) on.cache_mb = FurOptions{}.cache_mb;
+  auto t0 = Clock::now();
+  FurResult a = estimate_fur(net, *val, off, dev, trainer.amp(), seed);
+  sync(dev);
+  const double off_s = seconds_since(t0);
+  auto t1 = Clock::now();
+  FurResult b = estimate_fur(net, *val, on, dev, trainer.amp(), seed);
+  sync(dev);
+  const double on_s = seconds_since(t1);
+  double diff = 0;
+  for (size_t l = 0; l < a.fur.size(); ++l) diff = std::max(diff, std::abs(a.fur[l] - b.fur[l]));
+  // One iteration's training: epochs x steps per epoch, at the measured step time (on a copy of the net).
+  Config tc = cfg;
+  tc.train.epochs = 1000000;
+  Trainer timer(tc, session.data(), dev);
+  torch::manual_seed(1);
+  GraphNet tnet(net->spec());
+  const double step_s = time_train_steps(timer, tnet, 2, train_steps) / train_steps;
+  const int epochs = cfg.search.epochs > 0 ? cfg.search.epochs : cfg.train.epochs;
+  const int64_t steps_per_epoch =
+      (session.data().split_size(Split::kTrain) + cfg.train.batch_size - 1) / cfg.train.batch_size;
+  const double train_s = step_s * double(steps_per_epoch) * epochs;
+  json j = {{"arch", net->spec().arch},
+            {"layers", net->num_slots()},
+            {"repeats", cfg.fur.repeats},
+            {"val_images", a.base.n},
+            {"device", dev.str()},
+            {"threads", torch::get_num_threads()},
+            {"cache_mb", on.cache_mb},
+            {"fur_seconds_uncached", off_s},
+            {"fur_seconds_cached", on_s},
+            {"speedup", off_s / on_s},
+            {"max_abs_fur_diff", diff},
+            {"iteration_train_seconds_estimate", train_s},
+            {"fur_share_uncached", off_s / (off_s + train_s)},
+            {"fur_share_cached", on_s / (on_s + train_s)}};
+  add_peak_memory(j, dev);
+  return j;
+}
+
 json bench_optim(const Config& cfg, int steps) {
   torch::Device dev = setup_device(cfg.runtime);
   int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));

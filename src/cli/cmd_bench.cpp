@@ -10,8 +10,8 @@ namespace {
 struct BenchArgs {
   ConfigArgs config;
   int warmup = 5, steps = 30, batches = 50, evals = 10000, optim_steps = 200, rescale_steps = 20;
-  int batch = 1, reps = 50, threads = 0;
-  std::string channels;
+  int batch = 1, reps = 50, threads = 0, fur_train_steps = 10;
+  std::string channels, checkpoint;
 };
 
 int print(const nlohmann::json& j) {
@@ -48,7 +48,14 @@ Command bench_command() {
             latency->add_option("--reps", a->reps, "timed forward passes")->check(CLI::Range(1, 100000));
             latency->add_option("--threads", a->threads, "CPU threads (default: runtime.threads)")
                 ->check(CLI::Range(1, 1024));
-            return [a, train, data, flops, optim, rescale, latency] {
+            auto* fur = app.add_subcommand("fur", "FUR seconds without and with the prefix cache, and its share");
+            add_config_options(*fur, a->config);
+            fur->add_option("--checkpoint", a->checkpoint, "a trained model.pt (default: fresh weights)");
+            fur->add_option("--train-steps", a->fur_train_steps, "training steps timed for the share")
+                ->check(CLI::Range(1, 100000));
+            return [a, train, data, flops, optim, rescale, latency, fur] {
+              if (fur->parsed())
+                return print(bench_fur(RunSession(load_config(a->config)), a->checkpoint, a->fur_train_steps));
               if (train->parsed()) return print(bench_train(RunSession(load_config(a->config)), a->warmup, a->steps));
               if (data->parsed()) return print(bench_data(load_config(a->config), a->batches));
               if (flops->parsed()) return print(bench_flops(load_config(a->config), a->evals));

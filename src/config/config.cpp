@@ -282,6 +282,7 @@ void visit_fur(V& r, FurOptions& f) {
   r.field("drop_type", f.drop_type);
   r.field("max_drop_rate", f.max_drop_rate);
   r.field("max_repeats", f.max_repeats);
+  r.field("cache_mb", f.cache_mb);
 }
 
 template <class V>
@@ -406,6 +407,8 @@ void check_fur(const Checker& ck, const FurOptions& f) {
   if (f.max_repeats != 0 && f.max_repeats < f.repeats)
     ck.fail("fur.max_repeats", f.max_repeats, "must be 0 (off) or >= fur.repeats");
   if (f.max_repeats > 100000) ck.fail("fur.max_repeats", f.max_repeats, "must be <= 100000");
+  ck.at_least("fur.cache_mb", f.cache_mb, 0);
+  if (f.cache_mb > (1 << 24)) ck.fail("fur.cache_mb", f.cache_mb, "must be <= 16777216 (16 TiB)");
 }
 
 void check_search(const Checker& ck, const SearchOptions& s) {

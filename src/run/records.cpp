@@ -128,7 +128,7 @@ void visit(V& f, IterationRecord& r) {
   f(Added{"fur_repeats"}, r.fur_repeats), f(Added{"moved_top"}, r.moved_top);
   f(Added{"moved_bottom"}, r.moved_bottom), f(Added{"gate_z"}, r.gate_z), f(Added{"next_params"}, r.next_params);
   f(Added{"budget_target"}, r.budget_target), f(Added{"budget_error"}, r.budget_error);
-  f(Added{"latency_ms"}, r.latency_ms);
+  f(Added{"latency_ms"}, r.latency_ms), f(Added{"fur_seconds"}, r.fur_seconds);
 }
 
 template <class V>

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "netadj/search/search.h"
+#include "netadj/train/autocast.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/interrupt.h"
@@ -14,6 +15,90 @@ namespace netadj {
 using nlohmann::json;
 
 namespace {
+
+// FUR's prefix cache (fur.cache_mb): for a dropout at layer l the activations before l's drop point are
+// the same in every repeat, so they are computed once per validation batch and each repeat runs only the
+// network after l. Batches beyond the cap are evaluated in full, after the cached ones and in the same
+// order, so the masks drawn are exactly those of evaluate().
+class PrefixCache {
+ public:
+  PrefixCache(GraphNet& net, BatchSource& val, const torch::Device& dev, AmpMode amp, int64_t cap_bytes)
+      : net_(net), val_(val), dev_(dev), amp_(amp), cap_(cap_bytes) {}
+
+  // Builds the prefixes of layer l's drop point (nothing when l's are held already or the cache is off).
+  void prepare(int l) {
+    if (l == slot_) return;
+    entries_.clear();
+    slot_ = l;
+    op_ = cap_ > 0 ? net_->drop_op(l) : -1;
+    complete_ = false;
+    if (op_ < 0) return;
+    c10::InferenceMode no_autograd;
+    net_->eval();
+    val_.start_epoch(0);
+    int64_t used = 0;
+    while (auto b = val_.next()) {
+      std::vector<torch::Tensor> v;
+      {
+        AutocastGuard ac(dev_, amp_);
+        v = net_->forward_prefix(b->x, op_);
+      }
+      int64_t bytes = b->y.nbytes();
+      for (const auto& t : v)
+        if (t.defined()) bytes += int64_t(t.nbytes());
+      if (used + bytes > cap_) return;  // the rest is evaluated in full
+      used += bytes;
+      entries_.push_back({std::move(v), b->y});
+    }
+    complete_ = true;
+  }
+
+  // evaluate() of the network with its current drop rates (only at the prepared layer).
+  EvalResult evaluate() {
+    c10::InferenceMode no_autograd;
+    net_->eval();
+    EvalSums sums(dev_);
+    for (const Entry& e : entries_) {
+      torch::Tensor logits;
+      {
+        AutocastGuard ac(dev_, amp_);
+        logits = net_->forward_suffix(e.val, op_);
+      }
+      sums.add(logits, e.y);
+    }
+    if (!complete_) {
+      val_.start_epoch(0);
+      size_t skip = entries_.size();
+      while (auto b = val_.next()) {
+        if (skip > 0) {
+          --skip;
+          continue;
+        }
+        torch::Tensor logits;
+        {
+          AutocastGuard ac(dev_, amp_);
+          logits = net_->forward(b->x);
+        }
+        sums.add(logits, b->y);
+      }
+    }
+    return sums.result();
+  }
+
+ private:
+  struct Entry {
+    std::vector<torch::Tensor> val;
+    torch::Tensor y;
+  };
+  GraphNet& net_;
+  BatchSource& val_;
+  const torch::Device dev_;
+  const AmpMode amp_;
+  const int64_t cap_;
+  int slot_ = -1, op_ = -1;
+  bool complete_ = false;
+  std::vector<Entry> entries_;
+};
 
 // Mean and standard error of one layer's repeats.
 std::pair<double, double> mean_stderr(const std::vector<double>& vals) {
@@ -76,6 +161,21 @@ void refine_fur(std::vector<std::vector<double>>& values, const FurRefine& r, st
   }
 }
 
+namespace {
+
+// Mean, standard error, count and rank of every layer's repeats.
+void summarize(FurResult& r, const std::vector<std::vector<double>>& values, const ArchSpec& s) {
+  for (size_t l = 0; l < values.size(); ++l) {
+    std::tie(r.fur[l], r.stderr_[l]) = mean_stderr(values[l]);
+    r.repeats.push_back(int(values[l].size()));
+    logger()->debug("FUR layer {} {} p={:.4f} fur={:.5f} +- {:.5f} ({} repeats)", l, s.layers[l].name, r.plan.p[l],
+                    r.fur[l], r.stderr_[l], values[l].size());
+  }
+  r.rank = ranks_descending(r.fur);
+}
+
+}  // namespace
+
 FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, const torch::Device& dev, AmpMode amp,
                        uint64_t seed, json partial, const std::function<void(const json&)>& on_layer,
                        const std::optional<FurRefine>& refine) {
@@ -98,10 +198,13 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
   r.fur.assign(L, 0.0);
   r.stderr_.assign(L, 0.0);
   // Repeat k of layer l: fresh masks, reproducible per (seed, layer, repeat) whatever order layers run in.
+  const bool was_training = net->is_training();
+  PrefixCache cache(net, val, dev, amp, int64_t(o.cache_mb) << 20);
   auto measure = [&](int l, int k) {
+    cache.prepare(l);
     net->set_drop_at(l, r.plan.p[size_t(l)], o.drop_type);
     torch::manual_seed(derive_seed(seed, "fur", int64_t(l), k));
-    EvalResult e = evaluate(net, val, dev, amp);
+    EvalResult e = cache.evaluate();
     net->clear_drop();
     return o.metric == FurMetric::kLoss ? e.loss - r.base.loss : r.base.top1 - e.top1;
   };
@@ -127,13 +230,8 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
       throw_if_interrupted("FUR");
     });
   }
-  for (size_t l = 0; l < L; ++l) {
-    std::tie(r.fur[l], r.stderr_[l]) = mean_stderr(values[l]);
-    r.repeats.push_back(int(values[l].size()));
-    logger()->debug("FUR layer {} {} p={:.4f} fur={:.5f} +- {:.5f} ({} repeats)", l, s.layers[l].name, r.plan.p[l],
-                    r.fur[l], r.stderr_[l], values[l].size());
-  }
-  r.rank = ranks_descending(r.fur);
+  if (was_training) net->train();
+  summarize(r, values, s);
   return r;
 }
 

@@ -191,6 +191,7 @@ void SearchLoop::run_iteration(int t) {
   IterationRecord rec = iteration_record(t, tr, fur, adj);
   // What a deployment of this vector waits for: batch 1, eval mode, on the run's device.
   rec.latency_ms = measure_latency(spec, session_.device(), 1, 5, 30).median_ms;
+  rec.fur_seconds = times.fur_seconds;
   save_iteration(rec, times, net, idir);
   // The iteration is recorded: its training checkpoint is no longer needed.
   remove_file(previous_checkpoint(checkpoint));

@@ -82,33 +82,46 @@ EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, A
   bool was_training = net->is_training();
   net->eval();
   src.start_epoch(0);
-  auto opt = torch::TensorOptions().dtype(torch::kDouble).device(dev);
-  auto loss_sum = torch::zeros({}, opt), top1 = torch::zeros({}, opt), top5 = torch::zeros({}, opt);
-  int64_t n = 0;
+  EvalSums sums(dev);
   while (auto b = src.next()) {
     torch::Tensor logits;
     {
       AutocastGuard ac(dev, amp);
       logits = net->forward(b->x);
     }
-    logits = logits.to(torch::kFloat);
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, b->y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .to(torch::kDouble);
-    int64_t k = std::min<int64_t>(5, logits.size(1));
-    auto topk = std::get<1>(logits.topk(k, 1));
-    auto hit = topk.eq(b->y.unsqueeze(1));
-    top1 += hit.select(1, 0).sum().to(torch::kDouble);
-    top5 += hit.any(1).sum().to(torch::kDouble);
-    n += b->y.size(0);
+    sums.add(logits, b->y);
   }
   if (was_training) net->train();
+  return sums.result();
+}
+
+EvalSums::EvalSums(const torch::Device& dev) {
+  auto opt = torch::TensorOptions().dtype(torch::kDouble).device(dev);
+  loss_ = torch::zeros({}, opt);
+  top1_ = torch::zeros({}, opt);
+  top5_ = torch::zeros({}, opt);
+}
+
+void EvalSums::add(const torch::Tensor& logits_in, const torch::Tensor& labels) {
+  torch::Tensor logits = logits_in.to(torch::kFloat);
+  loss_ += torch::nn::functional::cross_entropy(logits, labels,
+                                                torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+               .to(torch::kDouble);
+  int64_t k = std::min<int64_t>(5, logits.size(1));
+  auto topk = std::get<1>(logits.topk(k, 1));
+  auto hit = topk.eq(labels.unsqueeze(1));
+  top1_ += hit.select(1, 0).sum().to(torch::kDouble);
+  top5_ += hit.any(1).sum().to(torch::kDouble);
+  n_ += labels.size(0);
+}
+
+EvalResult EvalSums::result() const {
   EvalResult r;
-  r.n = n;
-  if (n > 0) {
-    r.loss = loss_sum.item<double>() / double(n);
-    r.top1 = top1.item<double>() / double(n);
-    r.top5 = top5.item<double>() / double(n);
+  r.n = n_;
+  if (n_ > 0) {
+    r.loss = loss_.item<double>() / double(n_);
+    r.top1 = top1_.item<double>() / double(n_);
+    r.top5 = top5_.item<double>() / double(n_);
   }
   return r;
 }

@@ -27,6 +27,16 @@ class GraphNetImpl : public torch::nn::Module {
 
   torch::Tensor forward(torch::Tensor x);
 
+  /// The op whose output carries slot `slot`'s channel-drop point; -1 when there is none.
+  int drop_op(int slot) const;
+  /// forward() split at op `op` (a drop_op): forward_prefix runs the ops up to `op`, `op` without its
+  /// drop, and returns what the rest needs (the outputs still used later; the others are undefined);
+  /// forward_suffix applies op's drop and runs the ops after it. forward_suffix(forward_prefix(x, op), op)
+  /// equals forward(x), random draws included (ops before a drop point draw nothing). FUR runs the prefix
+  /// once per batch and the suffix once per repeat. The prefix's tensors are never modified.
+  std::vector<torch::Tensor> forward_prefix(torch::Tensor x, int op);
+  torch::Tensor forward_suffix(std::vector<torch::Tensor> val, int op);
+
   const ArchSpec& spec() const { return spec_; }
   int num_slots() const { return static_cast<int>(spec_.channels.size()); }
 
@@ -60,7 +70,10 @@ class GraphNetImpl : public torch::nn::Module {
   torch::Tensor fit_channels(const torch::Tensor& x, int64_t c) const;
   /// Output of op `i` from the outputs of earlier ops.
   torch::Tensor apply(size_t i, const std::vector<torch::Tensor>& val);
-  torch::Tensor apply_conv(const Op& op, Node& n, const torch::Tensor& in);
+  torch::Tensor apply_conv(const Op& op, Node& n, const torch::Tensor& in, bool with_drop = true);
+  /// Runs ops [from, to) into `val`, freeing each value after its last consumer.
+  void run_ops(std::vector<torch::Tensor>& val, size_t from, size_t to);
+  torch::Tensor input(const torch::Tensor& x) const;
   torch::Tensor apply_squeeze_excite(const Op& op, Node& n, const torch::Tensor& in);
   void record(const std::string& name, const torch::Tensor& w, const torch::Tensor& out) const;
 

@@ -18,6 +18,12 @@ nlohmann::json bench_flops(const Config& cfg, int evals);
 /// Microseconds per optimizer step: torch::optim::SGD against netadj's _foreach_ and fused steps.
 nlohmann::json bench_optim(const Config& cfg, int steps);
 
+/// FUR on the validation split without and with the prefix cache (same seed): seconds of each, the
+/// speed-up, the largest FUR difference, and FUR's share of one search iteration (its epochs of training,
+/// timed over `train_steps` steps and extrapolated) before and after. `checkpoint`: a trained network
+/// (model.pt or checkpoint.pt); empty: the config's network with fresh weights.
+nlohmann::json bench_fur(const RunSession& session, const std::string& checkpoint, int train_steps);
+
 /// The rescaling to the budget over `steps` adjustment steps with seeded random FUR, from the config's
 /// vector: the reference bisection and the exact rescaling on the same adjusted vectors; relative
 /// budget errors and milliseconds per rescaling.

@@ -117,6 +117,9 @@ struct FurOptions {
   /// straddles a top/bottom-k boundary get their repeats doubled until separated or at this many;
   /// 0 = repeats (off).
   int max_repeats = 0;
+  /// Cap (MB, on the run's device) of the prefix cache: per validation batch, what the network computes
+  /// before a layer's drop point, computed once for all of that layer's repeats; 0 = off.
+  int cache_mb = 1024;
 };
 
 struct SearchOptions {

@@ -73,9 +73,10 @@ struct IterationRecord {
   double scale = 1.0;
   std::vector<int64_t> next_channels;
   int64_t next_flops = 0, next_params = 0;
-  int64_t budget_target = 0;         ///< B0: FLOPs or params (SearchRecord::budget) of the starting vector
-  double budget_error = 0;           ///< (B(next_channels) - B0) / B0
-  std::optional<double> latency_ms;  ///< median batch-1 forward of `channels` on the run's device (eval mode)
+  int64_t budget_target = 0;          ///< B0: FLOPs or params (SearchRecord::budget) of the starting vector
+  double budget_error = 0;            ///< (B(next_channels) - B0) / B0
+  std::optional<double> latency_ms;   ///< median batch-1 forward of `channels` on the run's device (eval mode)
+  std::optional<double> fur_seconds;  ///< FUR's wall time in the process that finished it (also times.json)
 };
 
 /// One re-training of search.select = retrain: a candidate vector with one seed on the train/val split.

@@ -37,6 +37,18 @@ std::vector<double> drop_rates(const DropOptions& d, int epoch, int epochs, int 
 
 /// Evaluates with the model in eval mode (BN running stats) and whatever drop rates are set on it.
 EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, AmpMode amp);
+/// What evaluate() sums over batches (loss, top-1, top-5, count), on the device, for callers that compute
+/// the logits themselves (FUR's prefix cache).
+class EvalSums {
+ public:
+  explicit EvalSums(const torch::Device& dev);
+  void add(const torch::Tensor& logits, const torch::Tensor& labels);
+  EvalResult result() const;
+
+ private:
+  torch::Tensor loss_, top1_, top5_;
+  int64_t n_ = 0;
+};
 
 struct TrainPlan {
   int epochs = 1;
