@@ -6,6 +6,7 @@
 
 #include "netadj/arch/model.h"
 #include "netadj/arch/table.h"
+#include "netadj/arch/warm.h"
 #include "netadj/search/search.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"
@@ -242,6 +243,165 @@ TEST_P(EveryArch, AdjustAndRescaleKeepTheBudget) {
   // The reference bisection: within 3% of F0 (its rounding may miss the tolerance; Rescale.Exact* holds it).
   EXPECT_LE(std::abs(double(a.rescaled.cost - f0)) / double(f0), 0.03) << GetParam();
   build_spec(m(), res(), a.channels);  // a valid vector for the family
+}
+
+namespace {
+// BN statistics and affine parameters away from the identity, so a wrong channel mapping shows.
+void randomize_bn(GraphNet& net) {
+  torch::NoGradGuard ng;
+  for (const auto& mod : net->modules(false))
+    if (auto* bn = mod->as<torch::nn::BatchNorm2dImpl>()) {
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.uniform_(-0.2, 0.2);
+      bn->running_mean.uniform_(-0.2, 0.2);
+      bn->running_var.uniform_(0.5, 2.0);
+    }
+}
+
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
+}  // namespace
+
+// Warm start's widening (Net2Net copies with split and zero-sum noise, zero channels where widths are
+// matched by position) keeps the network's function: eval-mode outputs within 1e-5 (relative to the
+// output's scale), with every slot widened by 0-50% (a third of them unchanged).
+TEST_P(EveryArch, WarmWideningKeepsTheOutput) {
+  ArchSpec s = build_spec(m(), res());
+  GraphNet from(s);
+  randomize_bn(from);
+  std::mt19937 rng(3);
+  std::vector<int64_t> c = s.channels;
+  for (size_t l = 0; l < c.size(); ++l)
+    if (l % 3 != 2) c[l] += std::uniform_int_distribution<int64_t>(1, std::max<int64_t>(1, c[l] / 2))(rng);
+  GraphNet to(build_spec(m(), res(), c));
+  for (double noise : {0.0, 0.05}) {
+    warm_transfer(from, to, WarmMapOptions{WarmImportance::kBn, noise, 11});
+    from->eval();
+    to->eval();
+    torch::NoGradGuard ng;
+    torch::Tensor x = torch::randn({3, s.in_channels, s.resolution, s.resolution});
+    torch::Tensor want = from->forward(x), got = to->forward(x);
+    const double scale = std::max(1.0, want.abs().max().item<double>());
+    EXPECT_LE(max_abs_diff(got, want), 1e-5 * scale) << GetParam() << " noise " << noise;
+  }
+}
+
+// Any vector (narrowed and widened slots mixed) maps without error to a network of its widths.
+TEST_P(EveryArch, WarmMapToRandomVectorsRuns) {
+  std::mt19937 rng(13);
+  GraphNet from(build_spec(m(), res(), random_vector(rng)));
+  randomize_bn(from);
+  for (int trial = 0; trial < 2; ++trial) {
+    ArchSpec t = build_spec(m(), res(), random_vector(rng));
+    GraphNet to(t);
+    warm_transfer(from, to, WarmMapOptions{});
+    to->eval();
+    torch::NoGradGuard ng;
+    torch::Tensor y = to->forward(torch::randn({2, t.in_channels, t.resolution, t.resolution}));
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 10}));
+    EXPECT_TRUE(torch::isfinite(y).all().item<bool>()) << GetParam();
+    // Every op's map has one entry per output channel, each a channel of the same op before, or -1.
+    auto maps = warm_channel_maps(from, t, WarmMapOptions{});
+    ASSERT_EQ(maps.size(), t.ops.size());
+    for (size_t i = 0; i < maps.size(); ++i) {
+      EXPECT_EQ(int64_t(maps[i].size()), t.ops[i].out.value) << GetParam() << " op " << t.ops[i].name;
+      for (int64_t q : maps[i]) {
+        EXPECT_GE(q, -1);
+        EXPECT_LT(q, from->spec().ops[i].out.value) << GetParam() << " op " << t.ops[i].name;
+      }
+    }
+  }
+}
+
+// Narrowing a layer of its own channel space (VGG) keeps the channels of largest BN |gamma| (or filter L1
+// norm), in their order, with their incoming and outgoing weights exactly.
+TEST(Warm, NarrowingKeepsTheMostImportantChannelsExactly) {
+  ModelOptions mo = model("vgg_cifar", 16, 10);
+  ArchSpec s = build_spec(mo, 32);
+  GraphNet from(s);
+  randomize_bn(from);
+  std::vector<int64_t> c = s.channels;
+  c[1] = 40;  // of 64
+  GraphNet to(build_spec(mo, 32, c));
+  const int op = from->drop_op(1), next = from->drop_op(2);
+  for (WarmImportance how : {WarmImportance::kBn, WarmImportance::kL1}) {
+    warm_transfer(from, to, WarmMapOptions{how, 0.05, 1});
+    const auto &a = from->node(size_t(op)), &b = to->node(size_t(op));
+    torch::Tensor score = how == WarmImportance::kBn ? a.bn->weight.abs() : a.conv->weight.abs().sum({1, 2, 3});
+    torch::Tensor kept = std::get<0>(torch::sort(std::get<1>(torch::topk(score, 40))));
+    EXPECT_TRUE(torch::equal(b.conv->weight, a.conv->weight.index_select(0, kept)));
+    EXPECT_TRUE(torch::equal(b.bn->weight, a.bn->weight.index_select(0, kept)));
+    EXPECT_TRUE(torch::equal(b.bn->running_var, a.bn->running_var.index_select(0, kept)));
+    EXPECT_TRUE(
+        torch::equal(to->node(size_t(next)).conv->weight, from->node(size_t(next)).conv->weight.index_select(1, kept)));
+    // The layer before keeps everything.
+    EXPECT_TRUE(torch::equal(to->node(size_t(from->drop_op(0))).conv->weight,
+                             from->node(size_t(from->drop_op(0))).conv->weight));
+  }
+}
+
+// Widening a layer of its own channel space (VGG) keeps its filters and appends copies of some of them;
+// the next layer's incoming weights of a channel and its copies sum to the old ones (noise included), the
+// copies differ by the noise; one seed gives one result, another seed another.
+TEST(Warm, WideningCopiesChannelsAndSplitsTheirWeights) {
+  ModelOptions mo = model("vgg_cifar", 16, 10);
+  ArchSpec s = build_spec(mo, 32);
+  GraphNet from(s);
+  randomize_bn(from);
+  std::vector<int64_t> c = s.channels;
+  c[1] = 90;  // of 64
+  const int op = from->drop_op(1), next = from->drop_op(2);
+  auto transferred = [&](uint64_t seed) {
+    GraphNet to(build_spec(mo, 32, c));
+    warm_transfer(from, to, WarmMapOptions{WarmImportance::kBn, 0.05, seed});
+    return to;
+  };
+  GraphNet to = transferred(4);
+  auto maps = warm_channel_maps(from, to->spec(), WarmMapOptions{WarmImportance::kBn, 0.05, 4});
+  const auto& m = maps[size_t(op)];
+  ASSERT_EQ(m.size(), 90u);
+  for (int64_t j = 0; j < 64; ++j) EXPECT_EQ(m[size_t(j)], j);
+  torch::Tensor idx = torch::tensor(m, torch::kLong);
+  const auto &a = from->node(size_t(op)), &b = to->node(size_t(op));
+  EXPECT_TRUE(torch::equal(b.conv->weight, a.conv->weight.index_select(0, idx)));
+  EXPECT_TRUE(torch::equal(b.bn->weight, a.bn->weight.index_select(0, idx)));
+  torch::Tensor w_old = from->node(size_t(next)).conv->weight, w_new = to->node(size_t(next)).conv->weight;
+  torch::Tensor summed = torch::zeros_like(w_old).index_add_(1, idx, w_new);
+  EXPECT_LE(max_abs_diff(summed, w_old), 1e-6);
+  const int64_t copied = m[64];
+  EXPECT_FALSE(torch::equal(w_new.select(1, 64), w_new.select(1, copied)));  // the noise tells them apart
+  GraphNet again = transferred(4), other = transferred(5);
+  EXPECT_TRUE(torch::equal(again->node(size_t(next)).conv->weight, w_new));
+  EXPECT_FALSE(torch::equal(other->node(size_t(next)).conv->weight, w_new));
+}
+
+// In a residual stage with zero-padded shortcuts channels are matched by position from the last one:
+// a narrowed second conv keeps its last channels; a widened one gets zero channels in front.
+TEST(Warm, ZeroPaddedStageMapsByPosition) {
+  ModelOptions mo = model("resnet_cifar", 8, 10);
+  ArchSpec s = build_spec(mo, 32);
+  GraphNet from(s);
+  randomize_bn(from);
+  const int conv2 = from->drop_op(1);
+  for (int64_t w : {12, 20}) {
+    std::vector<int64_t> c = s.channels;
+    c[1] = w;
+    GraphNet to(build_spec(mo, 32, c));
+    warm_transfer(from, to, WarmMapOptions{});
+    const auto &a = from->node(size_t(conv2)), &b = to->node(size_t(conv2));
+    const int64_t keep = std::min<int64_t>(w, 16);
+    EXPECT_TRUE(torch::equal(b.conv->weight.narrow(0, w - keep, keep).narrow(1, 0, 16),
+                             a.conv->weight.narrow(0, 16 - keep, keep)))
+        << w;
+    if (w > 16) {
+      EXPECT_TRUE(torch::equal(b.bn->weight.narrow(0, 0, w - 16), torch::zeros({w - 16}))) << w;
+      EXPECT_TRUE(torch::equal(b.bn->bias.narrow(0, 0, w - 16), torch::zeros({w - 16}))) << w;
+    }
+  }
+}
+
+TEST(Warm, OtherArchitectureIsAConfigError) {
+  GraphNet a(build_spec(model("resnet_cifar", 8, 10), 32)), b(build_spec(model("plain_cifar", 8, 10), 32));
+  EXPECT_THROW(warm_transfer(a, b, WarmMapOptions{}), ConfigError);
 }
 
 // Every registered architecture, so a new one cannot skip these checks.

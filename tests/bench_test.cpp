@@ -72,3 +72,33 @@ TEST(Bench, FurWithAndWithoutCacheAgree) {
   ASSERT_GT(train, 0.0);
   EXPECT_NEAR(j["fur_share_cached"].get<double>(), on / (on + train), 1e-9);
 }
+
+// bench search: the same search cold and warm-started (and cold without the FUR cache): the warm one
+// trains ceil(30%) of the epochs after its first iteration; both report their vectors and FUR share.
+TEST(Bench, SearchColdAndWarm) {
+  Config c = testing_util::small_config();
+  c.search.iterations = 2;
+  c.search.update_num = 2;
+  c.fur.repeats = 2;
+  c.search.select = SelectMode::kRetrain;  // the bench searches with argmax whatever the config says
+  const std::string d = testing_util::fresh_dir("bench_search");
+  nlohmann::json j = bench_search(c, d, true);
+  EXPECT_EQ(j["cold"]["epochs"], nlohmann::json({3, 3}));
+  EXPECT_EQ(j["warm"]["epochs"], nlohmann::json({3, 1}));
+  EXPECT_EQ(j["cold_uncached"]["epochs"], nlohmann::json({3, 3}));
+  for (const char* mode : {"cold", "warm", "cold_uncached"}) {
+    const auto& r = j[mode];
+    EXPECT_EQ(r["best_channels"].size(), 6u) << mode;
+    EXPECT_EQ(r["last_channels"].size(), 6u) << mode;
+    EXPECT_GT(r["fur_share"].get<double>(), 0.0) << mode;
+    EXPECT_LT(r["fur_share"].get<double>(), 1.0) << mode;
+    EXPECT_TRUE(file_exists(d + "/" + mode + "/search.json")) << mode;
+    EXPECT_FALSE(read_json(d + "/" + mode + "/search.json").contains("selection") &&
+                 !read_json(d + "/" + mode + "/search.json")["selection"].is_null())
+        << mode;
+  }
+  // The uncached search computes the same FUR, so it is the same search.
+  EXPECT_EQ(j["cold_uncached"]["best_channels"], j["cold"]["best_channels"]);
+  EXPECT_NEAR(j["speedup"].get<double>(), j["cold"]["seconds"].get<double>() / j["warm"]["seconds"].get<double>(),
+              1e-9);
+}

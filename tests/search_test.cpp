@@ -523,6 +523,72 @@ TEST(SearchCli, ResumeAfterKillAtSeveralPointsEqualsUninterrupted) {
   }
 }
 
+namespace {
+// Mean training loss of `label`'s first epoch in a run's metrics.jsonl.
+double first_epoch_loss(const std::string& dir, const std::string& label) {
+  std::ifstream in(dir + "/metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line);
+    if (j.value("label", "") == label && j.value("epoch", -1) == 0) return j.at("train_loss").get<double>();
+  }
+  ADD_FAILURE() << "no epoch 0 of " << label << " in " << dir;
+  return 0;
+}
+}  // namespace
+
+// search.warm_start: iteration 1 starts from iteration 0's trained weights mapped onto its widths and
+// trains ceil(30%) of the epochs; the record says so; killed before or during that iteration, the search
+// resumes to the same result as an uninterrupted one.
+TEST(SearchCli, WarmStartRecordsItselfStartsTrainedAndResumesAfterKill) {
+  const std::vector<std::string> cold_args = {"search", "--config",      kSmoke, "--set", "search.iterations=3",
+                                              "--set",  "train.epochs=4"};
+  std::vector<std::string> warm_args = cold_args;
+  warm_args.insert(warm_args.end(), {"--set", "search.warm_start=true"});
+  auto with_out = [](std::vector<std::string> a, const std::string& d) {
+    a.insert(a.end(), {"--out", d});
+    return a;
+  };
+  std::string cold = tmp("cold"), ref = tmp("warm");
+  ASSERT_EQ(run_cli(with_out(cold_args, cold)), 0);
+  ASSERT_EQ(run_cli(with_out(warm_args, ref)), 0);
+  json want = search_json(ref), c = search_json(cold);
+  const auto& its = want["iterations"];
+  ASSERT_EQ(its.size(), 3u);
+  EXPECT_TRUE(its[0]["warm_from"].is_null());
+  EXPECT_EQ(its[0]["epochs"], 4);
+  EXPECT_EQ(its[1]["warm_from"], 0);
+  EXPECT_EQ(its[1]["epochs"], 2);  // ceil(0.3 * 4)
+  EXPECT_EQ(its[2]["warm_from"], 1);
+  EXPECT_TRUE(c["iterations"][1]["warm_from"].is_null());
+  // Iteration 0 is the same search; iteration 1 trains the same vector, warm from a trained network: its
+  // first epoch's loss is below the cold one's.
+  EXPECT_EQ(c["iterations"][0], its[0]);
+  ASSERT_EQ(c["iterations"][1]["channels"], its[1]["channels"]);
+  EXPECT_LT(first_epoch_loss(ref, "iter 1"), 0.8 * first_epoch_loss(cold, "iter 1"));
+  struct Point {
+    const char* name;
+    std::function<bool(const std::string&)> when;
+  };
+  std::vector<Point> points = {
+      {"right after iteration 0 was recorded",
+       [](const std::string& d) {
+         try {
+           return file_exists(d + "/search.json") && read_json(d + "/search.json")["iterations"].size() >= 1;
+         } catch (...) {
+           return false;
+         }
+       }},
+      {"mid-training of iteration 2", [](const std::string& d) { return file_exists(d + "/iter_2/checkpoint.pt"); }},
+  };
+  for (const auto& p : points) {
+    std::string d = tmp("warmkill");
+    ASSERT_EQ(run_cli(with_out(warm_args, d), [&] { return p.when(d); }), -9) << p.name << ": finished first";
+    ASSERT_EQ(run_cli({"search", "--resume", d}), 0) << p.name;
+    EXPECT_EQ(search_json(d), want) << p.name;
+  }
+}
+
 TEST(SearchCli, BadInputsExitWithOneLine) {
   EXPECT_EQ(run_cli({"search", "--config", "configs/does-not-exist.json"}), 2);
   std::string d = tmp("bad");

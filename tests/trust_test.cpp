@@ -158,6 +158,7 @@ TEST(TrustCli, CompareEndToEndKilledAndResumed) {
   // uniform: the original already sits on the budget, so it is the original and shares its runs.
   EXPECT_EQ(un["channels"], o["channels"]);
   EXPECT_EQ(un["runs"], o["runs"]);
+  EXPECT_EQ(un["latency_ms"], o["latency_ms"]);  // one vector, one measurement
   EXPECT_EQ(un["test_top1"], o["test_top1"]);
   // random: another vector at the budget.
   EXPECT_NE(r["channels"], o["channels"]);

@@ -11,8 +11,10 @@
 #endif
 
 #include "netadj/data/data.h"
+#include "netadj/run/records.h"
 #include "netadj/search/search.h"
 #include "netadj/train/train.h"
+#include "netadj/util/fs.h"
 #include "netadj/util/log.h"
 
 namespace netadj {
@@ -205,18 +207,17 @@ json bench_fur(const RunSession& session, const std::string& checkpoint, int tra
   torch::manual_seed(1);
   GraphNet net = checkpoint.empty() ? GraphNet(session.spec()) : load_model(checkpoint, m);
   net->to(dev);
-  Trainer trainer(cfg, session.data(), dev);
   auto val = session.eval_loader(Split::kVal);
   const uint64_t seed = derive_seed(uint64_t(cfg.runtime.seed), "fur-iter", 0);
   FurOptions off = cfg.fur, on = cfg.fur;
   off.cache_mb = 0;
   if (on.cache_mb == 0) on.cache_mb = FurOptions{}.cache_mb;
   auto t0 = Clock::now();
-  FurResult a = estimate_fur(net, *val, off, dev, trainer.amp(), seed);
+  FurResult a = estimate_fur(net, *val, off, dev, session.amp(), seed);
   sync(dev);
   const double off_s = seconds_since(t0);
   auto t1 = Clock::now();
-  FurResult b = estimate_fur(net, *val, on, dev, trainer.amp(), seed);
+  FurResult b = estimate_fur(net, *val, on, dev, session.amp(), seed);
   sync(dev);
   const double on_s = seconds_since(t1);
   double diff = 0;
@@ -247,6 +248,60 @@ json bench_fur(const RunSession& session, const std::string& checkpoint, int tra
             {"fur_share_uncached", off_s / (off_s + train_s)},
             {"fur_share_cached", on_s / (on_s + train_s)}};
   add_peak_memory(j, dev);
+  return j;
+}
+
+namespace {
+
+json timed_search(const Config& cfg, const std::string& dir) {
+  remove_tree(dir);
+  make_dirs(dir);
+  RunSession session(cfg);
+  auto t0 = Clock::now();
+  run_search(session, dir, false);
+  const double seconds = seconds_since(t0);
+  SearchRecord s = read_record_as<SearchRecord>(dir + "/search.json");
+  TimesRecord times = read_record_as<TimesRecord>(dir + "/times.json");
+  double train_s = 0, fur_s = 0;
+  for (const auto& t : times.iterations) {
+    train_s += t.train_seconds;
+    fur_s += t.fur_seconds;
+  }
+  json epochs = json::array();
+  for (const auto& it : s.iterations) epochs.push_back(it.epochs ? *it.epochs : s.epochs_per_iteration);
+  return {{"seconds", seconds},
+          {"iterations", s.iterations.size()},
+          {"init_channels", s.init_channels},
+          {"epochs", epochs},
+          {"train_seconds", train_s},
+          {"fur_seconds", fur_s},
+          {"fur_share", fur_s / seconds},
+          {"best_iteration", s.best->iteration},
+          {"best_channels", s.best->channels},
+          {"best_val_top1", s.best->val_top1},
+          {"last_channels", s.iterations.back().next_channels}};
+}
+
+}  // namespace
+
+json bench_search(const Config& cfg, const std::string& out_dir, bool uncached) {
+  Config base = cfg;
+  base.search.select = SelectMode::kArgmax;
+  Config cold = base, warm = base;
+  cold.search.warm_start = false;
+  warm.search.warm_start = true;
+  json j = {{"arch", cfg.model.arch}};
+  j["cold"] = timed_search(cold, out_dir + "/cold");
+  j["warm"] = timed_search(warm, out_dir + "/warm");
+  j["speedup"] = j["cold"]["seconds"].get<double>() / j["warm"]["seconds"].get<double>();
+  if (uncached) {
+    Config off = cold;
+    off.fur.cache_mb = 0;
+    j["cold_uncached"] = timed_search(off, out_dir + "/cold_uncached");
+  }
+  j["fur_cache_mb"] = cfg.fur.cache_mb;
+  j["device"] = setup_device(cfg.runtime).str();
+  j["threads"] = torch::get_num_threads();
   return j;
 }
 

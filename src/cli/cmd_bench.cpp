@@ -11,7 +11,8 @@ struct BenchArgs {
   ConfigArgs config;
   int warmup = 5, steps = 30, batches = 50, evals = 10000, optim_steps = 200, rescale_steps = 20;
   int batch = 1, reps = 50, threads = 0, fur_train_steps = 10;
-  std::string channels, checkpoint;
+  std::string channels, checkpoint, out = "bench-search";
+  bool uncached = false;
 };
 
 int print(const nlohmann::json& j) {
@@ -53,7 +54,13 @@ Command bench_command() {
             fur->add_option("--checkpoint", a->checkpoint, "a trained model.pt (default: fresh weights)");
             fur->add_option("--train-steps", a->fur_train_steps, "training steps timed for the share")
                 ->check(CLI::Range(1, 100000));
-            return [a, train, data, flops, optim, rescale, latency, fur] {
+            auto* search =
+                app.add_subcommand("search", "the same short search cold and warm-started: time and vectors");
+            add_config_options(*search, a->config);
+            search->add_option("--out", a->out, "folder for the runs (cold/, warm/; replaced)");
+            search->add_flag("--fur-uncached", a->uncached, "also the cold search without the FUR prefix cache");
+            return [a, train, data, flops, optim, rescale, latency, fur, search] {
+              if (search->parsed()) return print(bench_search(load_config(a->config), a->out, a->uncached));
               if (fur->parsed())
                 return print(bench_fur(RunSession(load_config(a->config)), a->checkpoint, a->fur_train_steps));
               if (train->parsed()) return print(bench_train(RunSession(load_config(a->config)), a->warmup, a->steps));

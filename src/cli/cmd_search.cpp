@@ -18,9 +18,11 @@ int run_search_command(const RunArgs& a) {
     RunSession session(run.config);
     const int best = run_search(session, run.dir, !a.resume.empty());
     // The best vector's network as the search trained it (train split); `netadj train` re-trains it in full.
-    ModelOptions m;
-    GraphNet net = load_model(run.dir + "/iter_" + std::to_string(best) + "/model.pt", m);
-    export_run_model(session, *net, m, run.dir);
+    if (session.config().exporting.enabled) {
+      ModelOptions m;
+      GraphNet net = load_model(run.dir + "/iter_" + std::to_string(best) + "/model.pt", m);
+      export_run_model(session, *net, m, run.dir);
+    }
     std::cout << run.dir << "/best_channels.json\n";
     return 0;
   });

@@ -51,6 +51,11 @@ struct EnumTable<Budget> {
   static constexpr std::pair<Budget, const char*> kValues[] = {{Budget::kFlops, "flops"}, {Budget::kParams, "params"}};
 };
 template <>
+struct EnumTable<WarmImportance> {
+  static constexpr std::pair<WarmImportance, const char*> kValues[] = {{WarmImportance::kBn, "bn"},
+                                                                       {WarmImportance::kL1, "l1"}};
+};
+template <>
 struct EnumTable<SelectMode> {
   static constexpr std::pair<SelectMode, const char*> kValues[] = {{SelectMode::kArgmax, "argmax"},
                                                                    {SelectMode::kRetrain, "retrain"}};
@@ -304,6 +309,10 @@ void visit_search(V& r, SearchOptions& s) {
   r.field("select", s.select);
   r.field("select_top", s.select_top);
   r.field("select_seeds", s.select_seeds);
+  r.field("warm_start", s.warm_start);
+  r.field("warm_epochs", s.warm_epochs);
+  r.field("warm_importance", s.warm_importance);
+  r.field("warm_noise", s.warm_noise);
 }
 
 template <class V>
@@ -433,6 +442,8 @@ void check_search(const Checker& ck, const SearchOptions& s) {
   ck.at_least("search.select_top", s.select_top, 1);
   ck.at_least("search.select_seeds", s.select_seeds, 1);
   if (s.select_seeds > 1000) ck.fail("search.select_seeds", s.select_seeds, "must be <= 1000");
+  ck.at_least("search.warm_epochs", s.warm_epochs, 0);
+  if (!(s.warm_noise >= 0 && s.warm_noise <= 1)) ck.fail("search.warm_noise", s.warm_noise, "must be in [0, 1]");
 }
 
 void check_runtime(const Checker& ck, const RuntimeOptions& r) {
@@ -552,6 +563,7 @@ NETADJ_ENUM_API(MemoryFormat)
 NETADJ_ENUM_API(RescaleMode)
 NETADJ_ENUM_API(Budget)
 NETADJ_ENUM_API(SelectMode)
+NETADJ_ENUM_API(WarmImportance)
 #undef NETADJ_ENUM_API
 
 std::optional<DeviceChoice> DeviceChoice::parse(const std::string& text) {

@@ -129,6 +129,7 @@ void visit(V& f, IterationRecord& r) {
   f(Added{"moved_bottom"}, r.moved_bottom), f(Added{"gate_z"}, r.gate_z), f(Added{"next_params"}, r.next_params);
   f(Added{"budget_target"}, r.budget_target), f(Added{"budget_error"}, r.budget_error);
   f(Added{"latency_ms"}, r.latency_ms), f(Added{"fur_seconds"}, r.fur_seconds);
+  f(Added{"warm_from"}, r.warm_from), f(Added{"epochs"}, r.epochs);
 }
 
 template <class V>

@@ -10,6 +10,7 @@
 
 #include "netadj/arch/export.h"
 #include "netadj/arch/table.h"
+#include "netadj/arch/warm.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
@@ -32,10 +33,13 @@ class SearchLoop {
 
  private:
   void start_or_load(bool resume);
+  void start_record();
   void check_split() const;
   void replay_records();
   void run_iteration(int t);
-  TrainResult train(int t, GraphNet& net, const std::string& idir, const std::string& checkpoint);
+  TrainResult train(int t, GraphNet& net, const std::string& checkpoint, int epochs);
+  void warm_start(int t, GraphNet& net) const;
+  int epochs_of(int t) const;
   FurResult measure_fur(int t, GraphNet& net, const std::string& idir);
   void note_accuracy(int t, double top1);
   void save_iteration(const IterationRecord& rec, const IterationTimes& times, GraphNet& net, const std::string& idir);
@@ -45,6 +49,8 @@ class SearchLoop {
   int finish(const std::string& why);
   void select_by_retraining();
   double retrain(const std::vector<int64_t>& channels, int candidate, int seed);
+  TrainPlan search_plan(uint64_t seed, int epochs, const std::string& checkpoint, const std::string& label,
+                        bool test_at_end) const;
   std::string path(const std::string& file) const { return dir_ + "/" + file; }
 
   const RunSession& session_;
@@ -99,10 +105,13 @@ void SearchLoop::start_or_load(bool resume) {
     if (!doc_.device.empty() && doc_.device != session_.device().str())
       logger()->warn("search began on {} and resumes on {}: later latencies are measured on {}", doc_.device,
                      session_.device().str(), session_.device().str());
-    doc_.device = session_.device().str();
-    return;
+  } else {
+    start_record();
   }
   doc_.device = session_.device().str();
+}
+
+void SearchLoop::start_record() {
   doc_.arch = cfg_.model.arch;
   doc_.depth = cfg_.model.depth;
   doc_.resolution = session_.resolution();
@@ -181,7 +190,9 @@ void SearchLoop::run_iteration(int t) {
   GraphNet net(spec);
   const std::string checkpoint = idir + "/checkpoint.pt";
   auto t0 = Clock::now();
-  TrainResult tr = train(t, net, idir, checkpoint);
+  // (A training resumed from its checkpoint replaces these weights.)
+  if (cfg_.search.warm_start && t > 0) warm_start(t, net);
+  TrainResult tr = train(t, net, checkpoint, epochs_of(t));
   IterationTimes times{t, seconds_since(t0), 0.0, tr.resumed};
   auto t1 = Clock::now();
   FurResult fur = measure_fur(t, net, idir);
@@ -192,6 +203,8 @@ void SearchLoop::run_iteration(int t) {
   // What a deployment of this vector waits for: batch 1, eval mode, on the run's device.
   rec.latency_ms = measure_latency(spec, session_.device(), 1, 5, 30).median_ms;
   rec.fur_seconds = times.fur_seconds;
+  rec.epochs = epochs_of(t);
+  if (cfg_.search.warm_start && t > 0) rec.warm_from = t - 1;
   save_iteration(rec, times, net, idir);
   // The iteration is recorded: its training checkpoint is no longer needed.
   remove_file(previous_checkpoint(checkpoint));
@@ -255,17 +268,42 @@ IterationRecord SearchLoop::iteration_record(int t, const TrainResult& tr, const
   return rec;
 }
 
-TrainResult SearchLoop::train(int t, GraphNet& net, const std::string& idir, const std::string& checkpoint) {
+// Iteration t starts from iteration t-1's trained weights (its model.pt, so a resumed search maps the
+// same weights) mapped onto its own widths.
+void SearchLoop::warm_start(int t, GraphNet& net) const {
+  ModelOptions m;
+  GraphNet prev = load_model(path("iter_" + std::to_string(t - 1) + "/model.pt"), m);
+  WarmMapOptions o{cfg_.search.warm_importance, cfg_.search.warm_noise, derive_seed(seed_, "warm", t)};
+  warm_transfer(prev, net, o);
+  logger()->info("iteration {}: warm start from iteration {} ({} epochs)", t, t - 1, epochs_of(t));
+}
+
+// The first iteration (and every one without warm start) trains the full schedule; warm-started ones
+// search.warm_epochs (default: 30% of it, rounded up).
+int SearchLoop::epochs_of(int t) const {
+  const int full = doc_.epochs_per_iteration;
+  if (!cfg_.search.warm_start || t == 0) return full;
+  return cfg_.search.warm_epochs > 0 ? cfg_.search.warm_epochs : std::max(1, (3 * full + 9) / 10);
+}
+
+// A search training: `epochs` on the train split, validated on val, into the run's metrics.
+TrainPlan SearchLoop::search_plan(uint64_t seed, int epochs, const std::string& checkpoint, const std::string& label,
+                                  bool test_at_end) const {
   TrainPlan plan;
-  plan.epochs = doc_.epochs_per_iteration;
+  plan.epochs = epochs;
   plan.train_split = Split::kTrain;
   plan.eval_split = Split::kVal;
-  plan.test_at_end = true;
-  plan.seed = derive_seed(seed_, "train", t);
+  plan.test_at_end = test_at_end;
+  plan.seed = seed;
   plan.checkpoint = checkpoint;
   plan.metrics_file = path("metrics.jsonl");
-  plan.label = "iter " + std::to_string(t);
-  return trainer_.run(net, plan);
+  plan.label = label;
+  return plan;
+}
+
+TrainResult SearchLoop::train(int t, GraphNet& net, const std::string& checkpoint, int epochs) {
+  return trainer_.run(
+      net, search_plan(derive_seed(seed_, "train", t), epochs, checkpoint, "iter " + std::to_string(t), true));
 }
 
 // FUR progress is saved per layer, so a resumed search measures only the layers still missing.
@@ -375,15 +413,8 @@ double SearchLoop::retrain(const std::vector<int64_t>& channels, int candidate, 
                  cfg_.search.select_seeds);
   torch::manual_seed(derive_seed(seed_, "select-init", seed));
   GraphNet net(session_.spec(channels));
-  TrainPlan plan;
-  plan.epochs = doc_.epochs_per_iteration;
-  plan.train_split = Split::kTrain;
-  plan.eval_split = Split::kVal;
-  plan.test_at_end = false;
-  plan.seed = derive_seed(seed_, "select-train", seed);
-  plan.checkpoint = rdir + "/checkpoint.pt";
-  plan.metrics_file = path("metrics.jsonl");
-  plan.label = fmt::format("select c{} s{}", candidate, seed);
+  TrainPlan plan = search_plan(derive_seed(seed_, "select-train", seed), doc_.epochs_per_iteration,
+                               rdir + "/checkpoint.pt", fmt::format("select c{} s{}", candidate, seed), false);
   return trainer_.run(net, plan).final_eval.top1;
 }
 

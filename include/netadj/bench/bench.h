@@ -24,6 +24,12 @@ nlohmann::json bench_optim(const Config& cfg, int steps);
 /// (model.pt or checkpoint.pt); empty: the config's network with fresh weights.
 nlohmann::json bench_fur(const RunSession& session, const std::string& checkpoint, int train_steps);
 
+/// The same short search (the config's, with search.select = argmax) cold and with search.warm_start, in
+/// `out_dir`/cold and `out_dir`/warm (and, with `uncached`, cold without the FUR prefix cache in
+/// `out_dir`/cold_uncached): wall seconds of each, the cold/warm ratio, each one's best and last vectors with
+/// their validation accuracy, and FUR's share of the search time.
+nlohmann::json bench_search(const Config& cfg, const std::string& out_dir, bool uncached);
+
 /// The rescaling to the budget over `steps` adjustment steps with seeded random FUR, from the config's
 /// vector: the reference bisection and the exact rescaling on the same adjusted vectors; relative
 /// budget errors and milliseconds per rescaling.

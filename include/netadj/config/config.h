@@ -21,6 +21,7 @@ enum class MemoryFormat { kAuto, kChannelsLast, kContiguous };  ///< "auto" | "c
 enum class RescaleMode { kExact, kReference };                  ///< "exact" | "reference"
 enum class Budget { kFlops, kParams };                          ///< "flops" | "params"
 enum class SelectMode { kArgmax, kRetrain };                    ///< "argmax" | "retrain"
+enum class WarmImportance { kBn, kL1 };                         ///< "bn" | "l1"
 
 /// The name an enum value has in the config ("bf16"); enum_names<E>() lists them all.
 template <class E>
@@ -147,6 +148,16 @@ struct SearchOptions {
   SelectMode select = SelectMode::kArgmax;
   int select_top = 3;
   int select_seeds = 3;
+  /// Warm start: iteration t+1 starts from iteration t's weights mapped onto its widths (arch/warm.h) and
+  /// trains warm_epochs (0 = ceil(30% of the iteration's epochs)); the first iteration trains fully.
+  bool warm_start = false;
+  int warm_epochs = 0;
+  /// Which channels a narrowed layer keeps: the largest BN |gamma| ("bn"; the L1 norm of the filters where
+  /// no BN follows the conv) or the largest filter L1 norm ("l1").
+  WarmImportance warm_importance = WarmImportance::kBn;
+  /// Relative noise on the split outgoing weights of copied channels; zero-sum over the copies, so the
+  /// network's function is kept while the copies' gradients differ.
+  double warm_noise = 0.01;
 };
 
 struct EvalOptions {

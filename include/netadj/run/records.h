@@ -77,6 +77,8 @@ struct IterationRecord {
   double budget_error = 0;            ///< (B(next_channels) - B0) / B0
   std::optional<double> latency_ms;   ///< median batch-1 forward of `channels` on the run's device (eval mode)
   std::optional<double> fur_seconds;  ///< FUR's wall time in the process that finished it (also times.json)
+  std::optional<int> warm_from;       ///< search.warm_start: the iteration whose weights this one started from
+  std::optional<int> epochs;          ///< epochs this iteration trained (search.warm_epochs when warm-started)
 };
 
 /// One re-training of search.select = retrain: a candidate vector with one seed on the train/val split.
