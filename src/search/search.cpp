@@ -84,6 +84,11 @@ SearchLoop::SearchLoop(const RunSession& session, std::string run_dir, bool resu
       c_(spec0_.channels),
       trainer_(cfg_, session.data(), session.device()) {
   logger()->info("device: {}", session.device().str());
+  if (cfg_.search.warm_start && cfg_.search.select == SelectMode::kArgmax)
+    logger()->warn(
+        "search.warm_start with search.select = argmax: warm-started iterations carry the training "
+        "of those before them, so later ones tend to score higher; search.select = retrain compares "
+        "the vectors trained from scratch");
   check_split();
   start_or_load(resume);
 }
