@@ -12,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(libcli11-dev nlohmann-json3-dev libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libgtest-dev googletest
-      libturbojpeg0-dev libturbojpeg0 zlib1g-dev zlib1g)
+      libturbojpeg0-dev libturbojpeg0 zlib1g-dev zlib1g libgloo-dev)
 case "${1:-}" in
   fetch)
     set -e
@@ -104,6 +104,18 @@ y = m(torch.randn(*s, device='cuda')); print('export on cuda: output', tuple(y.s
         "$out/smoke/export/model.pt" "$out/smoke/export/model.json" 2>&1 | tail -1 | tee -a "$summary"
     else
       note "smoke search wrote no export/model.pt"
+    fi
+    # NCCL: a job of one rank started as torchrun starts it, then every GPU of the machine as ranks.
+    RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=29631 \
+      "$bin" train -c configs/smoke_synthetic.json --set runtime.device=cuda --out "$out/nccl1" >"$out/nccl1.log" 2>&1
+    note "train as rank 0 of 1 on cuda (exit $?): $(grep -o '"world_size":[0-9]*,"backend":"[a-z]*"' "$out/nccl1/result.json" 2>/dev/null)"
+    gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+    if [ "$gpus" -gt 1 ]; then
+      "$bin" search -c configs/smoke_synthetic.json --set runtime.device=cuda --nproc "$gpus" --out "$out/nccl_search" \
+        >"$out/nccl_search.log" 2>&1
+      note "search --nproc $gpus on cuda (exit $?)"
+      "$bin" bench train -c configs/resnet20_cifar100.json "${syn[@]}" --set train.batch_size=512 --steps "$steps" \
+        --warmup "$warmup" --nproc "$gpus" 2>>"$out/bench.err" | tee -a "$out/bench_scaling.jsonl" >>"$summary"
     fi
     "$bin" bench latency -c configs/resnet20_cifar100.json "${syn[@]}" --set runtime.device=cuda --reps 100 \
       2>>"$out/bench.err" | tee -a "$out/bench_latency.jsonl" >>"$summary"

@@ -23,7 +23,7 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # --- system packages (Debian/Ubuntu) -----------------------------------------
 apt_pkgs=(build-essential cmake ninja-build ccache python3 python3-venv python3-pip
           libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libgtest-dev
-          zlib1g-dev libturbojpeg0-dev dataset-fashion-mnist python3-matplotlib)
+          zlib1g-dev libturbojpeg0-dev libgloo-dev dataset-fashion-mnist python3-matplotlib)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "netadj/cli/command.h"
+#include "netadj/dist/dist.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"
 
@@ -40,6 +41,9 @@ int main(int argc, char** argv) {
   }
   netadj::set_log_level(verbose ? "debug" : quiet ? "warn" : "info");
   try {
+    // --nproc N: this process only launches the N ranks (each one runs the same command line).
+    if (netadj::cli::requested_nproc() > 1 && !netadj::dist::read_env().present)
+      return netadj::dist::launch_local(argc, argv, netadj::cli::requested_nproc());
     for (auto& [sub, run] : runs)
       if (sub->parsed()) return run();
     return fail(netadj::ExitCode::kUsage, "no command given (see netadj --help)");

@@ -1,5 +1,6 @@
 #include "netadj/arch/model.h"
 
+#include "netadj/dist/dist.h"
 #include "netadj/util/error.h"
 
 namespace netadj {
@@ -175,7 +176,7 @@ torch::Tensor GraphNetImpl::apply(size_t i, const std::vector<torch::Tensor>& va
     case OpKind::kMaxPool:
       return torch::max_pool2d(in, op.kernel, op.stride, op.pad);
     case OpKind::kGlobalPool:
-      return (n.pre_bn ? n.pre_bn(in).relu_() : in).mean({2, 3}, /*keepdim=*/true);
+      return (n.pre_bn ? batch_norm(n.pre_bn, in).relu_() : in).mean({2, 3}, /*keepdim=*/true);
     case OpKind::kLinear: {
       torch::Tensor y = n.fc(in.flatten(1));
       record(op.name, n.fc->weight, y);
@@ -189,12 +190,16 @@ torch::Tensor GraphNetImpl::apply(size_t i, const std::vector<torch::Tensor>& va
   return torch::Tensor();
 }
 
+torch::Tensor GraphNetImpl::batch_norm(torch::nn::BatchNorm2d& m, const torch::Tensor& x) {
+  return sync_bn_ && is_training() ? dist::sync_batch_norm(*m, x, *sync_bn_) : m(x);
+}
+
 torch::Tensor GraphNetImpl::apply_conv(const Op& op, Node& n, const torch::Tensor& in, bool with_drop) {
   torch::Tensor y = in;
-  if (n.pre_bn) y = n.pre_bn(y).relu_();
+  if (n.pre_bn) y = batch_norm(n.pre_bn, y).relu_();
   y = n.conv(y);
   record(op.name, n.conv->weight, y);
-  if (n.bn) y = n.bn(y);
+  if (n.bn) y = batch_norm(n.bn, y);
   if (op.relu) y = torch::relu_(y);  // in place: y is the BN output, not needed by its backward
   if (with_drop && op.slot >= 0) y = channel_drop(y, drop_p_[static_cast<size_t>(op.slot)], drop_type_);
   return y;

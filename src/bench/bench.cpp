@@ -6,11 +6,13 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <thread>
 #ifdef NETADJ_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 #include "netadj/data/data.h"
+#include "netadj/dist/dist.h"
 #include "netadj/run/records.h"
 #include "netadj/search/search.h"
 #include "netadj/train/train.h"
@@ -30,8 +32,9 @@ void sync(const torch::Device& dev) {
 }
 
 // Seconds for `steps` training steps after the same trainer has run `warmup` of them.
-double time_train_steps(Trainer& trainer, GraphNet& net, int warmup, int steps) {
+double time_train_steps(Trainer& trainer, GraphNet& net, int warmup, int steps, const dist::World* world = nullptr) {
   TrainPlan plan;
+  plan.world = world;
   plan.epochs = 1000000;
   plan.eval_split = std::nullopt;
   plan.test_at_end = false;
@@ -39,10 +42,42 @@ double time_train_steps(Trainer& trainer, GraphNet& net, int warmup, int steps) 
   trainer.run(net, plan);
   sync(trainer.device());
   plan.max_steps = steps;
+  const dist::World& w = world ? *world : dist::world();
+  w.barrier();  // the ranks start the clock together
   auto t0 = Clock::now();
   trainer.run(net, plan);
   sync(trainer.device());
+  w.barrier();  // and stop it when the slowest is done
   return seconds_since(t0);
+}
+
+// Scaling against one process: rank 0 times the same global batch alone, with all of its machine's
+// cores (runtime.threads when set), while the other ranks wait.
+void add_scaling(json& j, const RunSession& session, const Trainer& trainer, int warmup, int steps, double ranks_ips) {
+  const dist::World& w = dist::world();
+  j["world_size"] = w.size();
+  j["backend"] = w.backend();
+  if (!w.distributed()) return;
+  std::string answer;
+  if (w.root()) {
+    const int threads = torch::get_num_threads();
+    const RuntimeOptions& r = session.config().runtime;
+    torch::set_num_threads(r.threads > 0 ? r.threads
+                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    const dist::World single;
+    torch::manual_seed(1);
+    GraphNet net(session.spec());
+    Trainer alone(trainer.config(), session.data(), session.device());
+    const double s = time_train_steps(alone, net, warmup, steps, &single);
+    answer = std::to_string(double(steps) * trainer.config().train.batch_size / s);
+    j["baseline_threads"] = torch::get_num_threads();
+    torch::set_num_threads(threads);
+  }
+  answer = w.share("bench_baseline", answer, std::chrono::hours(24));
+  const double one = std::stod(answer);
+  j["baseline_images_per_s"] = one;
+  j["scaling_efficiency"] = ranks_ips / (double(w.size()) * one);
+  j["speedup"] = ranks_ips / one;
 }
 
 void add_peak_memory(json& j, const torch::Device& dev) {
@@ -82,6 +117,7 @@ json bench_train(const RunSession& session, int warmup, int steps) {
             {"train_images_per_s", double(steps) * cfg.train.batch_size / train_s},
             {"eval_images_per_s", double(er.n) / eval_s}};
   add_peak_memory(j, session.device());
+  add_scaling(j, session, trainer, warmup, steps, j["train_images_per_s"].get<double>());
   return j;
 }
 

@@ -3,6 +3,7 @@
 
 #include "netadj/bench/bench.h"
 #include "netadj/cli/command.h"
+#include "netadj/dist/dist.h"
 
 namespace netadj::cli {
 namespace {
@@ -16,7 +17,7 @@ struct BenchArgs {
 };
 
 int print(const nlohmann::json& j) {
-  std::cout << j.dump() << "\n";
+  if (dist::world().root()) std::cout << j.dump() << "\n";
   return 0;
 }
 
@@ -30,6 +31,7 @@ Command bench_command() {
             add_config_options(*train, a->config);
             train->add_option("--warmup", a->warmup, "untimed steps");
             train->add_option("--steps", a->steps, "timed steps")->check(CLI::PositiveNumber);
+            add_nproc_option(*train);
             auto* data = app.add_subcommand("data", "training input pipeline images/s");
             add_config_options(*data, a->config);
             data->add_option("--batches", a->batches, "timed batches")->check(CLI::PositiveNumber);

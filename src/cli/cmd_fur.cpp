@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "netadj/cli/command.h"
+#include "netadj/dist/dist.h"
 #include "netadj/run/session.h"
 #include "netadj/search/search.h"
 
@@ -34,6 +35,7 @@ int run_fur(const FurArgs& a) {
   auto val = session.eval_loader(Split::kVal);
   FurResult r = estimate_fur(net, *val, cfg.fur, session.device(), session.amp(),
                              derive_seed(uint64_t(cfg.runtime.seed), "fur-iter", 0));
+  if (!dist::world().root()) return 0;  // rank 0 prints the table
   if (a.json)
     std::cout << nlohmann::json(fur_record(r, net->spec())).dump() << "\n";
   else
@@ -49,6 +51,7 @@ Command fur_command() {
             add_config_options(app, a->config);
             app.add_option("--checkpoint", a->checkpoint, "model.pt or checkpoint.pt from train/search")->required();
             app.add_flag("--json", a->json, "JSON output");
+            add_nproc_option(app);
             return [a] { return run_fur(*a); };
           }};
 }

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "netadj/cli/command.h"
+#include "netadj/dist/dist.h"
 #include "netadj/run/session.h"
 #include "netadj/search/search.h"
 #include "netadj/train/train.h"
@@ -18,12 +19,12 @@ int run_search_command(const RunArgs& a) {
     RunSession session(run.config);
     const int best = run_search(session, run.dir, !a.resume.empty());
     // The best vector's network as the search trained it (train split); `netadj train` re-trains it in full.
-    if (session.config().exporting.enabled) {
+    if (session.config().exporting.enabled && dist::world().root()) {
       ModelOptions m;
       GraphNet net = load_model(run.dir + "/iter_" + std::to_string(best) + "/model.pt", m);
       export_run_model(session, *net, m, run.dir);
     }
-    std::cout << run.dir << "/best_channels.json\n";
+    if (dist::world().root()) std::cout << run.dir << "/best_channels.json\n";
     return 0;
   });
 }

@@ -6,6 +6,7 @@
 
 #include "netadj/arch/table.h"
 #include "netadj/cli/command.h"
+#include "netadj/dist/dist.h"
 #include "netadj/run/session.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
@@ -16,7 +17,7 @@ namespace {
 
 int train_in(const RunSession& session, const std::string& dir) {
   TrainRecord rec = train_run(session, dir);
-  std::cout << nlohmann::json(rec).dump() << "\n";
+  if (dist::world().root()) std::cout << nlohmann::json(rec).dump() << "\n";
   return 0;
 }
 

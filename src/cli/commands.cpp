@@ -8,6 +8,7 @@
 
 #include "netadj/arch/export.h"
 #include "netadj/arch/table.h"
+#include "netadj/dist/dist.h"
 #include "netadj/run/session.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
@@ -23,6 +24,17 @@ const std::vector<Command>& commands() {
                                              bench_command(),  report_command()};
   return table;
 }
+
+namespace {
+int g_nproc = 1;
+}
+
+void add_nproc_option(CLI::App& app) {
+  app.add_option("--nproc", g_nproc, "data-parallel processes on this machine (Gloo on the CPU, NCCL on CUDA)")
+      ->check(CLI::Range(1, 1024));
+}
+
+int requested_nproc() { return g_nproc; }
 
 void add_config_options(CLI::App& app, ConfigArgs& args) {
   app.add_option("--config,-c", args.config,
@@ -53,6 +65,7 @@ void add_run_options(CLI::App& app, RunArgs& args, const char* what) {
   add_config_options(app, args.config);
   app.add_option("--out,-o", args.out, "run directory (default runs/<name>-<timestamp>)");
   app.add_option("--resume", args.resume, std::string("continue the interrupted ") + what + " in this run directory");
+  add_nproc_option(app);
 }
 
 namespace {
@@ -63,7 +76,9 @@ PreparedRun resume_run(const RunArgs& a) {
   if (!file_exists(f)) throw ConfigError(a.resume + ": not a run directory (no config.json)");
   if (!a.config.sets.empty() || !a.config.config.empty() || !a.channels.empty())
     throw ConfigError("--resume takes the config from " + f + "; drop --config/--set/--channels");
-  return {netadj::load_config(f, {}), a.resume};
+  Config cfg = netadj::load_config(f, {});
+  join_world(cfg);
+  return {cfg, a.resume};
 }
 
 }  // namespace
@@ -76,9 +91,19 @@ PreparedRun prepare_run(const RunArgs& a) {
   // Refuse a bad channel vector or depth before anything is written.
   cfg.model = model_with_channels(cfg, a.channels);
   build_spec(cfg.model, resolve_resolution(cfg.model, nominal_resolution(cfg.data)));
-  std::string dir = make_run_dir(cfg, a.out);
-  if (file_exists(dir + "/config.json") && !a.out.empty())
-    throw ConfigError(dir + ": already holds a run; use --resume " + dir + " or another --out");
+  join_world(cfg);
+  // Rank 0 names the directory (its timestamp) and checks it; the other ranks take its answer.
+  const dist::World& w = dist::world();
+  std::string answer;
+  if (w.root()) {
+    std::string dir = make_run_dir(cfg, a.out);
+    answer = "ok:" + dir;
+    if (file_exists(dir + "/config.json") && !a.out.empty())
+      answer = "error:" + dir + ": already holds a run; use --resume " + dir + " or another --out";
+  }
+  answer = w.share("run_dir", answer);
+  if (answer.rfind("error:", 0) == 0) throw ConfigError(answer.substr(6));
+  std::string dir = answer.substr(3);
   write_json_atomic(dir + "/config.json", config_to_json(cfg));
   return {cfg, dir};
 }
@@ -111,9 +136,17 @@ TrainRecord train_run(const RunSession& session, const std::string& dir) {
   TrainPlan plan = train_plan(cfg, dir);
   TrainResult r = trainer.run(net, plan);
   save_model(net, cfg.model, dir + "/model.pt");
-  TrainRecord rec{cfg.model.arch,    spec.channels, spec_flops(spec),
-                  spec_params(spec), plan.epochs,   split_name(plan.train_split),
-                  r.final_eval,      r.test,        r.seconds};
+  TrainRecord rec{cfg.model.arch,
+                  spec.channels,
+                  spec_flops(spec),
+                  spec_params(spec),
+                  plan.epochs,
+                  split_name(plan.train_split),
+                  r.final_eval,
+                  r.test,
+                  r.seconds,
+                  dist::world().size(),
+                  dist::world().backend()};
   write_record(dir + "/result.json", rec);
   export_run_model(session, *net, cfg.model, dir);  // after the record: a failed export loses no training
   logger()->info("test top1 {:.2f}% top5 {:.2f}% | FLOPs {} | params {} | {}", 100 * r.test->top1, 100 * r.test->top5,
@@ -135,7 +168,7 @@ ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fo
 
 void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const std::string& dir) {
   const ExportOptions& o = session.config().exporting;
-  if (!o.enabled) return;
+  if (!o.enabled || !dist::world().root()) return;  // rank 0 writes the run directory
   make_dirs(dir + "/export");
   ExportResult r = export_model(net, export_info(session, m, o.fold_bn), dir + "/export/model.pt");
   logger()->info("exported TorchScript {} (max |diff| {:.2g} against netadj's forward) and {}", r.model_file,

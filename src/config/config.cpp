@@ -266,6 +266,7 @@ void visit_train(V& r, TrainOptions& t) {
   r.field("loss_scale", t.loss_scale);
   r.field("eval_test_each_epoch", t.eval_test_each_epoch);
   r.field("full_train", t.full_train);
+  r.field("sync_bn", t.sync_bn);
   r.object("drop", [&](auto& s) {
     s.field("rate", t.drop.rate);
     s.field("type", t.drop.type);
@@ -340,6 +341,7 @@ void visit_config(V& root, Config& c) {
     r.field("enabled", c.exporting.enabled);
     r.field("fold_bn", c.exporting.fold_bn);
   });
+  root.object("dist", [&](auto& r) { r.field("timeout_s", c.dist.timeout_s); });
   root.object("runtime", [&](auto& r) { visit_runtime(r, c.runtime); });
 }
 
@@ -464,6 +466,8 @@ void validate(const Config& c, const std::string& origin) {
   check_search(ck, c.search);
   ck.at_least("eval.batch_size", c.eval.batch_size, 1);
   check_runtime(ck, c.runtime);
+  if (!(c.dist.timeout_s >= 1 && c.dist.timeout_s <= 86400))
+    ck.fail("dist.timeout_s", c.dist.timeout_s, "must be in [1, 86400] seconds");
 }
 
 Config config_from_json(const json& j, const std::string& origin) {

@@ -53,6 +53,18 @@ torch::Tensor crop_flip(const torch::Tensor& x, const torch::Tensor& offsets, co
   return padded.index({bi, ci, rows.view({n, 1, h, 1}), cols.view({n, 1, 1, w})});
 }
 
+std::vector<int64_t> shard_positions(int64_t n, int rank, int world, bool pad) {
+  std::vector<int64_t> out;
+  if (world <= 1) {
+    out.resize(size_t(n));
+    for (int64_t i = 0; i < n; ++i) out[size_t(i)] = i;
+    return out;
+  }
+  const int64_t total = pad ? (n + world - 1) / world * world : n;
+  for (int64_t i = rank; i < total; i += world) out.push_back(i % n);
+  return out;
+}
+
 namespace {
 
 // In-memory source: the split's images are gathered once (on the device), batches are index_select +
@@ -69,7 +81,8 @@ class MemorySource : public BatchSource {
     int64_t c = images_.size(1);
     mean_ = torch::tensor(mean).view({1, c, 1, 1}).to(fopt).mul(255.0);
     inv_std_ = (1.0 / torch::tensor(std)).view({1, c, 1, 1}).to(fopt).div(255.0);
-    n_ = static_cast<int64_t>(idx.size());
+    full_n_ = static_cast<int64_t>(idx.size());
+    n_ = static_cast<int64_t>(shard_positions(full_n_, o.rank, o.world, o.training).size());
   }
 
   int64_t size() const override { return n_; }
@@ -83,16 +96,20 @@ class MemorySource : public BatchSource {
   void start_epoch_at(int64_t epoch, int64_t first_batch) override {
     batch_ = std::min(first_batch, num_batches());
     pos_ = batch_ * o_.batch_size;
+    // Every rank draws the whole epoch's order and augmentation, then keeps its share of the positions.
+    torch::Tensor share;
+    if (o_.world > 1) share = torch::tensor(shard_positions(full_n_, o_.rank, o_.world, o_.training), torch::kInt64);
+    auto take = [&](const torch::Tensor& t) { return (share.defined() ? t.index_select(0, share) : t).to(o_.device); };
     if (o_.training) {
       auto g = at::make_generator<at::CPUGeneratorImpl>(derive_seed(o_.seed, "shuffle", epoch));
-      order_ = torch::randperm(n_, g, torch::kInt64).to(o_.device);
+      order_ = take(torch::randperm(full_n_, g, torch::kInt64));
       if (augment_) {
         auto ga = at::make_generator<at::CPUGeneratorImpl>(derive_seed(o_.seed, "augment", epoch));
-        offsets_ = torch::randint(0, 2 * kPad + 1, {n_, 2}, ga, torch::kInt64).to(o_.device);
-        flips_ = (torch::rand({n_}, ga) < 0.5).to(o_.device);
+        offsets_ = take(torch::randint(0, 2 * kPad + 1, {full_n_, 2}, ga, torch::kInt64));
+        flips_ = take(torch::rand({full_n_}, ga) < 0.5);
       }
     } else {
-      order_ = torch::arange(n_, torch::TensorOptions().dtype(torch::kInt64).device(o_.device));
+      order_ = take(torch::arange(full_n_, torch::kInt64));
     }
   }
 
@@ -113,7 +130,9 @@ class MemorySource : public BatchSource {
   LoaderOptions o_;
   bool augment_;
   torch::Tensor images_, labels_, mean_, inv_std_, order_, offsets_, flips_;
-  int64_t n_ = 0, pos_ = 0, batch_ = 0;
+  int64_t full_n_ = 0;  ///< the split's size
+  int64_t n_ = 0;       ///< this rank's share of it
+  int64_t pos_ = 0, batch_ = 0;
 };
 
 void check_labels(const ImageSet& s, int classes, const std::string& what) {

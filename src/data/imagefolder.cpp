@@ -199,6 +199,7 @@ class FolderSource : public BatchSource {
     auto fopt = torch::TensorOptions().dtype(torch::kFloat).device(lo_.device);
     mean_ = torch::tensor(mean).view({1, 3, 1, 1}).to(fopt).mul(255.0);
     inv_std_ = (1.0 / torch::tensor(std)).view({1, 3, 1, 1}).to(fopt).div(255.0);
+    n_ = static_cast<int64_t>(shard_positions(int64_t(idx_.size()), lo_.rank, lo_.world, lo_.training).size());
   }
   ~FolderSource() override {
     if (pending_.valid()) pending_.wait();
@@ -216,7 +217,7 @@ class FolderSource : public BatchSource {
     }
   }
 
-  int64_t size() const override { return static_cast<int64_t>(idx_.size()); }
+  int64_t size() const override { return n_; }
   int64_t num_batches() const override {
     int64_t n = size(), b = (n + lo_.batch_size - 1) / lo_.batch_size;
     if (lo_.training && n % lo_.batch_size == 1 && b > 1) --b;
@@ -231,6 +232,12 @@ class FolderSource : public BatchSource {
     if (lo_.training) {
       std::mt19937_64 rng(derive_seed(lo_.seed, "shuffle", epoch));
       std::shuffle(order_.begin(), order_.end(), rng);
+    }
+    if (lo_.world > 1) {  // this rank's share of the epoch's order
+      std::vector<int64_t> mine;
+      for (int64_t p : shard_positions(int64_t(order_.size()), lo_.rank, lo_.world, lo_.training))
+        mine.push_back(order_[size_t(p)]);
+      order_ = std::move(mine);
     }
     batch_ = std::min(first_batch, num_batches());
     if (batch_ < num_batches())
@@ -320,7 +327,7 @@ class FolderSource : public BatchSource {
   FolderSourceOptions fo_;
   int workers_ = 1;
   torch::Tensor mean_, inv_std_;
-  int64_t epoch_ = 0, batch_ = 0;
+  int64_t epoch_ = 0, batch_ = 0, n_ = 0;  // n_: this rank's share of idx_
   std::future<std::pair<torch::Tensor, torch::Tensor>> pending_;
   std::atomic<int64_t> failures_{0};
   int64_t reported_ = 0;

@@ -108,7 +108,7 @@ template <class V>
 void visit(V& f, TrainRecord& r) {
   f("arch", r.arch), f("channels", r.channels), f("flops", r.flops), f("params", r.params);
   f("epochs", r.epochs), f("train_split", r.train_split), f("final_eval", r.final_eval), f("test", r.test);
-  f("seconds", r.seconds);
+  f("seconds", r.seconds), f(Added{"world_size"}, r.world_size), f(Added{"backend"}, r.backend);
 }
 
 template <class V>
@@ -155,7 +155,7 @@ void visit(V& f, SearchRecord& r) {
   f("epochs_per_iteration", r.epochs_per_iteration), f("iterations", r.iterations), f("best", r.best);
   f("done", r.done), f("stopped_early", r.stopped_early);
   f(Added{"budget"}, r.budget), f(Added{"stopped"}, r.stopped), f(Added{"selection"}, r.selection);
-  f(Added{"device"}, r.device);
+  f(Added{"device"}, r.device), f(Added{"world_size"}, r.world_size), f(Added{"backend"}, r.backend);
 }
 
 template <class V>

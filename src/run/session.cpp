@@ -2,14 +2,16 @@
 
 #include <ctime>
 
+#include "netadj/dist/dist.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
+#include "netadj/util/log.h"
 
 namespace netadj {
 
 RunSession::RunSession(Config cfg)
     : cfg_(std::move(cfg)),
-      device_(setup_device(cfg_.runtime)),
+      device_((join_world(cfg_), setup_device(cfg_.runtime))),
       data_(std::make_unique<DataModule>(cfg_.data, cfg_.runtime.seed)),
       amp_(resolve_amp(cfg_.runtime, device_)) {
   check_model_matches_data(cfg_.model, *data_);
@@ -25,6 +27,23 @@ ArchSpec RunSession::spec(const std::vector<int64_t>& channels) const {
 
 std::unique_ptr<BatchSource> RunSession::eval_loader(Split s) const {
   return data_->loader(s, {cfg_.eval.batch_size, /*training=*/false, device_, /*seed=*/0});
+}
+
+void join_world(const Config& cfg) {
+  static bool joined = false;
+  if (joined) return;
+  joined = true;
+  const dist::Env env = dist::read_env();
+  if (!env.present) return;
+  if (env.rank != 0) {
+    set_writes_enabled(false);
+    set_log_rank(env.rank);
+  }
+  torch::Device device = setup_device(cfg.runtime);
+  auto timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.dist.timeout_s * 1000));
+  dist::set_world(dist::World::connect(env, device, timeout));
+  logger()->info("data-parallel: {} ranks over {} ({} on this machine); rank 0 on {} writes the run directory",
+                 env.world, dist::world().backend(), env.local_world, device.str());
 }
 
 std::string make_run_dir(const Config& cfg, const std::string& out) {

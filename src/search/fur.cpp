@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "netadj/dist/dist.h"
 #include "netadj/search/search.h"
 #include "netadj/train/autocast.h"
 #include "netadj/util/error.h"
@@ -143,19 +144,32 @@ std::vector<int> layers_to_refine(const std::vector<std::vector<double>>& values
 
 void refine_fur(std::vector<std::vector<double>>& values, const FurRefine& r, std::vector<int>& pending,
                 const std::function<double(int, int)>& measure, const std::function<void()>& after_layer) {
+  auto one_by_one = [&](const std::vector<std::pair<int, int>>& pairs) {
+    std::vector<double> out;
+    for (auto [l, k] : pairs) out.push_back(measure(l, k));
+    return out;
+  };
+  refine_fur(values, r, pending, one_by_one, 1, after_layer);
+}
+
+void refine_fur(std::vector<std::vector<double>>& values, const FurRefine& r, std::vector<int>& pending,
+                const MeasurePairs& measure, int layers_per_round, const std::function<void()>& after_layer) {
   for (;;) {
     if (pending.empty()) pending = layers_to_refine(values, r);
     if (pending.empty()) return;
     while (!pending.empty()) {
-      const int l = pending.front();
-      if (l < 0 || size_t(l) >= values.size())
-        throw DataError("FUR refinement: layer " + std::to_string(l) + " out of range");
-      auto& v = values[size_t(l)];
-      const int n = int(v.size()), target = std::min(2 * std::max(n, 1), r.max_repeats);
-      std::vector<double> more;
-      for (int i = n; i < target; ++i) more.push_back(measure(l, i));
-      v.insert(v.end(), more.begin(), more.end());
-      pending.erase(pending.begin());
+      const size_t take = std::min(pending.size(), size_t(std::max(1, layers_per_round)));
+      std::vector<std::pair<int, int>> pairs;
+      for (size_t j = 0; j < take; ++j) {
+        const int l = pending[j];
+        if (l < 0 || size_t(l) >= values.size())
+          throw DataError("FUR refinement: layer " + std::to_string(l) + " out of range");
+        const int n = int(values[size_t(l)].size()), target = std::min(2 * std::max(n, 1), r.max_repeats);
+        for (int i = n; i < target; ++i) pairs.emplace_back(l, i);
+      }
+      std::vector<double> more = measure(pairs);
+      for (size_t i = 0; i < pairs.size(); ++i) values[size_t(pairs[i].first)].push_back(more[i]);
+      pending.erase(pending.begin(), pending.begin() + std::ptrdiff_t(take));
       if (after_layer) after_layer();
     }
   }
@@ -172,6 +186,44 @@ void summarize(FurResult& r, const std::vector<std::vector<double>>& values, con
                     r.fur[l], r.stderr_[l], values[l].size());
   }
   r.rank = ranks_descending(r.fur);
+}
+
+// Data-parallel: the j-th distinct layer of `pairs` is measured (all its repeats) by rank j % world on the
+// whole validation split, and the values are summed over the ranks (the others contribute zeros). Each
+// repeat's masks depend only on (seed, layer, repeat), so the table does not depend on the world.
+std::vector<double> measure_on_ranks(const dist::World& w, const std::vector<std::pair<int, int>>& pairs,
+                                     const std::function<double(int, int)>& measure) {
+  std::vector<int> layers;
+  for (auto [l, k] : pairs)
+    if (std::find(layers.begin(), layers.end(), l) == layers.end()) layers.push_back(l);
+  auto out = torch::zeros({int64_t(pairs.size())}, torch::kDouble);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    auto j = std::find(layers.begin(), layers.end(), pairs[i].first) - layers.begin();
+    if (int(j % w.size()) == w.rank()) out[int64_t(i)] = measure(pairs[i].first, pairs[i].second);
+  }
+  w.all_reduce_sum(out);
+  return std::vector<double>(out.data_ptr<double>(), out.data_ptr<double>() + out.numel());
+}
+
+// The layers that `partial` does not hold yet, one per rank a round; `partial` is saved after each round.
+void measure_missing_layers(const dist::World& w, json& partial, size_t layers, int repeats,
+                            const MeasurePairs& measure_pairs, const std::function<void(const json&)>& on_layer) {
+  std::vector<int> missing;
+  for (size_t l = 0; l < layers; ++l)
+    if (!partial["layers"].contains(std::to_string(l))) missing.push_back(int(l));
+  for (size_t first = 0; first < missing.size(); first += size_t(w.size())) {
+    throw_if_interrupted("FUR");
+    std::vector<std::pair<int, int>> pairs;
+    for (size_t j = first; j < std::min(missing.size(), first + size_t(w.size())); ++j)
+      for (int k = 0; k < repeats; ++k) pairs.emplace_back(missing[j], k);
+    std::vector<double> got = measure_pairs(pairs);
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      auto& slot = partial["layers"][std::to_string(pairs[i].first)];
+      if (!slot.is_array()) slot = json::array();
+      slot.push_back(got[i]);
+    }
+    if (on_layer) on_layer(partial);
+  }
 }
 
 }  // namespace
@@ -208,22 +260,17 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
     net->clear_drop();
     return o.metric == FurMetric::kLoss ? e.loss - r.base.loss : r.base.top1 - e.top1;
   };
+  const dist::World& w = dist::world();
+  const MeasurePairs measure_pairs = [&](const std::vector<std::pair<int, int>>& pairs) {
+    return measure_on_ranks(w, pairs, measure);
+  };
   std::vector<std::vector<double>> values(L);
-  for (size_t l = 0; l < L; ++l) {
-    std::string key = std::to_string(l);
-    if (!partial["layers"].contains(key)) {
-      throw_if_interrupted("FUR");
-      std::vector<double> vals;
-      for (int k = 0; k < o.repeats; ++k) vals.push_back(measure(int(l), k));
-      partial["layers"][key] = vals;
-      if (on_layer) on_layer(partial);
-    }
-    values[l] = partial["layers"][key].get<std::vector<double>>();
-  }
+  measure_missing_layers(w, partial, L, o.repeats, measure_pairs, on_layer);
+  for (size_t l = 0; l < L; ++l) values[l] = partial["layers"][std::to_string(l)].get<std::vector<double>>();
   if (refine && refine->max_repeats > o.repeats) {
     std::vector<int> pending;
     if (partial.contains("refine_pending")) pending = partial["refine_pending"].get<std::vector<int>>();
-    refine_fur(values, *refine, pending, measure, [&] {
+    refine_fur(values, *refine, pending, measure_pairs, w.size(), [&] {
       for (size_t l = 0; l < L; ++l) partial["layers"][std::to_string(l)] = values[l];
       partial["refine_pending"] = pending;
       if (on_layer) on_layer(partial);

@@ -11,6 +11,7 @@
 #include "netadj/arch/export.h"
 #include "netadj/arch/table.h"
 #include "netadj/arch/warm.h"
+#include "netadj/dist/dist.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
@@ -114,6 +115,8 @@ void SearchLoop::start_or_load(bool resume) {
     start_record();
   }
   doc_.device = session_.device().str();
+  doc_.world_size = dist::world().size();
+  doc_.backend = dist::world().backend();
 }
 
 void SearchLoop::start_record() {
@@ -213,6 +216,8 @@ void SearchLoop::run_iteration(int t) {
   save_iteration(rec, times, net, idir);
   // The iteration is recorded: its training checkpoint is no longer needed.
   remove_file(previous_checkpoint(checkpoint));
+  // The other ranks go on only once rank 0 has written the iteration (the next one may warm-start from it).
+  dist::world().barrier();
   remove_file(checkpoint);
   c_ = adj.channels;
 }

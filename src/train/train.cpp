@@ -1,5 +1,7 @@
 #include "netadj/train/train.h"
 
+#include "netadj/dist/dist.h"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -17,14 +19,20 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 torch::Device setup_device(const RuntimeOptions& r) {
-  int threads = r.threads > 0 ? r.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Ranks on one machine share its cores (and, on CUDA, take one device each: cuda:LOCAL_RANK).
+  const dist::Env env = dist::read_env();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = r.threads > 0 ? r.threads : std::max(1, cores / env.local_world);
   torch::set_num_threads(threads);
   using Kind = DeviceChoice::Kind;
   bool have_cuda = torch::cuda::is_available();
   if (r.device.kind == Kind::kCpu || (r.device.kind == Kind::kAuto && !have_cuda)) return torch::kCPU;
   if (!have_cuda)
     throw ConfigError("runtime.device = \"" + r.device.str() + "\": no CUDA device is available (use cpu or auto)");
-  int index = std::max(0, r.device.index);
+  if (env.local_world > 1 && r.device.index >= 0)
+    throw ConfigError("runtime.device = \"" + r.device.str() + "\": with " + std::to_string(env.local_world) +
+                      " ranks on this machine each takes cuda:LOCAL_RANK; set runtime.device to cuda or auto");
+  int index = env.local_world > 1 ? env.local_rank : std::max(0, r.device.index);
   if (index >= static_cast<int>(torch::cuda::device_count()))
     throw ConfigError("runtime.device = \"" + r.device.str() + "\": only " +
                       std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
@@ -77,7 +85,7 @@ std::vector<double> drop_rates(const DropOptions& d, int epoch, int epochs, int 
   return v;
 }
 
-EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, AmpMode amp) {
+EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, AmpMode amp, const dist::World* shards) {
   c10::InferenceMode no_autograd;  // cheaper than NoGradGuard: no version counters or view tracking
   bool was_training = net->is_training();
   net->eval();
@@ -92,7 +100,7 @@ EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, A
     sums.add(logits, b->y);
   }
   if (was_training) net->train();
-  return sums.result();
+  return sums.result(shards);
 }
 
 EvalSums::EvalSums(const torch::Device& dev) {
@@ -115,13 +123,18 @@ void EvalSums::add(const torch::Tensor& logits_in, const torch::Tensor& labels) 
   n_ += labels.size(0);
 }
 
-EvalResult EvalSums::result() const {
+EvalResult EvalSums::result(const dist::World* shards) const {
+  auto sums = torch::stack({loss_.to(torch::kDouble), top1_.to(torch::kDouble), top5_.to(torch::kDouble),
+                            torch::full({}, double(n_), loss_.options().dtype(torch::kDouble))});
+  if (shards) shards->all_reduce_sum(sums);
+  sums = sums.cpu();
+  const double* v = sums.data_ptr<double>();
   EvalResult r;
-  r.n = n_;
-  if (n_ > 0) {
-    r.loss = loss_.item<double>() / double(n_);
-    r.top1 = top1_.item<double>() / double(n_);
-    r.top5 = top5_.item<double>() / double(n_);
+  r.n = std::llround(v[3]);
+  if (r.n > 0) {
+    r.loss = v[0] / v[3];
+    r.top1 = v[1] / v[3];
+    r.top5 = v[2] / v[3];
   }
   return r;
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "netadj/dist/dist.h"
 #include "netadj/train/autocast.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/train/train.h"
@@ -79,6 +80,9 @@ class TrainLoop {
   EvalResult evaluate_split(Split s) const;
   void write_metrics(const EpochRecord& rec) const;
   void sync_metrics() const;
+  void join_ranks();
+  bool stop_requested() const;
+  void reduce_sums();
   void save_checkpoint(const Position* partial);
   [[noreturn]] void stop_interrupted(int epoch, int64_t step, Clock::time_point t0);
   bool budget_spent() const { return plan_.max_steps >= 0 && total_steps_ >= plan_.max_steps; }
@@ -91,11 +95,13 @@ class TrainLoop {
   const AmpMode amp_;
   GraphNet& net_;
   const TrainPlan& plan_;
+  const dist::World& world_;
   std::unique_ptr<BatchSource> train_src_, eval_src_;
   int64_t steps_ = 0;  ///< per epoch
   std::vector<torch::Tensor> params_;
   Sgd opt_;
   std::optional<GradScaler> scaler_;  // fp16 only; bf16 has fp32's range
+  dist::GradSync sync_;               // averages the gradients over the ranks (nothing in a world of one)
   std::optional<GraphNet> teacher_;
   Progress progress_;
   TrainResult result_;
@@ -105,6 +111,14 @@ class TrainLoop {
   int64_t seen_ = 0, total_steps_ = 0;
   double lr_ = 0;
 };
+
+// train.batch_size is the global batch: each rank takes its share.
+int rank_batch(const TrainOptions& t, const dist::World& w) {
+  if (t.batch_size % w.size() != 0)
+    throw ConfigError("train.batch_size = " + std::to_string(t.batch_size) + ": the global batch must divide among " +
+                      std::to_string(w.size()) + " ranks");
+  return t.batch_size / w.size();
+}
 
 // Puts the network on its device in its training layout. It runs before the parameter list and the
 // optimizer are taken (the initializer list below): momentum buffers copy the parameters' layout.
@@ -121,13 +135,17 @@ TrainLoop::TrainLoop(const Trainer& trainer, GraphNet& net, const TrainPlan& pla
       amp_(trainer.amp()),
       net_(net),
       plan_(plan),
+      world_(plan.world ? *plan.world : dist::world()),
       train_src_((place(net, cfg_.runtime, device_),
-                  data_.loader(plan.train_split, {t_.batch_size, true, device_, plan.seed}))),
+                  data_.loader(plan.train_split,
+                               {rank_batch(t_, world_), true, device_, plan.seed, world_.rank(), world_.size()}))),
       steps_(train_src_->num_batches()),
       params_(net->parameters()),  // the same tensors for the whole run
       opt_(params_, sgd_options(t_)),
+      sync_(world_, params_),
       progress_(plan.label, plan.epochs, steps_, cfg_.runtime.log_every) {
-  if (plan.eval_split) eval_src_ = data_.loader(*plan.eval_split, {cfg_.eval.batch_size, false, device_, 0});
+  if (plan.eval_split)
+    eval_src_ = data_.loader(*plan.eval_split, {cfg_.eval.batch_size, false, device_, 0, world_.rank(), world_.size()});
   if (amp_ == AmpMode::kFp16) scaler_.emplace(device_, t_.loss_scale);
   load_teacher();
 }
@@ -144,15 +162,22 @@ void TrainLoop::load_teacher() {
 
 TrainResult TrainLoop::run() {
   auto t_all = Clock::now();
+  // train.sync_bn: the network's BatchNorms use this run's ranks while it trains, and only then.
+  struct SyncBnScope {
+    GraphNet& net;
+    ~SyncBnScope() { net->set_sync_bn(nullptr); }
+  } sync_bn_scope{net_};
+  if (t_.sync_bn && world_.distributed()) net_->set_sync_bn(&world_);
   if (!plan_.checkpoint.empty() &&
       (file_exists(plan_.checkpoint) || file_exists(previous_checkpoint(plan_.checkpoint))))
     resume();
+  join_ranks();
   sync_metrics();
   total_steps_ = int64_t(pos_.epoch) * steps_ + pos_.step;
   for (int epoch = pos_.epoch; epoch < plan_.epochs && !budget_spent(); ++epoch) {
     EpochRecord rec = train_epoch(epoch);
     finish_epoch(rec);
-    if (interrupt_requested() && epoch + 1 < plan_.epochs)
+    if (stop_requested() && epoch + 1 < plan_.epochs)
       throw Interrupted(fmt::format("{}interrupted by {} after epoch {}{}", where(), interrupt_signal_name(), epoch + 1,
                                     plan_.checkpoint.empty() ? "" : "; checkpoint " + plan_.checkpoint));
   }
@@ -163,6 +188,37 @@ TrainResult TrainLoop::run() {
   }
   result_.seconds = seconds_since(t_all);
   return result_;
+}
+
+// Every rank starts from rank 0's weights and position: a fresh start from the same seed, or rank 0's
+// checkpoint, which the other ranks must have read too (the run directory is on a filesystem they share).
+void TrainLoop::join_ranks() {
+  if (!world_.distributed()) return;
+  dist::broadcast_state(world_, *net_);
+  std::vector<torch::Tensor> at = {torch::tensor({int64_t(pos_.epoch), pos_.step}, torch::kInt64)};
+  auto mine = at[0].clone();
+  world_.broadcast(at);
+  if (!at[0].equal(mine))
+    throw dist::DistError(fmt::format(
+        "{}rank {} would resume at epoch {} step {} but rank 0 at epoch {} step {}: every rank must see the same "
+        "run directory (a filesystem they share)",
+        where(), world_.rank(), pos_.epoch + 1, pos_.step, at[0][0].item<int64_t>() + 1, at[0][1].item<int64_t>()));
+}
+
+// A signal stops every rank at the same step: the ranks agree each step whether any of them got one.
+bool TrainLoop::stop_requested() const {
+  if (!world_.distributed()) return interrupt_requested();
+  torch::Tensor flag = torch::full({1}, interrupt_requested() ? 1.0 : 0.0, torch::kFloat);
+  world_.all_reduce_sum(flag);
+  return flag.item<float>() > 0;
+}
+
+// The epoch's running sums over all ranks (each rank summed its own share).
+void TrainLoop::reduce_sums() {
+  if (!world_.distributed()) return;
+  std::vector<torch::Tensor> v = {loss_sum_, correct_, torch::full({}, double(seen_), loss_sum_.options())};
+  world_.all_reduce_sum(v);
+  seen_ = std::llround(v[2].item<double>());
 }
 
 // ---- resume ------------------------------------------------------------------------------------------
@@ -248,12 +304,14 @@ void TrainLoop::begin_epoch(int epoch) {
   net_->set_drop(drop_rates(t_.drop, epoch, plan_.epochs, net_->num_slots()), t_.drop.type);
   auto dopt = torch::TensorOptions().dtype(torch::kDouble).device(device_);
   const bool continuing = epoch == pos_.epoch && pos_.step > 0;
-  loss_sum_ = torch::full({}, continuing ? pos_.loss_sum : 0.0, dopt);
-  correct_ = torch::full({}, continuing ? pos_.correct : 0.0, dopt);
-  seen_ = continuing ? pos_.seen : 0;
-  // Dropout masks come from the global generator, reseeded per epoch so a resumed run repeats them (a
-  // mid-epoch resume restored the generator's state instead).
-  if (!continuing) torch::manual_seed(derive_seed(plan_.seed, "dropout", epoch));
+  // A mid-epoch checkpoint holds the sums over all ranks: rank 0 carries them on.
+  const bool carry = continuing && world_.root();
+  loss_sum_ = torch::full({}, carry ? pos_.loss_sum : 0.0, dopt);
+  correct_ = torch::full({}, carry ? pos_.correct : 0.0, dopt);
+  seen_ = carry ? pos_.seen : 0;
+  // Dropout masks come from the global generator, reseeded per epoch (and rank) so a resumed run repeats
+  // them (a mid-epoch resume restored the generator's state instead).
+  if (!continuing) torch::manual_seed(derive_seed(plan_.seed, "dropout", epoch, world_.rank()));
   train_src_->start_epoch_at(epoch, continuing ? pos_.step : 0);
 }
 
@@ -270,11 +328,12 @@ EpochRecord TrainLoop::train_epoch(int epoch) {
     ++step;
     ++total_steps_;
     // At the epoch's last step the epoch finishes first: run() stops after its checkpoint.
-    if (interrupt_requested() && step < steps_) stop_interrupted(epoch, step, t0);
+    if (step < steps_ && stop_requested()) stop_interrupted(epoch, step, t0);
     if (budget_spent()) break;
   }
   progress_.end_epoch();
   net_->clear_drop();
+  reduce_sums();
   double train_loss = loss_sum_.item<double>() / double(std::max<int64_t>(seen_, 1));
   if (!std::isfinite(train_loss))
     throw NumericError(fmt::format("{}non-finite loss in epoch {} (checked at its end); the last checkpoint is kept",
@@ -317,11 +376,15 @@ void TrainLoop::train_step(const Batch& b, double lr) {
   opt_.zero_grad();
   if (scaler_) {
     // No host sync: overflow is detected, and the step skipped, on the device.
+    sync_.begin();
     scaler_->scale(loss).backward();
+    sync_.finish();
     opt_.step(lr, scaler_->unscale(params_));
     scaler_->update();
   } else {
+    sync_.begin();
     loss.backward();
+    sync_.finish();
     opt_.step(lr);
   }
   auto ld = loss.detach().to(torch::kDouble);
@@ -353,13 +416,13 @@ void TrainLoop::watch(int epoch, int64_t step, const torch::Tensor& loss_sum, Cl
 // ---- end of an epoch ------------------------------------------------------------------------------------
 
 EvalResult TrainLoop::evaluate_split(Split s) const {
-  auto src = data_.loader(s, {cfg_.eval.batch_size, false, device_, 0});
-  return evaluate(net_, *src, device_, amp_);
+  auto src = data_.loader(s, {cfg_.eval.batch_size, false, device_, 0, world_.rank(), world_.size()});
+  return evaluate(net_, *src, device_, amp_, &world_);
 }
 
 void TrainLoop::finish_epoch(EpochRecord& rec) {
   auto t0 = Clock::now();
-  if (eval_src_) rec.val = evaluate(net_, *eval_src_, device_, amp_);
+  if (eval_src_) rec.val = evaluate(net_, *eval_src_, device_, amp_, &world_);
   if (t_.eval_test_each_epoch && plan_.eval_split != Split::kTest) rec.test = evaluate_split(Split::kTest);
   rec.seconds += seconds_since(t0);
   result_.history.push_back(rec);
@@ -432,6 +495,7 @@ void TrainLoop::save_checkpoint(const Position* partial) {
 }
 
 void TrainLoop::stop_interrupted(int epoch, int64_t step, Clock::time_point t0) {
+  reduce_sums();
   Position p{epoch, step, loss_sum_.item<double>(), correct_.item<double>(), seconds_since(t0), seen_};
   save_checkpoint(&p);
   throw Interrupted(fmt::format("{}interrupted by {} at epoch {} step {}{}", where(), interrupt_signal_name(),

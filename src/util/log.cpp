@@ -33,7 +33,20 @@ void set_log_level(const std::string& level) {
   g_file_level = std::min(lv, spdlog::level::info);
 }
 
+namespace {
+bool g_log_file = true;
+}
+
+void set_log_rank(int rank) {
+  if (rank == 0) return;
+  auto& console = logger()->sinks().front();
+  console->set_pattern("[%H:%M:%S] %^%l%$ rank " + std::to_string(rank) + ": %v");
+  console->set_level(std::max(console->level(), spdlog::level::warn));
+  g_log_file = false;
+}
+
 void add_log_file(const std::string& path) {
+  if (!g_log_file) return;
   try {
     auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false);
     sink->set_pattern("[%Y-%m-%d %H:%M:%S.%e] %l %v");

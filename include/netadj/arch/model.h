@@ -21,6 +21,10 @@ struct TraceRecord {
   int64_t macs_per_sample = 0;
 };
 
+namespace dist {
+class World;
+}
+
 class GraphNetImpl : public torch::nn::Module {
  public:
   explicit GraphNetImpl(ArchSpec spec);
@@ -63,11 +67,16 @@ class GraphNetImpl : public torch::nn::Module {
   };
   const Node& node(size_t op) const { return nodes_.at(op); }
 
+  /// train.sync_bn: in training mode every BatchNorm normalizes with the statistics of the whole global
+  /// batch, summed over `ranks` (null: each rank's own batch, as DDP does by default).
+  void set_sync_bn(const dist::World* ranks) { sync_bn_ = ranks; }
+
   /// When set, forward() appends one record per conv/linear it runs.
   void set_trace(std::vector<TraceRecord>* sink) { trace_ = sink; }
 
  private:
   torch::Tensor fit_channels(const torch::Tensor& x, int64_t c) const;
+  torch::Tensor batch_norm(torch::nn::BatchNorm2d& m, const torch::Tensor& x);
   /// Output of op `i` from the outputs of earlier ops.
   torch::Tensor apply(size_t i, const std::vector<torch::Tensor>& val);
   torch::Tensor apply_conv(const Op& op, Node& n, const torch::Tensor& in, bool with_drop = true);
@@ -82,6 +91,7 @@ class GraphNetImpl : public torch::nn::Module {
   std::vector<int> last_use_;
   std::vector<double> drop_p_;
   DropType drop_type_ = DropType::kBernoulli;
+  const dist::World* sync_bn_ = nullptr;
   std::vector<TraceRecord>* trace_ = nullptr;
   bool channels_last_ = false;
 };

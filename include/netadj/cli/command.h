@@ -42,6 +42,12 @@ Command export_command();
 Command bench_command();
 Command report_command();
 
+/// --nproc N (search, train, fur, bench train): main() starts N local ranks of the same command line
+/// (dist::launch_local) instead of running it, unless this process is already a rank (RANK is set).
+void add_nproc_option(CLI::App& app);
+/// The --nproc given (1 when none).
+int requested_nproc();
+
 /// --config and --set, shared by every command that reads a config.
 struct ConfigArgs {
   std::string config;             ///< a path, or the bare name of a shipped config ("resnet20_cifar100")

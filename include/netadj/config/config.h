@@ -104,6 +104,7 @@ struct TrainOptions {
       65536.0;  ///< fp16 only: initial dynamic loss scale (halves on overflow, doubles after 2000 clean steps)
   bool eval_test_each_epoch = false;
   bool full_train = true;  ///< `netadj train` trains on train+val (the paper's re-training)
+  bool sync_bn = false;    ///< data-parallel: BatchNorm statistics over the global batch (else per rank)
   DropOptions drop;
   KdOptions kd;
 };
@@ -170,6 +171,11 @@ struct ExportOptions {
   bool fold_bn = false;  ///< fold BatchNorm into the convolutions (and pre-activation BN into scale/shift)
 };
 
+/// The "dist" section: data-parallel runs over c10d (RANK/WORLD_SIZE from torchrun, or --nproc).
+struct DistOptions {
+  double timeout_s = 60;  ///< a collective that waits longer (a rank died or hangs) fails the run
+};
+
 struct RuntimeOptions {
   DeviceChoice device;           ///< auto|cpu|cuda|cuda:N
   AmpMode amp = AmpMode::kAuto;  ///< autocast; auto = bf16 on CUDA, off on the CPU
@@ -190,6 +196,7 @@ struct Config {
   SearchOptions search;
   EvalOptions eval;
   ExportOptions exporting;  ///< the "export" section
+  DistOptions dist;
   RuntimeOptions runtime;
 };
 

@@ -46,6 +46,10 @@ struct LoaderOptions {
   bool training = false;  ///< shuffle + augment (when the dataset allows it)
   torch::Device device = torch::kCPU;
   uint64_t seed = 0;
+  /// Data-parallel share: this rank's strided part of every epoch's order (as DistributedSampler). A
+  /// training epoch is padded by wrapping so every rank takes the same number of steps; an evaluation is
+  /// not, so the ranks' shares partition the split exactly. batch_size is the per-rank batch.
+  int rank = 0, world = 1;
 };
 
 struct FileList;  // imagefolder.h
@@ -137,6 +141,11 @@ torch::Tensor read_idx_images(const std::string& path);
 torch::Tensor read_idx_labels(const std::string& path);
 /// Deterministic learnable data: class-dependent patterns plus noise.
 ImageSet make_synthetic(const SyntheticOptions& o, int64_t n, uint64_t seed);
+
+/// The positions of an epoch's order (of `n` items) that `rank` of `world` takes: rank, rank + world, ...
+/// With `pad`, the order is first extended by wrapping to a multiple of `world`, so every rank gets
+/// ceil(n / world) positions; without, the shares partition [0, n).
+std::vector<int64_t> shard_positions(int64_t n, int rank, int world, bool pad);
 
 /// Random crop with `pad` zero padding and horizontal flip, batched: x uint8/float [B,C,H,W];
 /// offsets int64 [B,2] in [0, 2*pad], flip bool [B]. Pure function (same result on CPU and GPU).

@@ -40,6 +40,8 @@ struct TrainRecord {
   EvalResult final_eval;    ///< last epoch's validation, or the test result when there is no validation
   std::optional<EvalResult> test;
   double seconds = 0;
+  int world_size = 1;   ///< data-parallel processes that trained it
+  std::string backend;  ///< "gloo" or "nccl" when world_size > 1, else ""
 };
 
 /// iter_<t>/fur.json and `netadj fur --json`.
@@ -120,7 +122,9 @@ struct SearchRecord {
   /// Why the loop ended: "" while running, "iterations", "patience" or "converged" (no gated move).
   std::string stopped;
   std::optional<SelectionRecord> selection;  ///< search.select = retrain
-  std::string device;  ///< where the search trained and timed each iteration's latency ("cpu", "cuda:0")
+  std::string device;   ///< where the search trained and timed each iteration's latency ("cpu", "cuda:0")
+  int world_size = 1;   ///< data-parallel processes (the last start's; a resume may use another number)
+  std::string backend;  ///< "gloo" or "nccl" when world_size > 1, else ""
 };
 
 struct IterationTimes {

@@ -38,6 +38,11 @@ class RunSession {
   AmpMode amp_;
 };
 
+/// Joins the data-parallel job when the environment describes one (RANK, WORLD_SIZE, MASTER_ADDR,
+/// MASTER_PORT, as torchrun sets them), once per process: this rank's device, the process group (Gloo on
+/// the CPU, NCCL on CUDA), and on ranks other than 0 no writing and warnings-only logging.
+void join_world(const Config& cfg);
+
 /// Creates runs/<name>-<timestamp>/ (or `out`) and returns its path.
 std::string make_run_dir(const Config& cfg, const std::string& out);
 

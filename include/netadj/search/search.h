@@ -44,6 +44,12 @@ std::vector<int> layers_to_refine(const std::vector<std::vector<double>>& values
 /// `pending`.
 void refine_fur(std::vector<std::vector<double>>& values, const FurRefine& r, std::vector<int>& pending,
                 const std::function<double(int, int)>& measure, const std::function<void()>& after_layer);
+/// Measures (layer, repeat) pairs, in any grouping; returns their values in order.
+using MeasurePairs = std::function<std::vector<double>(const std::vector<std::pair<int, int>>&)>;
+/// The same, a round of up to `layers_per_round` pending layers at a time (one per data-parallel rank);
+/// after_layer() is called after each round.
+void refine_fur(std::vector<std::vector<double>>& values, const FurRefine& r, std::vector<int>& pending,
+                const MeasurePairs& measure, int layers_per_round, const std::function<void()>& after_layer);
 
 struct FurResult {
   EvalResult base;

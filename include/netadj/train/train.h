@@ -35,15 +35,21 @@ double lr_at(const TrainOptions& t, int epochs, int64_t step, int64_t steps_per_
 /// Per-layer SpatialDropout rates in epoch `epoch` (0-based) of `epochs` for `layers` layers.
 std::vector<double> drop_rates(const DropOptions& d, int epoch, int epochs, int layers);
 
-/// Evaluates with the model in eval mode (BN running stats) and whatever drop rates are set on it.
-EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, AmpMode amp);
+namespace dist {
+class World;
+}
+
+/// Evaluates with the model in eval mode (BN running stats) and whatever drop rates are set on it. With
+/// `shards`, `src` holds this rank's share of the split and the sums are added over the ranks.
+EvalResult evaluate(GraphNet& net, BatchSource& src, const torch::Device& dev, AmpMode amp,
+                    const dist::World* shards = nullptr);
 /// What evaluate() sums over batches (loss, top-1, top-5, count), on the device, for callers that compute
 /// the logits themselves (FUR's prefix cache).
 class EvalSums {
  public:
   explicit EvalSums(const torch::Device& dev);
   void add(const torch::Tensor& logits, const torch::Tensor& labels);
-  EvalResult result() const;
+  EvalResult result(const dist::World* shards = nullptr) const;
 
  private:
   torch::Tensor loss_, top1_, top5_;
@@ -55,11 +61,12 @@ struct TrainPlan {
   Split train_split = Split::kTrain;
   std::optional<Split> eval_split = Split::kVal;  ///< evaluated every epoch
   bool test_at_end = true;
-  uint64_t seed = 0;         ///< derives shuffling, augmentation and dropout streams
-  std::string checkpoint;    ///< "" = no checkpoints; else written each epoch and resumed from
-  std::string metrics_file;  ///< "" = none; else one JSON line per epoch
-  std::string label;         ///< shown in progress lines ("iter 3")
-  int64_t max_steps = -1;    ///< stop after this many steps in total (benchmarks); -1 = all
+  uint64_t seed = 0;                   ///< derives shuffling, augmentation and dropout streams
+  std::string checkpoint;              ///< "" = no checkpoints; else written each epoch and resumed from
+  std::string metrics_file;            ///< "" = none; else one JSON line per epoch
+  std::string label;                   ///< shown in progress lines ("iter 3")
+  int64_t max_steps = -1;              ///< stop after this many steps in total (benchmarks); -1 = all
+  const dist::World* world = nullptr;  ///< the data-parallel ranks; null = the process's (dist::world())
 };
 
 struct TrainResult {

@@ -12,6 +12,9 @@ std::shared_ptr<spdlog::logger> logger();
 void set_log_level(const std::string& level);
 /// Mirrors every later message into `path` (appending, so a resumed run keeps its history).
 void add_log_file(const std::string& path);
+/// A data-parallel rank other than 0: its console shows warnings and errors only, each prefixed with
+/// "rank N", and it keeps no log file (rank 0 writes the run's log.txt).
+void set_log_rank(int rank);
 /// True when stderr is a terminal (progress lines are redrawn in place then).
 bool stderr_is_tty();
 
