@@ -12,7 +12,13 @@
 namespace {
 
 int fail(netadj::ExitCode code, const std::string& what) {
-  std::cerr << "netadj: error: " << what << "\n";
+  // In a data-parallel job rank 0 speaks for all; the others name themselves, and an interrupt (which every
+  // rank reports alike) is left to rank 0.
+  const int rank = netadj::dist::world().rank();
+  if (rank == 0)
+    std::cerr << "netadj: error: " << what << "\n";
+  else if (code != netadj::ExitCode::kInterrupted)
+    std::cerr << "netadj: error: rank " << rank << ": " << what << "\n";
   return static_cast<int>(code);
 }
 
@@ -40,6 +46,10 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(netadj::ExitCode::kUsage);
   }
   netadj::set_log_level(verbose ? "debug" : quiet ? "warn" : "info");
+  // The process group goes before static destruction (NCCL must not be torn down at exit).
+  struct LeaveWorld {
+    ~LeaveWorld() { netadj::dist::set_world(netadj::dist::World()); }
+  } leave_world;
   try {
     // --nproc N: this process only launches the N ranks (each one runs the same command line).
     if (netadj::cli::requested_nproc() > 1 && !netadj::dist::read_env().present)

@@ -473,6 +473,26 @@ TEST(DistCli, KilledRankStopsEveryProcessAndResumeWithOneRankFinishes) {
   EXPECT_EQ(s["world_size"], 1);
 }
 
+// Ctrl-C reaches every rank through the launcher: they stop at the same step, rank 0 saves, all exit 130.
+TEST(DistCli, SigintStopsEveryRankWithTheProgressSavedAndResumeFinishes) {
+  std::string d = testing_util::fresh_dir("dist_sigint");
+  pid_t launcher = spawn({"search", "-c", kSmoke, "--set", "export.enabled=false", "--set", "train.epochs=6", "--nproc",
+                          "2", "--out", d + "/run"},
+                         {}, d + "/err");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (!file_exists(d + "/run/iter_0/checkpoint.pt") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(file_exists(d + "/run/iter_0/checkpoint.pt")) << read_file(d + "/err");
+  ::kill(launcher, SIGINT);
+  EXPECT_EQ(wait_for(launcher, std::chrono::seconds(120)), 130) << read_file(d + "/err");
+  const std::string err = read_file(d + "/err");
+  EXPECT_NE(err.find("resume with: netadj search --resume"), std::string::npos) << err;
+  EXPECT_EQ(err.find("rank 1: iter 0: interrupted"), std::string::npos) << "rank 0 reports for all: " << err;
+  auto r = run_cli_full({"--quiet", "search", "--resume", d + "/run", "--nproc", "2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(read_json(d + "/run/search.json")["done"].get<bool>());
+}
+
 TEST(DistCli, BenchTrainReportsScalingAgainstOneProcess) {
   auto r = run_cli_full({"--quiet", "bench", "train", "-c", kSmoke, "--warmup", "1", "--steps", "3", "--nproc", "2"});
   ASSERT_EQ(r.status, 0) << r.err;

@@ -5,6 +5,7 @@
 #include "netadj/data/imagefolder.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <turbojpeg.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include <set>
 #include <thread>
 
+#include "netadj/dist/dist.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/log.h"
@@ -194,7 +196,9 @@ class FolderSource : public BatchSource {
   FolderSource(std::shared_ptr<FileList> files, bool test_split, std::vector<int64_t> idx, LoaderOptions lo,
                FolderSourceOptions fo, std::vector<float> mean, std::vector<float> std)
       : files_(std::move(files)), test_(test_split), idx_(std::move(idx)), lo_(lo), fo_(fo) {
-    int workers = fo_.workers > 0 ? fo_.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // Ranks on one machine share its cores.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    int workers = fo_.workers > 0 ? fo_.workers : std::max(1, cores / dist::read_env().local_world);
     workers_ = workers;
     auto fopt = torch::TensorOptions().dtype(torch::kFloat).device(lo_.device);
     mean_ = torch::tensor(mean).view({1, 3, 1, 1}).to(fopt).mul(255.0);
@@ -251,6 +255,12 @@ class FolderSource : public BatchSource {
       cpu = pending_.get();
       int64_t b = ++batch_;
       if (b < num_batches()) pending_ = std::async(std::launch::async, [this, b] { return decode_batch(b); });
+      // Data-parallel ranks must take the same steps: one of them cannot pass over a batch.
+      if (cpu.second.size(0) == 0 && lo_.world > 1)
+        throw DataError(
+            fmt::format("imagefolder: no image of batch {} could be used on rank {} (see the files named "
+                        "above); a data-parallel run cannot pass over a batch: fix or remove those files",
+                        b, lo_.rank));
     } while (cpu.second.size(0) == 0);
     Batch out;
     out.x = (cpu.first.to(lo_.device, /*non_blocking=*/true).to(torch::kFloat) - mean_) * inv_std_;

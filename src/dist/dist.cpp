@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 
+#include "netadj/util/interrupt.h"
 #include "netadj/util/log.h"
 
 namespace netadj::dist {
@@ -102,7 +103,9 @@ World World::connect(const Env& env, const torch::Device& device, std::chrono::m
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(env.master_port);
-    so.isServer = env.rank == 0;
+    // Recent torchrun serves the store itself on MASTER_PORT (and says so): then every rank is a client.
+    const char* agent_store = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+    so.isServer = env.rank == 0 && !(agent_store && std::string(agent_store) == "True");
     so.numWorkers = static_cast<size_t>(env.world);
     so.waitWorkers = true;
     so.timeout = timeout;
@@ -201,6 +204,20 @@ std::string World::share(const std::string& key, const std::string& value, std::
   } catch (const std::exception& e) {
     fail("sharing " + key, e);
   }
+}
+
+bool World::any(bool mine) const {
+  if (!distributed()) return mine;
+  torch::Tensor flag = torch::full({1}, mine ? 1.0f : 0.0f);
+  all_reduce_sum(flag);
+  return flag.item<float>() > 0;
+}
+
+void throw_if_interrupted(const World& world, const std::string& what) {
+  if (!world.distributed()) return netadj::throw_if_interrupted(what);
+  if (!world.any(interrupt_requested())) return;
+  netadj::throw_if_interrupted(what);
+  throw Interrupted(what + ": interrupted (another rank got the signal)");
 }
 
 void World::barrier() const {

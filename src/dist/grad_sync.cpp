@@ -44,6 +44,7 @@ void GradSync::begin() {
   if (!world_.distributed()) return;
   for (auto& s : slots_) s.ready = false;
   for (auto& b : buckets_) b.ready = 0;
+  next_ = 0;
   active_ = true;
 }
 
@@ -55,7 +56,9 @@ void GradSync::on_grad(size_t i, const torch::Tensor& g) {
   torch::NoGradGuard ng;
   b.flat.narrow(0, s.offset, g.numel()).copy_(g.reshape(-1));
   s.ready = true;
-  if (++b.ready == b.params.size()) launch(b);
+  ++b.ready;
+  // A bucket starts once it and every bucket before it are complete: all ranks issue the same sequence.
+  while (next_ < buckets_.size() && buckets_[next_].ready == buckets_[next_].params.size()) launch(buckets_[next_++]);
 }
 
 void GradSync::launch(Bucket& b) { b.pending = world_.all_reduce_sum_async(b.flat); }
@@ -64,8 +67,8 @@ void GradSync::finish() {
   if (!world_.distributed()) return;
   active_ = false;
   torch::NoGradGuard ng;
-  for (auto& b : buckets_) {
-    if (b.ready == b.params.size()) continue;
+  for (; next_ < buckets_.size(); ++next_) {
+    Bucket& b = buckets_[next_];
     for (size_t k : b.params)
       if (!slots_[k].ready) b.flat.narrow(0, slots_[k].offset, params_[k].numel()).zero_();
     b.ready = b.params.size();

@@ -21,17 +21,25 @@ struct SyncBatchNorm : public torch::autograd::Function<SyncBatchNorm> {
     const World& w = *reinterpret_cast<const World*>(world_ptr);
     torch::Tensor x = x_in.to(torch::kFloat);
     const int64_t local = x.size(0) * x.size(2) * x.size(3);
-    torch::Tensor sums = torch::cat({channel_sum(x), channel_sum(x * x), torch::full({1}, double(local), x.options())});
-    w.all_reduce_sum(sums);
+    // Per-rank mean and centred sum of squares, combined over the ranks in double (Chan et al.): no
+    // cancellation of E[x^2] - E[x]^2, and counts beyond 2^24 stay exact.
+    torch::Tensor m_local = x.mean({0, 2, 3}).to(torch::kDouble);
+    torch::Tensor m2_local = channel_sum((x - per_channel(m_local.to(torch::kFloat))).square()).to(torch::kDouble);
     const int64_t C = x.size(1);
-    const double count = sums[2 * C].item<double>();
+    torch::Tensor sums = torch::cat({m_local * double(local), torch::full({1}, double(local), m_local.options())});
+    w.all_reduce_sum(sums);
+    const double count = sums[C].item<double>();
     torch::Tensor mean = sums.narrow(0, 0, C) / count;
-    torch::Tensor var = (sums.narrow(0, C, C) / count - mean * mean).clamp_min(0);
-    torch::Tensor invstd = (var + eps).rsqrt();
+    // Sum of squares about the global mean: each rank's m2 plus n_r (m_r - mean)^2.
+    torch::Tensor m2 = m2_local + double(local) * (m_local - mean).square();
+    w.all_reduce_sum(m2);
+    torch::Tensor var = m2 / count;
+    torch::Tensor invstd = (var + eps).rsqrt().to(torch::kFloat);
+    mean = mean.to(torch::kFloat);
     {
       torch::NoGradGuard ng;
       running_mean.mul_(1 - momentum).add_(mean, momentum);
-      running_var.mul_(1 - momentum).add_(var * (count / std::max(count - 1, 1.0)), momentum);
+      running_var.mul_(1 - momentum).add_((var * (count / std::max(count - 1, 1.0))).to(running_var.dtype()), momentum);
     }
     ctx->save_for_backward({x, weight, mean, invstd});
     ctx->saved_data["count"] = count;
@@ -67,7 +75,9 @@ torch::Tensor sync_batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tenso
   const auto& o = bn.options;
   if (!world.distributed() || !o.affine() || !o.track_running_stats()) return bn.forward(x);
   bn.num_batches_tracked.add_(1);
-  const double momentum = o.momentum().value_or(0.1);
+  // momentum = None: the cumulative average, as BatchNorm's own forward.
+  const double momentum =
+      o.momentum() ? *o.momentum() : 1.0 / static_cast<double>(bn.num_batches_tracked.item<int64_t>());
   return SyncBatchNorm::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, momentum, o.eps(),
                               reinterpret_cast<int64_t>(&world));
 }

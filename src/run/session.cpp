@@ -2,6 +2,10 @@
 
 #include <ctime>
 
+#ifdef NETADJ_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
 #include "netadj/dist/dist.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
@@ -40,6 +44,9 @@ void join_world(const Config& cfg) {
     set_log_rank(env.rank);
   }
   torch::Device device = setup_device(cfg.runtime);
+#ifdef NETADJ_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::set_device(device.index());  // NCCL and default allocations on this rank's GPU
+#endif
   auto timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.dist.timeout_s * 1000));
   dist::set_world(dist::World::connect(env, device, timeout));
   logger()->info("data-parallel: {} ranks over {} ({} on this machine); rank 0 on {} writes the run directory",

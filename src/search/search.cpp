@@ -174,7 +174,7 @@ int SearchLoop::run() {
       logger()->info("no improvement for {} iterations: stopping early", since_best_);
       return finish("patience");
     }
-    throw_if_interrupted("search");
+    dist::throw_if_interrupted(dist::world(), "search");
     run_iteration(t);
   }
   return finish(converged() ? "converged" : "iterations");
@@ -391,7 +391,7 @@ void SearchLoop::select_by_retraining() {
   for (size_t i = 0; i < sel.candidates.size(); ++i) {
     SelectCandidate& cand = sel.candidates[i];
     for (int seed = int(cand.val_top1.size()) + 1; seed <= sel.seeds; ++seed) {
-      throw_if_interrupted("search");
+      dist::throw_if_interrupted(dist::world(), "search");
       const std::string checkpoint = path(fmt::format("select/c{}_s{}", i, seed)) + "/checkpoint.pt";
       cand.val_top1.push_back(retrain(cand.channels, int(i), seed));
       if (int(cand.val_top1.size()) == sel.seeds)

@@ -81,7 +81,7 @@ class TrainLoop {
   void write_metrics(const EpochRecord& rec) const;
   void sync_metrics() const;
   void join_ranks();
-  bool stop_requested() const;
+  bool stop_requested(int epoch, int64_t step) const;
   void reduce_sums();
   void save_checkpoint(const Position* partial);
   [[noreturn]] void stop_interrupted(int epoch, int64_t step, Clock::time_point t0);
@@ -177,7 +177,7 @@ TrainResult TrainLoop::run() {
   for (int epoch = pos_.epoch; epoch < plan_.epochs && !budget_spent(); ++epoch) {
     EpochRecord rec = train_epoch(epoch);
     finish_epoch(rec);
-    if (stop_requested() && epoch + 1 < plan_.epochs)
+    if (stop_requested(epoch + 1, 0) && epoch + 1 < plan_.epochs)
       throw Interrupted(fmt::format("{}interrupted by {} after epoch {}{}", where(), interrupt_signal_name(), epoch + 1,
                                     plan_.checkpoint.empty() ? "" : "; checkpoint " + plan_.checkpoint));
   }
@@ -205,12 +205,19 @@ void TrainLoop::join_ranks() {
         where(), world_.rank(), pos_.epoch + 1, pos_.step, at[0][0].item<int64_t>() + 1, at[0][1].item<int64_t>()));
 }
 
-// A signal stops every rank at the same step: the ranks agree each step whether any of them got one.
-bool TrainLoop::stop_requested() const {
+// A signal stops every rank at the same step: the ranks agree each step whether any of them got one, and
+// whether any of them met a non-finite loss (which then stops them all with the same error).
+bool TrainLoop::stop_requested(int epoch, int64_t step) const {
   if (!world_.distributed()) return interrupt_requested();
-  torch::Tensor flag = torch::full({1}, interrupt_requested() ? 1.0 : 0.0, torch::kFloat);
-  world_.all_reduce_sum(flag);
-  return flag.item<float>() > 0;
+  const bool bad = step > 0 && last_loss_.defined() && !std::isfinite(last_loss_.item<double>());
+  torch::Tensor flags = torch::tensor({interrupt_requested() ? 1.0f : 0.0f, bad ? 1.0f : 0.0f});
+  world_.all_reduce_sum(flags);
+  if (flags[1].item<float>() > 0)
+    throw NumericError(
+        fmt::format("{}non-finite loss at epoch {} step {} on {} of {} ranks; the last checkpoint{} is kept", where(),
+                    epoch + 1, step, int(flags[1].item<float>()), world_.size(),
+                    plan_.checkpoint.empty() ? "" : " (" + plan_.checkpoint + ")"));
+  return flags[0].item<float>() > 0;
 }
 
 // The epoch's running sums over all ranks (each rank summed its own share).
@@ -328,7 +335,7 @@ EpochRecord TrainLoop::train_epoch(int epoch) {
     ++step;
     ++total_steps_;
     // At the epoch's last step the epoch finishes first: run() stops after its checkpoint.
-    if (step < steps_ && stop_requested()) stop_interrupted(epoch, step, t0);
+    if (step < steps_ && stop_requested(epoch, step)) stop_interrupted(epoch, step, t0);
     if (budget_spent()) break;
   }
   progress_.end_epoch();
@@ -402,7 +409,7 @@ void TrainLoop::watch(int epoch, int64_t step, const torch::Tensor& loss_sum, Cl
   const bool log_now = (step + 1) % every == 0;
   if (device_.is_cuda() && !log_now) return;
   double lv = last_loss_.item<double>();
-  if (!std::isfinite(lv))
+  if (!std::isfinite(lv) && !world_.distributed())  // ranks agree on it in stop_requested()
     throw NumericError(fmt::format("{}non-finite loss ({}) at epoch {} step {}; the last checkpoint{} is kept", where(),
                                    lv, epoch + 1, step + 1,
                                    plan_.checkpoint.empty() ? "" : " (" + plan_.checkpoint + ")"));
@@ -410,7 +417,7 @@ void TrainLoop::watch(int epoch, int64_t step, const torch::Tensor& loss_sum, Cl
   double ips = double(seen_) / std::max(seconds_since(t0), 1e-9);
   double left = double(steps_ - step - 1) + double(plan_.epochs - epoch - 1) * double(steps_);
   progress_.step(epoch, step, loss_sum.item<double>() / double(seen_), correct_.item<double>() / double(seen_), ips,
-                 left * double(t_.batch_size) / std::max(ips, 1e-9));
+                 left * double(t_.batch_size / world_.size()) / std::max(ips, 1e-9));
 }
 
 // ---- end of an epoch ------------------------------------------------------------------------------------

@@ -73,6 +73,8 @@ class World {
     std::function<void()> finish_;
   };
   Pending all_reduce_sum_async(torch::Tensor& t) const;
+  /// Whether `mine` is true on any rank (one all-reduce; `mine` itself in a world of one).
+  bool any(bool mine) const;
   /// Overwrites each tensor with rank 0's (in place).
   void broadcast(std::vector<torch::Tensor>& tensors) const;
   /// Rank 0's `value` on every rank (through the store); the others wait up to `wait` (0: dist.timeout_s).
@@ -124,6 +126,7 @@ class GradSync {
   std::vector<Slot> slots_;
   std::vector<Bucket> buckets_;
   std::vector<unsigned> hooks_;
+  size_t next_ = 0;  ///< buckets start in index order on every rank (collectives must match across ranks)
   bool active_ = false;
 };
 
@@ -135,6 +138,9 @@ torch::Tensor sync_batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tenso
 
 /// Overwrites the module's parameters and buffers with rank 0's.
 void broadcast_state(const World& world, torch::nn::Module& module);
+
+/// throw_if_interrupted() agreed by the ranks: all of them stop at the same point when any got a signal.
+void throw_if_interrupted(const World& world, const std::string& what);
 
 /// The process's world: set once by the command line (main), a world of one otherwise.
 const World& world();
