@@ -10,8 +10,10 @@
 #include "netadj/search/search.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"
+#include "test_util.h"
 
 using namespace netadj;
+using netadj::testing_util::registered_names;
 
 namespace {
 ModelOptions model(const std::string& arch, int depth, int classes = 100) {
@@ -24,11 +26,6 @@ ModelOptions model(const std::string& arch, int depth, int classes = 100) {
 
 int depth_of(const std::string& arch) { return find_arch(arch).typical_depth; }
 
-std::vector<std::string> registered_names() {
-  std::vector<std::string> names;
-  for (const auto& a : arch_registry()) names.push_back(a.name);
-  return names;
-}
 }  // namespace
 
 // A resolution too small for the network's poolings is a config error naming it, not a crash in training:
@@ -314,15 +311,38 @@ TEST_P(EveryArch, WarmMapToRandomVectorsRuns) {
 
 // Narrowing a layer of its own channel space (VGG) keeps the channels of largest BN |gamma| (or filter L1
 // norm), in their order, with their incoming and outgoing weights exactly.
+namespace {
+
+// VGG-16 with random BN statistics, and a vector that changes its slot 1 (64 channels) to `width`: the
+// op of slot 1 and the next conv, which reads it.
+struct VggSlotChange {
+  ModelOptions mo;
+  GraphNet from{nullptr};
+  std::vector<int64_t> c;
+  int op = 0, next = 0;
+};
+VggSlotChange vgg_slot_change(int64_t width) {
+  VggSlotChange v;
+  v.mo = model("vgg_cifar", 16, 10);
+  ArchSpec s = build_spec(v.mo, 32);
+  v.from = GraphNet(s);
+  randomize_bn(v.from);
+  v.c = s.channels;
+  v.c[1] = width;
+  v.op = v.from->drop_op(1);
+  v.next = v.from->drop_op(2);
+  return v;
+}
+
+}  // namespace
+
 TEST(Warm, NarrowingKeepsTheMostImportantChannelsExactly) {
-  ModelOptions mo = model("vgg_cifar", 16, 10);
-  ArchSpec s = build_spec(mo, 32);
-  GraphNet from(s);
-  randomize_bn(from);
-  std::vector<int64_t> c = s.channels;
-  c[1] = 40;  // of 64
+  VggSlotChange v = vgg_slot_change(40);  // of 64
+  const ModelOptions& mo = v.mo;
+  GraphNet& from = v.from;
+  const std::vector<int64_t>& c = v.c;
+  const int op = v.op, next = v.next;
   GraphNet to(build_spec(mo, 32, c));
-  const int op = from->drop_op(1), next = from->drop_op(2);
   for (WarmImportance how : {WarmImportance::kBn, WarmImportance::kL1}) {
     warm_transfer(from, to, WarmMapOptions{how, 0.05, 1});
     const auto &a = from->node(size_t(op)), &b = to->node(size_t(op));
@@ -343,13 +363,11 @@ TEST(Warm, NarrowingKeepsTheMostImportantChannelsExactly) {
 // the next layer's incoming weights of a channel and its copies sum to the old ones (noise included), the
 // copies differ by the noise; one seed gives one result, another seed another.
 TEST(Warm, WideningCopiesChannelsAndSplitsTheirWeights) {
-  ModelOptions mo = model("vgg_cifar", 16, 10);
-  ArchSpec s = build_spec(mo, 32);
-  GraphNet from(s);
-  randomize_bn(from);
-  std::vector<int64_t> c = s.channels;
-  c[1] = 90;  // of 64
-  const int op = from->drop_op(1), next = from->drop_op(2);
+  VggSlotChange v = vgg_slot_change(90);  // of 64
+  const ModelOptions& mo = v.mo;
+  GraphNet& from = v.from;
+  const std::vector<int64_t>& c = v.c;
+  const int op = v.op, next = v.next;
   auto transferred = [&](uint64_t seed) {
     GraphNet to(build_spec(mo, 32, c));
     warm_transfer(from, to, WarmMapOptions{WarmImportance::kBn, 0.05, seed});

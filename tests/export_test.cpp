@@ -19,12 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> registered_names() {
-  std::vector<std::string> names;
-  for (const auto& a : arch_registry()) names.push_back(a.name);
-  return names;
-}
-
 ArchSpec spec_of(const std::string& arch) {
   ModelOptions m;
   m.arch = arch;

@@ -437,6 +437,17 @@ const std::string kSmoke = std::string(NETADJ_SOURCE_DIR) + "/configs/smoke_synt
 
 json search_json(const std::string& dir) { return testing_util::computed_part(read_json(dir + "/search.json")); }
 
+// Kill predicate: search.json records at least `n` iterations (false while it is missing or being replaced).
+std::function<bool(const std::string&)> recorded_at_least(size_t n) {
+  return [n](const std::string& d) {
+    try {
+      return file_exists(d + "/search.json") && read_json(d + "/search.json")["iterations"].size() >= n;
+    } catch (...) {
+      return false;
+    }
+  };
+}
+
 }  // namespace
 
 TEST(SearchCli, TwoIterationsEndToEnd) {
@@ -503,14 +514,7 @@ TEST(SearchCli, ResumeAfterKillAtSeveralPointsEqualsUninterrupted) {
            return false;
          }
        }},
-      {"right after iteration 1 was recorded",
-       [](const std::string& d) {
-         try {
-           return file_exists(d + "/search.json") && read_json(d + "/search.json")["iterations"].size() >= 2;
-         } catch (...) {
-           return false;
-         }
-       }},
+      {"right after iteration 1 was recorded", recorded_at_least(2)},
   };
   for (const auto& p : points) {
     std::string d = tmp("kill");
@@ -571,14 +575,7 @@ TEST(SearchCli, WarmStartRecordsItselfStartsTrainedAndResumesAfterKill) {
     std::function<bool(const std::string&)> when;
   };
   std::vector<Point> points = {
-      {"right after iteration 0 was recorded",
-       [](const std::string& d) {
-         try {
-           return file_exists(d + "/search.json") && read_json(d + "/search.json")["iterations"].size() >= 1;
-         } catch (...) {
-           return false;
-         }
-       }},
+      {"right after iteration 0 was recorded", recorded_at_least(1)},
       {"mid-training of iteration 2", [](const std::string& d) { return file_exists(d + "/iter_2/checkpoint.pt"); }},
   };
   for (const auto& p : points) {

@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include "netadj/arch/spec.h"
 #include "netadj/config/config.h"
 #include "netadj/util/fs.h"
 
@@ -46,6 +48,13 @@ inline nlohmann::json computed_part(nlohmann::json search) {
       it.erase("fur_seconds");
     }
   return search;
+}
+
+/// Every registered architecture's name (for parameterized tests).
+inline std::vector<std::string> registered_names() {
+  std::vector<std::string> names;
+  for (const auto& a : arch_registry()) names.push_back(a.name);
+  return names;
 }
 
 /// An empty folder under the test temp dir, named after `name`.

@@ -161,15 +161,15 @@ torch::Tensor split_columns(const torch::Tensor& w, const Map& m, int64_t w_old,
   for (size_t k = 0; k < m.size(); ++k)
     if (m[k] >= 0) div[k] = copies[size_t(m[k])];
   const int64_t d = w.dim();
+  const torch::Tensor divisor = along(torch::tensor(div, w.options()), 1, d);
   torch::Tensor cols = w.index_select(1, g.idx);
-  torch::Tensor out = cols / along(torch::tensor(div, w.options()), 1, d);
+  torch::Tensor out = cols / divisor;
   if (noise > 0) {
     torch::Tensor valid = along(g.valid, 1, d).to(w.scalar_type());
     torch::Tensor z = torch::randn(cols.sizes(), gen, w.options()) * valid;
     std::vector<int64_t> sum_shape = cols.sizes().vec();
     sum_shape[1] = w_old;
-    torch::Tensor mean = torch::zeros(sum_shape, w.options()).index_add_(1, g.idx, z).index_select(1, g.idx) /
-                         along(torch::tensor(div, w.options()), 1, d);
+    torch::Tensor mean = torch::zeros(sum_shape, w.options()).index_add_(1, g.idx, z).index_select(1, g.idx) / divisor;
     out = out * (1 + noise * (z - mean));
   }
   return torch::where(along(g.valid, 1, d), out, fill);
@@ -205,12 +205,13 @@ struct Transfer {
     const auto& a = from.node(i);
     const auto& b = to.node(i);
     const Map& out = maps[i];
-    const torch::Tensor has_source = along(gathered(out).valid, 0, 4);
+    const Gathered source = gathered(out);
+    const torch::Tensor has_source = along(source.valid, 0, 4);
     torch::Tensor w;
     if (op.depthwise) {
       w = pick_rows(a.conv->weight, out, b.conv->weight);
     } else {
-      torch::Tensor rows = a.conv->weight.index_select(0, gathered(out).idx);
+      torch::Tensor rows = a.conv->weight.index_select(0, source.idx);
       w = split_columns(rows, in_map(op), old_width(op.inputs[0]), b.conv->weight, noise, gen);
       w = torch::where(has_source, w, b.conv->weight);
     }
