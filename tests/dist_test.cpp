@@ -212,6 +212,30 @@ TEST(Dist, SyncBatchNormOnTwoRanksEqualsOneProcessWithTheWholeBatch) {
   }
 }
 
+// A parameter used on one rank only gets the ranks' mean (its gradient there, halved); one used on none
+// keeps no gradient, as in one process.
+TEST(Dist, GradientsOfParametersUsedOnSomeRanksOrNone) {
+  std::vector<std::vector<torch::Tensor>> grads(2);
+  on_ranks(2, [&](const dist::World& w) {
+    std::vector<torch::Tensor> ps = {torch::full({3}, 1.0).requires_grad_(), torch::full({2}, 2.0).requires_grad_(),
+                                     torch::zeros({4}).requires_grad_()};
+    dist::GradSync sync(w, ps, /*bucket_mb=*/1e-6);  // a bucket per parameter
+    sync.begin();
+    torch::Tensor loss = (ps[0] * double(w.rank() + 1)).sum();
+    if (w.rank() == 0) loss = loss + (ps[1] * 3.0).sum();
+    loss.backward();
+    sync.finish();
+    for (auto& p : ps) grads[size_t(w.rank())].push_back(p.grad());
+  });
+  for (const auto& g : grads) {
+    ASSERT_EQ(g.size(), 3u);
+    EXPECT_TRUE(torch::allclose(g[0], torch::full({3}, 1.5)));  // (1 + 2) / 2
+    ASSERT_TRUE(g[1].defined());
+    EXPECT_TRUE(torch::allclose(g[1], torch::full({2}, 1.5)));  // (3 + nothing) / 2
+    EXPECT_FALSE(g[2].defined());
+  }
+}
+
 TEST(Dist, BroadcastStateGivesEveryRankRankZerosWeightsAndBuffers) {
   Config c = small_config();
   ArchSpec spec = build_spec(c.model, 12);

@@ -8,10 +8,12 @@ GradSync::GradSync(const World& world, std::vector<torch::Tensor> params, double
   const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * double(1 << 20)));
   slots_.resize(params_.size());
   int64_t bytes = 0, count = 0;
+  // A bucket: its parameters' gradients, then one "has a gradient" element per parameter.
   auto close_bucket = [&] {
     if (count == 0) return;
     auto& b = buckets_.back();
-    b.flat = torch::zeros({count}, params_[b.params.front()].options());
+    for (size_t j = 0; j < b.params.size(); ++j) slots_[b.params[j]].flag = count + int64_t(j);
+    b.flat = torch::zeros({count + int64_t(b.params.size())}, params_[b.params.front()].options());
     bytes = count = 0;
   };
   for (size_t k = params_.size(); k-- > 0;) {  // backward produces the last layers' gradients first
@@ -20,7 +22,7 @@ GradSync::GradSync(const World& world, std::vector<torch::Tensor> params, double
     if (count > 0 && (bytes + pb > cap || p.scalar_type() != params_[buckets_.back().params.front()].scalar_type()))
       close_bucket();
     if (count == 0) buckets_.emplace_back();
-    slots_[k] = {buckets_.size() - 1, count, false};
+    slots_[k] = {buckets_.size() - 1, count, 0, false};
     buckets_.back().params.push_back(k);
     bytes += pb;
     count += p.numel();
@@ -55,6 +57,7 @@ void GradSync::on_grad(size_t i, const torch::Tensor& g) {
   Bucket& b = buckets_[s.bucket];
   torch::NoGradGuard ng;
   b.flat.narrow(0, s.offset, g.numel()).copy_(g.reshape(-1));
+  b.flat.narrow(0, s.flag, 1).fill_(1);
   s.ready = true;
   ++b.ready;
   // A bucket starts once it and every bucket before it are complete: all ranks issue the same sequence.
@@ -70,18 +73,26 @@ void GradSync::finish() {
   for (; next_ < buckets_.size(); ++next_) {
     Bucket& b = buckets_[next_];
     for (size_t k : b.params)
-      if (!slots_[k].ready) b.flat.narrow(0, slots_[k].offset, params_[k].numel()).zero_();
+      if (!slots_[k].ready) {
+        b.flat.narrow(0, slots_[k].offset, params_[k].numel()).zero_();
+        b.flat.narrow(0, slots_[k].flag, 1).zero_();
+      }
     b.ready = b.params.size();
     launch(b);
   }
   const double inv = 1.0 / double(world_.size());
+  std::vector<torch::Tensor> had;  // per bucket, on the host: how many ranks had each parameter's gradient
   for (auto& b : buckets_) {
     b.pending.wait();
     b.flat.mul_(inv);
+    had.push_back(b.flat.narrow(0, b.flat.numel() - int64_t(b.params.size()), int64_t(b.params.size())).cpu());
   }
   for (size_t k = 0; k < params_.size(); ++k) {
     auto& p = params_[k];
-    auto mean = buckets_[slots_[k].bucket].flat.narrow(0, slots_[k].offset, p.numel()).view(p.sizes());
+    const Slot& s = slots_[k];
+    const Bucket& b = buckets_[s.bucket];
+    if (had[s.bucket][s.flag - (b.flat.numel() - int64_t(b.params.size()))].item<double>() == 0) continue;
+    auto mean = b.flat.narrow(0, s.offset, p.numel()).view(p.sizes());
     if (p.grad().defined())
       p.mutable_grad().copy_(mean);
     else

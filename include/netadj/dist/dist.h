@@ -103,7 +103,8 @@ class GradSync {
   /// Before backward(): gradients computed from now on are reduced.
   void begin();
   /// After backward(): starts the buckets not yet started (a parameter without a gradient on this rank
-  /// counts as zero), waits for all, and sets every parameter's gradient to the ranks' mean.
+  /// counts as zero), waits for all, and sets every parameter's gradient to the ranks' mean. A parameter
+  /// that got no gradient on any rank keeps none, as in one process (the optimizer passes over it).
   void finish();
   size_t buckets() const { return buckets_.size(); }
 
@@ -116,7 +117,8 @@ class GradSync {
   };
   struct Slot {
     size_t bucket = 0;
-    int64_t offset = 0;
+    int64_t offset = 0;  ///< of its gradient in the bucket
+    int64_t flag = 0;    ///< of its "has a gradient" element (1 or 0; summed over the ranks)
     bool ready = false;
   };
   void on_grad(size_t i, const torch::Tensor& g);
