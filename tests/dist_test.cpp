@@ -57,6 +57,44 @@ void expect_same_parameters(GraphNet& a, GraphNet& b, double tol) {
         << pa[i].key() << ": max diff " << (pa[i].value() - pb[i].value()).abs().max().item<double>();
 }
 
+// ResNet-8 of small_config() and a seeded batch of 16 that two ranks split in halves.
+struct TwoHalves {
+  Config c = small_config();
+  ArchSpec spec = build_spec(c.model, 12);
+  torch::Tensor x, y;
+  explicit TwoHalves(uint64_t seed) {
+    torch::manual_seed(seed);
+    x = torch::randn({16, 1, 12, 12});
+    y = torch::randint(0, 4, {16});
+  }
+  torch::Tensor loss(GraphNet& net, int half) const {
+    return torch::nn::functional::cross_entropy(net->forward(x.narrow(0, 8 * half, 8)), y.narrow(0, 8 * half, 8));
+  }
+};
+
+// One data-parallel SGD step of rank w on its half of the batch; returns the reducer's bucket count.
+size_t rank_step(const dist::World& w, GraphNet& net, const TwoHalves& b, double lr, double bucket_mb = 4.0) {
+  net->train();
+  auto ps = net->parameters();
+  dist::GradSync sync(w, ps, bucket_mb);
+  Sgd opt(ps, sgd_options(b.c.train));
+  opt.zero_grad();
+  auto loss = b.loss(net, w.rank());
+  sync.begin();
+  loss.backward();
+  sync.finish();
+  opt.step(lr);
+  return sync.buckets();
+}
+
+// Waits (up to 300 s) for a file a child process writes.
+bool wait_for_file(const std::string& path) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (!file_exists(path) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return file_exists(path);
+}
+
 }  // namespace
 
 TEST(Dist, ShardsPartitionEvaluationAndPadTraining) {
@@ -129,44 +167,29 @@ TEST(Dist, EnvironmentIsReadStrictly) {
 }
 
 TEST(Dist, OneStepOnTwoRanksEqualsTheAveragedHalves) {
-  Config c = small_config();
-  ArchSpec spec = build_spec(c.model, 12);
-  torch::manual_seed(11);
-  auto x = torch::randn({16, 1, 12, 12});
-  auto y = torch::randint(0, 4, {16});
+  const TwoHalves b(11);
   const double lr = 0.1;
-  namespace F = torch::nn::functional;
   // The reference: one process, each half through the network separately (its own BatchNorm statistics),
   // the mean of the two gradients, one SGD step.
-  GraphNet ref = net_with_seed(spec, 5);
+  GraphNet ref = net_with_seed(b.spec, 5);
   ref->train();
   auto params = ref->parameters();
   std::vector<torch::Tensor> mean(params.size());
   for (int half = 0; half < 2; ++half) {
     for (auto& p : params) p.mutable_grad() = torch::Tensor();
-    F::cross_entropy(ref->forward(x.narrow(0, 8 * half, 8)), y.narrow(0, 8 * half, 8)).backward();
+    b.loss(ref, half).backward();
     for (size_t i = 0; i < params.size(); ++i)
       mean[i] = half == 0 ? params[i].grad().clone() : (mean[i] + params[i].grad()) / 2;
   }
   for (size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = mean[i];
-  Sgd ref_opt(params, sgd_options(c.train));
+  Sgd ref_opt(params, sgd_options(b.c.train));
   ref_opt.step(lr);
 
-  std::vector<GraphNet> nets = {net_with_seed(spec, 5), net_with_seed(spec, 5)};
+  std::vector<GraphNet> nets = {net_with_seed(b.spec, 5), net_with_seed(b.spec, 5)};
   std::vector<size_t> buckets(2);
   on_ranks(2, [&](const dist::World& w) {
-    GraphNet& net = nets[size_t(w.rank())];
-    net->train();
-    auto ps = net->parameters();
-    dist::GradSync sync(w, ps, /*bucket_mb=*/0.05);  // several buckets for ResNet-8's 300 kB
-    buckets[size_t(w.rank())] = sync.buckets();
-    Sgd opt(ps, sgd_options(c.train));
-    opt.zero_grad();
-    auto loss = F::cross_entropy(net->forward(x.narrow(0, 8 * w.rank(), 8)), y.narrow(0, 8 * w.rank(), 8));
-    sync.begin();
-    loss.backward();
-    sync.finish();
-    opt.step(lr);
+    // Several buckets for ResNet-8's 300 kB.
+    buckets[size_t(w.rank())] = rank_step(w, nets[size_t(w.rank())], b, lr, /*bucket_mb=*/0.05);
   });
   EXPECT_GT(buckets[0], 2u);
   expect_same_parameters(nets[0], ref, 1e-5);
@@ -176,31 +199,18 @@ TEST(Dist, OneStepOnTwoRanksEqualsTheAveragedHalves) {
 // train.sync_bn: two ranks with half a batch each equal one process with the whole batch, running statistics
 // included.
 TEST(Dist, SyncBatchNormOnTwoRanksEqualsOneProcessWithTheWholeBatch) {
-  Config c = small_config();
-  ArchSpec spec = build_spec(c.model, 12);
-  torch::manual_seed(12);
-  auto x = torch::randn({16, 1, 12, 12});
-  auto y = torch::randint(0, 4, {16});
-  namespace F = torch::nn::functional;
-  GraphNet ref = net_with_seed(spec, 5);
+  const TwoHalves b(12);
+  GraphNet ref = net_with_seed(b.spec, 5);
   ref->train();
-  Sgd ref_opt(ref->parameters(), sgd_options(c.train));
-  F::cross_entropy(ref->forward(x), y).backward();
+  Sgd ref_opt(ref->parameters(), sgd_options(b.c.train));
+  torch::nn::functional::cross_entropy(ref->forward(b.x), b.y).backward();
   ref_opt.step(0.1);
 
-  std::vector<GraphNet> nets = {net_with_seed(spec, 5), net_with_seed(spec, 5)};
+  std::vector<GraphNet> nets = {net_with_seed(b.spec, 5), net_with_seed(b.spec, 5)};
   on_ranks(2, [&](const dist::World& w) {
     GraphNet& net = nets[size_t(w.rank())];
-    net->train();
     net->set_sync_bn(&w);
-    auto ps = net->parameters();
-    dist::GradSync sync(w, ps);
-    Sgd opt(ps, sgd_options(c.train));
-    auto loss = F::cross_entropy(net->forward(x.narrow(0, 8 * w.rank(), 8)), y.narrow(0, 8 * w.rank(), 8));
-    sync.begin();
-    loss.backward();
-    sync.finish();
-    opt.step(0.1);
+    rank_step(w, net, b, 0.1);
     net->set_sync_bn(nullptr);
   });
   for (auto& net : nets) {
@@ -470,10 +480,7 @@ TEST(DistCli, KilledRankStopsEveryProcessAndResumeWithOneRankFinishes) {
                           "dist.timeout_s=20", "--nproc", "2", "--out", d + "/run"},
                          {}, d + "/err");
   // Once the first epoch is checkpointed, rank 1 dies as in a crash.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  while (!file_exists(d + "/run/iter_0/checkpoint.pt") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(file_exists(d + "/run/iter_0/checkpoint.pt")) << read_file(d + "/err");
+  ASSERT_TRUE(wait_for_file(d + "/run/iter_0/checkpoint.pt")) << read_file(d + "/err");
   auto ranks = ranks_of(launcher);
   ASSERT_EQ(ranks.size(), 2u);
   pid_t victim = ranks[0].second == "1" ? ranks[0].first : ranks[1].first;
@@ -503,10 +510,7 @@ TEST(DistCli, SigintStopsEveryRankWithTheProgressSavedAndResumeFinishes) {
   pid_t launcher = spawn({"search", "-c", kSmoke, "--set", "export.enabled=false", "--set", "train.epochs=6", "--nproc",
                           "2", "--out", d + "/run"},
                          {}, d + "/err");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  while (!file_exists(d + "/run/iter_0/checkpoint.pt") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(file_exists(d + "/run/iter_0/checkpoint.pt")) << read_file(d + "/err");
+  ASSERT_TRUE(wait_for_file(d + "/run/iter_0/checkpoint.pt")) << read_file(d + "/err");
   ::kill(launcher, SIGINT);
   EXPECT_EQ(wait_for(launcher, std::chrono::seconds(120)), 130) << read_file(d + "/err");
   const std::string err = read_file(d + "/err");

@@ -81,17 +81,21 @@ void GradSync::finish() {
     launch(b);
   }
   const double inv = 1.0 / double(world_.size());
-  std::vector<torch::Tensor> had;  // per bucket, on the host: how many ranks had each parameter's gradient
+  // Per bucket, on the host: how many ranks had each parameter's gradient, and where those flags start.
+  std::vector<torch::Tensor> had;
+  std::vector<int64_t> flags_at;
   for (auto& b : buckets_) {
     b.pending.wait();
     b.flat.mul_(inv);
-    had.push_back(b.flat.narrow(0, b.flat.numel() - int64_t(b.params.size()), int64_t(b.params.size())).cpu());
+    const int64_t n = int64_t(b.params.size());
+    flags_at.push_back(b.flat.numel() - n);
+    had.push_back(b.flat.narrow(0, flags_at.back(), n).cpu());
   }
   for (size_t k = 0; k < params_.size(); ++k) {
     auto& p = params_[k];
     const Slot& s = slots_[k];
     const Bucket& b = buckets_[s.bucket];
-    if (had[s.bucket][s.flag - (b.flat.numel() - int64_t(b.params.size()))].item<double>() == 0) continue;
+    if (had[s.bucket][s.flag - flags_at[s.bucket]].item<double>() == 0) continue;
     auto mean = b.flat.narrow(0, s.offset, p.numel()).view(p.sizes());
     if (p.grad().defined())
       p.mutable_grad().copy_(mean);
