@@ -212,7 +212,7 @@ void measure_missing_layers(const dist::World& w, json& partial, size_t layers, 
   for (size_t l = 0; l < layers; ++l)
     if (!partial["layers"].contains(std::to_string(l))) missing.push_back(int(l));
   for (size_t first = 0; first < missing.size(); first += size_t(w.size())) {
-    dist::throw_if_interrupted(dist::world(), "FUR");
+    dist::throw_if_interrupted(w, "FUR");
     std::vector<std::pair<int, int>> pairs;
     for (size_t j = first; j < std::min(missing.size(), first + size_t(w.size())); ++j)
       for (int k = 0; k < repeats; ++k) pairs.emplace_back(missing[j], k);
@@ -274,7 +274,7 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
       for (size_t l = 0; l < L; ++l) partial["layers"][std::to_string(l)] = values[l];
       partial["refine_pending"] = pending;
       if (on_layer) on_layer(partial);
-      dist::throw_if_interrupted(dist::world(), "FUR");
+      dist::throw_if_interrupted(w, "FUR");
     });
   }
   if (was_training) net->train();

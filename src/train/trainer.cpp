@@ -223,8 +223,10 @@ bool TrainLoop::stop_requested(int epoch, int64_t step) const {
 // The epoch's running sums over all ranks (each rank summed its own share).
 void TrainLoop::reduce_sums() {
   if (!world_.distributed()) return;
-  std::vector<torch::Tensor> v = {loss_sum_, correct_, torch::full({}, double(seen_), loss_sum_.options())};
-  world_.all_reduce_sum(v);
+  torch::Tensor v = torch::stack({loss_sum_, correct_, torch::full({}, double(seen_), loss_sum_.options())});
+  world_.all_reduce_sum(v);  // one collective for the three
+  loss_sum_ = v[0];
+  correct_ = v[1];
   seen_ = std::llround(v[2].item<double>());
 }
 
