@@ -11,6 +11,8 @@
 #   NETADJ_JOBS       parallel build jobs (default: nproc)
 #   NETADJ_CMAKE_ARGS more CMake arguments (e.g. -DNETADJ_SANITIZE=address,undefined)
 #   NETADJ_TARGETS    build only these targets (space-separated; default: all)
+#   NETADJ_STAGE_LOG  append "<stage> <seconds>" lines to this file (.ci/run prints them as a table)
+#   NETADJ_STAGE      name of the stage in those lines (default: empty, giving "setup" and "build")
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +21,8 @@ source scripts/versions.sh
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+source scripts/stage.sh
+stage_start
 
 # --- system packages (Debian/Ubuntu) -----------------------------------------
 apt_pkgs=(build-essential cmake ninja-build ccache python3 python3-venv python3-pip
@@ -66,7 +70,10 @@ else
   fi
 fi
 
+stage_end "${NETADJ_STAGE:+$NETADJ_STAGE }setup"
+
 # --- configure and build -------------------------------------------------------
+stage_start
 if [ -n "${NETADJ_CMAKE_ARGS:-}" ]; then
   read -ra extra_args <<<"$NETADJ_CMAKE_ARGS"
   cmake_args+=("${extra_args[@]}")
@@ -90,4 +97,5 @@ fi
 targets=()
 [ -n "${NETADJ_TARGETS:-}" ] && targets=(--target ${NETADJ_TARGETS})
 "$cmake_bin" --build "$build" -j "${NETADJ_JOBS:-$(nproc)}" "${targets[@]}"
+stage_end "${NETADJ_STAGE:+$NETADJ_STAGE }build"
 say "built ${NETADJ_TARGETS:-netadj} in $build"

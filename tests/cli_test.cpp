@@ -103,11 +103,11 @@ json checkpoint_meta(const std::string& path) {
   return json::parse(meta.toStringRef());
 }
 
-// `netadj train` on the smoke data with 64 steps per epoch, so that a signal sent once the first epoch's
-// checkpoint exists lands inside the second epoch.
+// `netadj train` on the smoke data with 64 small steps per epoch, so that a signal sent once the first
+// epoch's checkpoint exists lands inside the second (and last) epoch.
 std::vector<std::string> train_args(const std::string& out, const std::vector<std::string>& extra) {
-  return concat({"train", "--config", kSmoke, "--out", out, "--set", "train.epochs=3", "--set",
-                 "data.synthetic.train_size=4096", "--set", "runtime.threads=1"},
+  return concat({"train", "--config", kSmoke, "--out", out, "--set", "train.epochs=2", "--set",
+                 "data.synthetic.train_size=1024", "--set", "train.batch_size=16", "--set", "runtime.threads=1"},
                 extra);
 }
 
@@ -152,7 +152,7 @@ TEST(Cli, SigintMidEpochCheckpointsAndResumeEqualsUninterrupted) { interrupt_and
 TEST(Cli, SigtermWithFp16LossScalingResumesExactly) {
   // Starting at 2^24 the loss scale overflows and backs off: the scale and the skipped steps must carry over.
   interrupt_and_resume_train(SIGTERM, {"--set", "runtime.amp=fp16", "--set", "train.loss_scale=16777216", "--set",
-                                       "data.synthetic.train_size=2048"});
+                                       "data.synthetic.train_size=512"});
 }
 
 TEST(Cli, SigintDuringASearchResumesToTheSameRecords) {

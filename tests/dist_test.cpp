@@ -476,8 +476,8 @@ TEST(DistCli, SearchOnTwoRanksThroughNprocAndThroughTheEnvironment) {
 
 TEST(DistCli, KilledRankStopsEveryProcessAndResumeWithOneRankFinishes) {
   std::string d = testing_util::fresh_dir("dist_kill");
-  pid_t launcher = spawn({"search", "-c", kSmoke, "--set", "export.enabled=false", "--set", "train.epochs=4", "--set",
-                          "dist.timeout_s=20", "--nproc", "2", "--out", d + "/run"},
+  pid_t launcher = spawn({"search", "-c", kSmoke, "--set", "export.enabled=false", "--set", "search.iterations=1",
+                          "--set", "train.epochs=3", "--set", "dist.timeout_s=20", "--nproc", "2", "--out", d + "/run"},
                          {}, d + "/err");
   // Once the first epoch is checkpointed, rank 1 dies as in a crash.
   ASSERT_TRUE(wait_for_file(d + "/run/iter_0/checkpoint.pt")) << read_file(d + "/err");
@@ -507,8 +507,8 @@ TEST(DistCli, KilledRankStopsEveryProcessAndResumeWithOneRankFinishes) {
 // Ctrl-C reaches every rank through the launcher: they stop at the same step, rank 0 saves, all exit 130.
 TEST(DistCli, SigintStopsEveryRankWithTheProgressSavedAndResumeFinishes) {
   std::string d = testing_util::fresh_dir("dist_sigint");
-  pid_t launcher = spawn({"search", "-c", kSmoke, "--set", "export.enabled=false", "--set", "train.epochs=6", "--nproc",
-                          "2", "--out", d + "/run"},
+  pid_t launcher = spawn({"search", "-c", kSmoke, "--set", "export.enabled=false", "--set", "search.iterations=1",
+                          "--set", "train.epochs=3", "--nproc", "2", "--out", d + "/run"},
                          {}, d + "/err");
   ASSERT_TRUE(wait_for_file(d + "/run/iter_0/checkpoint.pt")) << read_file(d + "/err");
   ::kill(launcher, SIGINT);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -18,12 +19,24 @@ namespace netadj {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+// runtime.threads = 0: OMP_NUM_THREADS where it holds a positive number (as PyTorch reads it, and as torchrun
+// sets it for several ranks), else the machine's cores shared among the ranks on it.
+int default_threads(int local_world) {
+  if (const char* v = std::getenv("OMP_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (end != v && *end == '\0' && n > 0 && n <= 4096) return static_cast<int>(n);
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / local_world);
+}
+}  // namespace
+
 torch::Device setup_device(const RuntimeOptions& r) {
   // Ranks on one machine share its cores (and, on CUDA, take one device each: cuda:LOCAL_RANK).
   const dist::Env env = dist::read_env();
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  int threads = r.threads > 0 ? r.threads : std::max(1, cores / env.local_world);
-  torch::set_num_threads(threads);
+  torch::set_num_threads(r.threads > 0 ? r.threads : default_threads(env.local_world));
   using Kind = DeviceChoice::Kind;
   bool have_cuda = torch::cuda::is_available();
   if (r.device.kind == Kind::kCpu || (r.device.kind == Kind::kAuto && !have_cuda)) return torch::kCPU;
