@@ -170,6 +170,47 @@ TEST(Cli, SigintDuringASearchResumesToTheSameRecords) {
             testing_util::computed_part(read_json(d + "/ref/search.json")));
 }
 
+// A file of another kind where a model, checkpoint or channel file is expected: exit 3 and one error line
+// naming the file, what it is and what was expected.
+TEST(Cli, FilesOfTheWrongKindAreNamedWithExitThree) {
+  std::string d = testing_util::fresh_dir("cli_wrong_kind");
+  const std::string run = d + "/run";
+  auto train = run_cli_full({"train", "--config", kSmoke, "--out", run, "--set", "train.epochs=1"});
+  ASSERT_EQ(train.status, 0) << train.err;
+  ASSERT_TRUE(file_exists(run + "/export/model.pt"));
+  const std::string exported = run + "/export/model.pt", record = run + "/result.json", model = run + "/model.pt";
+  { std::ofstream(d + "/empty.pt"); }
+  struct Case {
+    std::vector<std::string> args;
+    std::string file, what, expected;
+  };
+  const std::vector<Case> cases = {
+      {{"fur", "--checkpoint", exported}, exported, "a TorchScript module", "expected a model.pt or checkpoint.pt"},
+      {{"export", "--checkpoint", exported, "--out", d + "/x.pt"},
+       exported,
+       "a TorchScript module",
+       "expected a model.pt or checkpoint.pt"},
+      {{"fur", "--checkpoint", record}, record, "a JSON file", "expected a model.pt or checkpoint.pt"},
+      {{"fur", "--checkpoint", d + "/empty.pt"}, d + "/empty.pt", "an empty file", "expected a model.pt"},
+      {{"train", "--channels", model, "--out", d + "/t"}, model, "a PyTorch archive", "not a channel file"},
+      {{"flops", "--channels", model}, model, "a PyTorch archive", "not a channel file"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_cli_full(concat(concat(c.args, {"--config", kSmoke}), {}));
+    const std::string what = c.args[0] + " " + c.args[1] + " " + c.file;
+    EXPECT_EQ(r.status, 3) << what << ": " << r.err;
+    std::vector<std::string> errors;
+    std::istringstream lines(r.err);
+    for (std::string line; std::getline(lines, line);)
+      if (contains(line, "error")) errors.push_back(line);
+    ASSERT_EQ(errors.size(), 1u) << what << ": " << r.err;
+    EXPECT_TRUE(contains(errors[0], c.file + ": " + c.what)) << what << ": " << errors[0];
+    EXPECT_TRUE(contains(errors[0], c.expected)) << what << ": " << errors[0];
+  }
+  EXPECT_FALSE(file_exists(d + "/x.pt"));
+  EXPECT_FALSE(file_exists(d + "/t"));
+}
+
 TEST(Cli, RunRecordsOfAnotherSchemaVersionAreRefused) {
   std::string d = testing_util::fresh_dir("cli_schema");
   ASSERT_EQ(run_cli_full({"search", "--config", kSmoke, "--out", d + "/run", "--set", "search.iterations=1"}).status,

@@ -76,6 +76,9 @@ std::string spec_table(const ArchSpec& s) {
 }
 
 std::vector<int64_t> read_channel_file(const std::string& path, const ModelOptions& m) {
+  if (is_zip_archive(path))
+    throw DataError(path + ": " + file_kind(path) +
+                    ", not a channel file: expected JSON such as {\"channels\": [16, 32, ...]} (best_channels.json)");
   json j = read_json(path);
   std::vector<int64_t> c;
   auto take_array = [&](const json& a) {

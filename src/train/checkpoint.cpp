@@ -109,19 +109,31 @@ void save_model(GraphNet& net, const ModelOptions& m, const std::string& path) {
   save_archive(ar, path);
 }
 
+namespace {
+const char* const kModelExpected = "expected a model.pt or checkpoint.pt written by netadj train or search";
+}  // namespace
+
 GraphNet load_model(const std::string& path, ModelOptions& m) {
   if (!file_exists(path)) throw DataError(path + ": model file not found");
+  if (!is_zip_archive(path))
+    throw DataError(path + ": " + file_kind(path) + ", not a netadj model or checkpoint (" + kModelExpected + ")");
   torch::serialize::InputArchive ar, model_ar;
   try {
     load_archive(ar, path, torch::kCPU);  // a model saved on a GPU loads anywhere
     c10::IValue opts;
-    ar.read("model_options", opts);
+    if (!ar.try_read("model_options", opts))
+      throw DataError(path + ": a TorchScript module (such as a run's export/model.pt) without netadj's model " +
+                      "record, not a netadj model or checkpoint (" + kModelExpected + ")");
     json j = json::parse(opts.toStringRef());
     m = config_from_json(json{{"model", j}}, path).model;
     ar.read("model", model_ar);
+  } catch (const Error&) {
+    throw;
   } catch (const c10::Error& e) {
     throw DataError(path + ": not a netadj model or checkpoint (" + e.what_without_backtrace() + ")");
   } catch (const json::exception& e) {
+    throw DataError(path + ": not a netadj model or checkpoint (" + std::string(e.what()) + ")");
+  } catch (const std::runtime_error& e) {  // torch::jit's attribute errors
     throw DataError(path + ": not a netadj model or checkpoint (" + std::string(e.what()) + ")");
   }
   GraphNet net(build_spec(m, m.resolution));

@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -74,6 +75,32 @@ nlohmann::json read_json(const std::string& path) {
     auto pos = what.find("parse error");
     throw DataError(path + ": invalid JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
   }
+}
+
+namespace {
+// Up to `n` bytes from the start of a file ("" when it cannot be opened or is empty).
+std::string file_head(const std::string& path, size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(n, '\0');
+  if (!in) return "";
+  in.read(head.data(), static_cast<std::streamsize>(n));
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
+  return head;
+}
+}  // namespace
+
+bool is_zip_archive(const std::string& path) { return file_head(path, 4) == std::string("PK\x03\x04", 4); }
+
+std::string file_kind(const std::string& path) {
+  if (!file_exists(path)) return "";
+  if (is_zip_archive(path)) return "a PyTorch archive (a model, checkpoint or TorchScript file)";
+  const std::string head = file_head(path, 512);
+  if (head.empty()) return "an empty file";
+  size_t i = head.find_first_not_of(" \t\r\n");
+  if (i != std::string::npos && (head[i] == '{' || head[i] == '[')) return "a JSON file";
+  for (unsigned char c : head)
+    if (c < 0x09 || (c > 0x0d && c < 0x20) || c == 0x7f) return "a binary file";
+  return "a text file";
 }
 
 void append_line(const std::string& path, const std::string& line) {

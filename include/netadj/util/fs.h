@@ -18,6 +18,12 @@ void write_json_atomic(const std::string& path, const nlohmann::json& j);
 std::string read_file(const std::string& path);
 /// Parses a JSON file; throws DataError naming the file and the parse position.
 nlohmann::json read_json(const std::string& path);
+/// What a file given where another kind was expected looks like, from its first bytes: "a PyTorch archive
+/// (a model, checkpoint or TorchScript file)", "a JSON file", "an empty file", "a text file" or "a binary
+/// file"; "" when it cannot be opened.
+std::string file_kind(const std::string& path);
+/// True when the file starts as a zip archive does (PyTorch's and LibTorch's serialization format).
+bool is_zip_archive(const std::string& path);
 /// Appends one line (e.g. a JSONL record) and flushes it to disk.
 void append_line(const std::string& path, const std::string& line);
 bool file_exists(const std::string& path);
