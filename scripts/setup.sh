@@ -85,11 +85,11 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   command -v ninja >/dev/null && gen=(-G Ninja)
 fi
 if command -v ccache >/dev/null; then
-  cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   # Paths relative to the checkout, so fresh clones elsewhere hit the same (default) cache; the
-  # sloppiness lets ccache cache translation units that use the precompiled torch header.
-  export CCACHE_BASEDIR="$here"
-  export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+  # sloppiness lets ccache cache translation units that use the precompiled torch header. Both go into the
+  # launcher, so a later `cmake --build` in this folder caches the same way.
+  sloppiness="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+  cmake_args+=("-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_BASEDIR=$here;CCACHE_SLOPPINESS=$sloppiness;ccache")
 fi
 "$cmake_bin" -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE="${NETADJ_BUILD_TYPE:-Release}" \
   -DPython3_EXECUTABLE="$py" "${cmake_args[@]}" >"$build/configure.log" 2>&1 \
