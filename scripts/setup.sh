@@ -88,8 +88,10 @@ if command -v ccache >/dev/null; then
   # Paths relative to the checkout, so fresh clones elsewhere hit the same (default) cache; the
   # sloppiness lets ccache cache translation units that use the precompiled torch header. Both go into the
   # launcher, so a later `cmake --build` in this folder caches the same way.
+  # CCACHE_NOHASHDIR: the sanitizer build's debug info (-g1) would otherwise tie each object to the build
+  # folder's absolute path, and a fresh clone would miss the cache.
   sloppiness="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
-  cmake_args+=("-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_BASEDIR=$here;CCACHE_SLOPPINESS=$sloppiness;ccache")
+  cmake_args+=("-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_BASEDIR=$here;CCACHE_SLOPPINESS=$sloppiness;CCACHE_NOHASHDIR=1;ccache")
 fi
 "$cmake_bin" -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE="${NETADJ_BUILD_TYPE:-Release}" \
   -DPython3_EXECUTABLE="$py" "${cmake_args[@]}" >"$build/configure.log" 2>&1 \

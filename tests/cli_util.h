@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "build_paths.h"
 #include "netadj/util/fs.h"
 
 namespace netadj::testing_util {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "../fuzz/targets.h"
+#include "build_paths.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/log.h"
 

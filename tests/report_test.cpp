@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "build_paths.h"
 #include "netadj/util/fs.h"
 
 using namespace netadj;

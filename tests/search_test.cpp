@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "build_paths.h"
 #include "netadj/arch/table.h"
 #include "netadj/search/search.h"
 #include "netadj/util/error.h"
