@@ -1,12 +1,14 @@
 // The command line as a user meets it: flags anywhere, shipped configs by name, warnings about input
 // resolution, SIGINT/SIGTERM with resume, run records of an unknown schema, and an installed copy.
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -375,4 +377,103 @@ TEST(Cli, DamagedCheckpointsOnResumeExitThreeNamingTheFile) {
   EXPECT_EQ(r.status, 3) << r.err;
   EXPECT_TRUE(contains(r.err, run + "/checkpoint.pt.prev: ")) << r.err;
   EXPECT_TRUE(contains(r.err, run + "/checkpoint.pt: ")) << r.err;  // the warning named the first
+}
+
+namespace {
+
+// Holds DIR/.lock as a live netadj run does (flock, released when the descriptor closes).
+struct HeldLock {
+  int fd = -1;
+  explicit HeldLock(const std::string& dir) {
+    make_dirs(dir);
+    fd = ::open((dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ~HeldLock() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+// Every command that writes a run directory checks everything that can fail before the directory exists
+// (nothing is left behind), and refuses, with exit 2, a directory another live process holds.
+TEST(RunDirectory, FailedChecksLeaveNoDirectoryAndAHeldOneIsRefused) {
+  const std::string d = testing_util::fresh_dir("cli_run_dirs");
+  const std::string runs = d + "/runs";
+  write_file_atomic(d + "/short.json", "[8, 8]\n");  // resnet_cifar depth 8 has more layers
+  const std::vector<std::string> base = {"--config", kSmoke, "--set", "runtime.out_dir=" + runs};
+  const std::vector<std::string> no_data = {"--set", "data.dataset=cifar10", "--set", "data.root=" + d + "/nowhere",
+                                            "--set", "model.num_classes=10", "--set", "model.in_channels=3"};
+  struct Case {
+    std::string what;
+    std::vector<std::string> args;
+    std::string says;  ///< part of the one error line
+    int status = 2;
+  };
+  const std::vector<Case> cases = {
+      {"search without its dataset", concat(concat({"search"}, base), no_data), "nowhere", 3},
+      {"train without its dataset", concat(concat({"train"}, base), no_data), "nowhere", 3},
+      {"compare without its dataset", concat(concat({"compare", "--seeds", "1"}, base), no_data), "nowhere", 3},
+      {"bench search without its dataset", concat(concat({"bench", "search", "--out", runs + "/bench"}, base), no_data),
+       "nowhere", 3},
+      {"search with a wrong channel count", concat(concat({"search"}, base), {"--set", "model.channels=[8,8]"}),
+       "model.channels"},
+      {"train with a wrong channel file", concat(concat({"train"}, base), {"--channels", d + "/short.json"}),
+       "short.json"},
+      {"compare with a wrong channel file", concat(concat({"compare"}, base), {"--channels", d + "/short.json"}),
+       "short.json"},
+      {"search, batch 64 over 3 ranks", concat(concat({"search"}, base), {"--nproc", "3"}), "train.batch_size"},
+      {"train, batch 64 over 3 ranks", concat(concat({"train"}, base), {"--nproc", "3"}), "train.batch_size"},
+      {"compare on 2 ranks", concat(concat({"compare"}, base), {"--nproc", "2"}), "does not run data-parallel"},
+  };
+  for (const Case& c : cases) {
+    auto r = run_cli_full(c.args);
+    EXPECT_EQ(r.status, c.status) << c.what << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, c.says)) << c.what << ": " << r.err;
+    EXPECT_FALSE(std::filesystem::exists(runs)) << c.what << " left " << runs << " behind";
+    remove_tree(runs);
+  }
+
+  // A directory held by a live process: a new run in it and a resume of it are refused; the directory is
+  // left as it was.
+  const std::string held = d + "/held";
+  HeldLock lock(held);
+  ASSERT_GE(lock.fd, 0);
+  write_json_atomic(held + "/config.json", read_json(kSmoke));
+  for (const std::vector<std::string>& args :
+       {concat({"search", "--config", kSmoke, "--out"}, {held}), std::vector<std::string>{"search", "--resume", held},
+        std::vector<std::string>{"train", "--resume", held}, concat({"train", "--config", kSmoke, "--out"}, {held}),
+        concat({"compare", "--config", kSmoke, "--out"}, {held})}) {
+    auto r = run_cli_full(args);
+    EXPECT_EQ(r.status, 2) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, held + ": in use by another netadj process")) << r.err;
+  }
+  EXPECT_FALSE(file_exists(held + "/log.txt"));
+  EXPECT_FALSE(file_exists(held + "/search.json"));
+}
+
+// A default name (runs/<name>-<timestamp>) already taken by another run: the new run takes <name>-<timestamp>-2
+// rather than writing into it.
+TEST(RunDirectory, DefaultNamesNeverCollide) {
+  const std::string d = testing_util::fresh_dir("cli_run_names");
+  std::vector<std::string> taken;
+  for (std::time_t t = std::time(nullptr), end = t + 30; t <= end; ++t) {  // every second this test may start in
+    char ts[32];
+    std::strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", std::localtime(&t));
+    taken.push_back(d + "/same-" + ts);
+    write_file_atomic(taken.back() + "/config.json", "{}\n");
+  }
+  auto r = run_cli_full({"train", "--config", kSmoke, "--set", "runtime.out_dir=" + d, "--set", "train.epochs=1",
+                         "--set", "runtime.name=same"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::vector<std::string> runs;
+  for (const auto& e : std::filesystem::directory_iterator(d))
+    if (file_exists(e.path().string() + "/result.json")) runs.push_back(e.path().string());
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].substr(runs[0].size() - 2), "-2") << runs[0];
+  for (const std::string& t : taken) EXPECT_EQ(read_file(t + "/config.json"), "{}\n") << t;
 }

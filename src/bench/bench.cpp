@@ -14,6 +14,8 @@
 #include "netadj/data/data.h"
 #include "netadj/dist/dist.h"
 #include "netadj/run/records.h"
+#include "netadj/run/run_dir.h"
+#include "netadj/run/session.h"
 #include "netadj/search/search.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
@@ -289,10 +291,12 @@ json bench_fur(const RunSession& session, const std::string& checkpoint, int tra
 
 namespace {
 
-json timed_search(const Config& cfg, const std::string& dir) {
-  remove_tree(dir);
-  make_dirs(dir);
+json timed_search(const Config& cfg, const std::string& out) {
   RunSession session(cfg);
+  remove_tree(out);  // a bench run starts afresh each time
+  const RunDir run = RunDir::create(session, out);
+  const std::string& dir = run.path();
+  write_json_atomic(run.file("config.json"), config_to_json(cfg));
   auto t0 = Clock::now();
   run_search(session, dir, false);
   const double seconds = seconds_since(t0);

@@ -7,11 +7,14 @@
 
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "netadj/arch/table.h"
 #include "netadj/bench/bench.h"
 #include "netadj/cli/command.h"
 #include "netadj/data/data.h"
+#include "netadj/dist/dist.h"
+#include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
 #include "netadj/search/compare.h"
 #include "netadj/util/error.h"
@@ -29,6 +32,7 @@ struct CompareArgs {
   int seeds = 3;
   std::string controls = "uniform,random";
   std::string out, resume;
+  int nproc = 1;
   bool run_options_given = false;  ///< --seeds, --controls or --out on the command line
 };
 
@@ -106,7 +110,11 @@ std::vector<CompareEntry> plan_entries(const Config& cfg, int res, const Compare
     if (!valid_name(name))
       throw ConfigError("--channels " + arg + ": entry name '" + name + "' must be letters, digits, '.', '_' or '-'");
     std::vector<int64_t> c = read_channel_file(file, cfg.model);
-    build_spec(cfg.model, res, c);  // a valid vector for the family
+    try {
+      build_spec(cfg.model, res, c);  // a valid vector for the family
+    } catch (const ConfigError& e) {
+      throw ConfigError(file + ": " + e.what());
+    }
     entries.push_back(make_entry(name, "candidate", file, c));
   }
   int r = 0;
@@ -216,26 +224,22 @@ void print_table(const Comparison& c) {
   }
 }
 
-Comparison start(const CompareArgs& a) {
+// The plan of a new comparison, at the resolution the runs train at (the session's). Nothing is written.
+Comparison plan(const CompareArgs& a, const Config& cfg, const RunSession& base) {
+  Comparison c;
+  c.cfg = cfg;
+  c.entries = plan_entries(c.cfg, base.resolution(), a);
+  c.target = budget_fn(c.cfg.model, base.resolution(), c.cfg.search.budget)(c.entries.front().channels);
+  c.seeds = a.seeds;
+  assign_runs(c.entries, c.seeds);
+  return c;
+}
+
+Config new_comparison_config(const CompareArgs& a) {
   if (a.config.config.empty() && a.config.sets.empty())
     throw ConfigError("give --config FILE.json (and/or --set key=value)");
   if (a.seeds < 1 || a.seeds > 100) throw ConfigError("--seeds " + std::to_string(a.seeds) + ": must be in 1..100");
-  Comparison c;
-  c.cfg = load_config(a.config);
-  const int res = resolve_resolution(c.cfg.model, nominal_resolution(c.cfg.data));
-  c.entries = plan_entries(c.cfg, res, a);
-  c.target = budget_fn(c.cfg.model, res, c.cfg.search.budget)(c.entries.front().channels);
-  c.seeds = a.seeds;
-  assign_runs(c.entries, c.seeds);
-  Config named = c.cfg;
-  named.runtime.name = (named.runtime.name.empty() ? named.model.arch : named.runtime.name) + "-compare";
-  c.dir = make_run_dir(named, a.out);
-  if (file_exists(c.dir + "/config.json"))
-    throw ConfigError(c.dir + ": already holds a run; use --resume " + c.dir + " or another --out");
-  // compare.json first: a directory with config.json always has the plan to resume.
-  write_comparison(c);
-  write_json_atomic(c.dir + "/config.json", config_to_json(c.cfg));
-  return c;
+  return load_config(a.config);
 }
 
 Comparison resume(const CompareArgs& a) {
@@ -274,13 +278,37 @@ Comparison resume(const CompareArgs& a) {
   return c;
 }
 
+// compare trains its runs one after another in one process: a job of several ranks is refused before
+// anything is joined or written.
+void refuse_ranks(int nproc) {
+  const dist::Env env = dist::read_env();
+  if (nproc <= 1 && (!env.present || env.world <= 1)) return;
+  throw ConfigError((nproc > 1 ? "--nproc " + std::to_string(nproc) : "WORLD_SIZE=" + std::to_string(env.world)) +
+                    ": compare trains its runs one after another and does not run data-parallel; start it as one "
+                    "process (train and search take --nproc)");
+}
+
 int run_compare(const CompareArgs& a) {
-  Comparison c = a.resume.empty() ? start(a) : resume(a);
+  refuse_ranks(a.nproc);
+  // The dataset, device and every entry are checked before the directory exists.
+  Comparison c = a.resume.empty() ? Comparison{} : resume(a);
+  if (a.resume.empty()) c.cfg = new_comparison_config(a);
+  RunSession base(c.cfg);
+  std::optional<RunDir> dir;
+  if (a.resume.empty()) {
+    c = plan(a, c.cfg, base);
+    dir = RunDir::create(base, a.out, "-compare");
+    c.dir = dir->path();
+    // compare.json first: a directory with config.json always has the plan to resume.
+    write_comparison(c);
+    write_json_atomic(c.dir + "/config.json", config_to_json(c.cfg));
+  } else {
+    dir = RunDir::resume(base, c.dir);
+  }
   add_log_file(c.dir + "/log.txt");
   logger()->info("comparison directory: {}", c.dir);
   return resumable("compare", c.dir, [&] {
     // Accuracies come from the run directories (the truth on a resume), latency from this machine.
-    RunSession base(c.cfg);
     if (c.device.empty()) c.device = base.device().str();
     for (auto& e : c.entries) {
       e.test_top1.clear();
@@ -331,6 +359,7 @@ Command compare_command() {
             auto* out =
                 app.add_option("--out,-o", a->out, "comparison directory (default runs/<name>-compare-<timestamp>)");
             app.add_option("--resume", a->resume, "continue the interrupted comparison in this directory");
+            app.add_option("--nproc", a->nproc, "refused above 1: compare does not run data-parallel");
             return [a, seeds, controls, out] {
               a->run_options_given = seeds->count() + controls->count() + out->count() > 0;
               return run_compare(*a);

@@ -12,19 +12,19 @@ namespace netadj::cli {
 namespace {
 
 int run_search_command(const RunArgs& a) {
-  PreparedRun run = prepare_run(a);
-  add_log_file(run.dir + "/log.txt");
-  logger()->info("run directory: {}", run.dir);
-  return resumable("search", run.dir, [&] {
-    RunSession session(run.config);
-    const int best = run_search(session, run.dir, !a.resume.empty());
+  RunSession session(run_config(a));  // data, device and model checked before the directory exists
+  const RunDir run = open_run_dir(session, a);
+  add_log_file(run.file("log.txt"));
+  logger()->info("run directory: {}", run.path());
+  return resumable("search", run.path(), [&] {
+    const int best = run_search(session, run.path(), !a.resume.empty());
     // The best vector's network as the search trained it (train split); `netadj train` re-trains it in full.
-    if (session.config().exporting.enabled && dist::world().root()) {
+    if (session.config().exporting.enabled && session.world().root()) {
       ModelOptions m;
-      GraphNet net = load_model(run.dir + "/iter_" + std::to_string(best) + "/model.pt", m);
-      export_run_model(session, *net, m, run.dir);
+      GraphNet net = load_model(run.file("iter_" + std::to_string(best) + "/model.pt"), m);
+      export_run_model(session, *net, m, run.path());
     }
-    if (dist::world().root()) std::cout << run.dir << "/best_channels.json\n";
+    if (session.world().root()) std::cout << run.file("best_channels.json") << "\n";
     return 0;
   });
 }

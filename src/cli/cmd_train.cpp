@@ -17,14 +17,15 @@ namespace {
 
 int train_in(const RunSession& session, const std::string& dir) {
   TrainRecord rec = train_run(session, dir);
-  if (dist::world().root()) std::cout << nlohmann::json(rec).dump() << "\n";
+  if (session.world().root()) std::cout << nlohmann::json(rec).dump() << "\n";
   return 0;
 }
 
 int run_train_command(const RunArgs& a) {
-  PreparedRun run = prepare_run(a);
-  add_log_file(run.dir + "/log.txt");
-  return resumable("train", run.dir, [&] { return train_in(RunSession(run.config), run.dir); });
+  const RunSession session(run_config(a));  // data, device and model checked before the directory exists
+  const RunDir run = open_run_dir(session, a);
+  add_log_file(run.file("log.txt"));
+  return resumable("train", run.path(), [&] { return train_in(session, run.path()); });
 }
 
 }  // namespace

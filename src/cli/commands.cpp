@@ -9,6 +9,7 @@
 #include "netadj/arch/export.h"
 #include "netadj/arch/table.h"
 #include "netadj/dist/dist.h"
+#include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
@@ -57,7 +58,13 @@ Config load_config(const ConfigArgs& args) { return netadj::load_config(resolve_
 
 ModelOptions model_with_channels(const Config& cfg, const std::string& channel_file) {
   ModelOptions m = cfg.model;
-  if (!channel_file.empty()) m.channels = read_channel_file(channel_file, m);
+  if (channel_file.empty()) return m;
+  m.channels = read_channel_file(channel_file, m);
+  try {
+    build_spec(m, resolve_resolution(m, nominal_resolution(cfg.data)));
+  } catch (const ConfigError& e) {
+    throw ConfigError(channel_file + ": " + e.what());  // the vector is the file's
+  }
   return m;
 }
 
@@ -68,44 +75,27 @@ void add_run_options(CLI::App& app, RunArgs& args, const char* what) {
   add_nproc_option(app);
 }
 
-namespace {
-
-// A resumed run takes its config from the run directory; --set is refused (it would change the run).
-PreparedRun resume_run(const RunArgs& a) {
-  std::string f = a.resume + "/config.json";
-  if (!file_exists(f)) throw ConfigError(a.resume + ": not a run directory (no config.json)");
-  if (!a.config.sets.empty() || !a.config.config.empty() || !a.channels.empty())
-    throw ConfigError("--resume takes the config from " + f + "; drop --config/--set/--channels");
-  Config cfg = netadj::load_config(f, {});
-  join_world(cfg);
-  return {cfg, a.resume};
-}
-
-}  // namespace
-
-PreparedRun prepare_run(const RunArgs& a) {
-  if (!a.resume.empty()) return resume_run(a);
+Config run_config(const RunArgs& a) {
+  if (!a.resume.empty()) {
+    // A resumed run takes its config from the run directory; --set is refused (it would change the run).
+    if (!a.config.sets.empty() || !a.config.config.empty() || !a.channels.empty())
+      throw ConfigError("--resume takes the config from " + a.resume + "/config.json; drop --config/--set/--channels");
+    return read_resumed_config(a.resume);
+  }
   if (a.config.config.empty() && a.config.sets.empty())
     throw ConfigError("give --config FILE.json (and/or --set key=value)");
   Config cfg = load_config(a.config);
-  // Refuse a bad channel vector or depth before anything is written.
+  // A bad channel vector or depth is refused before the dataset is read.
   cfg.model = model_with_channels(cfg, a.channels);
   build_spec(cfg.model, resolve_resolution(cfg.model, nominal_resolution(cfg.data)));
-  join_world(cfg);
-  // Rank 0 names the directory (its timestamp) and checks it; the other ranks take its answer.
-  const dist::World& w = dist::world();
-  std::string answer;
-  if (w.root()) {
-    std::string dir = make_run_dir(cfg, a.out);
-    answer = "ok:" + dir;
-    if (file_exists(dir + "/config.json") && !a.out.empty())
-      answer = "error:" + dir + ": already holds a run; use --resume " + dir + " or another --out";
-  }
-  answer = w.share("run_dir", answer);
-  if (answer.rfind("error:", 0) == 0) throw ConfigError(answer.substr(6));
-  std::string dir = answer.substr(3);
-  write_json_atomic(dir + "/config.json", config_to_json(cfg));
-  return {cfg, dir};
+  return cfg;
+}
+
+RunDir open_run_dir(const RunSession& session, const RunArgs& a) {
+  if (!a.resume.empty()) return RunDir::resume(session, a.resume);
+  RunDir dir = RunDir::create(session, a.out);
+  write_json_atomic(dir.file("config.json"), config_to_json(session.config()));
+  return dir;
 }
 
 namespace {

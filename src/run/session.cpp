@@ -1,7 +1,5 @@
 #include "netadj/run/session.h"
 
-#include <ctime>
-
 #ifdef NETADJ_WITH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
 #endif
@@ -33,6 +31,15 @@ std::unique_ptr<BatchSource> RunSession::eval_loader(Split s) const {
   return data_->loader(s, {cfg_.eval.batch_size, /*training=*/false, device_, /*seed=*/0});
 }
 
+const dist::World& RunSession::world() const { return dist::world(); }
+
+void RunSession::check_trainable() const {
+  const int ranks = world().size();
+  if (cfg_.train.batch_size % ranks != 0)
+    throw ConfigError("train.batch_size = " + std::to_string(cfg_.train.batch_size) +
+                      ": the global batch must divide among " + std::to_string(ranks) + " ranks");
+}
+
 void join_world(const Config& cfg) {
   static bool joined = false;
   if (joined) return;
@@ -51,19 +58,6 @@ void join_world(const Config& cfg) {
   dist::set_world(dist::World::connect(env, device, timeout));
   logger()->info("data-parallel: {} ranks over {} ({} on this machine); rank 0 on {} writes the run directory",
                  env.world, dist::world().backend(), env.local_world, device.str());
-}
-
-std::string make_run_dir(const Config& cfg, const std::string& out) {
-  std::string dir = out;
-  if (dir.empty()) {
-    std::time_t now = std::time(nullptr);
-    char ts[32];
-    std::strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", std::localtime(&now));
-    std::string name = cfg.runtime.name.empty() ? cfg.model.arch : cfg.runtime.name;
-    dir = cfg.runtime.out_dir + "/" + name + "-" + ts;
-  }
-  make_dirs(dir);
-  return dir;
 }
 
 }  // namespace netadj

@@ -11,6 +11,7 @@
 #include "netadj/arch/export.h"
 #include "netadj/config/config.h"
 #include "netadj/run/records.h"
+#include "netadj/run/run_dir.h"
 
 namespace netadj {
 class RunSession;
@@ -74,13 +75,13 @@ struct RunArgs {
 };
 void add_run_options(CLI::App& app, RunArgs& args, const char* what);
 
-/// The config of a run and its directory: a new directory with config.json written (after the model and
-/// channel vector were checked), or, with --resume, the directory's own config.json.
-struct PreparedRun {
-  Config config;
-  std::string dir;
-};
-PreparedRun prepare_run(const RunArgs& args);
+/// The config a run command runs: with --resume, the run directory's config.json (--config, --set and
+/// --channels are refused); else --config/--set with --channels, the model and channel vector checked. Nothing
+/// is written.
+Config run_config(const RunArgs& args);
+/// The run directory of `args` for the session (built from run_config): a new one with config.json written, or
+/// the --resume directory; locked for this process either way.
+RunDir open_run_dir(const RunSession& session, const RunArgs& args);
 
 /// Trains the session's model into `dir` as `netadj train` does (checkpoints there, resumed from them) and
 /// writes dir/result.json.

@@ -12,6 +12,9 @@
 #include "netadj/data/data.h"
 
 namespace netadj {
+namespace dist {
+class World;
+}
 
 class RunSession {
  public:
@@ -30,6 +33,11 @@ class RunSession {
   ArchSpec spec(const std::vector<int64_t>& channels) const;
   /// Evaluation batches of a split (eval.batch_size, no augmentation).
   std::unique_ptr<BatchSource> eval_loader(Split s) const;
+  /// The data-parallel ranks this process belongs to (a world of one without RANK in the environment).
+  const dist::World& world() const;
+  /// The checks of a command that trains: train.batch_size (the global batch) divides among the ranks.
+  /// ConfigError naming the key otherwise.
+  void check_trainable() const;
 
  private:
   Config cfg_;
@@ -42,8 +50,5 @@ class RunSession {
 /// MASTER_PORT, as torchrun sets them), once per process: this rank's device, the process group (Gloo on
 /// the CPU, NCCL on CUDA), and on ranks other than 0 no writing and warnings-only logging.
 void join_world(const Config& cfg);
-
-/// Creates runs/<name>-<timestamp>/ (or `out`) and returns its path.
-std::string make_run_dir(const Config& cfg, const std::string& out);
 
 }  // namespace netadj

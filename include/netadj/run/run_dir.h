@@ -1,0 +1,39 @@
+#pragma once
+// The one way to start or resume a run directory (search, train, compare, bench search). Rank 0 names the
+// directory and holds an OS lock on DIR/.lock for as long as it lives (flock: the kernel drops it when the
+// process ends, also by SIGKILL, so a crashed run resumes), and the other ranks take its name: two processes
+// can never write one run. It is opened from a RunSession, whose construction ran every check that can fail,
+// so a failed start leaves no directory behind.
+#include <memory>
+#include <string>
+
+#include "netadj/config/config.h"
+
+namespace netadj {
+class RunSession;
+
+class RunDir {
+ public:
+  /// A new run of the session's config in `out`, or in <runtime.out_dir>/<runtime.name or the
+  /// arch><suffix>-<timestamp> when `out` is empty (-2, -3, ... when another run took that name). Refuses
+  /// (ConfigError, exit 2) a directory that holds a run already (has config.json) or that another live
+  /// process holds. The caller writes config.json next.
+  static RunDir create(const RunSession& session, const std::string& out, const std::string& suffix = "");
+  /// The interrupted run in `dir`, whose config the session was made from (read_resumed_config). Refuses
+  /// (exit 2) a directory that another live process holds.
+  static RunDir resume(const RunSession& session, const std::string& dir);
+
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  RunDir(std::string path, std::shared_ptr<int> lock) : path_(std::move(path)), lock_(std::move(lock)) {}
+  std::string path_;
+  std::shared_ptr<int> lock_;  ///< rank 0's locked descriptor; closed, and so unlocked, with the last copy
+};
+
+/// The config of the run in `dir` (its config.json); ConfigError "DIR: not a run directory (no config.json)"
+/// when there is none.
+Config read_resumed_config(const std::string& dir);
+
+}  // namespace netadj
