@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Style checks that CI runs after the tests: no function in src/ over 60 lines (lizard), no line over
-# 120 columns, and every C++ file formatted by clang-format with the repository's .clang-format.
+# 120 columns, every C++ file formatted by clang-format with the repository's .clang-format, no command file
+# (src/cli/cmd_*.cpp) over 120 lines, and includes between areas only downwards (docs/ARCHITECTURE.md).
 # Installs lizard (PyPI, into the torch virtualenv) and clang-format (Debian) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,5 +45,33 @@ if ! "$format" --dry-run --Werror "${sources[@]}" 2>/tmp/netadj-clang-format.log
   status=1
 fi
 
-[ $status -eq 0 ] && say "ok: function length, line length and formatting"
+# Commands only parse and print: no src/cli/cmd_*.cpp over 120 lines (the work goes to pipeline/).
+for f in src/cli/cmd_*.cpp; do
+  n=$(wc -l <"$f")
+  if [ "$n" -gt 120 ]; then
+    say "$f: $n lines; a command parses its options and prints (at most 120 lines): move the work to src/pipeline/"
+    status=1
+  fi
+done
+
+# Include direction: the layers table in docs/ARCHITECTURE.md says which areas each area may include.
+declare -A allowed
+while IFS=: read -r area deps; do
+  allowed[$area]=" $area $deps "
+done < <(awk '/^```layers$/ { on = 1; next } /^```$/ { on = 0 } on' docs/ARCHITECTURE.md)
+[ ${#allowed[@]} -gt 0 ] || { say "docs/ARCHITECTURE.md has no layers table"; status=1; }
+while IFS= read -r hit; do
+  file=${hit%%:*}
+  area=$(sed -E 's#^(src|include/netadj)/([a-z_]+)/.*#\2#' <<<"$file")
+  used=$(sed -E 's#.*"netadj/([a-z_]+)/.*#\1#' <<<"$hit")
+  if [ -z "${allowed[$area]+x}" ]; then
+    say "$file: area '$area' is not in the layers table of docs/ARCHITECTURE.md"
+    status=1
+  elif [[ ${allowed[$area]} != *" $used "* ]]; then
+    say "$file includes netadj/$used/: $area may include only:${allowed[$area]}(docs/ARCHITECTURE.md)"
+    status=1
+  fi
+done < <(grep -rHo '#include "netadj/[a-z_]*/' src include | grep -v '^src/main.cpp')
+
+[ $status -eq 0 ] && say "ok: function length, line length, formatting, command size and include direction"
 exit $status

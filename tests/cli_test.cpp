@@ -438,6 +438,20 @@ TEST(RunDirectory, FailedChecksLeaveNoDirectoryAndAHeldOneIsRefused) {
     remove_tree(runs);
   }
 
+  // compare started as one rank of two by torchrun's variables is refused as --nproc 2 is, before it joins.
+  auto as_rank = testing_util::run_cli_in(NETADJ_BINARY, concat({"compare"}, base), "", nullptr, SIGKILL, [] {
+    for (const auto& [k, v] : std::map<std::string, std::string>{{"RANK", "1"},
+                                                                 {"WORLD_SIZE", "2"},
+                                                                 {"LOCAL_RANK", "1"},
+                                                                 {"LOCAL_WORLD_SIZE", "2"},
+                                                                 {"MASTER_ADDR", "127.0.0.1"},
+                                                                 {"MASTER_PORT", "1"}})
+      ::setenv(k.c_str(), v.c_str(), 1);
+  });
+  EXPECT_EQ(as_rank.status, 2) << as_rank.err;
+  EXPECT_TRUE(contains(as_rank.err, "WORLD_SIZE=2: compare trains its runs one after another")) << as_rank.err;
+  EXPECT_FALSE(std::filesystem::exists(runs));
+
   // A directory held by a live process: a new run in it and a resume of it are refused; the directory is
   // left as it was.
   const std::string held = d + "/held";

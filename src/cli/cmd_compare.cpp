@@ -1,25 +1,13 @@
-// netadj compare: the original channel vector, candidate vectors and controls (uniform, random) at the
-// same budget, each trained with the config's full schedule for seeds 1..S, then every entry against the
-// original (difference of mean test accuracy, Welch 95% interval, p). Each (entry, seed) training is its
-// own run directory under DIR/runs/, so a killed comparison resumes and skips what finished.
+// netadj compare: parses the comparison's arguments and prints its table; the comparison itself is
+// pipeline/compare.h.
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
-#include <filesystem>
 #include <iostream>
-#include <optional>
 
-#include "netadj/arch/table.h"
-#include "netadj/bench/bench.h"
 #include "netadj/cli/command.h"
-#include "netadj/data/data.h"
 #include "netadj/dist/dist.h"
-#include "netadj/run/run_dir.h"
-#include "netadj/run/session.h"
-#include "netadj/search/compare.h"
+#include "netadj/pipeline/compare.h"
 #include "netadj/util/error.h"
-#include "netadj/util/fs.h"
-#include "netadj/util/interrupt.h"
 #include "netadj/util/log.h"
 
 namespace netadj::cli {
@@ -36,174 +24,17 @@ struct CompareArgs {
   bool run_options_given = false;  ///< --seeds, --controls or --out on the command line
 };
 
-struct Comparison {
-  Config cfg;
-  std::string dir;
-  int seeds = 0;
-  int64_t target = 0;
-  std::vector<CompareEntry> entries;
-  std::string device;  ///< where the latencies were measured; "" until then
-  bool done = false;
-};
-
-bool valid_name(const std::string& n) {
-  if (n.empty() || n == "." || n == ".." || n.size() > 100) return false;
-  return std::all_of(n.begin(), n.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
-  });
-}
-
-// Controls: "uniform", "random" or "random:N" (N seeded random vectors), comma-separated.
-std::vector<std::pair<std::string, int>> parse_controls(const std::string& text) {
-  std::vector<std::pair<std::string, int>> out;
-  size_t pos = 0;
-  while (pos <= text.size() && !text.empty()) {
-    size_t end = text.find(',', pos);
-    std::string item = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    if (item == "uniform") {
-      out.emplace_back("uniform", 1);
-    } else if (item == "random") {
-      out.emplace_back("random", 1);
-    } else if (item.rfind("random:", 0) == 0) {
-      std::string n = item.substr(7);
-      auto digit = [](char ch) { return ch >= '0' && ch <= '9'; };
-      if (n.empty() || n.size() > 3 || !std::all_of(n.begin(), n.end(), digit) || std::stoi(n) < 1 ||
-          std::stoi(n) > 100)
-        throw ConfigError("--controls: '" + item + "': random:N needs N in 1..100");
-      out.emplace_back("random", std::stoi(n));
-    } else if (!item.empty() && item != "none") {
-      throw ConfigError("--controls: unknown control '" + item + "' (expected uniform, random, random:N or none)");
-    }
-    if (end == std::string::npos) break;
-    pos = end + 1;
-  }
-  return out;
-}
-
-CompareEntry make_entry(std::string name, std::string kind, std::optional<std::string> source,
-                        std::vector<int64_t> channels) {
-  CompareEntry e;
-  e.name = std::move(name);
-  e.kind = std::move(kind);
-  e.source = std::move(source);
-  e.channels = std::move(channels);
-  return e;
-}
-
-// The entries of a new comparison: the original, each candidate, each control; entries with equal
-// channels share their runs.
-std::vector<CompareEntry> plan_entries(const Config& cfg, int res, const CompareArgs& a) {
-  CostFn cost = budget_fn(cfg.model, res, cfg.search.budget);
-  const std::vector<int64_t> c0 = build_spec(cfg.model, res).channels;
-  const int64_t target = cost(c0);
-  std::vector<CompareEntry> entries;
-  entries.push_back(make_entry("original", "original", std::nullopt, c0));
-  for (const std::string& arg : a.channels) {
-    std::string name, file = arg;
-    size_t eq = arg.find('=');
-    if (eq != std::string::npos && !file_exists(arg)) {
-      name = arg.substr(0, eq);
-      file = arg.substr(eq + 1);
-    } else {
-      name = std::filesystem::path(arg).stem().string();
-    }
-    if (!valid_name(name))
-      throw ConfigError("--channels " + arg + ": entry name '" + name + "' must be letters, digits, '.', '_' or '-'");
-    std::vector<int64_t> c = read_channel_file(file, cfg.model);
-    try {
-      build_spec(cfg.model, res, c);  // a valid vector for the family
-    } catch (const ConfigError& e) {
-      throw ConfigError(file + ": " + e.what());
-    }
-    entries.push_back(make_entry(name, "candidate", file, c));
-  }
-  int r = 0;
-  for (const auto& [kind, n] : parse_controls(a.controls))
-    for (int i = 0; i < n; ++i) {
-      std::string name = n > 1 ? kind + std::to_string(i + 1) : kind;
-      std::vector<int64_t> c =
-          kind == "uniform"
-              ? uniform_control(c0, cost, target, cfg.search)
-              : random_control(c0, cost, target, cfg.search, derive_seed(uint64_t(cfg.runtime.seed), "random", r++));
-      entries.push_back(make_entry(name, kind, std::nullopt, c));
-    }
-  for (size_t i = 0; i < entries.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      if (entries[i].name == entries[j].name)
-        throw ConfigError("compare: two entries are named '" + entries[i].name +
-                          "' (give a control once; name candidates with --channels NAME=FILE)");
-  for (auto& e : entries) {
-    ArchSpec spec = build_spec(cfg.model, res, e.channels);
-    e.flops = spec_flops(spec);
-    e.params = spec_params(spec);
-  }
-  return entries;
-}
-
-// Run directories: runs/<name>_s<seed>, where <name> is the first entry with the same channels.
-void assign_runs(std::vector<CompareEntry>& entries, int seeds) {
-  for (size_t i = 0; i < entries.size(); ++i) {
-    size_t owner = i;
-    for (size_t j = 0; j < i && owner == i; ++j)
-      if (entries[j].channels == entries[i].channels) owner = j;
-    entries[i].runs.clear();
-    for (int s = 1; s <= seeds; ++s) entries[i].runs.push_back(fmt::format("runs/{}_s{}", entries[owner].name, s));
-  }
-}
-
-std::string compare_file(const Comparison& c) { return c.dir + "/compare.json"; }
-
-void write_comparison(const Comparison& c) {
-  const CompareEntry& original = c.entries.front();
-  json entries = json::array();
-  for (size_t i = 0; i < c.entries.size(); ++i) {
-    const CompareEntry& e = c.entries[i];
-    json j = entry_json(e, i == 0 ? nullptr : &original.test_top1);
-    const int64_t value = c.cfg.search.budget == Budget::kParams ? e.params : e.flops;
-    j["budget_error"] = (double(value) - double(c.target)) / double(c.target);
-    entries.push_back(j);
-  }
-  std::vector<int> seeds;
-  for (int s = 1; s <= c.seeds; ++s) seeds.push_back(s);
-  write_record(compare_file(c), json{{"arch", c.cfg.model.arch},
-                                     {"dataset", c.cfg.data.dataset},
-                                     {"budget", enum_name(c.cfg.search.budget)},
-                                     {"budget_target", c.target},
-                                     {"epochs", c.cfg.train.epochs},
-                                     {"device", c.device},
-                                     {"seeds", seeds},
-                                     {"done", c.done},
-                                     {"entries", entries}});
-}
-
-// Test top-1 of a finished run, or nullopt.
-std::optional<double> run_result(const std::string& run_dir) {
-  const std::string f = run_dir + "/result.json";
-  if (!file_exists(f)) return std::nullopt;
-  TrainRecord r = read_record_as<TrainRecord>(f);
-  if (!r.test) throw DataError(f + ": no test result");
-  return r.test->top1;
-}
-
-double train_entry(const Comparison& c, const CompareEntry& e, int seed) {
-  const std::string rd = c.dir + "/" + e.runs[size_t(seed - 1)];
-  if (auto done = run_result(rd)) return *done;
-  Config rc;
-  if (file_exists(rd + "/config.json")) {
-    rc = netadj::load_config(rd + "/config.json", {});
-    logger()->info("compare: resuming {} seed {} in {}", e.name, seed, rd);
-  } else {
-    rc = c.cfg;
-    rc.model.channels = e.channels;
-    rc.runtime.seed = seed;
-    rc.runtime.name = fmt::format("{}_s{}", e.name, seed);
-    make_dirs(rd);
-    write_json_atomic(rd + "/config.json", config_to_json(rc));
-    logger()->info("compare: training {} [{}] with seed {} of {}", e.name, fmt::join(e.channels, ","), seed, c.seeds);
-  }
-  RunSession session(rc);
-  TrainRecord rec = train_run(session, rd);
-  return rec.test->top1;
+ComparePlan new_plan(const CompareArgs& a) {
+  if (a.config.config.empty() && a.config.sets.empty())
+    throw ConfigError("give --config FILE.json (and/or --set key=value)");
+  if (a.seeds < 1 || a.seeds > 100) throw ConfigError("--seeds " + std::to_string(a.seeds) + ": must be in 1..100");
+  ComparePlan p;
+  p.config = load_config(a.config);
+  for (const std::string& arg : a.channels) p.candidates.push_back(parse_candidate(arg));
+  p.controls = parse_controls(a.controls);
+  p.seeds = a.seeds;
+  p.out = a.out;
+  return p;
 }
 
 void print_table(const Comparison& c) {
@@ -224,60 +55,6 @@ void print_table(const Comparison& c) {
   }
 }
 
-// The plan of a new comparison, at the resolution the runs train at (the session's). Nothing is written.
-Comparison plan(const CompareArgs& a, const Config& cfg, const RunSession& base) {
-  Comparison c;
-  c.cfg = cfg;
-  c.entries = plan_entries(c.cfg, base.resolution(), a);
-  c.target = budget_fn(c.cfg.model, base.resolution(), c.cfg.search.budget)(c.entries.front().channels);
-  c.seeds = a.seeds;
-  assign_runs(c.entries, c.seeds);
-  return c;
-}
-
-Config new_comparison_config(const CompareArgs& a) {
-  if (a.config.config.empty() && a.config.sets.empty())
-    throw ConfigError("give --config FILE.json (and/or --set key=value)");
-  if (a.seeds < 1 || a.seeds > 100) throw ConfigError("--seeds " + std::to_string(a.seeds) + ": must be in 1..100");
-  return load_config(a.config);
-}
-
-Comparison resume(const CompareArgs& a) {
-  if (!a.config.config.empty() || !a.config.sets.empty() || !a.channels.empty() || a.run_options_given)
-    throw ConfigError("--resume takes the comparison from " + a.resume +
-                      "; drop --config/--set/--channels/--seeds/--controls/--out");
-  Comparison c;
-  c.dir = a.resume;
-  if (!file_exists(c.dir + "/config.json") || !file_exists(c.dir + "/compare.json"))
-    throw ConfigError(c.dir + ": not a comparison directory (no config.json and compare.json)");
-  c.cfg = netadj::load_config(c.dir + "/config.json", {});
-  const std::string f = compare_file(c);
-  json doc = read_record(f);
-  try {
-    c.seeds = int(doc.at("seeds").size());
-    c.target = doc.at("budget_target").get<int64_t>();
-    c.device = doc.at("device").get<std::string>();
-    for (const json& e : doc.at("entries")) c.entries.push_back(entry_from_json(e, f));
-  } catch (const json::exception& ex) {
-    throw_malformed_record(f, ex.what());
-  }
-  if (c.entries.empty() || c.entries.front().kind != "original" || c.seeds < 1 || c.seeds > 100)
-    throw_malformed_record(f, "no original entry, or seeds not in 1..100");
-  for (const CompareEntry& e : c.entries) {
-    if (!valid_name(e.name) || int(e.runs.size()) != c.seeds || int(e.test_top1.size()) > c.seeds)
-      throw_malformed_record(f, "entry '" + e.name + "': bad name, or runs/results do not match the seeds");
-    for (size_t s = 0; s < e.runs.size(); ++s) {
-      const std::string& r = e.runs[s];
-      const std::string suffix = "_s" + std::to_string(s + 1);
-      if (r.rfind("runs/", 0) != 0 || r.size() <= suffix.size() + 5 || r.substr(r.size() - suffix.size()) != suffix ||
-          !valid_name(r.substr(5)))
-        throw_malformed_record(f,
-                               "entry '" + e.name + "': run '" + r + "' is not runs/<name>_s" + std::to_string(s + 1));
-    }
-  }
-  return c;
-}
-
 // compare trains its runs one after another in one process: a job of several ranks is refused before
 // anything is joined or written.
 void refuse_ranks(int nproc) {
@@ -290,56 +67,17 @@ void refuse_ranks(int nproc) {
 
 int run_compare(const CompareArgs& a) {
   refuse_ranks(a.nproc);
-  // The dataset, device and every entry are checked before the directory exists.
-  Comparison c = a.resume.empty() ? Comparison{} : resume(a);
-  if (a.resume.empty()) c.cfg = new_comparison_config(a);
-  RunSession base(c.cfg);
-  std::optional<RunDir> dir;
-  if (a.resume.empty()) {
-    c = plan(a, c.cfg, base);
-    dir = RunDir::create(base, a.out, "-compare");
-    c.dir = dir->path();
-    // compare.json first: a directory with config.json always has the plan to resume.
-    write_comparison(c);
-    write_json_atomic(c.dir + "/config.json", config_to_json(c.cfg));
-  } else {
-    dir = RunDir::resume(base, c.dir);
-  }
-  add_log_file(c.dir + "/log.txt");
-  logger()->info("comparison directory: {}", c.dir);
-  return resumable("compare", c.dir, [&] {
-    // Accuracies come from the run directories (the truth on a resume), latency from this machine.
-    if (c.device.empty()) c.device = base.device().str();
-    for (auto& e : c.entries) {
-      e.test_top1.clear();
-      for (int s = 1; s <= c.seeds; ++s) {
-        auto r = run_result(c.dir + "/" + e.runs[size_t(s - 1)]);
-        if (!r) break;
-        e.test_top1.push_back(*r);
-      }
-      // Measured once per distinct vector, on the device that trains (a resume elsewhere keeps the first
-      // numbers); entries with the same channels share the number, as they share their runs.
-      if (e.latency_ms > 0) continue;
-      for (const auto& other : c.entries)
-        if (other.channels == e.channels && other.latency_ms > 0) e.latency_ms = other.latency_ms;
-      if (e.latency_ms <= 0) e.latency_ms = measure_latency(base.spec(e.channels), base.device(), 1, 5, 30).median_ms;
-    }
-    write_comparison(c);
-    // Seed by seed, so that an interrupted comparison has every entry at about the same number of seeds.
-    for (int s = 1; s <= c.seeds; ++s)
-      for (auto& e : c.entries) {
-        if (int(e.test_top1.size()) >= s) continue;
-        throw_if_interrupted("compare");
-        e.test_top1.push_back(train_entry(c, e, s));
-        for (auto& other : c.entries)  // entries that share this run
-          if (&other != &e && other.runs == e.runs && int(other.test_top1.size()) == s - 1)
-            other.test_top1.push_back(e.test_top1.back());
-        write_comparison(c);
-      }
-    c.done = true;
-    write_comparison(c);
-    print_table(c);
-    std::cout << compare_file(c) << "\n";
+  if (!a.resume.empty() &&
+      (!a.config.config.empty() || !a.config.sets.empty() || !a.channels.empty() || a.run_options_given))
+    throw ConfigError("--resume takes the comparison from " + a.resume +
+                      "; drop --config/--set/--channels/--seeds/--controls/--out");
+  // Everything is checked before the directory exists.
+  auto run = a.resume.empty() ? CompareRun::start(new_plan(a)) : CompareRun::resume(a.resume);
+  add_log_file(run->dir() + "/log.txt");
+  logger()->info("comparison directory: {}", run->dir());
+  return resumable("compare", run->dir(), [&] {
+    print_table(run->run());
+    std::cout << run->dir() << "/compare.json\n";
     return 0;
   });
 }

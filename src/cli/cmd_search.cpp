@@ -3,6 +3,7 @@
 
 #include "netadj/cli/command.h"
 #include "netadj/dist/dist.h"
+#include "netadj/pipeline/runs.h"
 #include "netadj/run/session.h"
 #include "netadj/search/search.h"
 #include "netadj/train/train.h"

@@ -7,6 +7,7 @@
 #include "netadj/arch/table.h"
 #include "netadj/cli/command.h"
 #include "netadj/dist/dist.h"
+#include "netadj/pipeline/runs.h"
 #include "netadj/run/session.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"

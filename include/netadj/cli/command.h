@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "netadj/arch/export.h"
 #include "netadj/config/config.h"
 #include "netadj/run/records.h"
 #include "netadj/run/run_dir.h"
@@ -82,15 +81,6 @@ Config run_config(const RunArgs& args);
 /// The run directory of `args` for the session (built from run_config): a new one with config.json written, or
 /// the --resume directory; locked for this process either way.
 RunDir open_run_dir(const RunSession& session, const RunArgs& args);
-
-/// Trains the session's model into `dir` as `netadj train` does (checkpoints there, resumed from them) and
-/// writes dir/result.json.
-TrainRecord train_run(const RunSession& session, const std::string& dir);
-
-/// What model.json needs from the session: normalization, dataset, crop.
-ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fold_bn);
-/// With export.enabled: dir/export/model.pt (TorchScript) and dir/export/model.json (arch/export.h).
-void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const std::string& dir);
 
 /// Installs the SIGINT/SIGTERM handlers and runs `body`; an Interrupted error gets the command that
 /// resumes the run added to its message.
