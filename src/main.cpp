@@ -6,6 +6,7 @@
 
 #include "netadj/cli/command.h"
 #include "netadj/dist/dist.h"
+#include "netadj/run/session.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"
 
@@ -14,7 +15,7 @@ namespace {
 int fail(netadj::ExitCode code, const std::string& what) {
   // In a data-parallel job rank 0 speaks for all; the others name themselves, and an interrupt (which every
   // rank reports alike) is left to rank 0.
-  const int rank = netadj::dist::world().rank();
+  const int rank = netadj::log_rank();
   if (rank == 0)
     std::cerr << "netadj: error: " << what << "\n";
   else if (code != netadj::ExitCode::kInterrupted)
@@ -46,13 +47,9 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(netadj::ExitCode::kUsage);
   }
   netadj::set_log_level(verbose ? "debug" : quiet ? "warn" : "info");
-  // The process group goes before static destruction (NCCL must not be torn down at exit).
-  struct LeaveWorld {
-    ~LeaveWorld() { netadj::dist::set_world(netadj::dist::World()); }
-  } leave_world;
   try {
     // --nproc N: this process only launches the N ranks (each one runs the same command line).
-    if (netadj::cli::requested_nproc() > 1 && !netadj::dist::read_env().present)
+    if (netadj::cli::requested_nproc() > 1 && netadj::started_ranks() == 0)
       return netadj::dist::launch_local(argc, argv, netadj::cli::requested_nproc());
     for (auto& [sub, run] : runs)
       if (sub->parsed()) return run();

@@ -82,7 +82,7 @@ TEST(Bench, SearchColdAndWarm) {
   c.fur.repeats = 2;
   c.search.select = SelectMode::kRetrain;  // the bench searches with argmax whatever the config says
   const std::string d = testing_util::fresh_dir("bench_search");
-  nlohmann::json j = bench_search(c, d, true);
+  nlohmann::json j = bench_search(c, std::make_shared<const dist::World>(), d, true);
   EXPECT_EQ(j["cold"]["epochs"], nlohmann::json({3, 3}));
   EXPECT_EQ(j["warm"]["epochs"], nlohmann::json({3, 1}));
   EXPECT_EQ(j["cold_uncached"]["epochs"], nlohmann::json({3, 3}));

@@ -34,9 +34,9 @@ void sync(const torch::Device& dev) {
 }
 
 // Seconds for `steps` training steps after the same trainer has run `warmup` of them.
-double time_train_steps(Trainer& trainer, GraphNet& net, int warmup, int steps, const dist::World* world = nullptr) {
+double time_train_steps(Trainer& trainer, GraphNet& net, int warmup, int steps, const dist::World& world) {
   TrainPlan plan;
-  plan.world = world;
+  plan.world = &world;
   plan.epochs = 1000000;
   plan.eval_split = std::nullopt;
   plan.test_at_end = false;
@@ -44,19 +44,18 @@ double time_train_steps(Trainer& trainer, GraphNet& net, int warmup, int steps, 
   trainer.run(net, plan);
   sync(trainer.device());
   plan.max_steps = steps;
-  const dist::World& w = world ? *world : dist::world();
-  w.barrier();  // the ranks start the clock together
+  world.barrier();  // the ranks start the clock together
   auto t0 = Clock::now();
   trainer.run(net, plan);
   sync(trainer.device());
-  w.barrier();  // and stop it when the slowest is done
+  world.barrier();  // and stop it when the slowest is done
   return seconds_since(t0);
 }
 
 // Scaling against one process: rank 0 times the same global batch alone, with all of its machine's
 // cores (runtime.threads when set), while the other ranks wait.
 void add_scaling(json& j, const RunSession& session, const Trainer& trainer, int warmup, int steps, double ranks_ips) {
-  const dist::World& w = dist::world();
+  const dist::World& w = session.world();
   j["world_size"] = w.size();
   j["backend"] = w.backend();
   if (!w.distributed()) return;
@@ -70,7 +69,7 @@ void add_scaling(json& j, const RunSession& session, const Trainer& trainer, int
     torch::manual_seed(1);
     GraphNet net(session.spec());
     Trainer alone(trainer.config(), session.data(), session.device());
-    const double s = time_train_steps(alone, net, warmup, steps, &single);
+    const double s = time_train_steps(alone, net, warmup, steps, single);
     answer = std::to_string(double(steps) * trainer.config().train.batch_size / s);
     j["baseline_threads"] = torch::get_num_threads();
     torch::set_num_threads(threads);
@@ -103,7 +102,7 @@ json bench_train(const RunSession& session, int warmup, int steps) {
   GraphNet net(session.spec());
   Trainer trainer(cfg, session.data(), session.device());
   set_log_level("warn");
-  double train_s = time_train_steps(trainer, net, warmup, steps);
+  double train_s = time_train_steps(trainer, net, warmup, steps, session.world());
   auto ev = session.eval_loader(Split::kVal);
   evaluate(net, *ev, session.device(), trainer.amp());  // warm
   auto t1 = Clock::now();
@@ -266,7 +265,7 @@ json bench_fur(const RunSession& session, const std::string& checkpoint, int tra
   Trainer timer(tc, session.data(), dev);
   torch::manual_seed(1);
   GraphNet tnet(net->spec());
-  const double step_s = time_train_steps(timer, tnet, 2, train_steps) / train_steps;
+  const double step_s = time_train_steps(timer, tnet, 2, train_steps, dist::single_process()) / train_steps;
   const int epochs = cfg.search.epochs > 0 ? cfg.search.epochs : cfg.train.epochs;
   const int64_t steps_per_epoch =
       (session.data().split_size(Split::kTrain) + cfg.train.batch_size - 1) / cfg.train.batch_size;
@@ -291,8 +290,8 @@ json bench_fur(const RunSession& session, const std::string& checkpoint, int tra
 
 namespace {
 
-json timed_search(const Config& cfg, const std::string& out) {
-  RunSession session(cfg);
+json timed_search(const Config& cfg, const std::shared_ptr<const dist::World>& world, const std::string& out) {
+  RunSession session(cfg, world);
   remove_tree(out);  // a bench run starts afresh each time
   const RunDir run = RunDir::create(session, out);
   const std::string& dir = run.path();
@@ -324,20 +323,21 @@ json timed_search(const Config& cfg, const std::string& out) {
 
 }  // namespace
 
-json bench_search(const Config& cfg, const std::string& out_dir, bool uncached) {
+json bench_search(const Config& cfg, const std::shared_ptr<const dist::World>& world, const std::string& out_dir,
+                  bool uncached) {
   Config base = cfg;
   base.search.select = SelectMode::kArgmax;
   Config cold = base, warm = base;
   cold.search.warm_start = false;
   warm.search.warm_start = true;
   json j = {{"arch", cfg.model.arch}};
-  j["cold"] = timed_search(cold, out_dir + "/cold");
-  j["warm"] = timed_search(warm, out_dir + "/warm");
+  j["cold"] = timed_search(cold, world, out_dir + "/cold");
+  j["warm"] = timed_search(warm, world, out_dir + "/warm");
   j["speedup"] = j["cold"]["seconds"].get<double>() / j["warm"]["seconds"].get<double>();
   if (uncached) {
     Config off = cold;
     off.fur.cache_mb = 0;
-    j["cold_uncached"] = timed_search(off, out_dir + "/cold_uncached");
+    j["cold_uncached"] = timed_search(off, world, out_dir + "/cold_uncached");
   }
   j["fur_cache_mb"] = cfg.fur.cache_mb;
   j["device"] = setup_device(cfg.runtime).str();

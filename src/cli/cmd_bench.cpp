@@ -16,9 +16,41 @@ struct BenchArgs {
   bool uncached = false;
 };
 
-int print(const nlohmann::json& j) {
-  if (dist::world().root()) std::cout << j.dump() << "\n";
+// In a data-parallel job rank 0 prints.
+int print(const nlohmann::json& j, bool root = true) {
+  if (root) std::cout << j.dump() << "\n";
   return 0;
+}
+
+// A benchmark of one session (data, device, world), printed by rank 0.
+template <typename Bench>
+int print_session(const Config& cfg, Bench bench) {
+  const RunSession session(cfg);
+  return print(bench(session), session.world().root());
+}
+
+// Runs the bench subcommand `sub` ("optim" when none of the others).
+int run_bench(const BenchArgs& a, const std::string& sub) {
+  if (sub == "search") {
+    const Config cfg = load_config(a.config);
+    const auto world = join_world(cfg);
+    return print(bench_search(cfg, world, a.out, a.uncached), world->root());
+  }
+  if (sub == "fur")
+    return print_session(load_config(a.config),
+                         [&](const RunSession& s) { return bench_fur(s, a.checkpoint, a.fur_train_steps); });
+  if (sub == "train")
+    return print_session(load_config(a.config), [&](const RunSession& s) { return bench_train(s, a.warmup, a.steps); });
+  if (sub == "data") return print(bench_data(load_config(a.config), a.batches));
+  if (sub == "flops") return print(bench_flops(load_config(a.config), a.evals));
+  if (sub == "rescale") return print(bench_rescale(load_config(a.config), a.rescale_steps));
+  if (sub == "latency") {
+    Config cfg = load_config(a.config);
+    cfg.model = model_with_channels(cfg, a.channels);
+    if (a.threads > 0) cfg.runtime.threads = a.threads;
+    return print_session(cfg, [&](const RunSession& s) { return bench_latency(s, a.batch, 5, a.reps); });
+  }
+  return print(bench_optim(load_config(a.config), a.optim_steps));
 }
 
 }  // namespace
@@ -61,22 +93,7 @@ Command bench_command() {
             add_config_options(*search, a->config);
             search->add_option("--out", a->out, "folder for the runs (cold/, warm/; replaced)");
             search->add_flag("--fur-uncached", a->uncached, "also the cold search without the FUR prefix cache");
-            return [a, train, data, flops, optim, rescale, latency, fur, search] {
-              if (search->parsed()) return print(bench_search(load_config(a->config), a->out, a->uncached));
-              if (fur->parsed())
-                return print(bench_fur(RunSession(load_config(a->config)), a->checkpoint, a->fur_train_steps));
-              if (train->parsed()) return print(bench_train(RunSession(load_config(a->config)), a->warmup, a->steps));
-              if (data->parsed()) return print(bench_data(load_config(a->config), a->batches));
-              if (flops->parsed()) return print(bench_flops(load_config(a->config), a->evals));
-              if (rescale->parsed()) return print(bench_rescale(load_config(a->config), a->rescale_steps));
-              if (latency->parsed()) {
-                Config cfg = load_config(a->config);
-                cfg.model = model_with_channels(cfg, a->channels);
-                if (a->threads > 0) cfg.runtime.threads = a->threads;
-                return print(bench_latency(RunSession(cfg), a->batch, 5, a->reps));
-              }
-              return print(bench_optim(load_config(a->config), a->optim_steps));
-            };
+            return [a, &app] { return run_bench(*a, app.get_subcommands().front()->get_name()); };
           }};
 }
 

@@ -5,8 +5,8 @@
 #include <iostream>
 
 #include "netadj/cli/command.h"
-#include "netadj/dist/dist.h"
 #include "netadj/pipeline/compare.h"
+#include "netadj/run/session.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"
 
@@ -58,9 +58,9 @@ void print_table(const Comparison& c) {
 // compare trains its runs one after another in one process: a job of several ranks is refused before
 // anything is joined or written.
 void refuse_ranks(int nproc) {
-  const dist::Env env = dist::read_env();
-  if (nproc <= 1 && (!env.present || env.world <= 1)) return;
-  throw ConfigError((nproc > 1 ? "--nproc " + std::to_string(nproc) : "WORLD_SIZE=" + std::to_string(env.world)) +
+  const int ranks = started_ranks();
+  if (nproc <= 1 && ranks <= 1) return;
+  throw ConfigError((nproc > 1 ? "--nproc " + std::to_string(nproc) : "WORLD_SIZE=" + std::to_string(ranks)) +
                     ": compare trains its runs one after another and does not run data-parallel; start it as one "
                     "process (train and search take --nproc)");
 }

@@ -22,7 +22,6 @@
 #include <set>
 #include <thread>
 
-#include "netadj/dist/dist.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/log.h"
@@ -198,7 +197,7 @@ class FolderSource : public BatchSource {
       : files_(std::move(files)), test_(test_split), idx_(std::move(idx)), lo_(lo), fo_(fo) {
     // Ranks on one machine share its cores.
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    int workers = fo_.workers > 0 ? fo_.workers : std::max(1, cores / dist::read_env().local_world);
+    int workers = fo_.workers > 0 ? fo_.workers : std::max(1, cores / lo_.local_world);
     workers_ = workers;
     auto fopt = torch::TensorOptions().dtype(torch::kFloat).device(lo_.device);
     mean_ = torch::tensor(mean).view({1, 3, 1, 1}).to(fopt).mul(255.0);

@@ -228,15 +228,10 @@ void World::barrier() const {
   p.wait();
 }
 
-namespace {
-World& world_slot() {
-  static World w;
-  return w;
+const World& single_process() {
+  static const World one;
+  return one;
 }
-}  // namespace
-
-const World& world() { return world_slot(); }
-void set_world(World w) { world_slot() = std::move(w); }
 
 bool has_nccl() {
 #ifdef USE_C10D_NCCL

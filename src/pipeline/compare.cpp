@@ -165,7 +165,7 @@ std::optional<double> run_result(const std::string& run_dir) {
   return r.test->top1;
 }
 
-double train_entry(const Comparison& c, const CompareEntry& e, int seed) {
+double train_entry(const Comparison& c, const CompareEntry& e, int seed, const RunSession& base) {
   const std::string rd = c.dir + "/" + e.runs[size_t(seed - 1)];
   if (auto done = run_result(rd)) return *done;
   Config rc;
@@ -181,7 +181,7 @@ double train_entry(const Comparison& c, const CompareEntry& e, int seed) {
     write_json_atomic(rd + "/config.json", config_to_json(rc));
     logger()->info("compare: training {} [{}] with seed {} of {}", e.name, fmt::join(e.channels, ","), seed, c.seeds);
   }
-  RunSession session(rc);
+  RunSession session(rc, base.shared_world());
   TrainRecord rec = train_run(session, rd);
   return rec.test->top1;
 }
@@ -270,7 +270,7 @@ const Comparison& CompareRun::run() {
     for (auto& e : c_.entries) {
       if (int(e.test_top1.size()) >= s) continue;
       throw_if_interrupted("compare");
-      e.test_top1.push_back(train_entry(c_, e, s));
+      e.test_top1.push_back(train_entry(c_, e, s, base_));
       for (auto& other : c_.entries)  // entries that share this run
         if (&other != &e && other.runs == e.runs && int(other.test_top1.size()) == s - 1)
           other.test_top1.push_back(e.test_top1.back());

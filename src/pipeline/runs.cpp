@@ -37,6 +37,7 @@ TrainRecord train_run(const RunSession& session, const std::string& dir) {
   GraphNet net(spec);
   Trainer trainer(cfg, session.data(), session.device());
   TrainPlan plan = train_plan(cfg, dir);
+  plan.world = &session.world();
   TrainResult r = trainer.run(net, plan);
   save_model(net, cfg.model, dir + "/model.pt");
   TrainRecord rec{cfg.model.arch,
@@ -48,8 +49,8 @@ TrainRecord train_run(const RunSession& session, const std::string& dir) {
                   r.final_eval,
                   r.test,
                   r.seconds,
-                  dist::world().size(),
-                  dist::world().backend()};
+                  session.world().size(),
+                  session.world().backend()};
   write_record(dir + "/result.json", rec);
   export_run_model(session, *net, cfg.model, dir);  // after the record: a failed export loses no training
   logger()->info("test top1 {:.2f}% top5 {:.2f}% | FLOPs {} | params {} | {}", 100 * r.test->top1, 100 * r.test->top5,
@@ -71,7 +72,7 @@ ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fo
 
 void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const std::string& dir) {
   const ExportOptions& o = session.config().exporting;
-  if (!o.enabled || !dist::world().root()) return;  // rank 0 writes the run directory
+  if (!o.enabled || !session.world().root()) return;  // rank 0 writes the run directory
   make_dirs(dir + "/export");
   ExportResult r = export_model(net, export_info(session, m, o.fold_bn), dir + "/export/model.pt");
   logger()->info("exported TorchScript {} (max |diff| {:.2g} against netadj's forward) and {}", r.model_file,

@@ -11,9 +11,10 @@
 
 namespace netadj {
 
-RunSession::RunSession(Config cfg)
+RunSession::RunSession(Config cfg, std::shared_ptr<const dist::World> world)
     : cfg_(std::move(cfg)),
-      device_((join_world(cfg_), setup_device(cfg_.runtime))),
+      world_(world ? std::move(world) : join_world(cfg_)),
+      device_(setup_device(cfg_.runtime, world_->local_rank(), world_->local_size())),
       data_(std::make_unique<DataModule>(cfg_.data, cfg_.runtime.seed)),
       amp_(resolve_amp(cfg_.runtime, device_)) {
   check_model_matches_data(cfg_.model, *data_);
@@ -31,8 +32,6 @@ std::unique_ptr<BatchSource> RunSession::eval_loader(Split s) const {
   return data_->loader(s, {cfg_.eval.batch_size, /*training=*/false, device_, /*seed=*/0});
 }
 
-const dist::World& RunSession::world() const { return dist::world(); }
-
 void RunSession::check_trainable() const {
   const int ranks = world().size();
   if (cfg_.train.batch_size % ranks != 0)
@@ -40,24 +39,27 @@ void RunSession::check_trainable() const {
                       ": the global batch must divide among " + std::to_string(ranks) + " ranks");
 }
 
-void join_world(const Config& cfg) {
-  static bool joined = false;
-  if (joined) return;
-  joined = true;
+std::shared_ptr<const dist::World> join_world(const Config& cfg) {
   const dist::Env env = dist::read_env();
-  if (!env.present) return;
+  if (!env.present) return std::make_shared<const dist::World>();
   if (env.rank != 0) {
     set_writes_enabled(false);
     set_log_rank(env.rank);
   }
-  torch::Device device = setup_device(cfg.runtime);
+  torch::Device device = setup_device(cfg.runtime, env.local_rank, env.local_world);
 #ifdef NETADJ_WITH_CUDA
   if (device.is_cuda()) c10::cuda::set_device(device.index());  // NCCL and default allocations on this rank's GPU
 #endif
   auto timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg.dist.timeout_s * 1000));
-  dist::set_world(dist::World::connect(env, device, timeout));
+  auto world = std::make_shared<const dist::World>(dist::World::connect(env, device, timeout));
   logger()->info("data-parallel: {} ranks over {} ({} on this machine); rank 0 on {} writes the run directory",
-                 env.world, dist::world().backend(), env.local_world, device.str());
+                 env.world, world->backend(), env.local_world, device.str());
+  return world;
+}
+
+int started_ranks() {
+  const dist::Env env = dist::read_env();
+  return env.present ? env.world : 0;
 }
 
 }  // namespace netadj

@@ -230,7 +230,7 @@ void measure_missing_layers(const dist::World& w, json& partial, size_t layers, 
 
 FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, const torch::Device& dev, AmpMode amp,
                        uint64_t seed, json partial, const std::function<void(const json&)>& on_layer,
-                       const std::optional<FurRefine>& refine) {
+                       const std::optional<FurRefine>& refine, const dist::World& world) {
   FurResult r;
   const ArchSpec& s = net->spec();
   r.plan = drop_plan(s.channels, spec_dflops(s), o.base_drop_rate, o.max_drop_rate);
@@ -260,7 +260,7 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
     net->clear_drop();
     return o.metric == FurMetric::kLoss ? e.loss - r.base.loss : r.base.top1 - e.top1;
   };
-  const dist::World& w = dist::world();
+  const dist::World& w = world;
   const MeasurePairs measure_pairs = [&](const std::vector<std::pair<int, int>>& pairs) {
     return measure_on_ranks(w, pairs, measure);
   };

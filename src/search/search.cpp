@@ -115,8 +115,8 @@ void SearchLoop::start_or_load(bool resume) {
     start_record();
   }
   doc_.device = session_.device().str();
-  doc_.world_size = dist::world().size();
-  doc_.backend = dist::world().backend();
+  doc_.world_size = session_.world().size();
+  doc_.backend = session_.world().backend();
 }
 
 void SearchLoop::start_record() {
@@ -174,7 +174,7 @@ int SearchLoop::run() {
       logger()->info("no improvement for {} iterations: stopping early", since_best_);
       return finish("patience");
     }
-    dist::throw_if_interrupted(dist::world(), "search");
+    dist::throw_if_interrupted(session_.world(), "search");
     run_iteration(t);
   }
   return finish(converged() ? "converged" : "iterations");
@@ -217,7 +217,7 @@ void SearchLoop::run_iteration(int t) {
   // The iteration is recorded: its training checkpoint is no longer needed.
   remove_file(previous_checkpoint(checkpoint));
   // The other ranks go on only once rank 0 has written the iteration (the next one may warm-start from it).
-  dist::world().barrier();
+  session_.world().barrier();
   remove_file(checkpoint);
   c_ = adj.channels;
 }
@@ -308,6 +308,7 @@ TrainPlan SearchLoop::search_plan(uint64_t seed, int epochs, const std::string& 
   plan.checkpoint = checkpoint;
   plan.metrics_file = path("metrics.jsonl");
   plan.label = label;
+  plan.world = &session_.world();
   return plan;
 }
 
@@ -326,7 +327,7 @@ FurResult SearchLoop::measure_fur(int t, GraphNet& net, const std::string& idir)
     refine = FurRefine{update_count(cfg_.search, t, int(c_.size())), cfg_.search.gate_z, cfg_.fur.max_repeats};
   FurResult fur = estimate_fur(
       net, *val, cfg_.fur, session_.device(), session_.amp(), derive_seed(seed_, "fur-iter", t), partial,
-      [&](const json& p) { write_json_atomic(partial_file, p); }, refine);
+      [&](const json& p) { write_json_atomic(partial_file, p); }, refine, session_.world());
   write_record(idir + "/fur.json", fur_record(fur, net->spec()));
   return fur;
 }
@@ -391,7 +392,7 @@ void SearchLoop::select_by_retraining() {
   for (size_t i = 0; i < sel.candidates.size(); ++i) {
     SelectCandidate& cand = sel.candidates[i];
     for (int seed = int(cand.val_top1.size()) + 1; seed <= sel.seeds; ++seed) {
-      dist::throw_if_interrupted(dist::world(), "search");
+      dist::throw_if_interrupted(session_.world(), "search");
       const std::string checkpoint = path(fmt::format("select/c{}_s{}", i, seed)) + "/checkpoint.pt";
       cand.val_top1.push_back(retrain(cand.channels, int(i), seed));
       if (int(cand.val_top1.size()) == sel.seeds)

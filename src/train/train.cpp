@@ -33,19 +33,18 @@ int default_threads(int local_world) {
 }
 }  // namespace
 
-torch::Device setup_device(const RuntimeOptions& r) {
+torch::Device setup_device(const RuntimeOptions& r, int local_rank, int local_world) {
   // Ranks on one machine share its cores (and, on CUDA, take one device each: cuda:LOCAL_RANK).
-  const dist::Env env = dist::read_env();
-  torch::set_num_threads(r.threads > 0 ? r.threads : default_threads(env.local_world));
+  torch::set_num_threads(r.threads > 0 ? r.threads : default_threads(local_world));
   using Kind = DeviceChoice::Kind;
   bool have_cuda = torch::cuda::is_available();
   if (r.device.kind == Kind::kCpu || (r.device.kind == Kind::kAuto && !have_cuda)) return torch::kCPU;
   if (!have_cuda)
     throw ConfigError("runtime.device = \"" + r.device.str() + "\": no CUDA device is available (use cpu or auto)");
-  if (env.local_world > 1 && r.device.index >= 0)
-    throw ConfigError("runtime.device = \"" + r.device.str() + "\": with " + std::to_string(env.local_world) +
+  if (local_world > 1 && r.device.index >= 0)
+    throw ConfigError("runtime.device = \"" + r.device.str() + "\": with " + std::to_string(local_world) +
                       " ranks on this machine each takes cuda:LOCAL_RANK; set runtime.device to cuda or auto");
-  int index = env.local_world > 1 ? env.local_rank : std::max(0, r.device.index);
+  int index = local_world > 1 ? local_rank : std::max(0, r.device.index);
   if (index >= static_cast<int>(torch::cuda::device_count()))
     throw ConfigError("runtime.device = \"" + r.device.str() + "\": only " +
                       std::to_string(torch::cuda::device_count()) + " CUDA device(s)");

@@ -135,17 +135,18 @@ TrainLoop::TrainLoop(const Trainer& trainer, GraphNet& net, const TrainPlan& pla
       amp_(trainer.amp()),
       net_(net),
       plan_(plan),
-      world_(plan.world ? *plan.world : dist::world()),
+      world_(plan.world ? *plan.world : dist::single_process()),
       train_src_((place(net, cfg_.runtime, device_),
-                  data_.loader(plan.train_split,
-                               {rank_batch(t_, world_), true, device_, plan.seed, world_.rank(), world_.size()}))),
+                  data_.loader(plan.train_split, {rank_batch(t_, world_), true, device_, plan.seed, world_.rank(),
+                                                  world_.size(), world_.local_size()}))),
       steps_(train_src_->num_batches()),
       params_(net->parameters()),  // the same tensors for the whole run
       opt_(params_, sgd_options(t_)),
       sync_(world_, params_),
       progress_(plan.label, plan.epochs, steps_, cfg_.runtime.log_every) {
   if (plan.eval_split)
-    eval_src_ = data_.loader(*plan.eval_split, {cfg_.eval.batch_size, false, device_, 0, world_.rank(), world_.size()});
+    eval_src_ = data_.loader(
+        *plan.eval_split, {cfg_.eval.batch_size, false, device_, 0, world_.rank(), world_.size(), world_.local_size()});
   if (amp_ == AmpMode::kFp16) scaler_.emplace(device_, t_.loss_scale);
   load_teacher();
 }
@@ -425,7 +426,8 @@ void TrainLoop::watch(int epoch, int64_t step, const torch::Tensor& loss_sum, Cl
 // ---- end of an epoch ------------------------------------------------------------------------------------
 
 EvalResult TrainLoop::evaluate_split(Split s) const {
-  auto src = data_.loader(s, {cfg_.eval.batch_size, false, device_, 0, world_.rank(), world_.size()});
+  auto src =
+      data_.loader(s, {cfg_.eval.batch_size, false, device_, 0, world_.rank(), world_.size(), world_.local_size()});
   return evaluate(net_, *src, device_, amp_, &world_);
 }
 

@@ -35,9 +35,13 @@ void set_log_level(const std::string& level) {
 
 namespace {
 bool g_log_file = true;
-}
+int g_log_rank = 0;
+}  // namespace
+
+int log_rank() { return g_log_rank; }
 
 void set_log_rank(int rank) {
+  g_log_rank = rank;
   if (rank == 0) return;
   auto& console = logger()->sinks().front();
   console->set_pattern("[%H:%M:%S] %^%l%$ rank " + std::to_string(rank) + ": %v");

@@ -50,6 +50,7 @@ struct LoaderOptions {
   /// training epoch is padded by wrapping so every rank takes the same number of steps; an evaluation is
   /// not, so the ranks' shares partition the split exactly. batch_size is the per-rank batch.
   int rank = 0, world = 1;
+  int local_world = 1;  ///< ranks on this machine, which share its cores (JPEG decoder threads)
 };
 
 struct FileList;  // imagefolder.h

@@ -32,7 +32,8 @@ struct Env {
   int master_port = 29500;
 };
 /// Reads RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT. Throws ConfigError
-/// naming the variable that is missing or out of range once RANK is set.
+/// naming the variable that is missing or out of range once RANK is set. Only the run context calls it
+/// (run/session.h: join_world, started_ranks); everything else is given its World.
 Env read_env();
 
 class World {
@@ -144,9 +145,8 @@ void broadcast_state(const World& world, torch::nn::Module& module);
 /// throw_if_interrupted() agreed by the ranks: all of them stop at the same point when any got a signal.
 void throw_if_interrupted(const World& world, const std::string& what);
 
-/// The process's world: set once by the command line (main), a world of one otherwise.
-const World& world();
-void set_world(World w);
+/// A world of one process (a constant): what components use when they are given no world.
+const World& single_process();
 
 /// Whether this build has the NCCL backend (a CUDA LibTorch with nccl.h at build time).
 bool has_nccl();

@@ -10,17 +10,16 @@
 #include "netadj/arch/spec.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
+#include "netadj/dist/dist.h"
 
 namespace netadj {
-namespace dist {
-class World;
-}
-
 class RunSession {
  public:
-  /// Picks the device, loads the dataset, checks the model against it (channels, classes) and fixes
-  /// model.resolution; warns when an architecture meets a resolution far from its design.
-  explicit RunSession(Config cfg);
+  /// Joins the data-parallel job the environment describes (join_world), unless `world` is given (a
+  /// command that makes several sessions shares one world); picks this rank's device, loads the dataset,
+  /// checks the model against it (channels, classes) and fixes model.resolution; warns when an
+  /// architecture meets a resolution far from its design.
+  explicit RunSession(Config cfg, std::shared_ptr<const dist::World> world = nullptr);
 
   const Config& config() const { return cfg_; }
   const torch::Device& device() const { return device_; }
@@ -34,21 +33,27 @@ class RunSession {
   /// Evaluation batches of a split (eval.batch_size, no augmentation).
   std::unique_ptr<BatchSource> eval_loader(Split s) const;
   /// The data-parallel ranks this process belongs to (a world of one without RANK in the environment).
-  const dist::World& world() const;
+  const dist::World& world() const { return *world_; }
+  std::shared_ptr<const dist::World> shared_world() const { return world_; }
   /// The checks of a command that trains: train.batch_size (the global batch) divides among the ranks.
   /// ConfigError naming the key otherwise.
   void check_trainable() const;
 
  private:
   Config cfg_;
+  std::shared_ptr<const dist::World> world_;
   torch::Device device_;
   std::unique_ptr<DataModule> data_;
   AmpMode amp_;
 };
 
-/// Joins the data-parallel job when the environment describes one (RANK, WORLD_SIZE, MASTER_ADDR,
-/// MASTER_PORT, as torchrun sets them), once per process: this rank's device, the process group (Gloo on
-/// the CPU, NCCL on CUDA), and on ranks other than 0 no writing and warnings-only logging.
-void join_world(const Config& cfg);
+/// The run context's view of the environment, the one place netadj reads torchrun's variables (RANK,
+/// WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT): joins the job they describe (this
+/// rank's device, the process group: Gloo on the CPU, NCCL on CUDA; on ranks other than 0 no writing and
+/// warnings-only logging), or returns a world of one when RANK is not set. Call it once per command; the
+/// process group ends with the last copy of the pointer.
+std::shared_ptr<const dist::World> join_world(const Config& cfg);
+/// WORLD_SIZE when this process was started as a rank of a job (RANK set), else 0.
+int started_ranks();
 
 }  // namespace netadj

@@ -11,6 +11,7 @@
 #include "netadj/arch/model.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
+#include "netadj/dist/dist.h"
 #include "netadj/run/records.h"
 #include "netadj/run/session.h"
 #include "netadj/train/train.h"
@@ -65,7 +66,8 @@ struct FurResult {
 FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, const torch::Device& dev, AmpMode amp,
                        uint64_t seed, nlohmann::json partial = nullptr,
                        const std::function<void(const nlohmann::json&)>& on_layer = nullptr,
-                       const std::optional<FurRefine>& refine = std::nullopt);
+                       const std::optional<FurRefine>& refine = std::nullopt,
+                       const dist::World& world = dist::single_process());
 FurRecord fur_record(const FurResult& r, const ArchSpec& s);
 /// FUR values (and standard errors, when the file has "fur_stderr") for `layers` layers.
 struct FurValues {

@@ -17,7 +17,7 @@
 namespace netadj {
 
 /// Picks the device from runtime.device (auto = CUDA when available); applies thread and cuDNN settings.
-torch::Device setup_device(const RuntimeOptions& r);
+torch::Device setup_device(const RuntimeOptions& r, int local_rank = 0, int local_world = 1);
 /// kOff, kBf16 or kFp16 for this device (auto = bf16 on CUDA, off on CPU); never kAuto.
 AmpMode resolve_amp(const RuntimeOptions& r, const torch::Device& d);
 
@@ -66,7 +66,7 @@ struct TrainPlan {
   std::string metrics_file;            ///< "" = none; else one JSON line per epoch
   std::string label;                   ///< shown in progress lines ("iter 3")
   int64_t max_steps = -1;              ///< stop after this many steps in total (benchmarks); -1 = all
-  const dist::World* world = nullptr;  ///< the data-parallel ranks; null = the process's (dist::world())
+  const dist::World* world = nullptr;  ///< the data-parallel ranks; null = a world of one
 };
 
 struct TrainResult {

@@ -15,6 +15,8 @@ void add_log_file(const std::string& path);
 /// A data-parallel rank other than 0: its console shows warnings and errors only, each prefixed with
 /// "rank N", and it keeps no log file (rank 0 writes the run's log.txt).
 void set_log_rank(int rank);
+/// The rank set by set_log_rank (0 when none): main() prefixes another rank's error line with it.
+int log_rank();
 /// True when stderr is a terminal (progress lines are redrawn in place then).
 bool stderr_is_tty();
 
