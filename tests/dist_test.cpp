@@ -290,6 +290,8 @@ TEST(Dist, TrainerOnTwoRanksKeepsTheirWeightsEqual) {
   ArchSpec spec = build_spec(c.model, 12);
   std::vector<GraphNet> nets = {net_with_seed(spec, 1), net_with_seed(spec, 2)};  // rank 0's weights win
   std::vector<TrainResult> results(2);
+  // Each rank is given its own files: only rank 0 writes (its checkpoint and metrics), rank 1 nothing.
+  const std::string d = testing_util::fresh_dir("dist_trainer_writes");
   on_ranks(2, [&](const dist::World& w) {
     Trainer trainer(c, data, torch::kCPU);
     TrainPlan plan;
@@ -297,8 +299,14 @@ TEST(Dist, TrainerOnTwoRanksKeepsTheirWeightsEqual) {
     plan.seed = 7;
     plan.world = &w;
     plan.test_at_end = false;
+    plan.checkpoint = d + "/rank" + std::to_string(w.rank()) + ".pt";
+    plan.metrics_file = d + "/rank" + std::to_string(w.rank()) + ".jsonl";
     results[size_t(w.rank())] = trainer.run(nets[size_t(w.rank())], plan);
   });
+  EXPECT_TRUE(file_exists(d + "/rank0.pt"));
+  EXPECT_TRUE(file_exists(d + "/rank0.jsonl"));
+  EXPECT_FALSE(file_exists(d + "/rank1.pt"));
+  EXPECT_FALSE(file_exists(d + "/rank1.jsonl"));
   expect_same_parameters(nets[0], nets[1], 1e-6);
   ASSERT_EQ(results[0].history.size(), 1u);
   ASSERT_EQ(results[1].history.size(), 1u);

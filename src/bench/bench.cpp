@@ -292,10 +292,10 @@ namespace {
 
 json timed_search(const Config& cfg, const std::shared_ptr<const dist::World>& world, const std::string& out) {
   RunSession session(cfg, world);
-  remove_tree(out);  // a bench run starts afresh each time
+  if (session.world().root()) remove_tree(out);  // a bench run starts afresh each time
   const RunDir run = RunDir::create(session, out);
   const std::string& dir = run.path();
-  write_json_atomic(run.file("config.json"), config_to_json(cfg));
+  if (session.world().root()) write_json_atomic(run.file("config.json"), config_to_json(cfg));
   auto t0 = Clock::now();
   run_search(session, dir, false);
   const double seconds = seconds_since(t0);

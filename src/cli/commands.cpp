@@ -90,7 +90,7 @@ Config run_config(const RunArgs& a) {
 RunDir open_run_dir(const RunSession& session, const RunArgs& a) {
   if (!a.resume.empty()) return RunDir::resume(session, a.resume);
   RunDir dir = RunDir::create(session, a.out);
-  write_json_atomic(dir.file("config.json"), config_to_json(session.config()));
+  if (session.world().root()) write_json_atomic(dir.file("config.json"), config_to_json(session.config()));
   return dir;
 }
 

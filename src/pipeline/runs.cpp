@@ -39,7 +39,8 @@ TrainRecord train_run(const RunSession& session, const std::string& dir) {
   TrainPlan plan = train_plan(cfg, dir);
   plan.world = &session.world();
   TrainResult r = trainer.run(net, plan);
-  save_model(net, cfg.model, dir + "/model.pt");
+  const bool writer = session.world().root();  // rank 0 writes the run directory
+  if (writer) save_model(net, cfg.model, dir + "/model.pt");
   TrainRecord rec{cfg.model.arch,
                   spec.channels,
                   spec_flops(spec),
@@ -51,7 +52,7 @@ TrainRecord train_run(const RunSession& session, const std::string& dir) {
                   r.seconds,
                   session.world().size(),
                   session.world().backend()};
-  write_record(dir + "/result.json", rec);
+  if (writer) write_record(dir + "/result.json", rec);
   export_run_model(session, *net, cfg.model, dir);  // after the record: a failed export loses no training
   logger()->info("test top1 {:.2f}% top5 {:.2f}% | FLOPs {} | params {} | {}", 100 * r.test->top1, 100 * r.test->top5,
                  human_count(double(rec.flops)), human_count(double(rec.params)), dir + "/result.json");

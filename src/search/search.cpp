@@ -53,6 +53,8 @@ class SearchLoop {
   TrainPlan search_plan(uint64_t seed, int epochs, const std::string& checkpoint, const std::string& label,
                         bool test_at_end) const;
   std::string path(const std::string& file) const { return dir_ + "/" + file; }
+  /// Whether this rank writes the run directory (rank 0; the others read what it wrote).
+  bool writes() const { return session_.world().root(); }
 
   const RunSession& session_;
   const Config& cfg_;
@@ -99,7 +101,7 @@ void SearchLoop::check_split() const {
   const std::string split_file = path("split.json");
   if (file_exists(split_file))
     session_.data().check_split(read_record(split_file), split_file);
-  else
+  else if (writes())
     write_record(split_file, session_.data().split_json());
 }
 
@@ -190,7 +192,7 @@ bool SearchLoop::converged() const {
 
 void SearchLoop::run_iteration(int t) {
   const std::string idir = path("iter_" + std::to_string(t));
-  make_dirs(idir);
+  if (writes()) make_dirs(idir);
   ArchSpec spec = session_.spec(c_);
   logger()->info("iteration {}/{}: channels {} FLOPs {} ({}), params {}", t, cfg_.search.iterations, vec_str(c_),
                  spec_flops(spec), human_count(double(spec_flops(spec))), human_count(double(spec_params(spec))));
@@ -215,10 +217,10 @@ void SearchLoop::run_iteration(int t) {
   if (cfg_.search.warm_start && t > 0) rec.warm_from = t - 1;
   save_iteration(rec, times, net, idir);
   // The iteration is recorded: its training checkpoint is no longer needed.
-  remove_file(previous_checkpoint(checkpoint));
+  if (writes()) remove_file(previous_checkpoint(checkpoint));
   // The other ranks go on only once rank 0 has written the iteration (the next one may warm-start from it).
   session_.world().barrier();
-  remove_file(checkpoint);
+  if (writes()) remove_file(checkpoint);
   c_ = adj.channels;
 }
 
@@ -327,8 +329,11 @@ FurResult SearchLoop::measure_fur(int t, GraphNet& net, const std::string& idir)
     refine = FurRefine{update_count(cfg_.search, t, int(c_.size())), cfg_.search.gate_z, cfg_.fur.max_repeats};
   FurResult fur = estimate_fur(
       net, *val, cfg_.fur, session_.device(), session_.amp(), derive_seed(seed_, "fur-iter", t), partial,
-      [&](const json& p) { write_json_atomic(partial_file, p); }, refine, session_.world());
-  write_record(idir + "/fur.json", fur_record(fur, net->spec()));
+      [&](const json& p) {
+        if (writes()) write_json_atomic(partial_file, p);
+      },
+      refine, session_.world());
+  if (writes()) write_record(idir + "/fur.json", fur_record(fur, net->spec()));
   return fur;
 }
 
@@ -339,6 +344,7 @@ void SearchLoop::save_iteration(const IterationRecord& rec, const IterationTimes
   const IterationRecord& best = doc_.iterations[size_t(best_t_)];
   doc_.best = BestRecord{best_t_, best.channels, best.val.top1, best.flops, "argmax"};
   times_.iterations.push_back(times);
+  if (!writes()) return;
   // Order matters for resume: the model and best channels first, the record that marks the iteration
   // done last.
   save_model(net, cfg_.model, idir + "/model.pt");
@@ -351,11 +357,11 @@ int SearchLoop::finish(const std::string& why) {
   if (doc_.stopped.empty()) {
     doc_.stopped = why;
     doc_.stopped_early = why == "patience";
-    write_record(path("search.json"), doc_);
+    if (writes()) write_record(path("search.json"), doc_);
   }
   if (cfg_.search.select == SelectMode::kRetrain) select_by_retraining();
   doc_.done = true;
-  write_record(path("search.json"), doc_);
+  if (writes()) write_record(path("search.json"), doc_);
   const BestRecord& best = *doc_.best;
   logger()->info("search done ({}): best iteration {} (val top1 {:.2f}%{}), channels {} -> {}", doc_.stopped,
                  best.iteration, 100 * best.val_top1, best.selected_by == "retrain" ? ", mean of re-trainings" : "",
@@ -382,7 +388,7 @@ void SearchLoop::select_by_retraining() {
       if (!seen) sel.candidates.push_back(SelectCandidate{it->iteration, it->channels, {}, std::nullopt});
     }
     doc_.selection = sel;
-    write_record(path("search.json"), doc_);
+    if (writes()) write_record(path("search.json"), doc_);
   }
   SelectionRecord& sel = *doc_.selection;
   if (sel.seeds < 1 || sel.candidates.empty() ||
@@ -397,6 +403,7 @@ void SearchLoop::select_by_retraining() {
       cand.val_top1.push_back(retrain(cand.channels, int(i), seed));
       if (int(cand.val_top1.size()) == sel.seeds)
         cand.mean = std::accumulate(cand.val_top1.begin(), cand.val_top1.end(), 0.0) / sel.seeds;
+      if (!writes()) continue;
       write_record(path("search.json"), doc_);
       // Recorded: the training's checkpoints are no longer needed.
       remove_file(previous_checkpoint(checkpoint));
@@ -412,14 +419,14 @@ void SearchLoop::select_by_retraining() {
   sel.chosen = int(chosen);
   const SelectCandidate& win = sel.candidates[chosen];
   doc_.best = BestRecord{win.iteration, win.channels, *win.mean, spec_flops(session_.spec(win.channels)), "retrain"};
-  write_json_atomic(path("best_channels.json"), channel_file_json(cfg_.model, win.channels));
+  if (writes()) write_json_atomic(path("best_channels.json"), channel_file_json(cfg_.model, win.channels));
 }
 
 // One re-training of the selection in select/c<candidate>_s<seed>/, resumable from its checkpoint (which
 // the caller removes once the result is recorded).
 double SearchLoop::retrain(const std::vector<int64_t>& channels, int candidate, int seed) {
   const std::string rdir = path(fmt::format("select/c{}_s{}", candidate, seed));
-  make_dirs(rdir);
+  if (writes()) make_dirs(rdir);
   logger()->info("select: re-training candidate {} {} with seed {} of {}", candidate, vec_str(channels), seed,
                  cfg_.search.select_seeds);
   torch::manual_seed(derive_seed(seed_, "select-init", seed));

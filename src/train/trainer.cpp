@@ -451,14 +451,15 @@ void TrainLoop::finish_epoch(EpochRecord& rec) {
 }
 
 void TrainLoop::write_metrics(const EpochRecord& rec) const {
-  if (!plan_.metrics_file.empty()) append_line(plan_.metrics_file, json(rec).dump());
+  if (!plan_.metrics_file.empty() && world_.root()) append_line(plan_.metrics_file, json(rec).dump());
 }
 
 // Before training, the metrics file holds the other runs' lines (earlier search iterations) as they were,
 // then this run's epochs as its checkpoint records them (none on a fresh start): a stop between an epoch's
 // metrics line and its checkpoint (a crash, a full disk) neither repeats nor loses a line.
 void TrainLoop::sync_metrics() const {
-  if (plan_.metrics_file.empty() || (!file_exists(plan_.metrics_file) && result_.history.empty())) return;
+  if (!world_.root() || plan_.metrics_file.empty() || (!file_exists(plan_.metrics_file) && result_.history.empty()))
+    return;  // rank 0 writes the run directory
   std::string out;
   if (file_exists(plan_.metrics_file)) {
     std::istringstream in(read_file(plan_.metrics_file));
@@ -476,7 +477,7 @@ void TrainLoop::sync_metrics() const {
 // After the whole epoch (partial = null) or inside it: then the running sums and the random generators'
 // states go along, so the resumed run takes exactly the steps the uninterrupted one would have.
 void TrainLoop::save_checkpoint(const Position* partial) {
-  if (plan_.checkpoint.empty()) return;
+  if (plan_.checkpoint.empty() || !world_.root()) return;  // rank 0 writes the run directory
   torch::serialize::OutputArchive ar, model_ar, opt_ar;
   net_->save(model_ar);
   opt_.save(opt_ar);

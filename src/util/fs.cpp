@@ -16,15 +16,7 @@
 namespace netadj {
 namespace fs = std::filesystem;
 
-namespace {
-bool g_writes = true;
-}
-
-void set_writes_enabled(bool on) { g_writes = on; }
-bool writes_enabled() { return g_writes; }
-
 void write_file_atomic(const std::string& path, const std::string& content) {
-  if (!g_writes) return;
   fs::path p(path);
   if (p.has_parent_path()) make_dirs(p.parent_path().string());
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -104,7 +96,6 @@ std::string file_kind(const std::string& path) {
 }
 
 void append_line(const std::string& path, const std::string& line) {
-  if (!g_writes) return;
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd < 0) throw IoError(path + ": cannot open for append: " + std::strerror(errno));
   std::string s = line + "\n";
@@ -118,19 +109,15 @@ void append_line(const std::string& path, const std::string& line) {
 bool file_exists(const std::string& path) { return fs::exists(path); }
 
 void remove_tree(const std::string& path) {
-  if (!g_writes) return;
   if (!fs::exists(path)) return;
   auto rm = [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); };
   if (::nftw(path.c_str(), rm, 16, FTW_DEPTH | FTW_PHYS) != 0)
     throw IoError(path + ": cannot remove: " + std::strerror(errno));
 }
 
-void remove_file(const std::string& path) {
-  if (g_writes) ::unlink(path.c_str());
-}
+void remove_file(const std::string& path) { ::unlink(path.c_str()); }
 
 void make_dirs(const std::string& path) {
-  if (!g_writes) return;
   std::error_code ec;
   fs::create_directories(path, ec);
   if (ec) throw IoError(path + ": cannot create directory: " + ec.message());

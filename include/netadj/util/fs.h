@@ -5,11 +5,6 @@
 #include <string>
 
 namespace netadj {
-/// In a data-parallel run only rank 0 writes the run directory: the other ranks turn writing off, and every
-/// writer below (and the checkpoint writer) then returns without touching the disk. On by default.
-void set_writes_enabled(bool on);
-bool writes_enabled();
-
 /// Writes `content` to `path` atomically (temp file in the same folder, fsync, rename).
 /// Throws IoError naming the file on any failure (disk full, permissions).
 void write_file_atomic(const std::string& path, const std::string& content);
