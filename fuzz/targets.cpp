@@ -113,11 +113,21 @@ void jpeg_target(const uint8_t* data, size_t size) {
   if (!why.empty()) throw DataError("jpeg: " + why);
 }
 
-// A run record (search.json, times.json, fur.json, result.json) as read on --resume and by report.
+// A run record (search.json, times.json, fur.json, result.json, fur_partial.json, compare.json, a checkpoint's
+// meta) as read on --resume and by report.
 void records_target(const uint8_t* data, size_t size) {
   uint8_t b = split_first(data, size);
   std::string path = scratch(data, size, "record.json");
-  switch (b % 4) {
+  switch (b % 7) {
+    case 4:
+      (void)read_record_as<FurProgress>(path);
+      break;
+    case 5:
+      (void)read_record_as<CompareRecord>(path);
+      break;
+    case 6:
+      (void)read_record_as<CheckpointRecord>(path);
+      break;
     case 0:
       (void)read_record_as<SearchRecord>(path);
       break;

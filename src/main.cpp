@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
   netadj::set_log_level(verbose ? "debug" : quiet ? "warn" : "info");
   try {
     // --nproc N: this process only launches the N ranks (each one runs the same command line).
-    if (netadj::cli::requested_nproc() > 1 && netadj::started_ranks() == 0)
-      return netadj::dist::launch_local(argc, argv, netadj::cli::requested_nproc());
+    if (const int nproc = netadj::cli::requested_nproc(app); nproc > 1 && netadj::started_ranks() == 0)
+      return netadj::dist::launch_local(argc, argv, nproc);
     for (auto& [sub, run] : runs)
       if (sub->parsed()) return run();
     return fail(netadj::ExitCode::kUsage, "no command given (see netadj --help)");

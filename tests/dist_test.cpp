@@ -293,7 +293,7 @@ TEST(Dist, TrainerOnTwoRanksKeepsTheirWeightsEqual) {
   // Each rank is given its own files: only rank 0 writes (its checkpoint and metrics), rank 1 nothing.
   const std::string d = testing_util::fresh_dir("dist_trainer_writes");
   on_ranks(2, [&](const dist::World& w) {
-    Trainer trainer(c, data, torch::kCPU);
+    Trainer trainer(trainer_options(c), data, torch::kCPU);
     TrainPlan plan;
     plan.epochs = 1;
     plan.seed = 7;
@@ -328,7 +328,7 @@ TEST(Dist, GlobalBatchMustDivideAmongTheRanks) {
     threads.emplace_back([&, r] {
       dist::World w = dist::World::over_store(store, r, 3, std::chrono::seconds(30));
       try {
-        Trainer trainer(c, data, torch::kCPU);
+        Trainer trainer(trainer_options(c), data, torch::kCPU);
         TrainPlan plan;
         plan.world = &w;
         trainer.run(nets[size_t(r)], plan);

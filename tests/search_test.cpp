@@ -355,7 +355,7 @@ TEST(Fur, UnusedLayerHasZeroFurAndRanksLast) {
   DataModule data(c.data, 0);
   torch::manual_seed(0);
   GraphNet net(build_spec(c.model, 12));
-  Trainer tr(c, data, torch::kCPU);
+  Trainer tr(trainer_options(c), data, torch::kCPU);
   TrainPlan p;
   p.epochs = 3;
   p.test_at_end = false;
@@ -385,11 +385,14 @@ TEST(Fur, UnusedLayerHasZeroFurAndRanksLast) {
   FurResult other = estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 10);
   EXPECT_NE(other.fur, r.fur);
   // Resuming from a partial record gives the same numbers.
-  json partial;
+  FurProgress partial;
   int calls = 0;
-  estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 9, nullptr, [&](const json& pj) {
+  estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 9, {}, [&](const FurProgress& pj) {
     if (++calls == 3) partial = pj;
   });
+  ASSERT_TRUE(partial.base.has_value());
+  ASSERT_FALSE(partial.layers.empty());
+  ASSERT_LT(partial.layers.size(), size_t(net->num_slots()));
   FurResult resumed = estimate_fur(net, *val, fo, torch::kCPU, AmpMode::kOff, 9, partial);
   EXPECT_EQ(resumed.fur, r.fur);
   // The paper's accuracy metric: base accuracy minus accuracy under dropout, same ranking of the

@@ -23,7 +23,7 @@ struct Fixture : ::testing::Test {
   void SetUp() override { torch::manual_seed(0); }
   TrainResult train(const Config& c, GraphNet& net, TrainPlan plan) {
     DataModule data(c.data, c.runtime.seed);
-    Trainer tr(c, data, torch::kCPU);
+    Trainer tr(trainer_options(c), data, torch::kCPU);
     return tr.run(net, plan);
   }
   GraphNet fresh(const Config& c) {
@@ -319,7 +319,7 @@ TEST_P(DeviceTraining, LearnsAndAgreesWithCpuEvaluation) {
   torch::Device dev = setup_device(c.runtime);
   ASSERT_EQ(dev.is_cuda(), device != "cpu");
   DataModule data(c.data, c.runtime.seed);
-  Trainer tr(c, data, dev);
+  Trainer tr(trainer_options(c), data, dev);
   EXPECT_EQ(enum_name(tr.amp()), amp);
   torch::manual_seed(42);
   GraphNet net(build_spec(c.model, 12));
@@ -488,7 +488,7 @@ struct CheckpointFixture : ::testing::Test {
   TrainResult run(const TrainPlan& p) {
     torch::manual_seed(1);
     GraphNet net(build_spec(c.model, c.data.synthetic.resolution));
-    return Trainer(c, data, torch::kCPU).run(net, p);
+    return Trainer(trainer_options(c), data, torch::kCPU).run(net, p);
   }
 };
 

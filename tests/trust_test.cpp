@@ -216,7 +216,8 @@ TEST(TrustCli, CompareRefusesBadInput) {
   { std::ofstream(d + "/damaged/config.json") << read_file(kSmoke); }
   {
     std::ofstream(d + "/damaged/compare.json")
-        << R"({"schema_version": 1, "seeds": [1, 2], "budget_target": 1, "device": "cpu", "entries": [)"
+        << R"({"schema_version": 1, "arch": "resnet_cifar", "dataset": "synthetic", "budget": "flops", "epochs": 1,)"
+        << R"( "done": false, "seeds": [1, 2], "budget_target": 1, "device": "cpu", "entries": [)"
         << R"({"name": "original", "kind": "original", "source": null, "channels": [16, 16, 32, 32, 64, 64],)"
         << R"( "flops": 1, "params": 1, "latency_ms": 0, "test_top1": [], "runs": ["runs/original_s1"]}]})";
   }

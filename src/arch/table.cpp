@@ -122,6 +122,17 @@ std::vector<int64_t> read_channel_file(const std::string& path, const ModelOptio
   return c;
 }
 
+std::vector<int64_t> read_channel_vector(const std::string& path, const ModelOptions& m, int resolution) {
+  ModelOptions with = m;
+  with.channels = read_channel_file(path, m);
+  try {
+    build_spec(with, resolution);
+  } catch (const ConfigError& e) {
+    throw ConfigError(path + ": " + e.what());  // the vector is the file's
+  }
+  return with.channels;
+}
+
 json channel_file_json(const ModelOptions& m, const std::vector<int64_t>& c) {
   return {{"arch", m.arch}, {"depth", m.depth}, {"width", m.width}, {"channels", c}};
 }

@@ -68,9 +68,9 @@ void add_scaling(json& j, const RunSession& session, const Trainer& trainer, int
     const dist::World single;
     torch::manual_seed(1);
     GraphNet net(session.spec());
-    Trainer alone(trainer.config(), session.data(), session.device());
+    Trainer alone(trainer.options(), session.data(), session.device());
     const double s = time_train_steps(alone, net, warmup, steps, single);
-    answer = std::to_string(double(steps) * trainer.config().train.batch_size / s);
+    answer = std::to_string(double(steps) * trainer.options().train.batch_size / s);
     j["baseline_threads"] = torch::get_num_threads();
     torch::set_num_threads(threads);
   }
@@ -100,7 +100,7 @@ json bench_train(const RunSession& session, int warmup, int steps) {
   cfg.train.epochs = 1000000;  // keep the lr schedule flat; only throughput matters here
   torch::manual_seed(1);
   GraphNet net(session.spec());
-  Trainer trainer(cfg, session.data(), session.device());
+  Trainer trainer(trainer_options(cfg), session.data(), session.device());
   set_log_level("warn");
   double train_s = time_train_steps(trainer, net, warmup, steps, session.world());
   auto ev = session.eval_loader(Split::kVal);
@@ -262,7 +262,7 @@ json bench_fur(const RunSession& session, const std::string& checkpoint, int tra
   // One iteration's training: epochs x steps per epoch, at the measured step time (on a copy of the net).
   Config tc = cfg;
   tc.train.epochs = 1000000;
-  Trainer timer(tc, session.data(), dev);
+  Trainer timer(trainer_options(tc), session.data(), dev);
   torch::manual_seed(1);
   GraphNet tnet(net->spec());
   const double step_s = time_train_steps(timer, tnet, 2, train_steps, dist::single_process()) / train_steps;

@@ -37,21 +37,17 @@ ComparePlan new_plan(const CompareArgs& a) {
   return p;
 }
 
+// The entries' statistics as compare.json holds them (written with them).
 void print_table(const Comparison& c) {
-  const auto& o = c.entries.front().test_top1;
   std::cout << fmt::format("{:<16} {:<10} {:>12} {:>10} {:>18} {:>9} {:>20} {:>7}\n", "entry", "kind", "FLOPs",
                            "latency", "test top1 (%)", "diff", "95% CI", "p");
-  for (size_t i = 0; i < c.entries.size(); ++i) {
-    const CompareEntry& e = c.entries[i];
-    json st = entry_statistics(e.test_top1, i == 0 ? nullptr : &o);
-    auto pct = [](const json& v) {
-      return v.is_null() ? std::string("-") : fmt::format("{:.2f}", 100 * v.get<double>());
-    };
-    std::string acc = pct(st["mean"]) + " +- " + pct(st["sd"]);
-    std::string ci = st["ci95"].is_null() ? "-" : "[" + pct(st["ci95"][0]) + ", " + pct(st["ci95"][1]) + "]";
-    std::string p = st["p"].is_null() ? "-" : fmt::format("{:.3f}", st["p"].get<double>());
+  auto pct = [](std::optional<double> v) { return v ? fmt::format("{:.2f}", 100 * *v) : std::string("-"); };
+  for (const CompareEntry& e : c.record.entries) {
+    std::string acc = pct(e.mean) + " +- " + pct(e.sd);
+    std::string ci = e.ci95 ? "[" + pct((*e.ci95)[0]) + ", " + pct((*e.ci95)[1]) + "]" : "-";
+    std::string p = e.p ? fmt::format("{:.3f}", *e.p) : "-";
     std::cout << fmt::format("{:<16} {:<10} {:>12} {:>8.2f}ms {:>18} {:>9} {:>20} {:>7}\n", e.name, e.kind, e.flops,
-                             e.latency_ms, acc, pct(st["diff"]), ci, p);
+                             e.latency_ms, acc, pct(e.diff), ci, p);
   }
 }
 

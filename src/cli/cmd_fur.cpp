@@ -33,9 +33,9 @@ int run_fur(const FurArgs& a) {
   RunSession session(cfg);
   net->to(session.device());
   auto val = session.eval_loader(Split::kVal);
-  FurResult r = estimate_fur(net, *val, cfg.fur, session.device(), session.amp(),
-                             derive_seed(uint64_t(cfg.runtime.seed), "fur-iter", 0), nullptr, nullptr, std::nullopt,
-                             session.world());
+  FurResult r =
+      estimate_fur(net, *val, cfg.fur, session.device(), session.amp(),
+                   derive_seed(uint64_t(cfg.runtime.seed), "fur-iter", 0), {}, nullptr, std::nullopt, session.world());
   if (!session.world().root()) return 0;  // rank 0 prints the table
   if (a.json)
     std::cout << nlohmann::json(fur_record(r, net->spec())).dump() << "\n";

@@ -23,15 +23,24 @@ const std::vector<Command>& commands() {
 }
 
 namespace {
-int g_nproc = 1;
-}
+// The option group that marks a launching --nproc (compare has its own --nproc, which it refuses above 1).
+constexpr const char* kLaunchGroup = "Data parallel";
+}  // namespace
 
 void add_nproc_option(CLI::App& app) {
-  app.add_option("--nproc", g_nproc, "data-parallel processes on this machine (Gloo on the CPU, NCCL on CUDA)")
-      ->check(CLI::Range(1, 1024));
+  app.add_option("--nproc", "data-parallel processes on this machine (Gloo on the CPU, NCCL on CUDA)")
+      ->check(CLI::Range(1, 1024))
+      ->group(kLaunchGroup);
 }
 
-int requested_nproc() { return g_nproc; }
+int requested_nproc(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) {
+    const CLI::Option* opt = sub->get_option_no_throw("--nproc");
+    if (opt && opt->get_group() == kLaunchGroup && opt->count() > 0) return opt->as<int>();
+    if (int n = requested_nproc(*sub); n > 1) return n;
+  }
+  return 1;
+}
 
 void add_config_options(CLI::App& app, ConfigArgs& args) {
   app.add_option("--config,-c", args.config,
@@ -54,13 +63,11 @@ Config load_config(const ConfigArgs& args) { return netadj::load_config(resolve_
 
 ModelOptions model_with_channels(const Config& cfg, const std::string& channel_file) {
   ModelOptions m = cfg.model;
-  if (channel_file.empty()) return m;
-  m.channels = read_channel_file(channel_file, m);
-  try {
-    build_spec(m, resolve_resolution(m, nominal_resolution(cfg.data)));
-  } catch (const ConfigError& e) {
-    throw ConfigError(channel_file + ": " + e.what());  // the vector is the file's
-  }
+  const int res = resolve_resolution(m, nominal_resolution(cfg.data));
+  if (channel_file.empty())
+    build_spec(m, res);  // the config's own vector and depth
+  else
+    m.channels = read_channel_vector(channel_file, m, res);
   return m;
 }
 
@@ -81,9 +88,7 @@ Config run_config(const RunArgs& a) {
   if (a.config.config.empty() && a.config.sets.empty())
     throw ConfigError("give --config FILE.json (and/or --set key=value)");
   Config cfg = load_config(a.config);
-  // A bad channel vector or depth is refused before the dataset is read.
-  cfg.model = model_with_channels(cfg, a.channels);
-  build_spec(cfg.model, resolve_resolution(cfg.model, nominal_resolution(cfg.data)));
+  cfg.model = model_with_channels(cfg, a.channels);  // a bad channel vector or depth before the dataset is read
   return cfg;
 }
 

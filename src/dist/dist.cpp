@@ -214,9 +214,9 @@ bool World::any(bool mine) const {
 }
 
 void throw_if_interrupted(const World& world, const std::string& what) {
-  if (!world.distributed()) return netadj::throw_if_interrupted(what);
-  if (!world.any(interrupt_requested())) return;
-  netadj::throw_if_interrupted(what);
+  const bool mine = interrupt_requested();
+  if (!world.any(mine)) return;  // a world of one asks no one else
+  if (mine) throw Interrupted(what + ": interrupted by " + interrupt_signal_name());
   throw Interrupted(what + ": interrupted (another rank got the signal)");
 }
 

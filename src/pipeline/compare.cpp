@@ -21,13 +21,6 @@
 namespace netadj {
 using nlohmann::json;
 
-bool valid_entry_name(const std::string& n) {
-  if (n.empty() || n == "." || n == ".." || n.size() > 100) return false;
-  return std::all_of(n.begin(), n.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
-  });
-}
-
 std::vector<std::pair<std::string, int>> parse_controls(const std::string& text) {
   std::vector<std::pair<std::string, int>> out;
   size_t pos = 0;
@@ -89,13 +82,7 @@ std::vector<CompareEntry> plan_entries(const Config& cfg, int res, const Compare
   std::vector<CompareEntry> entries;
   entries.push_back(make_entry("original", "original", std::nullopt, c0));
   for (const auto& [name, file] : p.candidates) {
-    std::vector<int64_t> c = read_channel_file(file, cfg.model);
-    try {
-      build_spec(cfg.model, res, c);  // a valid vector for the family
-    } catch (const ConfigError& e) {
-      throw ConfigError(file + ": " + e.what());
-    }
-    entries.push_back(make_entry(name, "candidate", file, c));
+    entries.push_back(make_entry(name, "candidate", file, read_channel_vector(file, cfg.model, res)));
   }
   int r = 0;
   for (const auto& [kind, n] : p.controls)
@@ -133,27 +120,16 @@ void assign_runs(std::vector<CompareEntry>& entries, int seeds) {
 
 std::string compare_file(const Comparison& c) { return c.dir + "/compare.json"; }
 
-void write_comparison(const Comparison& c) {
-  const CompareEntry& original = c.entries.front();
-  json entries = json::array();
-  for (size_t i = 0; i < c.entries.size(); ++i) {
-    const CompareEntry& e = c.entries[i];
-    json j = entry_json(e, i == 0 ? nullptr : &original.test_top1);
-    const int64_t value = c.cfg.search.budget == Budget::kParams ? e.params : e.flops;
-    j["budget_error"] = (double(value) - double(c.target)) / double(c.target);
-    entries.push_back(j);
+// compare.json with its statistics derived from the accuracies.
+void write_comparison(Comparison& c) {
+  CompareRecord& r = c.record;
+  for (size_t i = 0; i < r.entries.size(); ++i) {
+    CompareEntry& e = r.entries[i];
+    set_statistics(e, i == 0 ? nullptr : &r.entries.front().test_top1);
+    const int64_t value = r.budget == "params" ? e.params : e.flops;
+    e.budget_error = (double(value) - double(r.budget_target)) / double(r.budget_target);
   }
-  std::vector<int> seeds;
-  for (int s = 1; s <= c.seeds; ++s) seeds.push_back(s);
-  write_record(compare_file(c), json{{"arch", c.cfg.model.arch},
-                                     {"dataset", c.cfg.data.dataset},
-                                     {"budget", enum_name(c.cfg.search.budget)},
-                                     {"budget_target", c.target},
-                                     {"epochs", c.cfg.train.epochs},
-                                     {"device", c.device},
-                                     {"seeds", seeds},
-                                     {"done", c.done},
-                                     {"entries", entries}});
+  write_record(compare_file(c), r);
 }
 
 // Test top-1 of a finished run, or nullopt.
@@ -179,43 +155,21 @@ double train_entry(const Comparison& c, const CompareEntry& e, int seed, const R
     rc.runtime.name = fmt::format("{}_s{}", e.name, seed);
     make_dirs(rd);
     write_json_atomic(rd + "/config.json", config_to_json(rc));
-    logger()->info("compare: training {} [{}] with seed {} of {}", e.name, fmt::join(e.channels, ","), seed, c.seeds);
+    logger()->info("compare: training {} [{}] with seed {} of {}", e.name, fmt::join(e.channels, ","), seed, c.seeds());
   }
   RunSession session(rc, base.shared_world());
   TrainRecord rec = train_run(session, rd);
   return rec.test->top1;
 }
 
+// The comparison in `dir`, with compare.json's range checks (exit 3 when damaged).
 Comparison load_comparison(const std::string& dir) {
   Comparison c;
   c.dir = dir;
   if (!file_exists(c.dir + "/config.json") || !file_exists(c.dir + "/compare.json"))
     throw ConfigError(c.dir + ": not a comparison directory (no config.json and compare.json)");
   c.cfg = netadj::load_config(c.dir + "/config.json", {});
-  const std::string f = compare_file(c);
-  json doc = read_record(f);
-  try {
-    c.seeds = int(doc.at("seeds").size());
-    c.target = doc.at("budget_target").get<int64_t>();
-    c.device = doc.at("device").get<std::string>();
-    for (const json& e : doc.at("entries")) c.entries.push_back(entry_from_json(e, f));
-  } catch (const json::exception& ex) {
-    throw_malformed_record(f, ex.what());
-  }
-  if (c.entries.empty() || c.entries.front().kind != "original" || c.seeds < 1 || c.seeds > 100)
-    throw_malformed_record(f, "no original entry, or seeds not in 1..100");
-  for (const CompareEntry& e : c.entries) {
-    if (!valid_entry_name(e.name) || int(e.runs.size()) != c.seeds || int(e.test_top1.size()) > c.seeds)
-      throw_malformed_record(f, "entry '" + e.name + "': bad name, or runs/results do not match the seeds");
-    for (size_t s = 0; s < e.runs.size(); ++s) {
-      const std::string& r = e.runs[s];
-      const std::string suffix = "_s" + std::to_string(s + 1);
-      if (r.rfind("runs/", 0) != 0 || r.size() <= suffix.size() + 5 || r.substr(r.size() - suffix.size()) != suffix ||
-          !valid_entry_name(r.substr(5)))
-        throw_malformed_record(f,
-                               "entry '" + e.name + "': run '" + r + "' is not runs/<name>_s" + std::to_string(s + 1));
-    }
-  }
+  c.record = read_record_as<CompareRecord>(compare_file(c));
   return c;
 }
 
@@ -226,13 +180,18 @@ CompareRun::CompareRun(Comparison c) : c_(std::move(c)), base_(c_.cfg) {}
 std::unique_ptr<CompareRun> CompareRun::start(const ComparePlan& p) {
   Comparison c;
   c.cfg = p.config;
-  c.seeds = p.seeds;
   std::unique_ptr<CompareRun> r(new CompareRun(std::move(c)));  // the dataset, device and model checked
   Comparison& cc = r->c_;
+  CompareRecord& rec = cc.record;
   const int res = r->base_.resolution();  // the resolution the runs train at
-  cc.entries = plan_entries(cc.cfg, res, p);
-  cc.target = budget_fn(cc.cfg.model, res, cc.cfg.search.budget)(cc.entries.front().channels);
-  assign_runs(cc.entries, cc.seeds);
+  rec.arch = cc.cfg.model.arch;
+  rec.dataset = cc.cfg.data.dataset;
+  rec.budget = enum_name(cc.cfg.search.budget);
+  rec.epochs = cc.cfg.train.epochs;
+  for (int s = 1; s <= p.seeds; ++s) rec.seeds.push_back(s);
+  rec.entries = plan_entries(cc.cfg, res, p);
+  rec.budget_target = budget_fn(cc.cfg.model, res, cc.cfg.search.budget)(rec.entries.front().channels);
+  assign_runs(rec.entries, p.seeds);
   r->dir_ = RunDir::create(r->base_, p.out, "-compare");
   cc.dir = r->dir_->path();
   // compare.json first: a directory with config.json always has the plan to resume.
@@ -249,10 +208,11 @@ std::unique_ptr<CompareRun> CompareRun::resume(const std::string& dir) {
 
 const Comparison& CompareRun::run() {
   // Accuracies come from the run directories (the truth on a resume), latency from this machine.
-  if (c_.device.empty()) c_.device = base_.device().str();
-  for (auto& e : c_.entries) {
+  CompareRecord& rec = c_.record;
+  if (rec.device.empty()) rec.device = base_.device().str();
+  for (auto& e : rec.entries) {
     e.test_top1.clear();
-    for (int s = 1; s <= c_.seeds; ++s) {
+    for (int s = 1; s <= c_.seeds(); ++s) {
       auto r = run_result(c_.dir + "/" + e.runs[size_t(s - 1)]);
       if (!r) break;
       e.test_top1.push_back(*r);
@@ -260,23 +220,23 @@ const Comparison& CompareRun::run() {
     // Measured once per distinct vector, on the device that trains (a resume elsewhere keeps the first
     // numbers); entries with the same channels share the number, as they share their runs.
     if (e.latency_ms > 0) continue;
-    for (const auto& other : c_.entries)
+    for (const auto& other : rec.entries)
       if (other.channels == e.channels && other.latency_ms > 0) e.latency_ms = other.latency_ms;
     if (e.latency_ms <= 0) e.latency_ms = measure_latency(base_.spec(e.channels), base_.device(), 1, 5, 30).median_ms;
   }
   write_comparison(c_);
   // Seed by seed, so that an interrupted comparison has every entry at about the same number of seeds.
-  for (int s = 1; s <= c_.seeds; ++s)
-    for (auto& e : c_.entries) {
+  for (int s = 1; s <= c_.seeds(); ++s)
+    for (auto& e : rec.entries) {
       if (int(e.test_top1.size()) >= s) continue;
-      throw_if_interrupted("compare");
+      dist::throw_if_interrupted(base_.world(), "compare");
       e.test_top1.push_back(train_entry(c_, e, s, base_));
-      for (auto& other : c_.entries)  // entries that share this run
+      for (auto& other : rec.entries)  // entries that share this run
         if (&other != &e && other.runs == e.runs && int(other.test_top1.size()) == s - 1)
           other.test_top1.push_back(e.test_top1.back());
       write_comparison(c_);
     }
-  c_.done = true;
+  rec.done = true;
   write_comparison(c_);
   return c_;
 }

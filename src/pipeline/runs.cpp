@@ -35,7 +35,7 @@ TrainRecord train_run(const RunSession& session, const std::string& dir) {
                  spec_flops(spec), spec_params(spec), session.device().str());
   torch::manual_seed(derive_seed(uint64_t(cfg.runtime.seed), "init", 0));
   GraphNet net(spec);
-  Trainer trainer(cfg, session.data(), session.device());
+  Trainer trainer(trainer_options(cfg), session.data(), session.device());
   TrainPlan plan = train_plan(cfg, dir);
   plan.world = &session.world();
   TrainResult r = trainer.run(net, plan);

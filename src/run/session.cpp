@@ -32,12 +32,7 @@ std::unique_ptr<BatchSource> RunSession::eval_loader(Split s) const {
   return data_->loader(s, {cfg_.eval.batch_size, /*training=*/false, device_, /*seed=*/0});
 }
 
-void RunSession::check_trainable() const {
-  const int ranks = world().size();
-  if (cfg_.train.batch_size % ranks != 0)
-    throw ConfigError("train.batch_size = " + std::to_string(cfg_.train.batch_size) +
-                      ": the global batch must divide among " + std::to_string(ranks) + " ranks");
-}
+void RunSession::check_trainable() const { rank_batch_size(cfg_.train, world().size()); }
 
 std::shared_ptr<const dist::World> join_world(const Config& cfg) {
   const dist::Env env = dist::read_env();

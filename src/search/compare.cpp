@@ -38,54 +38,19 @@ std::vector<int64_t> random_control(const std::vector<int64_t>& c0, const CostFn
   return on_budget("random", c, cost, target, s);
 }
 
-json entry_statistics(const std::vector<double>& x, const std::vector<double>* original) {
-  json j;
-  SampleSummary sx = summarize(x);
-  j["mean"] = sx.n > 0 ? json(sx.mean) : json(nullptr);
-  j["sd"] = sx.n > 1 ? json(sx.sd) : json(nullptr);
-  auto ci = mean_ci95(x);
-  j["mean_ci95"] = ci ? json(*ci) : json(nullptr);
-  j["diff"] = j["ci95"] = j["p"] = nullptr;
-  if (original) {
-    SampleSummary so = summarize(*original);
-    if (sx.n > 0 && so.n > 0) j["diff"] = sx.mean - so.mean;
-    if (auto w = welch(x, *original)) {
-      j["ci95"] = w->ci95;
-      j["p"] = w->p;
-    }
-  }
-  return j;
-}
-
-json entry_json(const CompareEntry& e, const std::vector<double>* original) {
-  json j = {{"name", e.name},
-            {"kind", e.kind},
-            {"source", e.source ? json(*e.source) : json(nullptr)},
-            {"channels", e.channels},
-            {"flops", e.flops},
-            {"params", e.params},
-            {"latency_ms", e.latency_ms},
-            {"test_top1", e.test_top1},
-            {"runs", e.runs}};
-  j.update(entry_statistics(e.test_top1, original));
-  return j;
-}
-
-CompareEntry entry_from_json(const json& j, const std::string& file) {
-  try {
-    CompareEntry e;
-    e.name = j.at("name").get<std::string>();
-    e.kind = j.at("kind").get<std::string>();
-    if (!j.at("source").is_null()) e.source = j.at("source").get<std::string>();
-    e.channels = j.at("channels").get<std::vector<int64_t>>();
-    e.flops = j.at("flops").get<int64_t>();
-    e.params = j.at("params").get<int64_t>();
-    e.latency_ms = j.at("latency_ms").get<double>();
-    e.test_top1 = j.at("test_top1").get<std::vector<double>>();
-    e.runs = j.at("runs").get<std::vector<std::string>>();
-    return e;
-  } catch (const json::exception& ex) {
-    throw DataError(file + ": malformed compare entry (" + ex.what() + ")");
+void set_statistics(CompareEntry& e, const std::vector<double>* original) {
+  const SampleSummary sx = summarize(e.test_top1);
+  e.mean = sx.n > 0 ? std::optional<double>(sx.mean) : std::nullopt;
+  e.sd = sx.n > 1 ? std::optional<double>(sx.sd) : std::nullopt;
+  e.mean_ci95 = mean_ci95(e.test_top1);
+  e.diff = e.p = std::nullopt;
+  e.ci95 = std::nullopt;
+  if (!original) return;
+  const SampleSummary so = summarize(*original);
+  if (sx.n > 0 && so.n > 0) e.diff = sx.mean - so.mean;
+  if (auto w = welch(e.test_top1, *original)) {
+    e.ci95 = w->ci95;
+    e.p = w->p;
   }
 }
 

@@ -205,48 +205,47 @@ std::vector<double> measure_on_ranks(const dist::World& w, const std::vector<std
   return std::vector<double>(out.data_ptr<double>(), out.data_ptr<double>() + out.numel());
 }
 
-// The layers that `partial` does not hold yet, one per rank a round; `partial` is saved after each round.
-void measure_missing_layers(const dist::World& w, json& partial, size_t layers, int repeats,
-                            const MeasurePairs& measure_pairs, const std::function<void(const json&)>& on_layer) {
+// The layers that `progress` does not hold yet, one per rank a round; `progress` is saved after each round.
+void measure_missing_layers(const dist::World& w, FurProgress& progress, size_t layers, int repeats,
+                            const MeasurePairs& measure_pairs,
+                            const std::function<void(const FurProgress&)>& on_progress) {
   std::vector<int> missing;
   for (size_t l = 0; l < layers; ++l)
-    if (!partial["layers"].contains(std::to_string(l))) missing.push_back(int(l));
+    if (progress.layers.count(int(l)) == 0) missing.push_back(int(l));
   for (size_t first = 0; first < missing.size(); first += size_t(w.size())) {
     dist::throw_if_interrupted(w, "FUR");
     std::vector<std::pair<int, int>> pairs;
     for (size_t j = first; j < std::min(missing.size(), first + size_t(w.size())); ++j)
       for (int k = 0; k < repeats; ++k) pairs.emplace_back(missing[j], k);
     std::vector<double> got = measure_pairs(pairs);
-    for (size_t i = 0; i < pairs.size(); ++i) {
-      auto& slot = partial["layers"][std::to_string(pairs[i].first)];
-      if (!slot.is_array()) slot = json::array();
-      slot.push_back(got[i]);
-    }
-    if (on_layer) on_layer(partial);
+    for (size_t i = 0; i < pairs.size(); ++i) progress.layers[pairs[i].first].push_back(got[i]);
+    if (on_progress) on_progress(progress);
   }
 }
 
 }  // namespace
 
 FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, const torch::Device& dev, AmpMode amp,
-                       uint64_t seed, json partial, const std::function<void(const json&)>& on_layer,
+                       uint64_t seed, FurProgress progress, const std::function<void(const FurProgress&)>& on_progress,
                        const std::optional<FurRefine>& refine, const dist::World& world) {
   FurResult r;
   const ArchSpec& s = net->spec();
+  const size_t L = s.channels.size();
+  for (const auto& [l, values] : progress.layers)
+    if (l < 0 || size_t(l) >= L || values.empty())
+      throw DataError("FUR progress holds layer " + std::to_string(l) + (values.empty() ? " without values" : "") +
+                      "; the network has " + std::to_string(L) + " searchable layers");
   r.plan = drop_plan(s.channels, spec_dflops(s), o.base_drop_rate, o.max_drop_rate);
   for (int l : r.plan.clamped)
     logger()->warn("FUR: layer {} ({}) drop probability clamped to {}", l, s.layers[size_t(l)].name, o.max_drop_rate);
-  if (!partial.is_object()) partial = json::object();
-  if (!partial.contains("layers")) partial["layers"] = json::object();
   net->clear_drop();
-  if (partial.contains("base")) {
-    r.base = partial["base"].get<EvalResult>();
+  if (progress.base) {
+    r.base = *progress.base;
   } else {
     r.base = evaluate(net, val, dev, amp);
-    partial["base"] = r.base;
-    if (on_layer) on_layer(partial);
+    progress.base = r.base;
+    if (on_progress) on_progress(progress);
   }
-  const size_t L = s.channels.size();
   r.fur.assign(L, 0.0);
   r.stderr_.assign(L, 0.0);
   // Repeat k of layer l: fresh masks, reproducible per (seed, layer, repeat) whatever order layers run in.
@@ -264,16 +263,13 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
   const MeasurePairs measure_pairs = [&](const std::vector<std::pair<int, int>>& pairs) {
     return measure_on_ranks(w, pairs, measure);
   };
+  measure_missing_layers(w, progress, L, o.repeats, measure_pairs, on_progress);
   std::vector<std::vector<double>> values(L);
-  measure_missing_layers(w, partial, L, o.repeats, measure_pairs, on_layer);
-  for (size_t l = 0; l < L; ++l) values[l] = partial["layers"][std::to_string(l)].get<std::vector<double>>();
+  for (size_t l = 0; l < L; ++l) values[l] = progress.layers[int(l)];
   if (refine && refine->max_repeats > o.repeats) {
-    std::vector<int> pending;
-    if (partial.contains("refine_pending")) pending = partial["refine_pending"].get<std::vector<int>>();
-    refine_fur(values, *refine, pending, measure_pairs, w.size(), [&] {
-      for (size_t l = 0; l < L; ++l) partial["layers"][std::to_string(l)] = values[l];
-      partial["refine_pending"] = pending;
-      if (on_layer) on_layer(partial);
+    refine_fur(values, *refine, progress.refine_pending, measure_pairs, w.size(), [&] {
+      for (size_t l = 0; l < L; ++l) progress.layers[int(l)] = values[l];
+      if (on_progress) on_progress(progress);
       dist::throw_if_interrupted(w, "FUR");
     });
   }

@@ -85,7 +85,7 @@ SearchLoop::SearchLoop(const RunSession& session, std::string run_dir, bool resu
       b0_(budget_(spec0_.channels)),
       seed_(static_cast<uint64_t>(cfg_.runtime.seed)),
       c_(spec0_.channels),
-      trainer_(cfg_, session.data(), session.device()) {
+      trainer_(trainer_options(cfg_), session.data(), session.device()) {
   logger()->info("device: {}", session.device().str());
   if (cfg_.search.warm_start && cfg_.search.select == SelectMode::kArgmax)
     logger()->warn(
@@ -323,14 +323,21 @@ TrainResult SearchLoop::train(int t, GraphNet& net, const std::string& checkpoin
 FurResult SearchLoop::measure_fur(int t, GraphNet& net, const std::string& idir) {
   auto val = session_.eval_loader(Split::kVal);
   const std::string partial_file = idir + "/fur_partial.json";
-  json partial = file_exists(partial_file) ? read_json(partial_file) : json();
+  FurProgress progress;
+  if (file_exists(partial_file)) {
+    progress = read_record_as<FurProgress>(partial_file);
+    for (const auto& entry : progress.layers)
+      if (size_t(entry.first) >= c_.size())
+        throw_malformed_record(partial_file, "layer " + std::to_string(entry.first) + " of " +
+                                                 std::to_string(c_.size()) + " searchable layers");
+  }
   std::optional<FurRefine> refine;
   if (cfg_.fur.max_repeats > cfg_.fur.repeats)
     refine = FurRefine{update_count(cfg_.search, t, int(c_.size())), cfg_.search.gate_z, cfg_.fur.max_repeats};
   FurResult fur = estimate_fur(
-      net, *val, cfg_.fur, session_.device(), session_.amp(), derive_seed(seed_, "fur-iter", t), partial,
-      [&](const json& p) {
-        if (writes()) write_json_atomic(partial_file, p);
+      net, *val, cfg_.fur, session_.device(), session_.amp(), derive_seed(seed_, "fur-iter", t), progress,
+      [&](const FurProgress& p) {
+        if (writes()) write_record(partial_file, p);
       },
       refine, session_.world());
   if (writes()) write_record(idir + "/fur.json", fur_record(fur, net->spec()));

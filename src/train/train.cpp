@@ -81,6 +81,13 @@ SgdOptions sgd_options(const TrainOptions& t) {
   return o;
 }
 
+int rank_batch_size(const TrainOptions& t, int ranks) {
+  if (ranks < 1 || t.batch_size % ranks != 0)
+    throw ConfigError("train.batch_size = " + std::to_string(t.batch_size) + ": the global batch must divide among " +
+                      std::to_string(ranks) + " ranks");
+  return t.batch_size / ranks;
+}
+
 double lr_at(const TrainOptions& t, int epochs, int64_t step, int64_t steps_per_epoch) {
   double e = t.per_step ? double(step) / double(steps_per_epoch) : double(step / steps_per_epoch);
   if (e < t.warmup_epochs) return t.warmup_lr + (t.lr - t.warmup_lr) * e / t.warmup_epochs;

@@ -1,5 +1,6 @@
-// The training loop: one TrainLoop per Trainer::run, with one member function per concern (resume,
-// epoch, step, loss, evaluation, checkpoint) so each reads top to bottom.
+// The training loop: one TrainLoop per Trainer::run, with one member function per concern (epoch, step,
+// loss, evaluation) so each reads top to bottom. What it carries from step to step, and saves, loads and
+// broadcasts, is its TrainState (train_state.cpp).
 #include <fmt/format.h>
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include "netadj/dist/dist.h"
 #include "netadj/train/autocast.h"
 #include "netadj/train/checkpoint.h"
+#include "netadj/train/state.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
@@ -19,8 +21,10 @@ namespace netadj {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-Trainer::Trainer(const Config& cfg, const DataModule& data, torch::Device device)
-    : cfg_(cfg), data_(data), device_(device), amp_(resolve_amp(cfg.runtime, device)) {}
+TrainerOptions trainer_options(const Config& cfg) { return {cfg.train, cfg.runtime, cfg.eval.batch_size, cfg.model}; }
+
+Trainer::Trainer(TrainerOptions options, const DataModule& data, torch::Device device)
+    : options_(std::move(options)), data_(data), device_(device), amp_(resolve_amp(options_.runtime, device)) {}
 
 namespace {
 
@@ -52,15 +56,6 @@ class Progress {
   bool tty_;
 };
 
-// Where training stands: the epoch in progress (or next) and its running sums, so that a checkpoint
-// written mid-epoch (on SIGINT/SIGTERM) resumes at the very next step.
-struct Position {
-  int epoch = 0;
-  int64_t step = 0;
-  double loss_sum = 0, correct = 0, seconds = 0;
-  int64_t seen = 0;
-};
-
 class TrainLoop {
  public:
   TrainLoop(const Trainer& trainer, GraphNet& net, const TrainPlan& plan);
@@ -70,7 +65,6 @@ class TrainLoop {
   void load_teacher();
   void resume();
   void resume_from(const std::string& file);
-  void restore_generators(torch::serialize::InputArchive& ar, const std::string& device_type, const std::string& file);
   EpochRecord train_epoch(int epoch);
   void begin_epoch(int epoch);
   void train_step(const Batch& b, double lr);
@@ -80,15 +74,14 @@ class TrainLoop {
   EvalResult evaluate_split(Split s) const;
   void write_metrics(const EpochRecord& rec) const;
   void sync_metrics() const;
-  void join_ranks();
   bool stop_requested(int epoch, int64_t step) const;
   void reduce_sums();
-  void save_checkpoint(const Position* partial);
+  void save_checkpoint();
   [[noreturn]] void stop_interrupted(int epoch, int64_t step, Clock::time_point t0);
   bool budget_spent() const { return plan_.max_steps >= 0 && total_steps_ >= plan_.max_steps; }
   std::string where() const { return plan_.label.empty() ? "" : plan_.label + ": "; }
 
-  const Config& cfg_;
+  const TrainerOptions& o_;
   const TrainOptions& t_;
   const DataModule& data_;
   const torch::Device device_;
@@ -104,21 +97,13 @@ class TrainLoop {
   dist::GradSync sync_;               // averages the gradients over the ranks (nothing in a world of one)
   std::optional<GraphNet> teacher_;
   Progress progress_;
+  TrainState state_;  // the weights, optimizer, scaler, epochs done and position
   TrainResult result_;
-  Position pos_;
   bool keep_previous_ = true;  ///< false right after falling back from a damaged checkpoint
   torch::Tensor loss_sum_, correct_, last_loss_;
   int64_t seen_ = 0, total_steps_ = 0;
   double lr_ = 0;
 };
-
-// train.batch_size is the global batch: each rank takes its share.
-int rank_batch(const TrainOptions& t, const dist::World& w) {
-  if (t.batch_size % w.size() != 0)
-    throw ConfigError("train.batch_size = " + std::to_string(t.batch_size) + ": the global batch must divide among " +
-                      std::to_string(w.size()) + " ranks");
-  return t.batch_size / w.size();
-}
 
 // Puts the network on its device in its training layout. It runs before the parameter list and the
 // optimizer are taken (the initializer list below): momentum buffers copy the parameters' layout.
@@ -128,26 +113,26 @@ void place(GraphNet& net, const RuntimeOptions& r, const torch::Device& device) 
 }
 
 TrainLoop::TrainLoop(const Trainer& trainer, GraphNet& net, const TrainPlan& plan)
-    : cfg_(trainer.config()),
-      t_(cfg_.train),
+    : o_(trainer.options()),
+      t_(o_.train),
       data_(trainer.data()),
       device_(trainer.device()),
       amp_(trainer.amp()),
       net_(net),
       plan_(plan),
       world_(plan.world ? *plan.world : dist::single_process()),
-      train_src_((place(net, cfg_.runtime, device_),
-                  data_.loader(plan.train_split, {rank_batch(t_, world_), true, device_, plan.seed, world_.rank(),
-                                                  world_.size(), world_.local_size()}))),
+      train_src_((place(net, o_.runtime, device_),
+                  data_.loader(plan.train_split, {rank_batch_size(t_, world_.size()), true, device_, plan.seed,
+                                                  world_.rank(), world_.size(), world_.local_size()}))),
       steps_(train_src_->num_batches()),
       params_(net->parameters()),  // the same tensors for the whole run
       opt_(params_, sgd_options(t_)),
       sync_(world_, params_),
-      progress_(plan.label, plan.epochs, steps_, cfg_.runtime.log_every) {
+      progress_(plan.label, plan.epochs, steps_, o_.runtime.log_every),
+      state_(net, opt_, amp_ == AmpMode::kFp16 ? &scaler_.emplace(device_, t_.loss_scale) : nullptr, device_) {
   if (plan.eval_split)
     eval_src_ = data_.loader(
-        *plan.eval_split, {cfg_.eval.batch_size, false, device_, 0, world_.rank(), world_.size(), world_.local_size()});
-  if (amp_ == AmpMode::kFp16) scaler_.emplace(device_, t_.loss_scale);
+        *plan.eval_split, {o_.eval_batch_size, false, device_, 0, world_.rank(), world_.size(), world_.local_size()});
   load_teacher();
 }
 
@@ -157,7 +142,7 @@ void TrainLoop::load_teacher() {
   ModelOptions tm;
   teacher_ = load_model(t_.kd.teacher, tm);
   (*teacher_)->to(device_);
-  if (uses_channels_last(cfg_.runtime, device_, (*teacher_)->spec().channels)) (*teacher_)->use_channels_last();
+  if (uses_channels_last(o_.runtime, device_, (*teacher_)->spec().channels)) (*teacher_)->use_channels_last();
   (*teacher_)->eval();
 }
 
@@ -172,16 +157,20 @@ TrainResult TrainLoop::run() {
   if (!plan_.checkpoint.empty() &&
       (file_exists(plan_.checkpoint) || file_exists(previous_checkpoint(plan_.checkpoint))))
     resume();
-  join_ranks();
+  // Every rank starts from rank 0's weights and position: a fresh start from the same seed, or rank 0's
+  // checkpoint, which the other ranks must have read too (the run directory is on a filesystem they share).
+  state_.broadcast(world_, where());
   sync_metrics();
-  total_steps_ = int64_t(pos_.epoch) * steps_ + pos_.step;
-  for (int epoch = pos_.epoch; epoch < plan_.epochs && !budget_spent(); ++epoch) {
+  const EpochPosition& pos = state_.position;
+  total_steps_ = int64_t(pos.epoch) * steps_ + pos.step;
+  for (int epoch = pos.epoch; epoch < plan_.epochs && !budget_spent(); ++epoch) {
     EpochRecord rec = train_epoch(epoch);
     finish_epoch(rec);
     if (stop_requested(epoch + 1, 0) && epoch + 1 < plan_.epochs)
       throw Interrupted(fmt::format("{}interrupted by {} after epoch {}{}", where(), interrupt_signal_name(), epoch + 1,
                                     plan_.checkpoint.empty() ? "" : "; checkpoint " + plan_.checkpoint));
   }
+  result_.history = state_.history;
   if (!result_.history.empty()) result_.final_eval = result_.history.back().val;
   if (plan_.test_at_end) {
     result_.test = evaluate_split(Split::kTest);
@@ -189,21 +178,6 @@ TrainResult TrainLoop::run() {
   }
   result_.seconds = seconds_since(t_all);
   return result_;
-}
-
-// Every rank starts from rank 0's weights and position: a fresh start from the same seed, or rank 0's
-// checkpoint, which the other ranks must have read too (the run directory is on a filesystem they share).
-void TrainLoop::join_ranks() {
-  if (!world_.distributed()) return;
-  dist::broadcast_state(world_, *net_);
-  std::vector<torch::Tensor> at = {torch::tensor({int64_t(pos_.epoch), pos_.step}, torch::kInt64)};
-  auto mine = at[0].clone();
-  world_.broadcast(at);
-  if (!at[0].equal(mine))
-    throw dist::DistError(fmt::format(
-        "{}rank {} would resume at epoch {} step {} but rank 0 at epoch {} step {}: every rank must see the same "
-        "run directory (a filesystem they share)",
-        where(), world_.rank(), pos_.epoch + 1, pos_.step, at[0][0].item<int64_t>() + 1, at[0][1].item<int64_t>()));
 }
 
 // A signal stops every rank at the same step: the ranks agree each step whether any of them got one, and
@@ -233,32 +207,6 @@ void TrainLoop::reduce_sums() {
 
 // ---- resume ------------------------------------------------------------------------------------------
 
-std::vector<at::Generator> rng_generators(const torch::Device& device) {
-  std::vector<at::Generator> g = {at::globalContext().defaultGenerator(c10::DeviceType::CPU)};
-  if (device.is_cuda()) g.push_back(at::globalContext().defaultGenerator(device));
-  return g;
-}
-
-// The random generators' states of a mid-epoch checkpoint. One written on another kind of device has
-// other generators: the epoch then continues with fresh dropout masks (a warning says so).
-void TrainLoop::restore_generators(torch::serialize::InputArchive& ar, const std::string& device_type,
-                                   const std::string& file) {
-  if (device_type != c10::DeviceTypeName(device_.type(), /*lower_case=*/true)) {
-    logger()->warn(
-        "{}{} was written on {}: the rest of its epoch draws new dropout masks on {}, so the run will "
-        "not repeat an uninterrupted one exactly",
-        where(), file, device_type, device_.str());
-    torch::manual_seed(derive_seed(plan_.seed, "dropout-resumed", pos_.epoch));
-    return;
-  }
-  auto gens = rng_generators(device_);
-  for (size_t i = 0; i < gens.size(); ++i) {
-    torch::Tensor state;
-    ar.read("rng_" + std::to_string(i), state);
-    gens[i].set_state(state.cpu());
-  }
-}
-
 // A checkpoint that is truncated or corrupted (its checksum tells) is named; the run then continues from
 // the checkpoint before it when there is one, else it stops with exit 3.
 void TrainLoop::resume() {
@@ -269,42 +217,25 @@ void TrainLoop::resume() {
   } catch (const DamagedFile& e) {  // only damage: a file that cannot be read now must not be passed over
     if (!file_exists(prev)) throw;
     logger()->warn("{}{}; resuming from the checkpoint before it, {}", where(), e.what(), prev);
-    result_.history.clear();
-    pos_ = Position{};
     resume_from(prev);
     keep_previous_ = false;  // the damaged file must not replace the good one kept as .prev
   }
 }
 
 void TrainLoop::resume_from(const std::string& file) {
-  torch::serialize::InputArchive ar, model_ar, opt_ar;
-  json meta;
-  try {
-    load_archive(ar, file, device_);
-    ar.read("model", model_ar);
-    ar.read("optimizer", opt_ar);
-    c10::IValue meta_value;
-    ar.read("meta", meta_value);
-    meta = json::parse(meta_value.toStringRef());
-    net_->load(model_ar);
-    opt_.load(opt_ar);
-    torch::serialize::InputArchive scaler_ar;
-    if (scaler_ && ar.try_read("scaler", scaler_ar)) scaler_->load(scaler_ar);
-    for (const auto& r : meta.at("history")) result_.history.push_back(r.get<EpochRecord>());
-    pos_.epoch = meta.at("epoch").get<int>() + 1;
-    if (meta.contains("partial")) {
-      const json& p = meta["partial"];
-      pos_ = {p.at("epoch").get<int>(),      p.at("step").get<int64_t>(),   p.at("loss_sum").get<double>(),
-              p.at("correct").get<double>(), p.at("seconds").get<double>(), p.at("seen").get<int64_t>()};
-      restore_generators(ar, p.value("device_type", std::string("cpu")), file);
-    }
-  } catch (const c10::Error& e) {
-    throw DataError(file + ": cannot resume from checkpoint (" + e.what_without_backtrace() + ")");
-  } catch (const json::exception& e) {
-    throw DataError(file + ": cannot resume from checkpoint (" + std::string(e.what()) + ")");
+  const TrainState::Loaded loaded = state_.load(file);
+  const EpochPosition& pos = state_.position;
+  // A mid-epoch checkpoint written on another kind of device has other generators: the epoch continues with
+  // fresh dropout masks.
+  if (!loaded.generators) {
+    logger()->warn(
+        "{}{} was written on {}: the rest of its epoch draws new dropout masks on {}, so the run will "
+        "not repeat an uninterrupted one exactly",
+        where(), file, loaded.written_on, device_.str());
+    torch::manual_seed(derive_seed(plan_.seed, "dropout-resumed", pos.epoch));
   }
   result_.resumed = true;
-  logger()->info("{}resumed from {} at epoch {} step {}", where(), file, pos_.epoch + 1, pos_.step);
+  logger()->info("{}resumed from {} at epoch {} step {}", where(), file, pos.epoch + 1, pos.step);
 }
 
 // ---- one epoch ------------------------------------------------------------------------------------------
@@ -313,23 +244,25 @@ void TrainLoop::begin_epoch(int epoch) {
   net_->train();
   net_->set_drop(drop_rates(t_.drop, epoch, plan_.epochs, net_->num_slots()), t_.drop.type);
   auto dopt = torch::TensorOptions().dtype(torch::kDouble).device(device_);
-  const bool continuing = epoch == pos_.epoch && pos_.step > 0;
+  const EpochPosition& pos = state_.position;
+  const bool continuing = epoch == pos.epoch && pos.step > 0;
   // A mid-epoch checkpoint holds the sums over all ranks: rank 0 carries them on.
   const bool carry = continuing && world_.root();
-  loss_sum_ = torch::full({}, carry ? pos_.loss_sum : 0.0, dopt);
-  correct_ = torch::full({}, carry ? pos_.correct : 0.0, dopt);
-  seen_ = carry ? pos_.seen : 0;
+  loss_sum_ = torch::full({}, carry ? pos.loss_sum : 0.0, dopt);
+  correct_ = torch::full({}, carry ? pos.correct : 0.0, dopt);
+  seen_ = carry ? pos.seen : 0;
   // Dropout masks come from the global generator, reseeded per epoch (and rank) so a resumed run repeats
   // them (a mid-epoch resume restored the generator's state instead).
   if (!continuing) torch::manual_seed(derive_seed(plan_.seed, "dropout", epoch, world_.rank()));
-  train_src_->start_epoch_at(epoch, continuing ? pos_.step : 0);
+  train_src_->start_epoch_at(epoch, continuing ? pos.step : 0);
 }
 
 EpochRecord TrainLoop::train_epoch(int epoch) {
+  const EpochPosition& pos = state_.position;
   auto t0 = Clock::now() - std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(epoch == pos_.epoch ? pos_.seconds : 0.0));
+                               std::chrono::duration<double>(epoch == pos.epoch ? pos.seconds : 0.0));
   begin_epoch(epoch);
-  int64_t step = epoch == pos_.epoch ? pos_.step : 0;
+  int64_t step = epoch == pos.epoch ? pos.step : 0;
   lr_ = t_.lr;
   while (auto b = train_src_->next()) {
     lr_ = lr_at(t_, plan_.epochs, int64_t(epoch) * steps_ + step, steps_);
@@ -408,7 +341,7 @@ void TrainLoop::train_step(const Batch& b, double lr) {
 // every step on the CPU, where it costs nothing; there the loss is checked for NaN/Inf.
 void TrainLoop::watch(int epoch, int64_t step, const torch::Tensor& loss_sum, Clock::time_point t0) {
   const bool tty = stderr_is_tty();
-  const int every = tty ? std::max(1, cfg_.runtime.log_every / 5) : cfg_.runtime.log_every;
+  const int every = tty ? std::max(1, o_.runtime.log_every / 5) : o_.runtime.log_every;
   const bool log_now = (step + 1) % every == 0;
   if (device_.is_cuda() && !log_now) return;
   double lv = last_loss_.item<double>();
@@ -427,7 +360,7 @@ void TrainLoop::watch(int epoch, int64_t step, const torch::Tensor& loss_sum, Cl
 
 EvalResult TrainLoop::evaluate_split(Split s) const {
   auto src =
-      data_.loader(s, {cfg_.eval.batch_size, false, device_, 0, world_.rank(), world_.size(), world_.local_size()});
+      data_.loader(s, {o_.eval_batch_size, false, device_, 0, world_.rank(), world_.size(), world_.local_size()});
   return evaluate(net_, *src, device_, amp_, &world_);
 }
 
@@ -436,7 +369,7 @@ void TrainLoop::finish_epoch(EpochRecord& rec) {
   if (eval_src_) rec.val = evaluate(net_, *eval_src_, device_, amp_, &world_);
   if (t_.eval_test_each_epoch && plan_.eval_split != Split::kTest) rec.test = evaluate_split(Split::kTest);
   rec.seconds += seconds_since(t0);
-  result_.history.push_back(rec);
+  state_.history.push_back(rec);
   std::string evals;
   if (plan_.eval_split)
     evals +=
@@ -446,8 +379,9 @@ void TrainLoop::finish_epoch(EpochRecord& rec) {
                  rec.epoch + 1, plan_.epochs, rec.lr, rec.train_loss, 100 * rec.train_acc, evals, rec.images_per_s,
                  rec.seconds);
   write_metrics(rec);
-  pos_ = Position{rec.epoch + 1};
-  save_checkpoint(nullptr);
+  state_.position = EpochPosition{};
+  state_.position.epoch = rec.epoch + 1;
+  save_checkpoint();
 }
 
 void TrainLoop::write_metrics(const EpochRecord& rec) const {
@@ -458,7 +392,7 @@ void TrainLoop::write_metrics(const EpochRecord& rec) const {
 // then this run's epochs as its checkpoint records them (none on a fresh start): a stop between an epoch's
 // metrics line and its checkpoint (a crash, a full disk) neither repeats nor loses a line.
 void TrainLoop::sync_metrics() const {
-  if (!world_.root() || plan_.metrics_file.empty() || (!file_exists(plan_.metrics_file) && result_.history.empty()))
+  if (!world_.root() || plan_.metrics_file.empty() || (!file_exists(plan_.metrics_file) && state_.history.empty()))
     return;  // rank 0 writes the run directory
   std::string out;
   if (file_exists(plan_.metrics_file)) {
@@ -470,46 +404,28 @@ void TrainLoop::sync_metrics() const {
       if (label == j.end() || !label->is_string() || label->get<std::string>() != plan_.label) out += line + "\n";
     }
   }
-  for (const auto& r : result_.history) out += json(r).dump() + "\n";
+  for (const auto& r : state_.history) out += json(r).dump() + "\n";
   write_file_atomic(plan_.metrics_file, out);
 }
 
-// After the whole epoch (partial = null) or inside it: then the running sums and the random generators'
-// states go along, so the resumed run takes exactly the steps the uninterrupted one would have.
-void TrainLoop::save_checkpoint(const Position* partial) {
+// After the whole epoch or inside it (state_.position.step > 0): then the running sums and the random
+// generators' states go along, so the resumed run takes exactly the steps the uninterrupted one would have.
+void TrainLoop::save_checkpoint() {
   if (plan_.checkpoint.empty() || !world_.root()) return;  // rank 0 writes the run directory
-  torch::serialize::OutputArchive ar, model_ar, opt_ar;
-  net_->save(model_ar);
-  opt_.save(opt_ar);
-  ar.write("model", model_ar);
-  ar.write("optimizer", opt_ar);
-  if (scaler_) {
-    torch::serialize::OutputArchive scaler_ar;
-    scaler_->save(scaler_ar);
-    ar.write("scaler", scaler_ar);
-  }
-  json meta = {{"epoch", int(result_.history.size()) - 1}, {"history", result_.history}};
-  if (partial) {
-    meta["partial"] = {{"epoch", partial->epoch},
-                       {"step", partial->step},
-                       {"loss_sum", partial->loss_sum},
-                       {"correct", partial->correct},
-                       {"seen", partial->seen},
-                       {"seconds", partial->seconds},
-                       {"device_type", c10::DeviceTypeName(device_.type(), /*lower_case=*/true)}};
-    auto gens = rng_generators(device_);
-    for (size_t i = 0; i < gens.size(); ++i) ar.write("rng_" + std::to_string(i), gens[i].get_state());
-  }
-  ar.write("meta", c10::IValue(meta.dump()));
-  write_model_options(ar, cfg_.model, net_->spec());
-  save_archive(ar, plan_.checkpoint, keep_previous_);
+  state_.save(plan_.checkpoint, keep_previous_, o_.model);
   keep_previous_ = true;
 }
 
 void TrainLoop::stop_interrupted(int epoch, int64_t step, Clock::time_point t0) {
   reduce_sums();
-  Position p{epoch, step, loss_sum_.item<double>(), correct_.item<double>(), seconds_since(t0), seen_};
-  save_checkpoint(&p);
+  EpochPosition& p = state_.position;
+  p.epoch = epoch;
+  p.step = step;
+  p.loss_sum = loss_sum_.item<double>();
+  p.correct = correct_.item<double>();
+  p.seconds = seconds_since(t0);
+  p.seen = seen_;
+  save_checkpoint();
   throw Interrupted(fmt::format("{}interrupted by {} at epoch {} step {}{}", where(), interrupt_signal_name(),
                                 epoch + 1, step, plan_.checkpoint.empty() ? "" : "; checkpoint " + plan_.checkpoint));
 }

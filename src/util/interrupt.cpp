@@ -20,12 +20,9 @@ extern "C" void on_signal(int sig) {
 }  // namespace
 
 void install_interrupt_handlers() {
-  static const bool installed = [] {
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
-    return true;
-  }();
-  (void)installed;
+  if (g_signal != 0) return;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
 }
 
 bool interrupt_requested() { return g_signal != 0; }
@@ -40,10 +37,6 @@ std::string interrupt_signal_name() {
     default:
       return sig ? "signal " + std::to_string(sig) : "";
   }
-}
-
-void throw_if_interrupted(const std::string& what) {
-  if (interrupt_requested()) throw Interrupted(what + ": interrupted by " + interrupt_signal_name());
 }
 
 }  // namespace netadj

@@ -19,6 +19,9 @@ std::string human_count(double v);
 /// Reads a channel file: {"arch", "depth", "channels": [...]}, a bare array, or the reference code's
 /// dict form {"c0": 16, "c1": 16, ...}. When the file names an arch/depth, they must match `m`.
 std::vector<int64_t> read_channel_file(const std::string& path, const ModelOptions& m);
+/// read_channel_file, then the vector checked against the family at `resolution` (build_spec): a
+/// ConfigError names the file and what is wrong with its vector.
+std::vector<int64_t> read_channel_vector(const std::string& path, const ModelOptions& m, int resolution);
 nlohmann::json channel_file_json(const ModelOptions& m, const std::vector<int64_t>& c);
 
 }  // namespace netadj

@@ -45,8 +45,9 @@ Command report_command();
 /// --nproc N (search, train, fur, bench train): main() starts N local ranks of the same command line
 /// (dist::launch_local) instead of running it, unless this process is already a rank (RANK is set).
 void add_nproc_option(CLI::App& app);
-/// The --nproc given (1 when none).
-int requested_nproc();
+/// The --nproc of the parsed (sub)command that add_nproc_option gave one (1 when none was given); read
+/// from the parsed app, so no state outlives the parse.
+int requested_nproc(const CLI::App& app);
 
 /// --config and --set, shared by every command that reads a config.
 struct ConfigArgs {
@@ -62,7 +63,8 @@ std::string resolve_config_path(const std::string& name);
 /// The shipped configs' folder (share/netadj/configs beside the binary); "" when there is none.
 std::string shipped_config_dir();
 
-/// A model's options with the channel vector of `channel_file` (when not empty).
+/// A model's options with the channel vector of `channel_file` (when not empty), checked against the family
+/// at the data's nominal resolution (ConfigError naming the file, or the config's model when none is given).
 ModelOptions model_with_channels(const Config& cfg, const std::string& channel_file);
 
 /// Options of commands that write a run directory (search, train).

@@ -142,7 +142,9 @@ torch::Tensor sync_batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tenso
 /// Overwrites the module's parameters and buffers with rank 0's.
 void broadcast_state(const World& world, torch::nn::Module& module);
 
-/// throw_if_interrupted() agreed by the ranks: all of them stop at the same point when any got a signal.
+/// Throws Interrupted("<what>: interrupted by SIGINT") when this process got SIGINT/SIGTERM, or, in a
+/// distributed world, when any rank got one: the ranks agree (one collective), so all stop at the same point.
+/// The one interrupt check outside the trainer; a world of one (single_process()) asks only this process.
 void throw_if_interrupted(const World& world, const std::string& what);
 
 /// A world of one process (a constant): what components use when they are given no world.

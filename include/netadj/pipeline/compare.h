@@ -24,20 +24,13 @@ struct ComparePlan {
   std::string out;  ///< "" = <runtime.out_dir>/<runtime.name or arch>-compare-<timestamp>
 };
 
-/// What compare.json holds.
+/// A comparison: its config (config.json), its directory and compare.json.
 struct Comparison {
   Config cfg;
   std::string dir;
-  int seeds = 0;
-  int64_t target = 0;
-  std::vector<CompareEntry> entries;
-  std::string device;  ///< where the latencies were measured; "" until then
-  bool done = false;
+  CompareRecord record;
+  int seeds() const { return int(record.seeds.size()); }
 };
-
-/// Whether `name` can name an entry and its runs' folders: 1..100 of letters, digits, '.', '_', '-'; not
-/// "." or "..".
-bool valid_entry_name(const std::string& name);
 
 /// --controls: "uniform", "random", "random:N" (N seeded random vectors, N in 1..100) or "none",
 /// comma-separated; ConfigError naming the item otherwise.

@@ -2,7 +2,9 @@
 // The run directory's JSON records as types, each with one to_json/from_json pair (records.cpp), so
 // the keys are spelled once. docs/run-directory.md describes every file and key; scripts/report.py
 // reads only the documented keys. Files carry "schema_version"; a reader refuses any other version.
+#include <array>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -138,6 +140,63 @@ struct TimesRecord {
   std::vector<IterationTimes> iterations;
 };
 
+/// Where a training stopped inside an epoch (on SIGINT/SIGTERM): the epoch's running sums over all ranks, so
+/// the resumed run takes exactly the steps the uninterrupted one would have.
+struct EpochPosition {
+  int epoch = 0;     ///< the epoch in progress (0-based)
+  int64_t step = 0;  ///< steps of it done
+  double loss_sum = 0, correct = 0, seconds = 0;
+  int64_t seen = 0;                 ///< images of it seen
+  std::string device_type = "cpu";  ///< the device kind whose random generators' states the archive holds
+};
+
+/// checkpoint.pt's "meta" entry: the epochs done and, when written mid-epoch, the position inside the next.
+/// (The archive beside it holds the weights, optimizer, loss scaler and random states; TrainState writes both.)
+struct CheckpointRecord {
+  int epoch = -1;                        ///< the last finished epoch (0-based); -1 before the first
+  std::vector<EpochRecord> history;      ///< one per finished epoch: epoch + 1 of them
+  std::optional<EpochPosition> partial;  ///< epoch + 1 in progress
+};
+
+/// iter_<t>/fur_partial.json: what FUR has measured so far, so a resumed FUR measures only what is missing.
+struct FurProgress {
+  std::optional<EvalResult> base;             ///< the unmasked evaluation, once measured
+  std::map<int, std::vector<double>> layers;  ///< layer index -> one value per repeat measured
+  std::vector<int> refine_pending;            ///< layers of the current refinement round still to measure
+};
+
+/// One vector of a comparison (an element of compare.json's "entries").
+struct CompareEntry {
+  std::string name;                   ///< also its runs' folder names: valid_entry_name
+  std::string kind;                   ///< "original" | "candidate" | "uniform" | "random"
+  std::optional<std::string> source;  ///< a candidate's channel file
+  std::vector<int64_t> channels;
+  int64_t flops = 0, params = 0;
+  double latency_ms = 0;
+  std::vector<double> test_top1;  ///< one per finished seed
+  std::vector<std::string> runs;  ///< run directories, relative to the comparison's directory: runs/<name>_s<seed>
+  // Derived from the values above when written (set_statistics, the budget); never read back.
+  std::optional<double> mean, sd, diff, p;
+  std::optional<std::array<double, 2>> mean_ci95, ci95;
+  double budget_error = 0;
+};
+
+/// compare.json.
+struct CompareRecord {
+  std::string arch, dataset;
+  std::string budget = "flops";  ///< what the controls are rescaled to: "flops" | "params"
+  int64_t budget_target = 0;     ///< the original vector's FLOPs or params
+  int epochs = 0;
+  std::string device;      ///< where the runs train and the latencies were measured; "" until then
+  std::vector<int> seeds;  ///< [1, ..., S], S in 1..100
+  bool done = false;
+  std::vector<CompareEntry> entries;  ///< the original first
+};
+
+/// Whether `name` can name a compare entry and its runs' folders: 1..100 of letters, digits, '.', '_', '-';
+/// not "." or "..".
+bool valid_entry_name(const std::string& name);
+
 #define NETADJ_RECORD_JSON(T)                  \
   void to_json(nlohmann::json& j, const T& r); \
   void from_json(const nlohmann::json& j, T& r);
@@ -152,32 +211,51 @@ NETADJ_RECORD_JSON(SelectionRecord)
 NETADJ_RECORD_JSON(SearchRecord)
 NETADJ_RECORD_JSON(IterationTimes)
 NETADJ_RECORD_JSON(TimesRecord)
+NETADJ_RECORD_JSON(EpochPosition)
+NETADJ_RECORD_JSON(CheckpointRecord)
+NETADJ_RECORD_JSON(FurProgress)
+NETADJ_RECORD_JSON(CompareEntry)
+NETADJ_RECORD_JSON(CompareRecord)
 #undef NETADJ_RECORD_JSON
 
+/// A record with "schema_version" added: what write_record writes, and what a record kept inside another
+/// file (a checkpoint's meta) holds.
+nlohmann::json versioned(const nlohmann::json& record);
 /// Writes a record file atomically, with "schema_version" added.
 void write_record(const std::string& path, const nlohmann::json& record);
+/// Checks a record's schema version: ConfigError (exit 2) for a version this netadj does not read (or none);
+/// DataError when `j` is not an object. `where` names the file (and the part of it) in the message.
+void check_schema(const nlohmann::json& j, const std::string& where);
 /// Reads a record file and checks its schema version: ConfigError (exit 2) for a version this netadj
 /// does not read; DataError when the file is missing or malformed.
 nlohmann::json read_record(const std::string& path);
 
 [[noreturn]] void throw_malformed_record(const std::string& path, const std::string& what);
 
-/// A record value of the right kind but unusable (an integer out of range); from_json throws it.
+/// A record value of the right kind but unusable (an integer out of range, a count that does not match
+/// another); from_json throws it.
 struct RecordValueError : DataError {
   explicit RecordValueError(const std::string& what) : DataError(what) {}
 };
 
-/// read_record, then conversion to T; a missing or mistyped key is a DataError naming the file.
+/// check_schema, then conversion to T with its range checks; a missing, mistyped or out-of-range key is a
+/// DataError (exit 3) naming `where`.
 template <class T>
-T read_record_as(const std::string& path) {
-  nlohmann::json j = read_record(path);
+T record_from_json(const nlohmann::json& j, const std::string& where) {
+  check_schema(j, where);
   try {
     return j.get<T>();
   } catch (const nlohmann::json::exception& e) {
-    throw_malformed_record(path, e.what());
+    throw_malformed_record(where, e.what());
   } catch (const RecordValueError& e) {
-    throw_malformed_record(path, e.what());
+    throw_malformed_record(where, e.what());
   }
+}
+
+/// read_record, then conversion to T; a missing, mistyped or out-of-range key is a DataError naming the file.
+template <class T>
+T read_record_as(const std::string& path) {
+  return record_from_json<T>(read_record(path), path);
 }
 
 }  // namespace netadj

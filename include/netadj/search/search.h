@@ -60,12 +60,13 @@ struct FurResult {
   std::vector<int> repeats;  ///< values measured per layer
 };
 
-/// Per-layer FUR on `val`. `partial` (may be empty) holds per-layer results already measured (resume):
-/// {"base": {...}, "layers": {"<l>": [v_1..v_R]}}; `on_layer` is called after each layer with it updated.
-/// Stops with Interrupted after the layer in flight when SIGINT/SIGTERM arrived (its result is saved).
+/// Per-layer FUR on `val`. `progress` (may be empty) holds what was already measured (resume, the record of
+/// fur_partial.json); `on_progress` is called with it updated after the base evaluation and after each round of
+/// layers. Stops with Interrupted after the round in flight when SIGINT/SIGTERM arrived (its result is saved).
+/// DataError when `progress` names a layer the network does not have.
 FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, const torch::Device& dev, AmpMode amp,
-                       uint64_t seed, nlohmann::json partial = nullptr,
-                       const std::function<void(const nlohmann::json&)>& on_layer = nullptr,
+                       uint64_t seed, FurProgress progress = {},
+                       const std::function<void(const FurProgress&)>& on_progress = nullptr,
                        const std::optional<FurRefine>& refine = std::nullopt,
                        const dist::World& world = dist::single_process());
 FurRecord fur_record(const FurResult& r, const ArchSpec& s);

@@ -26,6 +26,10 @@ AmpMode resolve_amp(const RuntimeOptions& r, const torch::Device& d);
 /// like 17 or 83, which the search produces, run ~10% slower than contiguous (measured; see README).
 bool uses_channels_last(const RuntimeOptions& r, const torch::Device& d, const std::vector<int64_t>& widths);
 
+/// Each rank's share of train.batch_size, which is the global batch: ConfigError naming the key when it does
+/// not divide among `ranks`. The run context checks it before a run directory exists; the trainer uses it.
+int rank_batch_size(const TrainOptions& t, int ranks);
+
 /// The optimizer settings of the train section (momentum, weight decay, Nesterov).
 SgdOptions sgd_options(const TrainOptions& t);
 
@@ -77,21 +81,31 @@ struct TrainResult {
   bool resumed = false;
 };
 
+/// What the trainer reads of a config: the recipe (train), the runtime (AMP, layout, logging), the
+/// evaluation batch, and the model options each checkpoint records so that it rebuilds its network.
+struct TrainerOptions {
+  TrainOptions train;
+  RuntimeOptions runtime;
+  int eval_batch_size = 256;
+  ModelOptions model;
+};
+TrainerOptions trainer_options(const Config& cfg);
+
 class Trainer {
  public:
-  Trainer(const Config& cfg, const DataModule& data, torch::Device device);
+  Trainer(TrainerOptions options, const DataModule& data, torch::Device device);
   /// Trains `net` (freshly initialized by the caller) per `plan`; continues from plan.checkpoint when one
   /// exists (written at the end of each epoch, and mid-epoch on SIGINT/SIGTERM, after which it throws
   /// Interrupted). Throws NumericError on a non-finite loss (naming epoch and step).
   TrainResult run(GraphNet& net, const TrainPlan& plan);
 
   AmpMode amp() const { return amp_; }
-  const Config& config() const { return cfg_; }
+  const TrainerOptions& options() const { return options_; }
   const DataModule& data() const { return data_; }
   const torch::Device& device() const { return device_; }
 
  private:
-  const Config& cfg_;
+  TrainerOptions options_;
   const DataModule& data_;
   torch::Device device_;
   AmpMode amp_;

@@ -9,14 +9,15 @@
 
 namespace netadj {
 
-/// Installs the SIGINT/SIGTERM handlers (once; later calls do nothing).
+/// Installs the SIGINT/SIGTERM handlers, unless a signal already arrived (its handler has given the next
+/// one the default action, which stays).
 void install_interrupt_handlers();
 /// True once SIGINT or SIGTERM arrived after install_interrupt_handlers().
 bool interrupt_requested();
 /// "SIGINT" / "SIGTERM" (or "" when none arrived).
 std::string interrupt_signal_name();
-/// Throws Interrupted("<what>: interrupted by SIGINT ...") when a signal arrived.
-void throw_if_interrupted(const std::string& what);
+// Stopping at a point every rank agrees on is dist::throw_if_interrupted(world, what), the one check
+// that throws Interrupted outside the trainer.
 
 /// A run stopped by SIGINT/SIGTERM after saving its progress; exit code 130.
 struct Interrupted : Error {
