@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "netadj/cli/command.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/run/session.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"

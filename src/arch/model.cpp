@@ -1,6 +1,6 @@
 #include "netadj/arch/model.h"
 
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/util/error.h"
 
 namespace netadj {

@@ -12,7 +12,7 @@
 #endif
 
 #include "netadj/data/data.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/run/records.h"
 #include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
@@ -295,9 +295,9 @@ json timed_search(const Config& cfg, const std::shared_ptr<const dist::World>& w
   if (session.world().root()) remove_tree(out);  // a bench run starts afresh each time
   const RunDir run = RunDir::create(session, out);
   const std::string& dir = run.path();
-  if (session.world().root()) write_json_atomic(run.file("config.json"), config_to_json(cfg));
+  run.write_json("config.json", config_to_json(cfg));
   auto t0 = Clock::now();
-  run_search(session, dir, false);
+  run_search(session, run, false);
   const double seconds = seconds_since(t0);
   SearchRecord s = read_record_as<SearchRecord>(dir + "/search.json");
   TimesRecord times = read_record_as<TimesRecord>(dir + "/times.json");

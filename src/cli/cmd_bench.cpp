@@ -3,7 +3,7 @@
 
 #include "netadj/bench/bench.h"
 #include "netadj/cli/command.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 
 namespace netadj::cli {
 namespace {

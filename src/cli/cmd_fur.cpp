@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "netadj/cli/command.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/run/session.h"
 #include "netadj/search/search.h"
 

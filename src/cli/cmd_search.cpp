@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "netadj/cli/command.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/pipeline/runs.h"
 #include "netadj/run/session.h"
 #include "netadj/search/search.h"
@@ -18,14 +18,14 @@ int run_search_command(const RunArgs& a) {
   add_log_file(run.file("log.txt"));
   logger()->info("run directory: {}", run.path());
   return resumable("search", run.path(), [&] {
-    const int best = run_search(session, run.path(), !a.resume.empty());
+    const int best = run_search(session, run, !a.resume.empty());
     // The best vector's network as the search trained it (train split); `netadj train` re-trains it in full.
-    if (session.config().exporting.enabled && session.world().root()) {
+    if (session.config().exporting.enabled && run.writes()) {
       ModelOptions m;
       GraphNet net = load_model(run.file("iter_" + std::to_string(best) + "/model.pt"), m);
-      export_run_model(session, *net, m, run.path());
+      export_run_model(session, *net, m, run);
     }
-    if (session.world().root()) std::cout << run.file("best_channels.json") << "\n";
+    if (run.writes()) std::cout << run.file("best_channels.json") << "\n";
     return 0;
   });
 }

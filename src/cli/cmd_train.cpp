@@ -6,7 +6,7 @@
 
 #include "netadj/arch/table.h"
 #include "netadj/cli/command.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/pipeline/runs.h"
 #include "netadj/run/session.h"
 #include "netadj/train/train.h"
@@ -16,9 +16,9 @@
 namespace netadj::cli {
 namespace {
 
-int train_in(const RunSession& session, const std::string& dir) {
+int train_in(const RunSession& session, const RunDir& dir) {
   TrainRecord rec = train_run(session, dir);
-  if (session.world().root()) std::cout << nlohmann::json(rec).dump() << "\n";
+  if (dir.writes()) std::cout << nlohmann::json(rec).dump() << "\n";
   return 0;
 }
 
@@ -26,7 +26,7 @@ int run_train_command(const RunArgs& a) {
   const RunSession session(run_config(a));  // data, device and model checked before the directory exists
   const RunDir run = open_run_dir(session, a);
   add_log_file(run.file("log.txt"));
-  return resumable("train", run.path(), [&] { return train_in(session, run.path()); });
+  return resumable("train", run.path(), [&] { return train_in(session, run); });
 }
 
 }  // namespace

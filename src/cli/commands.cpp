@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "netadj/arch/table.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
 #include "netadj/util/fs.h"
@@ -95,7 +95,7 @@ Config run_config(const RunArgs& a) {
 RunDir open_run_dir(const RunSession& session, const RunArgs& a) {
   if (!a.resume.empty()) return RunDir::resume(session, a.resume);
   RunDir dir = RunDir::create(session, a.out);
-  if (session.world().root()) write_json_atomic(dir.file("config.json"), config_to_json(session.config()));
+  dir.write_json("config.json", config_to_json(session.config()));
   return dir;
 }
 

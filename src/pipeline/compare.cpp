@@ -121,7 +121,7 @@ void assign_runs(std::vector<CompareEntry>& entries, int seeds) {
 std::string compare_file(const Comparison& c) { return c.dir + "/compare.json"; }
 
 // compare.json with its statistics derived from the accuracies.
-void write_comparison(Comparison& c) {
+void write_comparison(Comparison& c, const RunDir& dir) {
   CompareRecord& r = c.record;
   for (size_t i = 0; i < r.entries.size(); ++i) {
     CompareEntry& e = r.entries[i];
@@ -129,7 +129,7 @@ void write_comparison(Comparison& c) {
     const int64_t value = r.budget == "params" ? e.params : e.flops;
     e.budget_error = (double(value) - double(r.budget_target)) / double(r.budget_target);
   }
-  write_record(compare_file(c), r);
+  dir.write_record("compare.json", r);
 }
 
 // Test top-1 of a finished run, or nullopt.
@@ -141,8 +141,9 @@ std::optional<double> run_result(const std::string& run_dir) {
   return r.test->top1;
 }
 
-double train_entry(const Comparison& c, const CompareEntry& e, int seed, const RunSession& base) {
-  const std::string rd = c.dir + "/" + e.runs[size_t(seed - 1)];
+double train_entry(const Comparison& c, const RunDir& dir, const CompareEntry& e, int seed, const RunSession& base) {
+  const RunDir run = dir.sub(e.runs[size_t(seed - 1)]);
+  const std::string& rd = run.path();
   if (auto done = run_result(rd)) return *done;
   Config rc;
   if (file_exists(rd + "/config.json")) {
@@ -153,12 +154,12 @@ double train_entry(const Comparison& c, const CompareEntry& e, int seed, const R
     rc.model.channels = e.channels;
     rc.runtime.seed = seed;
     rc.runtime.name = fmt::format("{}_s{}", e.name, seed);
-    make_dirs(rd);
-    write_json_atomic(rd + "/config.json", config_to_json(rc));
+    dir.make_dirs(e.runs[size_t(seed - 1)]);
+    run.write_json("config.json", config_to_json(rc));
     logger()->info("compare: training {} [{}] with seed {} of {}", e.name, fmt::join(e.channels, ","), seed, c.seeds());
   }
   RunSession session(rc, base.shared_world());
-  TrainRecord rec = train_run(session, rd);
+  TrainRecord rec = train_run(session, run);
   return rec.test->top1;
 }
 
@@ -195,8 +196,8 @@ std::unique_ptr<CompareRun> CompareRun::start(const ComparePlan& p) {
   r->dir_ = RunDir::create(r->base_, p.out, "-compare");
   cc.dir = r->dir_->path();
   // compare.json first: a directory with config.json always has the plan to resume.
-  write_comparison(cc);
-  write_json_atomic(cc.dir + "/config.json", config_to_json(cc.cfg));
+  write_comparison(cc, *r->dir_);
+  r->dir_->write_json("config.json", config_to_json(cc.cfg));
   return r;
 }
 
@@ -224,20 +225,20 @@ const Comparison& CompareRun::run() {
       if (other.channels == e.channels && other.latency_ms > 0) e.latency_ms = other.latency_ms;
     if (e.latency_ms <= 0) e.latency_ms = measure_latency(base_.spec(e.channels), base_.device(), 1, 5, 30).median_ms;
   }
-  write_comparison(c_);
+  write_comparison(c_, *dir_);
   // Seed by seed, so that an interrupted comparison has every entry at about the same number of seeds.
   for (int s = 1; s <= c_.seeds(); ++s)
     for (auto& e : rec.entries) {
       if (int(e.test_top1.size()) >= s) continue;
       dist::throw_if_interrupted(base_.world(), "compare");
-      e.test_top1.push_back(train_entry(c_, e, s, base_));
+      e.test_top1.push_back(train_entry(c_, *dir_, e, s, base_));
       for (auto& other : rec.entries)  // entries that share this run
         if (&other != &e && other.runs == e.runs && int(other.test_top1.size()) == s - 1)
           other.test_top1.push_back(e.test_top1.back());
-      write_comparison(c_);
+      write_comparison(c_, *dir_);
     }
   rec.done = true;
-  write_comparison(c_);
+  write_comparison(c_, *dir_);
   return c_;
 }
 

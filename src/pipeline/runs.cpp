@@ -4,7 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "netadj/arch/table.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/log.h"
@@ -13,7 +13,7 @@ namespace netadj {
 
 namespace {
 
-TrainPlan train_plan(const Config& cfg, const std::string& dir) {
+TrainPlan train_plan(const Config& cfg, const RunDir& dir) {
   TrainPlan plan;
   plan.epochs = cfg.train.epochs;
   plan.train_split = cfg.train.full_train ? Split::kTrainFull : Split::kTrain;
@@ -21,14 +21,14 @@ TrainPlan train_plan(const Config& cfg, const std::string& dir) {
   // epoch only with train.eval_test_each_epoch); it is never used to select anything.
   plan.eval_split = cfg.train.full_train ? std::nullopt : std::optional<Split>(Split::kVal);
   plan.seed = derive_seed(uint64_t(cfg.runtime.seed), "train", 0);
-  plan.checkpoint = dir + "/checkpoint.pt";
-  plan.metrics_file = dir + "/metrics.jsonl";
+  plan.checkpoint = dir.file("checkpoint.pt");
+  plan.metrics_file = dir.file("metrics.jsonl");
   return plan;
 }
 
 }  // namespace
 
-TrainRecord train_run(const RunSession& session, const std::string& dir) {
+TrainRecord train_run(const RunSession& session, const RunDir& dir) {
   const Config& cfg = session.config();
   ArchSpec spec = session.spec();
   logger()->info("train {} channels {} FLOPs {} params {} on {}", cfg.model.arch, fmt::join(spec.channels, ","),
@@ -39,8 +39,7 @@ TrainRecord train_run(const RunSession& session, const std::string& dir) {
   TrainPlan plan = train_plan(cfg, dir);
   plan.world = &session.world();
   TrainResult r = trainer.run(net, plan);
-  const bool writer = session.world().root();  // rank 0 writes the run directory
-  if (writer) save_model(net, cfg.model, dir + "/model.pt");
+  if (dir.writes()) save_model(net, cfg.model, dir.file("model.pt"));
   TrainRecord rec{cfg.model.arch,
                   spec.channels,
                   spec_flops(spec),
@@ -52,10 +51,10 @@ TrainRecord train_run(const RunSession& session, const std::string& dir) {
                   r.seconds,
                   session.world().size(),
                   session.world().backend()};
-  if (writer) write_record(dir + "/result.json", rec);
+  dir.write_record("result.json", rec);
   export_run_model(session, *net, cfg.model, dir);  // after the record: a failed export loses no training
   logger()->info("test top1 {:.2f}% top5 {:.2f}% | FLOPs {} | params {} | {}", 100 * r.test->top1, 100 * r.test->top5,
-                 human_count(double(rec.flops)), human_count(double(rec.params)), dir + "/result.json");
+                 human_count(double(rec.flops)), human_count(double(rec.params)), dir.file("result.json"));
   return rec;
 }
 
@@ -71,11 +70,11 @@ ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fo
   return info;
 }
 
-void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const std::string& dir) {
+void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const RunDir& dir) {
   const ExportOptions& o = session.config().exporting;
-  if (!o.enabled || !session.world().root()) return;  // rank 0 writes the run directory
-  make_dirs(dir + "/export");
-  ExportResult r = export_model(net, export_info(session, m, o.fold_bn), dir + "/export/model.pt");
+  if (!o.enabled || !dir.writes()) return;
+  dir.make_dirs("export");
+  ExportResult r = export_model(net, export_info(session, m, o.fold_bn), dir.file("export/model.pt"));
   logger()->info("exported TorchScript {} (max |diff| {:.2g} against netadj's forward) and {}", r.model_file,
                  r.max_abs_diff, r.card_file);
 }

@@ -10,7 +10,8 @@
 #include <ctime>
 #include <functional>
 
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
+#include "netadj/run/records.h"
 #include "netadj/run/session.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
@@ -108,7 +109,7 @@ RunDir RunDir::create(const RunSession& session, const std::string& out, const s
     }
     return d;
   });
-  return RunDir(dir, lock);
+  return RunDir(dir, lock, session.world().root());
 }
 
 RunDir RunDir::resume(const RunSession& session, const std::string& dir) {
@@ -118,7 +119,23 @@ RunDir RunDir::resume(const RunSession& session, const std::string& dir) {
     lock = lock_dir(dir);
     return dir;
   });
-  return RunDir(dir, lock);
+  return RunDir(dir, lock, session.world().root());
+}
+
+void RunDir::write_json(const std::string& name, const nlohmann::json& j) const {
+  if (writes_) write_json_atomic(file(name), j);
+}
+
+void RunDir::write_record(const std::string& name, const nlohmann::json& record) const {
+  if (writes_) netadj::write_record(file(name), record);
+}
+
+void RunDir::make_dirs(const std::string& name) const {
+  if (writes_) netadj::make_dirs(file(name));
+}
+
+void RunDir::remove(const std::string& name) const {
+  if (writes_) remove_file(file(name));
 }
 
 Config read_resumed_config(const std::string& dir) {

@@ -4,7 +4,7 @@
 #include <c10/cuda/CUDAFunctions.h>
 #endif
 
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/log.h"
@@ -37,7 +37,7 @@ void RunSession::check_trainable() const { rank_batch_size(cfg_.train, world().s
 std::shared_ptr<const dist::World> join_world(const Config& cfg) {
   const dist::Env env = dist::read_env();
   if (!env.present) return std::make_shared<const dist::World>();
-  if (env.rank != 0) set_log_rank(env.rank);  // only rank 0 writes the run directory (the callers check root())
+  if (env.rank != 0) set_log_rank(env.rank);  // only rank 0 writes the run directory (RunDir::writes)
   torch::Device device = setup_device(cfg.runtime, env.local_rank, env.local_world);
 #ifdef NETADJ_WITH_CUDA
   if (device.is_cuda()) c10::cuda::set_device(device.index());  // NCCL and default allocations on this rank's GPU

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/search/search.h"
 #include "netadj/train/autocast.h"
 #include "netadj/util/error.h"

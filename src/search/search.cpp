@@ -11,7 +11,7 @@
 #include "netadj/arch/export.h"
 #include "netadj/arch/table.h"
 #include "netadj/arch/warm.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
@@ -29,7 +29,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 class SearchLoop {
  public:
-  SearchLoop(const RunSession& session, std::string run_dir, bool resume);
+  SearchLoop(const RunSession& session, const RunDir& dir, bool resume);
   int run();
 
  private:
@@ -41,9 +41,9 @@ class SearchLoop {
   TrainResult train(int t, GraphNet& net, const std::string& checkpoint, int epochs);
   void warm_start(int t, GraphNet& net) const;
   int epochs_of(int t) const;
-  FurResult measure_fur(int t, GraphNet& net, const std::string& idir);
+  FurResult measure_fur(int t, GraphNet& net, const std::string& iter);
   void note_accuracy(int t, double top1);
-  void save_iteration(const IterationRecord& rec, const IterationTimes& times, GraphNet& net, const std::string& idir);
+  void save_iteration(const IterationRecord& rec, const IterationTimes& times, GraphNet& net, const std::string& iter);
   bool converged() const;
   void log_adjustment(int t, const TrainResult& tr, const FurResult& fur, const Adjustment& adj) const;
   IterationRecord iteration_record(int t, const TrainResult& tr, const FurResult& fur, const Adjustment& adj) const;
@@ -52,13 +52,11 @@ class SearchLoop {
   double retrain(const std::vector<int64_t>& channels, int candidate, int seed);
   TrainPlan search_plan(uint64_t seed, int epochs, const std::string& checkpoint, const std::string& label,
                         bool test_at_end) const;
-  std::string path(const std::string& file) const { return dir_ + "/" + file; }
-  /// Whether this rank writes the run directory (rank 0; the others read what it wrote).
-  bool writes() const { return session_.world().root(); }
+  std::string path(const std::string& file) const { return dir_.file(file); }
 
   const RunSession& session_;
   const Config& cfg_;
-  const std::string dir_;
+  const RunDir& dir_;  // rank 0 writes it: its writers do nothing on the other ranks
   const ArchSpec spec0_;
   const int64_t f0_;
   const CostFn budget_;
@@ -72,10 +70,10 @@ class SearchLoop {
   Trainer trainer_;
 };
 
-SearchLoop::SearchLoop(const RunSession& session, std::string run_dir, bool resume)
+SearchLoop::SearchLoop(const RunSession& session, const RunDir& dir, bool resume)
     : session_(session),
       cfg_(session.config()),
-      dir_(std::move(run_dir)),
+      dir_(dir),
       spec0_(session.spec()),
       f0_(spec_flops(spec0_)),
       budget_([&s = session_, b = cfg_.search.budget](const std::vector<int64_t>& c) {
@@ -101,8 +99,8 @@ void SearchLoop::check_split() const {
   const std::string split_file = path("split.json");
   if (file_exists(split_file))
     session_.data().check_split(read_record(split_file), split_file);
-  else if (writes())
-    write_record(split_file, session_.data().split_json());
+  else
+    dir_.write_record("split.json", session_.data().split_json());
 }
 
 void SearchLoop::start_or_load(bool resume) {
@@ -161,7 +159,7 @@ void SearchLoop::note_accuracy(int t, double top1) {
 
 int SearchLoop::run() {
   if (doc_.done) {
-    logger()->info("search in {} is already complete", dir_);
+    logger()->info("search in {} is already complete", dir_.path());
     return doc_.best ? doc_.best->iteration : 0;
   }
   if (!doc_.stopped.empty()) return finish(doc_.stopped);  // the loop ended; the selection did not
@@ -191,21 +189,21 @@ bool SearchLoop::converged() const {
 }
 
 void SearchLoop::run_iteration(int t) {
-  const std::string idir = path("iter_" + std::to_string(t));
-  if (writes()) make_dirs(idir);
+  const std::string iter = "iter_" + std::to_string(t);
+  dir_.make_dirs(iter);
   ArchSpec spec = session_.spec(c_);
   logger()->info("iteration {}/{}: channels {} FLOPs {} ({}), params {}", t, cfg_.search.iterations, vec_str(c_),
                  spec_flops(spec), human_count(double(spec_flops(spec))), human_count(double(spec_params(spec))));
   torch::manual_seed(derive_seed(seed_, "init", t));
   GraphNet net(spec);
-  const std::string checkpoint = idir + "/checkpoint.pt";
+  const std::string checkpoint = iter + "/checkpoint.pt";
   auto t0 = Clock::now();
   // (A training resumed from its checkpoint replaces these weights.)
   if (cfg_.search.warm_start && t > 0) warm_start(t, net);
-  TrainResult tr = train(t, net, checkpoint, epochs_of(t));
+  TrainResult tr = train(t, net, path(checkpoint), epochs_of(t));
   IterationTimes times{t, seconds_since(t0), 0.0, tr.resumed};
   auto t1 = Clock::now();
-  FurResult fur = measure_fur(t, net, idir);
+  FurResult fur = measure_fur(t, net, iter);
   times.fur_seconds = seconds_since(t1);
   Adjustment adj = adjust_channels(c_, spec0_.channels, fur.fur, fur.stderr_, t, cfg_.search, budget_, b0_);
   log_adjustment(t, tr, fur, adj);
@@ -215,12 +213,12 @@ void SearchLoop::run_iteration(int t) {
   rec.fur_seconds = times.fur_seconds;
   rec.epochs = epochs_of(t);
   if (cfg_.search.warm_start && t > 0) rec.warm_from = t - 1;
-  save_iteration(rec, times, net, idir);
+  save_iteration(rec, times, net, iter);
   // The iteration is recorded: its training checkpoint is no longer needed.
-  if (writes()) remove_file(previous_checkpoint(checkpoint));
+  dir_.remove(previous_checkpoint(checkpoint));
   // The other ranks go on only once rank 0 has written the iteration (the next one may warm-start from it).
   session_.world().barrier();
-  if (writes()) remove_file(checkpoint);
+  dir_.remove(checkpoint);
   c_ = adj.channels;
 }
 
@@ -320,9 +318,9 @@ TrainResult SearchLoop::train(int t, GraphNet& net, const std::string& checkpoin
 }
 
 // FUR progress is saved per layer, so a resumed search measures only the layers still missing.
-FurResult SearchLoop::measure_fur(int t, GraphNet& net, const std::string& idir) {
+FurResult SearchLoop::measure_fur(int t, GraphNet& net, const std::string& iter) {
   auto val = session_.eval_loader(Split::kVal);
-  const std::string partial_file = idir + "/fur_partial.json";
+  const std::string partial_file = path(iter + "/fur_partial.json");
   FurProgress progress;
   if (file_exists(partial_file)) {
     progress = read_record_as<FurProgress>(partial_file);
@@ -336,39 +334,35 @@ FurResult SearchLoop::measure_fur(int t, GraphNet& net, const std::string& idir)
     refine = FurRefine{update_count(cfg_.search, t, int(c_.size())), cfg_.search.gate_z, cfg_.fur.max_repeats};
   FurResult fur = estimate_fur(
       net, *val, cfg_.fur, session_.device(), session_.amp(), derive_seed(seed_, "fur-iter", t), progress,
-      [&](const FurProgress& p) {
-        if (writes()) write_record(partial_file, p);
-      },
-      refine, session_.world());
-  if (writes()) write_record(idir + "/fur.json", fur_record(fur, net->spec()));
+      [&](const FurProgress& p) { dir_.write_record(iter + "/fur_partial.json", p); }, refine, session_.world());
+  dir_.write_record(iter + "/fur.json", fur_record(fur, net->spec()));
   return fur;
 }
 
 void SearchLoop::save_iteration(const IterationRecord& rec, const IterationTimes& times, GraphNet& net,
-                                const std::string& idir) {
+                                const std::string& iter) {
   doc_.iterations.push_back(rec);
   note_accuracy(rec.iteration, rec.val.top1);
   const IterationRecord& best = doc_.iterations[size_t(best_t_)];
   doc_.best = BestRecord{best_t_, best.channels, best.val.top1, best.flops, "argmax"};
   times_.iterations.push_back(times);
-  if (!writes()) return;
   // Order matters for resume: the model and best channels first, the record that marks the iteration
   // done last.
-  save_model(net, cfg_.model, idir + "/model.pt");
-  write_json_atomic(path("best_channels.json"), channel_file_json(cfg_.model, best.channels));
-  write_record(path("times.json"), times_);
-  write_record(path("search.json"), doc_);
+  if (dir_.writes()) save_model(net, cfg_.model, path(iter + "/model.pt"));
+  dir_.write_json("best_channels.json", channel_file_json(cfg_.model, best.channels));
+  dir_.write_record("times.json", times_);
+  dir_.write_record("search.json", doc_);
 }
 
 int SearchLoop::finish(const std::string& why) {
   if (doc_.stopped.empty()) {
     doc_.stopped = why;
     doc_.stopped_early = why == "patience";
-    if (writes()) write_record(path("search.json"), doc_);
+    dir_.write_record("search.json", doc_);
   }
   if (cfg_.search.select == SelectMode::kRetrain) select_by_retraining();
   doc_.done = true;
-  if (writes()) write_record(path("search.json"), doc_);
+  dir_.write_record("search.json", doc_);
   const BestRecord& best = *doc_.best;
   logger()->info("search done ({}): best iteration {} (val top1 {:.2f}%{}), channels {} -> {}", doc_.stopped,
                  best.iteration, 100 * best.val_top1, best.selected_by == "retrain" ? ", mean of re-trainings" : "",
@@ -395,7 +389,7 @@ void SearchLoop::select_by_retraining() {
       if (!seen) sel.candidates.push_back(SelectCandidate{it->iteration, it->channels, {}, std::nullopt});
     }
     doc_.selection = sel;
-    if (writes()) write_record(path("search.json"), doc_);
+    dir_.write_record("search.json", doc_);
   }
   SelectionRecord& sel = *doc_.selection;
   if (sel.seeds < 1 || sel.candidates.empty() ||
@@ -406,15 +400,14 @@ void SearchLoop::select_by_retraining() {
     SelectCandidate& cand = sel.candidates[i];
     for (int seed = int(cand.val_top1.size()) + 1; seed <= sel.seeds; ++seed) {
       dist::throw_if_interrupted(session_.world(), "search");
-      const std::string checkpoint = path(fmt::format("select/c{}_s{}", i, seed)) + "/checkpoint.pt";
+      const std::string checkpoint = fmt::format("select/c{}_s{}/checkpoint.pt", i, seed);
       cand.val_top1.push_back(retrain(cand.channels, int(i), seed));
       if (int(cand.val_top1.size()) == sel.seeds)
         cand.mean = std::accumulate(cand.val_top1.begin(), cand.val_top1.end(), 0.0) / sel.seeds;
-      if (!writes()) continue;
-      write_record(path("search.json"), doc_);
+      dir_.write_record("search.json", doc_);
       // Recorded: the training's checkpoints are no longer needed.
-      remove_file(previous_checkpoint(checkpoint));
-      remove_file(checkpoint);
+      dir_.remove(previous_checkpoint(checkpoint));
+      dir_.remove(checkpoint);
     }
     if (!cand.mean) cand.mean = std::accumulate(cand.val_top1.begin(), cand.val_top1.end(), 0.0) / sel.seeds;
     logger()->info("select: candidate {} (iteration {}) mean val top1 {:.2f}% over {} seeds", i, cand.iteration,
@@ -426,27 +419,27 @@ void SearchLoop::select_by_retraining() {
   sel.chosen = int(chosen);
   const SelectCandidate& win = sel.candidates[chosen];
   doc_.best = BestRecord{win.iteration, win.channels, *win.mean, spec_flops(session_.spec(win.channels)), "retrain"};
-  if (writes()) write_json_atomic(path("best_channels.json"), channel_file_json(cfg_.model, win.channels));
+  dir_.write_json("best_channels.json", channel_file_json(cfg_.model, win.channels));
 }
 
 // One re-training of the selection in select/c<candidate>_s<seed>/, resumable from its checkpoint (which
 // the caller removes once the result is recorded).
 double SearchLoop::retrain(const std::vector<int64_t>& channels, int candidate, int seed) {
-  const std::string rdir = path(fmt::format("select/c{}_s{}", candidate, seed));
-  if (writes()) make_dirs(rdir);
+  const std::string rdir = fmt::format("select/c{}_s{}", candidate, seed);
+  dir_.make_dirs(rdir);
   logger()->info("select: re-training candidate {} {} with seed {} of {}", candidate, vec_str(channels), seed,
                  cfg_.search.select_seeds);
   torch::manual_seed(derive_seed(seed_, "select-init", seed));
   GraphNet net(session_.spec(channels));
   TrainPlan plan = search_plan(derive_seed(seed_, "select-train", seed), doc_.epochs_per_iteration,
-                               rdir + "/checkpoint.pt", fmt::format("select c{} s{}", candidate, seed), false);
+                               path(rdir + "/checkpoint.pt"), fmt::format("select c{} s{}", candidate, seed), false);
   return trainer_.run(net, plan).final_eval.top1;
 }
 
 }  // namespace
 
-int run_search(const RunSession& session, const std::string& run_dir, bool resume) {
-  return SearchLoop(session, run_dir, resume).run();
+int run_search(const RunSession& session, const RunDir& dir, bool resume) {
+  return SearchLoop(session, dir, resume).run();
 }
 
 }  // namespace netadj

@@ -1,6 +1,6 @@
 #include "netadj/train/train.h"
 
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 
 #include <fmt/format.h>
 

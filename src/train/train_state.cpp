@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/util/error.h"
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/train/autocast.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/train/state.h"

@@ -5,17 +5,18 @@
 
 #include "netadj/arch/export.h"
 #include "netadj/run/records.h"
+#include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
 
 namespace netadj {
 
 /// Trains the session's model into `dir` as `netadj train` does (checkpoints there, resumed from them) and
-/// writes dir/result.json.
-TrainRecord train_run(const RunSession& session, const std::string& dir);
+/// writes model.pt and result.json there (the process that writes `dir` does).
+TrainRecord train_run(const RunSession& session, const RunDir& dir);
 
 /// What model.json needs from the session: normalization, dataset, crop.
 ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fold_bn);
 /// With export.enabled: dir/export/model.pt (TorchScript) and dir/export/model.json (arch/export.h).
-void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const std::string& dir);
+void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const RunDir& dir);
 
 }  // namespace netadj

@@ -5,6 +5,7 @@
 // can never write one run. It is opened from a RunSession, whose construction ran every check that can fail,
 // so a failed start leaves no directory behind.
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "netadj/config/config.h"
@@ -26,10 +27,25 @@ class RunDir {
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
 
+  /// Whether this process writes the run: rank 0 of its job (the other ranks read what it wrote). The
+  /// writers below do nothing in the other processes, so callers do not ask.
+  bool writes() const { return writes_; }
+  /// `name` (relative to the run directory) written atomically: a JSON file, a record with schema_version.
+  void write_json(const std::string& name, const nlohmann::json& j) const;
+  void write_record(const std::string& name, const nlohmann::json& record) const;
+  /// A folder of the run, with its parents.
+  void make_dirs(const std::string& name) const;
+  /// A file of the run, when it exists.
+  void remove(const std::string& name) const;
+  /// A folder of this run that is a run of its own (compare's runs/<name>_s<seed>): the same lock and writer.
+  RunDir sub(const std::string& name) const { return RunDir(file(name), lock_, writes_); }
+
  private:
-  RunDir(std::string path, std::shared_ptr<int> lock) : path_(std::move(path)), lock_(std::move(lock)) {}
+  RunDir(std::string path, std::shared_ptr<int> lock, bool writes)
+      : path_(std::move(path)), lock_(std::move(lock)), writes_(writes) {}
   std::string path_;
   std::shared_ptr<int> lock_;  ///< rank 0's locked descriptor; closed, and so unlocked, with the last copy
+  bool writes_ = true;
 };
 
 /// The config of the run in `dir` (its config.json); ConfigError "DIR: not a run directory (no config.json)"

@@ -10,7 +10,7 @@
 #include "netadj/arch/spec.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 
 namespace netadj {
 class RunSession {

@@ -11,8 +11,9 @@
 #include "netadj/arch/model.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/run/records.h"
+#include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
 #include "netadj/train/train.h"
 
@@ -138,7 +139,8 @@ Adjustment adjust_channels(const std::vector<int64_t>& c, const std::vector<int6
                            const std::vector<double>& fur, const std::vector<double>& fur_se, int t,
                            const SearchOptions& s, const CostFn& cost, int64_t target);
 
-/// Runs or resumes a search in `run_dir` (which holds config.json). Returns the best iteration's index.
-int run_search(const RunSession& session, const std::string& run_dir, bool resume);
+/// Runs or resumes a search in `dir` (which holds config.json); only the process that writes the directory
+/// (rank 0) writes. Returns the best iteration's index.
+int run_search(const RunSession& session, const RunDir& dir, bool resume);
 
 }  // namespace netadj

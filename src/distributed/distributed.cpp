@@ -1,4 +1,4 @@
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>

@@ -1,4 +1,4 @@
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 
 namespace netadj::dist {
 

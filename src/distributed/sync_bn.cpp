@@ -1,6 +1,6 @@
 // Synchronized BatchNorm: one autograd function whose forward and backward each add per-channel sums over
 // the ranks (one all-reduce each way).
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 
 namespace netadj::dist {
 

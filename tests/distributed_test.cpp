@@ -1,4 +1,4 @@
-// Data parallelism (src/dist/): sharding, the gradient reducer, sharded evaluation and the trainer, with
+// Data parallelism (src/distributed/): sharding, the gradient reducer, sharded evaluation and the trainer, with
 // Gloo ranks as threads of this process over one in-memory store; then the CLI with real processes
 // (--nproc, the torchrun environment, a killed rank).
 #include <arpa/inet.h>
@@ -14,7 +14,7 @@
 
 #include "cli_util.h"
 #include "netadj/arch/builder.h"
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/search/search.h"
 #include "netadj/train/sgd.h"
 #include "netadj/train/train.h"

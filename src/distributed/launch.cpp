@@ -15,7 +15,7 @@ extern char** environ;
 #include <cstring>
 #include <thread>
 
-#include "netadj/dist/dist.h"
+#include "netadj/distributed/distributed.h"
 #include "netadj/util/log.h"
 
 namespace netadj::dist {
