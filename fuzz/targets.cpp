@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "netadj/arch/graph.h"
 #include "netadj/arch/spec.h"
 #include "netadj/arch/table.h"
 #include "netadj/config/config.h"
@@ -143,6 +144,9 @@ void records_target(const uint8_t* data, size_t size) {
   }
 }
 
+// A network file (docs/graph-format.md): parsed, checked, shapes inferred and counted.
+void graph_target(const uint8_t* data, size_t size) { (void)graph_cost(read_graph(scratch(data, size, "net.json"))); }
+
 }  // namespace
 
 const std::vector<Target>& targets() {
@@ -154,6 +158,7 @@ const std::vector<Target>& targets() {
       {"cifar", "CIFAR-10/100 binary batches", cifar_target},
       {"jpeg", "JPEG decode + crop/resize (training and evaluation)", jpeg_target},
       {"records", "run records read on --resume and by report", records_target},
+      {"graph", "network files: parsed, checked, shapes inferred, MACs and params counted", graph_target},
   };
   return all;
 }

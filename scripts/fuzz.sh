@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target: scripts/fuzz.sh TARGET [SECONDS] [libFuzzer flags...]
-#   TARGET: config, channels, fur, idx, cifar, jpeg or records (fuzz/targets.cpp); `list` prints them.
+#   TARGET: config, channels, fur, idx, cifar, jpeg, records or graph (fuzz/targets.cpp); `list` prints them.
 # Builds netadj with clang, libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer in build-fuzz/
 # (NETADJ_FUZZ_BUILD_DIR), starts from tests/corpus/TARGET/ and keeps what it learns in
 # build-fuzz/corpus/TARGET/. A crashing input is written to build-fuzz/findings/TARGET/; once fixed,

@@ -1,0 +1,90 @@
+#pragma once
+// A network file (docs/graph-format.md): any single-input, single-output image classifier as a list of ops in
+// topological order, each with a name, its inputs and its attributes. read_graph parses and checks one
+// completely (every op known, every input defined before use, no dangling output, widths that agree at adds,
+// concatenations, multiplies, convs and linears, resolutions that stay positive) and infers every op's shape,
+// so a bad file is one ConfigError (exit 2) naming the file and the node. graph_cost counts its multiply-
+// accumulates and parameters with the same conventions as an ArchSpec (arch/spec.h).
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace netadj {
+
+/// The graph format's version: a file names it in "version"; a reader refuses any other.
+inline constexpr int kGraphFormatVersion = 1;
+
+enum class GraphOpKind {
+  kConv2d,
+  kBatchNorm,
+  kRelu,
+  kRelu6,
+  kSilu,
+  kHardswish,
+  kHardsigmoid,
+  kSigmoid,
+  kGelu,
+  kAdd,
+  kMul,
+  kCat,
+  kMaxPool,
+  kAvgPool,
+  kAdaptiveAvgPool,
+  kMean,
+  kFlatten,
+  kLinear,
+  kDropout,
+  kStochasticDepth,
+  kIdentity,
+  kChannelShuffle,
+};
+
+/// The op names a file may use, in GraphOpKind order.
+const std::vector<std::string>& graph_op_names();
+
+/// An op's output: a C x R x R feature map, or a vector of C features (after flatten, mean or linear).
+struct GraphShape {
+  int64_t channels = 0;
+  int64_t res = 0;  ///< 0 for a vector
+  bool is_vector() const { return res == 0; }
+};
+
+struct GraphOp {
+  std::string name;
+  GraphOpKind kind = GraphOpKind::kIdentity;
+  std::vector<int> inputs;  ///< indices into Graph::ops; -1 is the network's input
+  // conv2d, linear: output width; conv2d/pools: kernel, stride, padding, dilation; conv2d: groups, bias
+  int64_t out = 0;
+  int kernel = 1, stride = 1, padding = 0, dilation = 1;
+  int64_t groups = 1;  ///< conv2d groups; channel_shuffle groups
+  bool bias = false;
+  bool ceil_mode = false;  ///< max/avg pool
+  int output_size = 1;     ///< adaptive_avg_pool
+  bool keepdim = false;    ///< mean over H and W
+  GraphShape shape;        ///< inferred
+};
+
+struct Graph {
+  GraphShape input;  ///< channels and square resolution of the network's input
+  std::vector<GraphOp> ops;
+  int output = -1;                               ///< the op whose result is the logits (a vector)
+  std::optional<std::vector<double>> mean, std;  ///< the input normalization the weights were trained with
+  std::vector<std::string> fixed;                ///< ops whose width the search must not change
+};
+
+/// Parses and checks a graph document; `where` names it in errors ("net.json"). ConfigError (exit 2) naming
+/// the node and what is wrong.
+Graph parse_graph(const nlohmann::json& doc, const std::string& where);
+/// read_json(path) then parse_graph; a file that is not JSON is a DataError (exit 3), as for every input file.
+Graph read_graph(const std::string& path);
+
+/// Multiply-accumulates of every conv2d and linear for one image (BN, activations, pooling, adds: 0), and
+/// trainable parameters (conv and linear weights and biases, BatchNorm's weight and bias), as ArchSpec counts.
+struct GraphCost {
+  int64_t flops = 0, params = 0;
+};
+GraphCost graph_cost(const Graph& g);
+
+}  // namespace netadj
