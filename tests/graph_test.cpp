@@ -2,6 +2,7 @@
 // independent reading in PyTorch (scripts/graph_reference.py), and bad files refused with exit 2 naming the node.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <sstream>
 
@@ -123,4 +124,80 @@ TEST(Graph, BadFilesNameTheNode) {
   const std::string bad = testing_util::fresh_dir("graph_bad") + "/net.json";
   write_file_atomic(bad, "{\"format\": ");
   EXPECT_THROW(read_graph(bad), DataError);
+}
+
+namespace {
+
+// The PyTorch reading of a graph file: {"flops", "params", "shapes"}; null when this Python has no torch.
+json reference(const std::string& file) {
+  CliRun r = testing_util::run_cli_in(
+      NETADJ_PYTHON, {"-W", "ignore", std::string(NETADJ_SOURCE_DIR) + "/scripts/graph_reference.py", file}, "");
+  if (r.status != 0 && r.err.find("No module named 'torch'") != std::string::npos) return nullptr;
+  EXPECT_EQ(r.status, 0) << r.err;
+  return json::parse(r.out);
+}
+
+}  // namespace
+
+// Slots are found, not written: what adds, multiplies and depthwise convs tie is one slot; the input, the
+// classes, concatenations and flattens are not searchable; grouped convs ask for multiples.
+TEST(Graph, SlotsAreTheTiedWidths) {
+  const Graph g = read_graph(example());
+  const std::vector<GraphSlot> slots = graph_slots(g);
+  std::vector<std::string> names;
+  std::vector<int64_t> widths, multiples;
+  for (const GraphSlot& s : slots) {
+    names.push_back(s.name);
+    widths.push_back(s.width);
+    multiples.push_back(s.multiple);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"stem", "b1_conv1", "se_reduce", "down", "branch_a", "branch_b"}));
+  EXPECT_EQ(widths, (std::vector<int64_t>{16, 16, 4, 32, 16, 24}));
+  EXPECT_EQ(multiples, (std::vector<int64_t>{4, 1, 1, 4, 1, 1}));  // `down` has 4 groups: its input and output
+  // The residual add ties b1_conv2 to the stem, and the squeeze-excitation gate ties se_expand to them.
+  std::vector<std::string> stem_ops;
+  for (int i : slots[0].ops) stem_ops.push_back(g.ops[size_t(i)].name);
+  for (const char* tied : {"stem", "b1_conv2", "b1_add", "se_expand", "se_scale"})
+    EXPECT_NE(std::find(stem_ops.begin(), stem_ops.end(), tied), stem_ops.end()) << tied;
+
+  // A depthwise conv shares its input's slot; "fixed" takes a slot (and what it is tied to) out.
+  json doc = tiny();
+  doc["ops"].insert(doc["ops"].begin() + 1, json{{"name", "dw"},
+                                                 {"op", "conv2d"},
+                                                 {"inputs", {"conv"}},
+                                                 {"out", 8},
+                                                 {"kernel", 3},
+                                                 {"padding", 1},
+                                                 {"groups", 8}});
+  doc["ops"][2]["inputs"] = {"dw"};
+  Graph d = parse_graph(doc, "dw.json");
+  ASSERT_EQ(graph_slots(d).size(), 1u);
+  EXPECT_EQ(graph_slots(d)[0].ops.size(), 4u);  // conv, dw, bn and the mean over H and W
+  doc["fixed"] = {"bn"};
+  EXPECT_TRUE(graph_slots(parse_graph(doc, "dw.json")).empty());
+}
+
+// Another width per slot gives a graph whose file PyTorch reads to the same count netadj makes of it.
+TEST(Graph, NewWidthsKeepTheCountExact) {
+  const Graph g = read_graph(example());
+  const std::vector<GraphSlot> slots = graph_slots(g);
+  const Graph w = with_widths(g, slots, {20, 12, 8, 24, 40, 7});
+  EXPECT_EQ(w.ops[size_t(slots[0].ops.back())].shape.channels, 20);
+  const std::string file = testing_util::fresh_dir("graph_widths") + "/net.json";
+  write_json_atomic(file, graph_to_json(w));
+  const Graph back = read_graph(file);  // the written file is valid
+  EXPECT_EQ(graph_cost(back).flops, graph_cost(w).flops);
+  json ref = reference(file);
+  if (ref.is_null()) GTEST_SKIP() << NETADJ_PYTHON << " has no torch";
+  EXPECT_EQ(graph_cost(w).flops, ref["flops"].get<int64_t>());
+  EXPECT_EQ(graph_cost(w).params, ref["params"].get<int64_t>());
+  EXPECT_NE(graph_cost(w).flops, graph_cost(g).flops);
+  // A width that breaks a slot's multiple, or a vector of the wrong length, names the slot.
+  try {
+    with_widths(g, slots, {18, 12, 8, 24, 40, 7});
+    ADD_FAILURE() << "18 is not a multiple of 4";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("slot 'stem' = 18: expected a multiple of 4"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(with_widths(g, slots, {16}), ConfigError);
 }

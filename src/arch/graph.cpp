@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include "netadj/arch/spec.h"
@@ -372,6 +373,7 @@ Graph parse_graph(const json& doc, const std::string& where) {
       fail(where, fmt::format("ops[{}]: needs \"name\", a string of 1..200 characters", i));
     GraphOp op;
     op.name = j["name"].get<std::string>();
+    op.source = j;
     const std::string at = where + ": op '" + op.name + "'";
     if (op.name == "input" || earlier.count(op.name)) fail(at, "the name is taken (by \"input\" or an earlier op)");
     op.kind = op_kind(j, at);
@@ -409,6 +411,150 @@ Graph parse_graph(const json& doc, const std::string& where) {
 }
 
 Graph read_graph(const std::string& path) { return parse_graph(read_json(path), path); }
+
+namespace {
+
+// Channel spaces: union-find over the ops' output widths, with what a space may not do.
+class Spaces {
+ public:
+  int add(bool fixed = false, bool derived = false) {
+    parent_.push_back(int(parent_.size()));
+    fixed_.push_back(fixed);
+    derived_.push_back(derived);
+    multiple_.push_back(1);
+    return int(parent_.size()) - 1;
+  }
+  int find(int s) {
+    while (parent_[size_t(s)] != s) s = parent_[size_t(s)] = parent_[size_t(parent_[size_t(s)])];
+    return s;
+  }
+  void unite(int a, int b) {
+    a = find(a), b = find(b);
+    if (a == b) return;
+    if (b < a) std::swap(a, b);
+    parent_[size_t(b)] = a;
+    fixed_[size_t(a)] = fixed_[size_t(a)] || fixed_[size_t(b)];
+    derived_[size_t(a)] = derived_[size_t(a)] || derived_[size_t(b)];
+    multiple_[size_t(a)] = std::lcm(multiple_[size_t(a)], multiple_[size_t(b)]);
+  }
+  void fix(int s) { fixed_[size_t(find(s))] = true; }
+  void need_multiple(int s, int64_t m) {
+    const int r = find(s);
+    multiple_[size_t(r)] = std::lcm(multiple_[size_t(r)], m);
+  }
+  bool searchable(int s) { return !fixed_[size_t(find(s))] && !derived_[size_t(find(s))]; }
+  int64_t multiple(int s) { return multiple_[size_t(find(s))]; }
+
+ private:
+  std::vector<int> parent_;
+  std::vector<bool> fixed_, derived_;
+  std::vector<int64_t> multiple_;
+};
+
+// A conv with one group per channel, in = out (its output width is its input's).
+bool depthwise(const Graph& g, const GraphOp& op) {
+  const int64_t in = op.inputs[0] < 0 ? g.input.channels : g.ops[size_t(op.inputs[0])].shape.channels;
+  return op.kind == GraphOpKind::kConv2d && op.groups > 1 && op.groups == op.out && in == op.out;
+}
+
+// The space of every op's output, joined as the ops tie them; the input's and the output's are fixed.
+std::vector<int> assign_spaces(const Graph& g, Spaces& sp) {
+  const int input = sp.add(/*fixed=*/true);
+  std::vector<int> space(g.ops.size());
+  auto of = [&](int i) { return i < 0 ? input : space[size_t(i)]; };
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const GraphOp& op = g.ops[i];
+    const int in = of(op.inputs[0]);
+    space[i] = in;  // BN, activations, pooling, mean, dropout, identity keep their input's width
+    switch (op.kind) {
+      case GraphOpKind::kConv2d:
+        if (depthwise(g, op)) break;
+        space[i] = sp.add();
+        sp.need_multiple(space[i], op.groups);
+        sp.need_multiple(in, op.groups);
+        break;
+      case GraphOpKind::kLinear:
+        space[i] = sp.add();
+        break;
+      case GraphOpKind::kCat:
+      case GraphOpKind::kFlatten:
+        space[i] = sp.add(false, /*derived=*/true);  // its width follows its parts
+        break;
+      case GraphOpKind::kAdd:
+      case GraphOpKind::kMul:
+        for (int j : op.inputs) sp.unite(in, of(j));
+        break;
+      case GraphOpKind::kChannelShuffle:
+        sp.need_multiple(in, op.groups);
+        break;
+      default:
+        break;
+    }
+  }
+  sp.fix(space[size_t(g.output)]);
+  for (const std::string& name : g.fixed)
+    for (size_t i = 0; i < g.ops.size(); ++i)
+      if (g.ops[i].name == name) sp.fix(space[i]);
+  return space;
+}
+
+}  // namespace
+
+std::vector<GraphSlot> graph_slots(const Graph& g) {
+  Spaces sp;
+  const std::vector<int> space = assign_spaces(g, sp);
+  std::vector<GraphSlot> slots;
+  std::map<int, size_t> slot_of;  // space root -> slot
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    if (!sp.searchable(space[i])) continue;
+    const int root = sp.find(space[i]);
+    auto [it, fresh] = slot_of.emplace(root, slots.size());
+    if (fresh) slots.push_back(GraphSlot{g.ops[i].name, g.ops[i].shape.channels, sp.multiple(root), {}});
+    slots[it->second].ops.push_back(int(i));
+  }
+  return slots;
+}
+
+Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std::vector<int64_t>& c) {
+  if (c.size() != slots.size())
+    throw ConfigError(fmt::format("graph: {} widths given for {} searchable slots", c.size(), slots.size()));
+  Graph out = g;
+  for (size_t s = 0; s < slots.size(); ++s) {
+    if (c[s] < 1 || c[s] > kMaxChannels || c[s] % slots[s].multiple != 0)
+      throw ConfigError(fmt::format("graph: slot '{}' = {}: expected a multiple of {} in 1..{}", slots[s].name, c[s],
+                                    slots[s].multiple, kMaxChannels));
+    for (int i : slots[s].ops) {
+      GraphOp& op = out.ops[size_t(i)];
+      if (op.kind != GraphOpKind::kConv2d && op.kind != GraphOpKind::kLinear) continue;
+      if (depthwise(g, g.ops[size_t(i)])) op.groups = c[s];
+      op.out = c[s];
+    }
+  }
+  for (GraphOp& op : out.ops) {
+    std::vector<GraphShape> in;
+    for (int j : op.inputs) in.push_back(j < 0 ? out.input : out.ops[size_t(j)].shape);
+    op.shape = infer_shape(op, in, "graph: op '" + op.name + "'");
+  }
+  return out;
+}
+
+json graph_to_json(const Graph& g) {
+  json ops = json::array();
+  for (const GraphOp& op : g.ops) {
+    json j = op.source;
+    if (op.kind == GraphOpKind::kConv2d || op.kind == GraphOpKind::kLinear) j["out"] = op.out;
+    if (op.kind == GraphOpKind::kConv2d && op.groups > 1) j["groups"] = op.groups;
+    ops.push_back(std::move(j));
+  }
+  json doc = {{"format", "netadj-graph"},
+              {"version", kGraphFormatVersion},
+              {"input", {{"channels", g.input.channels}, {"resolution", g.input.res}}},
+              {"ops", ops},
+              {"output", g.ops[size_t(g.output)].name}};
+  if (g.mean) doc["normalize"] = {{"mean", *g.mean}, {"std", *g.std}};
+  if (!g.fixed.empty()) doc["fixed"] = g.fixed;
+  return doc;
+}
 
 GraphCost graph_cost(const Graph& g) {
   __int128 flops = 0, params = 0;

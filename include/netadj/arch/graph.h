@@ -64,6 +64,7 @@ struct GraphOp {
   int output_size = 1;     ///< adaptive_avg_pool
   bool keepdim = false;    ///< mean over H and W
   GraphShape shape;        ///< inferred
+  nlohmann::json source;   ///< the op as the file gave it (written back by graph_to_json)
 };
 
 struct Graph {
@@ -79,6 +80,25 @@ struct Graph {
 Graph parse_graph(const nlohmann::json& doc, const std::string& where);
 /// read_json(path) then parse_graph; a file that is not JSON is a DataError (exit 3), as for every input file.
 Graph read_graph(const std::string& path);
+
+/// One searchable width of a graph: a group of ops whose output widths are tied (by adds, depthwise convs,
+/// squeeze-excitation multiplies, and ops that keep their input's width) and can change together.
+struct GraphSlot {
+  std::string name;      ///< the group's first op, in file order
+  int64_t width = 0;     ///< its width in the file
+  int64_t multiple = 1;  ///< every width must be a multiple of this (the groups of the convs it feeds or leaves)
+  std::vector<int> ops;  ///< the ops whose output has this width, in file order
+};
+/// The searchable slots, in the order of their first op. Not searchable: the input's width, the output's
+/// (the classes), the ops listed in "fixed" and everything tied to them, concatenations and flattens (their
+/// width follows their parts) and whatever an add or a multiply ties to one of those.
+std::vector<GraphSlot> graph_slots(const Graph& g);
+/// The graph with slot i at width c[i]: each slot's conv2d and linear ops get the new width (a depthwise conv
+/// its groups too) and the shapes are inferred again. ConfigError naming the slot when c has the wrong
+/// length or a width is not a positive multiple of the slot's `multiple`.
+Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std::vector<int64_t>& c);
+/// The graph as a file (the format read_graph reads).
+nlohmann::json graph_to_json(const Graph& g);
 
 /// Multiply-accumulates of every conv2d and linear for one image (BN, activations, pooling, adds: 0), and
 /// trainable parameters (conv and linear weights and biases, BatchNorm's weight and bias), as ArchSpec counts.
