@@ -201,3 +201,31 @@ TEST(Graph, NewWidthsKeepTheCountExact) {
   }
   EXPECT_THROW(with_widths(g, slots, {16}), ConfigError);
 }
+
+// `netadj flops --graph`: the slots and counts of a network file, and one line with exit 2 for a bad one.
+TEST(GraphCli, FlopsShowsSlotsAndRefusesBadFiles) {
+  CliRun ok = testing_util::run_cli_in(NETADJ_BINARY, {"flops", "--graph", example(), "--json"}, "");
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  json j = json::parse(ok.out);
+  EXPECT_EQ(j["flops"], 7356944);
+  EXPECT_EQ(j["params"], 14414);
+  EXPECT_EQ(j["classes"], 10);
+  ASSERT_EQ(j["slots"].size(), 6u);
+  EXPECT_EQ(j["slots"][0]["name"], "stem");
+  int64_t slot_flops = 0;
+  for (const auto& s : j["slots"]) slot_flops += s["flops"].get<int64_t>();
+  EXPECT_EQ(slot_flops, 7356944 - 400);  // all but the classifier, whose width is fixed
+  CliRun table = testing_util::run_cli_in(NETADJ_BINARY, {"flops", "--graph", example()}, "");
+  EXPECT_EQ(table.status, 0);
+  EXPECT_NE(table.out.find("6 searchable slots"), std::string::npos) << table.out;
+
+  const std::string d = testing_util::fresh_dir("graph_cli");
+  json doc = tiny();
+  doc["ops"][2]["inputs"] = {"nope"};
+  write_json_atomic(d + "/bad.json", doc);
+  CliRun bad = testing_util::run_cli_in(NETADJ_BINARY, {"flops", "--graph", d + "/bad.json"}, "");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(bad.err, "netadj: error: " + d + "/bad.json: op 'gap' (mean): undefined input \"nope\"\n");
+  CliRun missing = testing_util::run_cli_in(NETADJ_BINARY, {"flops", "--graph", d + "/none.json"}, "");
+  EXPECT_EQ(missing.status, 3) << missing.err;
+}

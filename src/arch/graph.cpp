@@ -556,32 +556,66 @@ json graph_to_json(const Graph& g) {
   return doc;
 }
 
-GraphCost graph_cost(const Graph& g) {
-  __int128 flops = 0, params = 0;
-  for (const GraphOp& op : g.ops) {
-    const GraphShape in =
-        op.inputs.empty() ? GraphShape{} : (op.inputs[0] < 0 ? g.input : g.ops[size_t(op.inputs[0])].shape);
-    switch (op.kind) {
-      case GraphOpKind::kConv2d: {
-        const __int128 w = __int128(op.kernel) * op.kernel * (in.channels / op.groups) * op.out;
-        flops += w * op.shape.res * op.shape.res;
-        params += w + (op.bias ? op.out : 0);
-        break;
-      }
-      case GraphOpKind::kLinear:
-        flops += __int128(in.channels) * op.out;
-        params += __int128(in.channels) * op.out + (op.bias ? op.out : 0);
-        break;
-      case GraphOpKind::kBatchNorm:
-        params += 2 * __int128(op.shape.channels);
-        break;
-      default:
-        break;
+namespace {
+
+// One op's MACs and parameters, 128-bit.
+std::pair<__int128, __int128> op_cost128(const Graph& g, const GraphOp& op) {
+  const GraphShape in = op.inputs[0] < 0 ? g.input : g.ops[size_t(op.inputs[0])].shape;
+  switch (op.kind) {
+    case GraphOpKind::kConv2d: {
+      const __int128 w = __int128(op.kernel) * op.kernel * (in.channels / op.groups) * op.out;
+      return {w * op.shape.res * op.shape.res, w + (op.bias ? op.out : 0)};
     }
+    case GraphOpKind::kLinear:
+      return {__int128(in.channels) * op.out, __int128(in.channels) * op.out + (op.bias ? op.out : 0)};
+    case GraphOpKind::kBatchNorm:
+      return {0, 2 * __int128(op.shape.channels)};
+    default:
+      return {0, 0};
   }
+}
+
+GraphCost fit64(__int128 flops, __int128 params) {
   const __int128 max = std::numeric_limits<int64_t>::max();
   if (flops > max || params > max) throw ConfigError("graph: FLOPs or params beyond 64 bits");
   return {int64_t(flops), int64_t(params)};
+}
+
+}  // namespace
+
+GraphCost graph_cost(const Graph& g) {
+  __int128 flops = 0, params = 0;
+  for (const GraphOp& op : g.ops) {
+    auto [f, p] = op_cost128(g, op);
+    flops += f;
+    params += p;
+  }
+  return fit64(flops, params);
+}
+
+GraphCost op_cost(const Graph& g, const GraphOp& op) {
+  auto [f, p] = op_cost128(g, op);
+  return fit64(f, p);
+}
+
+json graph_summary_json(const Graph& g) {
+  const GraphCost total = graph_cost(g);
+  json slots = json::array();
+  for (const GraphSlot& s : graph_slots(g)) {
+    int64_t flops = 0;
+    json ops = json::array();
+    for (int i : s.ops) {
+      flops += op_cost(g, g.ops[size_t(i)]).flops;
+      ops.push_back(g.ops[size_t(i)].name);
+    }
+    slots.push_back({{"name", s.name}, {"width", s.width}, {"multiple", s.multiple}, {"flops", flops}, {"ops", ops}});
+  }
+  return {{"flops", total.flops},
+          {"params", total.params},
+          {"input", {g.input.channels, g.input.res, g.input.res}},
+          {"output", g.ops[size_t(g.output)].name},
+          {"classes", g.ops[size_t(g.output)].shape.channels},
+          {"slots", slots}};
 }
 
 }  // namespace netadj

@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "netadj/arch/graph.h"
 #include "netadj/arch/table.h"
 #include "netadj/cli/command.h"
 #include "netadj/data/data.h"
@@ -16,6 +17,7 @@ struct FlopsArgs {
   ConfigArgs config;
   std::string channels;
   std::vector<std::string> compare;
+  std::string graph;
   bool json = false;
 };
 
@@ -42,7 +44,26 @@ std::string resolution_source(const Config& cfg) {
   return "the architecture's default";
 }
 
+// A network file: its searchable slots and counts (docs/graph-format.md).
+int print_graph(const FlopsArgs& a) {
+  const nlohmann::json j = graph_summary_json(read_graph(a.graph));
+  if (a.json) {
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:<24} {:>6} {:>8} {:>4} {:>10}\n", "slot", "width", "multiple", "ops", "MACs");
+  for (const auto& s : j["slots"])
+    std::cout << fmt::format("{:<24} {:>6} {:>8} {:>4} {:>10}\n", s["name"].get<std::string>(),
+                             s["width"].get<int64_t>(), s["multiple"].get<int64_t>(), s["ops"].size(),
+                             human_count(s["flops"].get<double>()));
+  std::cout << fmt::format("total MACs {} ({}), params {}; {} searchable slots\n",
+                           human_count(j["flops"].get<double>()), j["flops"].get<int64_t>(),
+                           human_count(j["params"].get<double>()), j["slots"].size());
+  return 0;
+}
+
 int run_flops(const FlopsArgs& a) {
+  if (!a.graph.empty()) return print_graph(a);
   Config cfg = load_config(a.config);
   int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
   warn_if_far_from_design(cfg.model, res);
@@ -72,6 +93,7 @@ Command flops_command() {
             add_config_options(app, a->config);
             app.add_option("--channels", a->channels, "channel file");
             app.add_flag("--json", a->json, "one JSON object with exact integers");
+            app.add_option("--graph", a->graph, "a network file (docs/graph-format.md): its slots and counts");
             app.add_option("--compare", a->compare, "compare two channel files: --compare A.json B.json")->expected(2);
             return [a] { return run_flops(*a); };
           }};

@@ -106,5 +106,10 @@ struct GraphCost {
   int64_t flops = 0, params = 0;
 };
 GraphCost graph_cost(const Graph& g);
+/// One op's share of graph_cost (the MACs and parameters of its own weights).
+GraphCost op_cost(const Graph& g, const GraphOp& op);
+/// `netadj flops --graph`: {"flops", "params", "input": [C, R, R], "output", "classes", "slots": [{"name",
+/// "width", "multiple", "flops" (of the slot's own ops), "ops"}]}.
+nlohmann::json graph_summary_json(const Graph& g);
 
 }  // namespace netadj
