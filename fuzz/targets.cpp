@@ -144,8 +144,16 @@ void records_target(const uint8_t* data, size_t size) {
   }
 }
 
-// A network file (docs/graph-format.md): parsed, checked, shapes inferred and counted.
-void graph_target(const uint8_t* data, size_t size) { (void)graph_cost(read_graph(scratch(data, size, "net.json"))); }
+// A network file (docs/graph-format.md): parsed, checked, shapes inferred and counted; its slots found and
+// doubled.
+void graph_target(const uint8_t* data, size_t size) {
+  const Graph g = read_graph(scratch(data, size, "net.json"));
+  (void)graph_cost(g);
+  const std::vector<GraphSlot> slots = graph_slots(g);
+  std::vector<int64_t> wider;
+  for (const GraphSlot& s : slots) wider.push_back(2 * s.width);
+  (void)graph_summary_json(with_widths(g, slots, wider));  // every slot doubled, counted again
+}
 
 }  // namespace
 
