@@ -175,6 +175,29 @@ TEST(Graph, SlotsAreTheTiedWidths) {
   EXPECT_EQ(graph_slots(d)[0].ops.size(), 4u);  // conv, dw, bn and the mean over H and W
   doc["fixed"] = {"bn"};
   EXPECT_TRUE(graph_slots(parse_graph(doc, "dw.json")).empty());
+
+  // SqueezeNet's head: the logits are a flatten of a conv with one channel per class, so that conv is fixed.
+  json squeeze = json::parse(R"({"format": "netadj-graph", "version": 1, "input": {"channels": 3, "resolution": 8},
+    "ops": [{"name": "body", "op": "conv2d", "inputs": ["input"], "out": 8, "kernel": 3},
+            {"name": "head", "op": "conv2d", "inputs": ["body"], "out": 4, "kernel": 1},
+            {"name": "pool", "op": "adaptive_avg_pool", "inputs": ["head"]},
+            {"name": "logits", "op": "flatten", "inputs": ["pool"]}], "output": "logits"})");
+  std::vector<GraphSlot> sq = graph_slots(parse_graph(squeeze, "squeeze.json"));
+  ASSERT_EQ(sq.size(), 1u);
+  EXPECT_EQ(sq[0].name, "body");
+  // A concatenation added to another width: neither it nor its parts can change.
+  json cat = json::parse(R"({"format": "netadj-graph", "version": 1, "input": {"channels": 3, "resolution": 8},
+    "ops": [{"name": "a", "op": "conv2d", "inputs": ["input"], "out": 4, "kernel": 1},
+            {"name": "b", "op": "conv2d", "inputs": ["input"], "out": 4, "kernel": 1},
+            {"name": "ab", "op": "cat", "inputs": ["a", "b"]},
+            {"name": "c", "op": "conv2d", "inputs": ["input"], "out": 8, "kernel": 1},
+            {"name": "sum", "op": "add", "inputs": ["ab", "c"]},
+            {"name": "gap", "op": "mean", "inputs": ["sum"]},
+            {"name": "fc", "op": "linear", "inputs": ["gap"], "out": 2}], "output": "fc"})");
+  EXPECT_TRUE(graph_slots(parse_graph(cat, "cat.json")).empty());
+  cat["ops"][4] = json{{"name", "sum"}, {"op", "relu"}, {"inputs", {"ab"}}};  // no add: c dangles, so drop it
+  cat["ops"].erase(3);
+  EXPECT_EQ(graph_slots(parse_graph(cat, "cat.json")).size(), 2u);  // a and b, free again
 }
 
 // Another width per slot gives a graph whose file PyTorch reads to the same count netadj makes of it.

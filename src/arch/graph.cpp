@@ -431,6 +431,8 @@ class Spaces {
   void unite(int a, int b) {
     a = find(a), b = find(b);
     if (a == b) return;
+    // A derived width (a concatenation's, a flatten's) tied to another: its parts may not change either.
+    if (derived_[size_t(a)] || derived_[size_t(b)]) joined_.push_back(std::min(a, b));
     if (b < a) std::swap(a, b);
     parent_[size_t(b)] = a;
     fixed_[size_t(a)] = fixed_[size_t(a)] || fixed_[size_t(b)];
@@ -438,17 +440,24 @@ class Spaces {
     multiple_[size_t(a)] = std::lcm(multiple_[size_t(a)], multiple_[size_t(b)]);
   }
   void fix(int s) { fixed_[size_t(find(s))] = true; }
+  bool is_fixed(int s) { return fixed_[size_t(find(s))]; }
   void need_multiple(int s, int64_t m) {
     const int r = find(s);
     multiple_[size_t(r)] = std::lcm(multiple_[size_t(r)], m);
   }
   bool searchable(int s) { return !fixed_[size_t(find(s))] && !derived_[size_t(find(s))]; }
   int64_t multiple(int s) { return multiple_[size_t(find(s))]; }
+  /// Whether the space of `s` is derived and was tied to another space.
+  bool derived_and_joined(int s) {
+    const int r = find(s);
+    return derived_[size_t(r)] && std::any_of(joined_.begin(), joined_.end(), [&](int j) { return find(j) == r; });
+  }
 
  private:
   std::vector<int> parent_;
   std::vector<bool> fixed_, derived_;
   std::vector<int64_t> multiple_;
+  std::vector<int> joined_;
 };
 
 // A conv with one group per channel, in = out (its output width is its input's).
@@ -495,6 +504,15 @@ std::vector<int> assign_spaces(const Graph& g, Spaces& sp) {
   for (const std::string& name : g.fixed)
     for (size_t i = 0; i < g.ops.size(); ++i)
       if (g.ops[i].name == name) sp.fix(space[i]);
+  // A concatenation or flatten whose width may not change (fixed, as a flatten that gives the logits, or tied
+  // to another width by an add or a multiply) fixes its parts, latest first, so that a part that is itself
+  // such an op passes it on.
+  for (size_t i = g.ops.size(); i-- > 0;) {
+    const GraphOp& op = g.ops[i];
+    if ((op.kind == GraphOpKind::kCat || op.kind == GraphOpKind::kFlatten) &&
+        (sp.is_fixed(space[i]) || sp.derived_and_joined(space[i])))
+      for (int j : op.inputs) sp.fix(of(j));
+  }
   return space;
 }
 
