@@ -150,6 +150,7 @@ void graph_target(const uint8_t* data, size_t size) {
   const Graph g = read_graph(scratch(data, size, "net.json"));
   (void)graph_cost(g);
   const std::vector<GraphSlot> slots = graph_slots(g);
+  (void)graph_dflops(g, slots);
   std::vector<int64_t> wider;
   for (const GraphSlot& s : slots) wider.push_back(2 * s.width);
   (void)graph_summary_json(with_widths(g, slots, wider));  // every slot doubled, counted again

@@ -252,3 +252,41 @@ TEST(GraphCli, FlopsShowsSlotsAndRefusesBadFiles) {
   CliRun missing = testing_util::run_cli_in(NETADJ_BINARY, {"flops", "--graph", d + "/none.json"}, "");
   EXPECT_EQ(missing.status, 3) << missing.err;
 }
+
+// dFLOPs/dc per slot is exact: MACs are a polynomial of degree 2 in the widths, so the central difference
+// over one multiple of the slot gives the derivative exactly.
+TEST(Graph, DflopsEqualsTheCentralDifference) {
+  const Graph g = read_graph(example());
+  const std::vector<GraphSlot> slots = graph_slots(g);
+  const std::vector<int64_t> d = graph_dflops(g, slots);
+  ASSERT_EQ(d.size(), slots.size());
+  std::vector<int64_t> c;
+  for (const GraphSlot& s : slots) c.push_back(s.width);
+  for (size_t l = 0; l < slots.size(); ++l) {
+    const int64_t m = slots[l].multiple;
+    std::vector<int64_t> up = c, down = c;
+    up[l] += m;
+    down[l] -= m;
+    const int64_t diff = graph_cost(with_widths(g, slots, up)).flops - graph_cost(with_widths(g, slots, down)).flops;
+    EXPECT_EQ(diff % (2 * m), 0) << slots[l].name;
+    EXPECT_EQ(d[l], diff / (2 * m)) << slots[l].name;
+    EXPECT_GT(d[l], 0) << slots[l].name;
+  }
+  // A depthwise conv costs k^2 R^2 per channel of its slot: conv 27*64 + depthwise 9*64 + the classifier 4.
+  json doc = tiny();
+  doc["ops"].insert(doc["ops"].begin() + 1, json{{"name", "dw"},
+                                                 {"op", "conv2d"},
+                                                 {"inputs", {"conv"}},
+                                                 {"out", 8},
+                                                 {"kernel", 3},
+                                                 {"padding", 1},
+                                                 {"groups", 8}});
+  doc["ops"][2]["inputs"] = {"dw"};
+  const Graph dw = parse_graph(doc, "dw.json");
+  const std::vector<GraphSlot> dw_slots = graph_slots(dw);
+  EXPECT_EQ(graph_dflops(dw, dw_slots), (std::vector<int64_t>{27 * 64 + 9 * 64 + 4}));
+  EXPECT_EQ(graph_cost(with_widths(dw, dw_slots, {9})).flops - graph_cost(dw).flops, 27 * 64 + 9 * 64 + 4);
+  // By hand for the stem slot (16 wide): stem 27*1024, b1_conv1's input and b1_conv2's output 2*144*1024,
+  // the SE convs 4 + 4, down's input 9*(32/4)*256, and the tied ops without weights 0.
+  EXPECT_EQ(d[0], 27 * 1024 + 2 * 144 * 1024 + 8 + 9 * 8 * 256);
+}

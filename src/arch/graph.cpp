@@ -460,6 +460,12 @@ class Spaces {
   std::vector<int> joined_;
 };
 
+GraphShape input_of(const Graph& g, const GraphOp& op) {
+  return op.inputs[0] < 0 ? g.input : g.ops[size_t(op.inputs[0])].shape;
+}
+
+GraphCost fit64(__int128 flops, __int128 params);
+
 // A conv with one group per channel, in = out (its output width is its input's).
 bool depthwise(const Graph& g, const GraphOp& op) {
   const int64_t in = op.inputs[0] < 0 ? g.input.channels : g.ops[size_t(op.inputs[0])].shape.channels;
@@ -553,6 +559,45 @@ Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std
     for (int j : op.inputs) in.push_back(j < 0 ? out.input : out.ops[size_t(j)].shape);
     op.shape = infer_shape(op, in, "graph: op '" + op.name + "'");
   }
+  return out;
+}
+
+std::vector<int64_t> graph_dflops(const Graph& g, const std::vector<GraphSlot>& slots) {
+  const size_t L = slots.size();
+  std::vector<int> slot_of(g.ops.size(), -1);
+  for (size_t s = 0; s < L; ++s)
+    for (int i : slots[s].ops) slot_of[size_t(i)] = int(s);
+  // d[i][l]: how op i's output width changes with slot l's width.
+  std::vector<std::vector<__int128>> d(g.ops.size(), std::vector<__int128>(L, 0));
+  const std::vector<__int128> none(L, 0);
+  auto din = [&](const GraphOp& op, size_t k) -> const std::vector<__int128>& {
+    return op.inputs[k] < 0 ? none : d[size_t(op.inputs[k])];
+  };
+  std::vector<__int128> grad(L, 0);
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const GraphOp& op = g.ops[i];
+    const bool dw = depthwise(g, op);
+    if (slot_of[i] >= 0) {
+      d[i][size_t(slot_of[i])] = 1;
+    } else if (op.kind == GraphOpKind::kCat) {
+      for (size_t k = 0; k < op.inputs.size(); ++k)
+        for (size_t l = 0; l < L; ++l) d[i][l] += din(op, k)[l];
+    } else if (op.kind == GraphOpKind::kFlatten) {
+      const GraphShape in = input_of(g, op);
+      for (size_t l = 0; l < L; ++l) d[i][l] = din(op, 0)[l] * in.res * in.res;
+    } else if ((op.kind != GraphOpKind::kConv2d || dw) && op.kind != GraphOpKind::kLinear) {
+      d[i] = din(op, 0);  // a width-keeping op, or a depthwise conv, has its input's width
+    }
+    if (op.kind != GraphOpKind::kConv2d && op.kind != GraphOpKind::kLinear) continue;
+    const GraphShape in = input_of(g, op);
+    const __int128 area =
+        op.kind == GraphOpKind::kConv2d ? __int128(op.kernel) * op.kernel * op.shape.res * op.shape.res : 1;
+    for (size_t l = 0; l < L; ++l)
+      grad[l] += dw ? area * d[i][l]  // k^2 R^2 c: one input channel per output channel
+                    : area * (din(op, 0)[l] * (op.out / op.groups) + (in.channels / op.groups) * d[i][l]);
+  }
+  std::vector<int64_t> out;
+  for (__int128 v : grad) out.push_back(fit64(v, 0).flops);
   return out;
 }
 

@@ -97,6 +97,9 @@ std::vector<GraphSlot> graph_slots(const Graph& g);
 /// its groups too) and the shapes are inferred again. ConfigError naming the slot when c has the wrong
 /// length or a width is not a positive multiple of the slot's `multiple`.
 Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std::vector<int64_t>& c);
+/// Exact dFLOPs/dc for every slot: the partial derivatives of graph_cost's MACs, a polynomial of degree 2 in
+/// the slot widths (FUR's drop rates need them, as spec_dflops for an ArchSpec).
+std::vector<int64_t> graph_dflops(const Graph& g, const std::vector<GraphSlot>& slots);
 /// The graph as a file (the format read_graph reads).
 nlohmann::json graph_to_json(const Graph& g);
 
