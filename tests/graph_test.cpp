@@ -290,3 +290,27 @@ TEST(Graph, DflopsEqualsTheCentralDifference) {
   // the SE convs 4 + 4, down's input 9*(32/4)*256, and the tied ops without weights 0.
   EXPECT_EQ(d[0], 27 * 1024 + 2 * 144 * 1024 + 8 + 9 * 8 * 256);
 }
+
+// "min_channels" gives a slot its least width (raised to the slot's multiple); a width under it names the slot.
+TEST(Graph, MinChannelsBoundTheSlot) {
+  json doc = tiny();
+  doc["min_channels"] = {{"bn", 6}};  // any op of the slot may carry it
+  const Graph g = parse_graph(doc, "min.json");
+  const std::vector<GraphSlot> slots = graph_slots(g);
+  ASSERT_EQ(slots.size(), 1u);
+  EXPECT_EQ(slots[0].min, 6);
+  EXPECT_EQ(graph_cost(with_widths(g, slots, {6})).flops, 3 * 9 * 6 * 64 + 6 * 4);
+  try {
+    with_widths(g, slots, {5});
+    ADD_FAILURE() << "5 is under the minimum";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("slot 'conv' = 5: expected a multiple of 1 in 6..65536"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(parse_graph(graph_to_json(g), "again.json").min_channels.at("bn"), 6);  // written back
+  for (const json& bad : {json{{"nope", 2}}, json{{"bn", 0}}, json{3}}) {
+    json d = tiny();
+    d["min_channels"] = bad;
+    EXPECT_THROW(parse_graph(d, "min.json"), ConfigError) << bad.dump();
+  }
+}

@@ -310,7 +310,8 @@ int resolve_input(const std::string& name, const std::map<std::string, int>& ear
 void read_header(Graph& g, const json& doc, const std::string& where) {
   if (!doc.is_object()) fail(where, "expected a JSON object (a netadj graph file)");
   for (auto it = doc.begin(); it != doc.end(); ++it)
-    if (!std::set<std::string>{"format", "version", "input", "ops", "output", "normalize", "fixed"}.count(it.key()))
+    if (!std::set<std::string>{"format", "version", "input", "ops", "output", "normalize", "fixed", "min_channels"}
+             .count(it.key()))
       fail(where, "unknown key \"" + it.key() + "\"");
   if (doc.value("format", json()) != "netadj-graph") fail(where, "\"format\" must be \"netadj-graph\"");
   if (doc.value("version", json()) != kGraphFormatVersion)
@@ -406,6 +407,12 @@ Graph parse_graph(const json& doc, const std::string& where) {
     if (!f.is_string() || !earlier.count(f.get<std::string>()))
       fail(where, "\"fixed\" must list op names; " + f.dump() + " is none");
     g.fixed.push_back(f.get<std::string>());
+  }
+  const json mins = doc.value("min_channels", json::object());
+  if (!mins.is_object()) fail(where, "\"min_channels\" must be an object: {\"op\": least width}");
+  for (auto it = mins.begin(); it != mins.end(); ++it) {
+    if (!earlier.count(it.key())) fail(where, "min_channels: \"" + it.key() + "\" is no op");
+    g.min_channels[it.key()] = OpReader(mins, where + ": min_channels").integer(it.key().c_str(), 1, kMaxChannels, 1);
   }
   return g;
 }
@@ -533,9 +540,13 @@ std::vector<GraphSlot> graph_slots(const Graph& g) {
     if (!sp.searchable(space[i])) continue;
     const int root = sp.find(space[i]);
     auto [it, fresh] = slot_of.emplace(root, slots.size());
-    if (fresh) slots.push_back(GraphSlot{g.ops[i].name, g.ops[i].shape.channels, sp.multiple(root), {}});
-    slots[it->second].ops.push_back(int(i));
+    if (fresh) slots.push_back(GraphSlot{g.ops[i].name, g.ops[i].shape.channels, sp.multiple(root), 1, {}});
+    GraphSlot& slot = slots[it->second];
+    slot.ops.push_back(int(i));
+    auto least = g.min_channels.find(g.ops[i].name);
+    if (least != g.min_channels.end()) slot.min = std::max(slot.min, least->second);
   }
+  for (GraphSlot& s : slots) s.min = (s.min + s.multiple - 1) / s.multiple * s.multiple;
   return slots;
 }
 
@@ -544,9 +555,9 @@ Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std
     throw ConfigError(fmt::format("graph: {} widths given for {} searchable slots", c.size(), slots.size()));
   Graph out = g;
   for (size_t s = 0; s < slots.size(); ++s) {
-    if (c[s] < 1 || c[s] > kMaxChannels || c[s] % slots[s].multiple != 0)
-      throw ConfigError(fmt::format("graph: slot '{}' = {}: expected a multiple of {} in 1..{}", slots[s].name, c[s],
-                                    slots[s].multiple, kMaxChannels));
+    if (c[s] < slots[s].min || c[s] > kMaxChannels || c[s] % slots[s].multiple != 0)
+      throw ConfigError(fmt::format("graph: slot '{}' = {}: expected a multiple of {} in {}..{}", slots[s].name, c[s],
+                                    slots[s].multiple, slots[s].min, kMaxChannels));
     for (int i : slots[s].ops) {
       GraphOp& op = out.ops[size_t(i)];
       if (op.kind != GraphOpKind::kConv2d && op.kind != GraphOpKind::kLinear) continue;
@@ -616,6 +627,7 @@ json graph_to_json(const Graph& g) {
               {"output", g.ops[size_t(g.output)].name}};
   if (g.mean) doc["normalize"] = {{"mean", *g.mean}, {"std", *g.std}};
   if (!g.fixed.empty()) doc["fixed"] = g.fixed;
+  if (!g.min_channels.empty()) doc["min_channels"] = g.min_channels;
   return doc;
 }
 
@@ -671,7 +683,12 @@ json graph_summary_json(const Graph& g) {
       flops += op_cost(g, g.ops[size_t(i)]).flops;
       ops.push_back(g.ops[size_t(i)].name);
     }
-    slots.push_back({{"name", s.name}, {"width", s.width}, {"multiple", s.multiple}, {"flops", flops}, {"ops", ops}});
+    slots.push_back({{"name", s.name},
+                     {"width", s.width},
+                     {"multiple", s.multiple},
+                     {"min", s.min},
+                     {"flops", flops},
+                     {"ops", ops}});
   }
   return {{"flops", total.flops},
           {"params", total.params},

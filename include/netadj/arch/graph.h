@@ -6,6 +6,7 @@
 // so a bad file is one ConfigError (exit 2) naming the file and the node. graph_cost counts its multiply-
 // accumulates and parameters with the same conventions as an ArchSpec (arch/spec.h).
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -73,6 +74,7 @@ struct Graph {
   int output = -1;                               ///< the op whose result is the logits (a vector)
   std::optional<std::vector<double>> mean, std;  ///< the input normalization the weights were trained with
   std::vector<std::string> fixed;                ///< ops whose width the search must not change
+  std::map<std::string, int64_t> min_channels;   ///< op -> the least width the search may give its slot
 };
 
 /// Parses and checks a graph document; `where` names it in errors ("net.json"). ConfigError (exit 2) naming
@@ -87,6 +89,7 @@ struct GraphSlot {
   std::string name;      ///< the group's first op, in file order
   int64_t width = 0;     ///< its width in the file
   int64_t multiple = 1;  ///< every width must be a multiple of this (the groups of the convs it feeds or leaves)
+  int64_t min = 1;       ///< the least width: the largest min_channels of its ops, raised to a multiple
   std::vector<int> ops;  ///< the ops whose output has this width, in file order
 };
 /// The searchable slots, in the order of their first op. Not searchable: the input's width, the output's
@@ -112,7 +115,7 @@ GraphCost graph_cost(const Graph& g);
 /// One op's share of graph_cost (the MACs and parameters of its own weights).
 GraphCost op_cost(const Graph& g, const GraphOp& op);
 /// `netadj flops --graph`: {"flops", "params", "input": [C, R, R], "output", "classes", "slots": [{"name",
-/// "width", "multiple", "flops" (of the slot's own ops), "ops"}]}.
+/// "width", "multiple", "min", "flops" (of the slot's own ops), "ops"}]}.
 nlohmann::json graph_summary_json(const Graph& g);
 
 }  // namespace netadj
