@@ -101,6 +101,9 @@ TEST(Graph, BadFilesNameTheNode) {
       {"a duplicate name", [](json& g) { g["ops"][1]["name"] = "conv"; }, "op 'conv': the name is taken"},
       {"another version", [](json& g) { g["version"] = 2; }, "\"version\" 2 is not supported"},
       {"a negative width", [](json& g) { g["ops"][0]["out"] = -8; }, "\"out\" = -8: expected an integer in 1..65536"},
+      {"a map grown past 8192 by padding",
+       [](json& g) { g["input"]["resolution"] = 8192, g["ops"][0]["padding"] = 64; },
+       "op 'conv' (conv2d): its padding grows the map past 8192x8192"},
       {"normalize per channel",
        [](json& g) {
          g["normalize"] = {{"mean", {0.5}}, {"std", {0.5}}};
@@ -198,6 +201,20 @@ TEST(Graph, SlotsAreTheTiedWidths) {
   cat["ops"][4] = json{{"name", "sum"}, {"op", "relu"}, {"inputs", {"ab"}}};  // no add: c dangles, so drop it
   cat["ops"].erase(3);
   EXPECT_EQ(graph_slots(parse_graph(cat, "cat.json")).size(), 2u);  // a and b, free again
+  // Groups on a concatenation (a channel shuffle, a depthwise conv) would tie its parts: they are fixed.
+  for (const json& grouped : {json{{"name", "shuffle"}, {"op", "channel_shuffle"}, {"inputs", {"ab"}}, {"groups", 2}},
+                              json{{"name", "dw"},
+                                   {"op", "conv2d"},
+                                   {"inputs", {"ab"}},
+                                   {"out", 8},
+                                   {"kernel", 3},
+                                   {"padding", 1},
+                                   {"groups", 8}}}) {
+    json doc2 = cat;
+    doc2["ops"][3] = grouped;
+    doc2["ops"][4]["inputs"] = {grouped["name"]};
+    EXPECT_TRUE(graph_slots(parse_graph(doc2, "grouped.json")).empty()) << grouped.dump();
+  }
 }
 
 // Another width per slot gives a graph whose file PyTorch reads to the same count netadj makes of it.
@@ -307,8 +324,8 @@ TEST(Graph, MinChannelsBoundTheSlot) {
     EXPECT_NE(std::string(e.what()).find("slot 'conv' = 5: expected a multiple of 1 in 6..65536"), std::string::npos)
         << e.what();
   }
-  EXPECT_EQ(parse_graph(graph_to_json(g), "again.json").min_channels.at("bn"), 6);  // written back
-  for (const json& bad : {json{{"nope", 2}}, json{{"bn", 0}}, json{3}}) {
+  EXPECT_EQ(parse_graph(graph_to_json(g), "again.json").min_channels.at("bn"), 6);            // written back
+  for (const json& bad : {json{{"nope", 2}}, json{{"bn", 0}}, json{3}, json{{"conv", 9}}}) {  // 9: over its width
     json d = tiny();
     d["min_channels"] = bad;
     EXPECT_THROW(parse_graph(d, "min.json"), ConfigError) << bad.dump();

@@ -136,6 +136,10 @@ TEST(Records, ResumableRecordsRoundTripFieldByField) {
   EXPECT_TRUE(read_json(dir() + "/fur_partial.json")["layers"].contains("12"));
   EXPECT_FALSE(round_trip(FurProgress{}, "fur_partial_empty").base.has_value());
 
+  CompareRecord longest = compare_sample();
+  longest.entries[2] = entry(std::string(100, 'n'), "random", 3);  // the longest name, its runs longer still
+  EXPECT_EQ(round_trip(longest, "compare_long").entries[2].runs[0], "runs/" + std::string(100, 'n') + "_s1");
+
   CompareRecord cr = compare_sample();
   cr.entries[1].mean = 0.5;  // derived values are written, never read back
   const std::string path = dir() + "/compare.json";

@@ -254,6 +254,8 @@ GraphShape infer_shape(const GraphOp& op, const std::vector<GraphShape>& in, con
              fmt::format("groups = {} must divide its {} input and {} output channels", op.groups, x.channels, op.out));
       const int64_t r = window_out(x.res, op.kernel, op.stride, op.padding, op.dilation, false);
       if (r < 1) fail(at, fmt::format("kernel {} does not fit its {} input", op.kernel, shape_str(x)));
+      if (r > kMaxResolution)
+        fail(at, fmt::format("its padding grows the map past {}x{}", kMaxResolution, kMaxResolution));
       return {op.out, r};
     }
     case GraphOpKind::kMaxPool:
@@ -261,6 +263,8 @@ GraphShape infer_shape(const GraphOp& op, const std::vector<GraphShape>& in, con
       need_map(x);
       const int64_t r = window_out(x.res, op.kernel, op.stride, op.padding, 1, op.ceil_mode);
       if (r < 1) fail(at, fmt::format("kernel {} does not fit its {} input", op.kernel, shape_str(x)));
+      if (r > kMaxResolution)
+        fail(at, fmt::format("its padding grows the map past {}x{}", kMaxResolution, kMaxResolution));
       return {x.channels, r};
     }
     case GraphOpKind::kAdaptiveAvgPool:
@@ -271,7 +275,7 @@ GraphShape infer_shape(const GraphOp& op, const std::vector<GraphShape>& in, con
       return {x.channels, op.keepdim ? 1 : 0};
     case GraphOpKind::kFlatten: {
       need_map(x);
-      const int64_t f = x.channels * x.res * x.res;
+      const int64_t f = x.res > kMaxFeatures / x.channels / x.res ? kMaxFeatures + 1 : x.channels * x.res * x.res;
       if (f > kMaxFeatures) fail(at, fmt::format("flattens {} into more than 2^31 features", shape_str(x)));
       return {f, 0};
     }
@@ -358,6 +362,10 @@ void check_used(const Graph& g, const std::string& where) {
 
 }  // namespace
 
+namespace {
+void parse_tail(Graph& g, const json& doc, const std::string& where, const std::map<std::string, int>& earlier);
+}  // namespace
+
 Graph parse_graph(const json& doc, const std::string& where) {
   Graph g;
   read_header(g, doc, where);
@@ -403,6 +411,14 @@ Graph parse_graph(const json& doc, const std::string& where) {
     fail(where, fmt::format("output '{}' is a {} map: the logits must be a vector (flatten, mean or linear)",
                             out.get<std::string>(), shape_str(g.ops[size_t(g.output)].shape)));
   check_used(g, where);
+  parse_tail(g, doc, where, earlier);
+  return g;
+}
+
+namespace {
+
+// "fixed" and "min_channels"; a least width above a slot's width in the file is refused.
+void parse_tail(Graph& g, const json& doc, const std::string& where, const std::map<std::string, int>& earlier) {
   for (const json& f : doc.value("fixed", json::array())) {
     if (!f.is_string() || !earlier.count(f.get<std::string>()))
       fail(where, "\"fixed\" must list op names; " + f.dump() + " is none");
@@ -414,8 +430,13 @@ Graph parse_graph(const json& doc, const std::string& where) {
     if (!earlier.count(it.key())) fail(where, "min_channels: \"" + it.key() + "\" is no op");
     g.min_channels[it.key()] = OpReader(mins, where + ": min_channels").integer(it.key().c_str(), 1, kMaxChannels, 1);
   }
-  return g;
+  for (const GraphSlot& s : graph_slots(g))
+    if (s.min > s.width)
+      fail(where, fmt::format("min_channels: slot '{}' may not go under {} (a multiple of {}), but is {} wide here",
+                              s.name, s.min, s.multiple, s.width));
 }
+
+}  // namespace
 
 Graph read_graph(const std::string& path) { return parse_graph(read_json(path), path); }
 
@@ -448,6 +469,9 @@ class Spaces {
   }
   void fix(int s) { fixed_[size_t(find(s))] = true; }
   bool is_fixed(int s) { return fixed_[size_t(find(s))]; }
+  void join_if_derived(int s) {
+    if (derived_[size_t(find(s))]) joined_.push_back(find(s));
+  }
   void need_multiple(int s, int64_t m) {
     const int r = find(s);
     multiple_[size_t(r)] = std::lcm(multiple_[size_t(r)], m);
@@ -488,6 +512,10 @@ std::vector<int> assign_spaces(const Graph& g, Spaces& sp) {
     const GraphOp& op = g.ops[i];
     const int in = of(op.inputs[0]);
     space[i] = in;  // BN, activations, pooling, mean, dropout, identity keep their input's width
+    // Groups on a concatenation's width (a grouped or depthwise conv, a channel shuffle) would need its parts
+    // to move together: they are fixed instead, as for a concatenation tied by an add.
+    if ((op.kind == GraphOpKind::kConv2d && op.groups > 1) || op.kind == GraphOpKind::kChannelShuffle)
+      sp.join_if_derived(in);
     switch (op.kind) {
       case GraphOpKind::kConv2d:
         if (depthwise(g, op)) break;

@@ -275,7 +275,8 @@ void check(const CompareEntry& e, size_t seeds) {
     const std::string& r = e.runs[s];
     const std::string suffix = "_s" + std::to_string(s + 1);
     require(r.rfind("runs/", 0) == 0 && r.size() > suffix.size() + 5 &&
-                r.compare(r.size() - suffix.size(), suffix.size(), suffix) == 0 && valid_entry_name(r.substr(5)),
+                r.compare(r.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+                valid_entry_name(r.substr(5, r.size() - 5 - suffix.size())),
             where + "run '" + r + "' is not runs/<name>" + suffix);
   }
   for (double a : e.test_top1) require(a >= 0 && a <= 1, where + "test_top1 holds a value outside 0..1");
