@@ -2,8 +2,10 @@
 // one is refused with exit 3 naming the file and what is wrong (exit 2 for another schema_version).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <functional>
+#include <limits>
 
 #include "netadj/run/records.h"
 #include "netadj/train/checkpoint.h"
@@ -123,6 +125,16 @@ TEST(Records, ResumableRecordsRoundTripFieldByField) {
   EXPECT_EQ(c.partial->seconds, 4.25);
   EXPECT_EQ(c.partial->seen, 544);
   EXPECT_EQ(c.partial->device_type, "cpu");
+  // A non-finite value (an evaluation loss that overflowed, a NaN loss sum saved by a signal) is written as
+  // null and read back as NaN, so such a checkpoint still resumes.
+  CheckpointRecord nan = checkpoint_sample();
+  nan.history[0].val.loss = std::numeric_limits<double>::infinity();
+  nan.partial->loss_sum = std::nan("");
+  write_record(dir() + "/nan.json", json(nan));
+  const CheckpointRecord nan_back = read_record_as<CheckpointRecord>(dir() + "/nan.json");
+  EXPECT_TRUE(std::isnan(nan_back.history[0].val.loss));
+  EXPECT_TRUE(std::isnan(nan_back.partial->loss_sum));
+  EXPECT_EQ(nan_back.partial->step, 17);
   CheckpointRecord whole = checkpoint_sample();
   whole.partial.reset();
   EXPECT_FALSE(round_trip(whole, "checkpoint_whole").partial.has_value());

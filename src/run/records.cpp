@@ -77,6 +77,9 @@ void read_value(const char* key, const json& j, T& v) {
     if (j.is_number() && !fits)
       throw RecordValueError(std::string(key) + " = " + j.dump() + ": not an integer in range");
     j.get_to(v);  // a non-number throws json::type_error
+  } else if constexpr (std::is_floating_point_v<T>) {
+    // JSON has no NaN or infinity: the writer gives null for them (a loss that overflowed), read back as NaN.
+    v = j.is_null() ? std::numeric_limits<T>::quiet_NaN() : j.get<T>();
   } else if constexpr (is_int_map<T>::value) {
     if (!j.is_object()) throw RecordValueError(std::string(key) + ": expected an object, got " + j.type_name());
     v.clear();
