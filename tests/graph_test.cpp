@@ -31,6 +31,20 @@ json tiny() {
     "output": "fc"})");
 }
 
+// tiny() with a depthwise 3x3 conv (8 groups of one channel) between the conv and the BatchNorm.
+json tiny_depthwise() {
+  json doc = tiny();
+  doc["ops"].insert(doc["ops"].begin() + 1, json{{"name", "dw"},
+                                                 {"op", "conv2d"},
+                                                 {"inputs", {"conv"}},
+                                                 {"out", 8},
+                                                 {"kernel", 3},
+                                                 {"padding", 1},
+                                                 {"groups", 8}});
+  doc["ops"][2]["inputs"] = {"dw"};
+  return doc;
+}
+
 }  // namespace
 
 TEST(Graph, TinyNetworkCountsByHand) {
@@ -164,15 +178,7 @@ TEST(Graph, SlotsAreTheTiedWidths) {
     EXPECT_NE(std::find(stem_ops.begin(), stem_ops.end(), tied), stem_ops.end()) << tied;
 
   // A depthwise conv shares its input's slot; "fixed" takes a slot (and what it is tied to) out.
-  json doc = tiny();
-  doc["ops"].insert(doc["ops"].begin() + 1, json{{"name", "dw"},
-                                                 {"op", "conv2d"},
-                                                 {"inputs", {"conv"}},
-                                                 {"out", 8},
-                                                 {"kernel", 3},
-                                                 {"padding", 1},
-                                                 {"groups", 8}});
-  doc["ops"][2]["inputs"] = {"dw"};
+  json doc = tiny_depthwise();
   Graph d = parse_graph(doc, "dw.json");
   ASSERT_EQ(graph_slots(d).size(), 1u);
   EXPECT_EQ(graph_slots(d)[0].ops.size(), 4u);  // conv, dw, bn and the mean over H and W
@@ -290,15 +296,7 @@ TEST(Graph, DflopsEqualsTheCentralDifference) {
     EXPECT_GT(d[l], 0) << slots[l].name;
   }
   // A depthwise conv costs k^2 R^2 per channel of its slot: conv 27*64 + depthwise 9*64 + the classifier 4.
-  json doc = tiny();
-  doc["ops"].insert(doc["ops"].begin() + 1, json{{"name", "dw"},
-                                                 {"op", "conv2d"},
-                                                 {"inputs", {"conv"}},
-                                                 {"out", 8},
-                                                 {"kernel", 3},
-                                                 {"padding", 1},
-                                                 {"groups", 8}});
-  doc["ops"][2]["inputs"] = {"dw"};
+  const json doc = tiny_depthwise();
   const Graph dw = parse_graph(doc, "dw.json");
   const std::vector<GraphSlot> dw_slots = graph_slots(dw);
   EXPECT_EQ(graph_dflops(dw, dw_slots), (std::vector<int64_t>{27 * 64 + 9 * 64 + 4}));
