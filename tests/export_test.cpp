@@ -20,27 +20,22 @@ using nlohmann::json;
 namespace {
 
 ArchSpec spec_of(const std::string& arch) {
-  ModelOptions m;
-  m.arch = arch;
-  m.depth = find_arch(arch).typical_depth;
-  m.num_classes = 10;
+  ModelOptions m = registry_model(arch);
   // ImageNet families at 64x64 keep the test fast; the graph is the same at any resolution.
-  return build_spec(m, find_arch(arch).default_resolution > 64 ? 64 : 32);
+  return build_spec(m, design_resolution(m) > 64 ? 64 : 32);
 }
 
 // Another shape of the same family: random widths (so shortcuts pad and, with local padding, narrow) at a
 // resolution that leaves odd feature maps before pooling (ceil mode).
 ArchSpec odd_spec_of(const std::string& arch, uint64_t seed) {
-  ModelOptions m;
-  m.arch = arch;
-  m.depth = find_arch(arch).typical_depth;
-  m.num_classes = 10;
+  ModelOptions m = registry_model(arch);
   m.padding = Padding::kLocal;
   std::mt19937 rng{uint32_t(seed)};
   std::uniform_real_distribution<double> f(0.5, 1.5);
   std::vector<int64_t> c = default_channels(m);
   for (auto& v : c) v = std::max<int64_t>(1, std::llround(double(v) * f(rng)));
-  return build_spec(m, find_arch(arch).default_resolution > 64 ? 62 : 34, c);
+  const int res = design_resolution(m) > 64 ? 62 : 34;
+  return build_spec(m, res, on_slot_grid(build_spec(m, res), c));
 }
 
 // Every op kind and flag the families use, and some they do not yet: a conv with bias and BN, a depthwise
@@ -185,9 +180,15 @@ TEST_P(ExportEveryArch, FoldingRemovesEveryBatchNorm) {
   for (const auto& m : net->modules(false))
     if (m->as<torch::nn::BatchNorm2dImpl>()) ++bns;
   torch::jit::Module plain = to_torchscript(*net, false), folded = to_torchscript(*net, true);
-  int preact = 0;  // pre-activation BNs (DenseNet's convs, the pre-pool BN) become a scale and a shift
-  for (const Op& op : s.ops)
-    preact += (op.kind == OpKind::kConv && op.preact) || (op.kind == OpKind::kGlobalPool && op.bn);
+  // Pre-activation BNs (DenseNet's convs, the pre-pool BN) become a scale and a shift, as does a network file's
+  // BN that does not follow a conv it alone reads (the example's after a concatenation).
+  int preact = 0;
+  for (size_t i = 0; i < s.ops.size(); ++i) {
+    const Op& op = s.ops[i];
+    const Op& in = s.ops[size_t(op.inputs.empty() ? 0 : op.inputs[0])];
+    preact += (op.kind == OpKind::kConv && op.preact) || (op.kind == OpKind::kGlobalPool && op.bn) ||
+              (op.kind == OpKind::kBatchNorm && in.kind != OpKind::kConv);
+  }
   EXPECT_EQ(count(plain, "_bn_rm") + count(plain, "_pre_rm"), bns) << GetParam();
   EXPECT_EQ(count(folded, "_rm") + count(folded, "_rv"), 0) << GetParam();
   EXPECT_EQ(count(folded, "_pre_s"), preact) << GetParam();

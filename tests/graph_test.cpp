@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <functional>
+#include <random>
 #include <sstream>
 
 #include "build_paths.h"
 #include "cli_util.h"
 #include "netadj/arch/graph.h"
+#include "netadj/arch/model.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "test_util.h"
@@ -328,4 +330,69 @@ TEST(Graph, MinChannelsBoundTheSlot) {
     d["min_channels"] = bad;
     EXPECT_THROW(parse_graph(d, "min.json"), ConfigError) << bad.dump();
   }
+}
+
+namespace {
+std::string config_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no ConfigError)";
+}
+
+ModelOptions graph_model(const json& doc) {
+  ModelOptions m;
+  m.arch = "graph";
+  m.graph = std::make_shared<const json>(doc);
+  const Graph g = parse_graph(doc, "test");
+  m.num_classes = int(g.ops[size_t(g.output)].shape.channels);
+  m.in_channels = int(g.input.channels);
+  return m;
+}
+}  // namespace
+
+// The spec of a network file counts what the file's own count does (MACs, params, dFLOPs/dc), at the file's
+// widths and at other widths and resolutions, and the module built from it has exactly those parameters.
+TEST(GraphSpec, CountsEqualTheFileCountAndTheModule) {
+  for (const json& doc : {read_json(testing_util::example_graph_path()), tiny_depthwise()}) {
+    const ModelOptions m = graph_model(doc);
+    std::mt19937 rng(3);
+    for (int res : {32, 17}) {
+      const Graph file = model_graph(m, res);
+      const std::vector<GraphSlot> slots = graph_slots(file);
+      std::vector<int64_t> c;
+      for (const GraphSlot& s : slots) c.push_back(s.width);
+      for (int trial = 0; trial < 3; ++trial) {
+        const Graph g = with_widths(file, slots, c);
+        const ArchSpec s = build_spec(m, res, c);
+        const std::string what = "res " + std::to_string(res) + " widths " + json(c).dump();
+        EXPECT_EQ(spec_flops(s), graph_cost(g).flops) << what;
+        EXPECT_EQ(spec_params(s), graph_cost(g).params) << what;
+        EXPECT_EQ(spec_dflops(s), graph_dflops(g, slots)) << what;
+        GraphNet net(s);
+        EXPECT_EQ(count_parameters(*net), graph_cost(g).params) << what;
+        for (size_t l = 0; l < c.size(); ++l) {
+          const int64_t k = std::uniform_int_distribution<int64_t>(1, 6)(rng);
+          c[l] = std::max(slots[l].min, k * slots[l].multiple);
+        }
+      }
+    }
+  }
+}
+
+// Wrong model options for a file, and a vector off a slot's grid, are config errors naming what is wrong.
+TEST(GraphSpec, ModelOptionsMustAgreeWithTheFile) {
+  ModelOptions m = graph_model(read_json(testing_util::example_graph_path()));
+  m.num_classes = 100;
+  EXPECT_NE(config_error([&] { build_spec(m, 32); }).find("model.num_classes = 100"), std::string::npos);
+  m.num_classes = 10;
+  m.in_channels = 1;
+  EXPECT_NE(config_error([&] { build_spec(m, 32); }).find("model.in_channels = 1"), std::string::npos);
+  m.in_channels = 3;
+  EXPECT_NE(config_error([&] { build_spec(m, 32, {16, 16, 4, 30, 16, 24}); }).find("'down' = 30"), std::string::npos);
+  EXPECT_NE(config_error([&] { build_spec(m, 32, {16, 16}); }).find("2 entries"), std::string::npos);
+  m.graph = nullptr;
+  EXPECT_NE(config_error([&] { build_spec(m, 32); }).find("model.graph"), std::string::npos);
 }

@@ -2,10 +2,13 @@
 // Shared test helpers: a tiny learnable synthetic setup and fresh temporary folders.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "build_paths.h"
 #include "netadj/arch/spec.h"
 #include "netadj/config/config.h"
 #include "netadj/util/fs.h"
@@ -55,6 +58,32 @@ inline std::vector<std::string> registered_names() {
   std::vector<std::string> names;
   for (const auto& a : arch_registry()) names.push_back(a.name);
   return names;
+}
+
+/// The shipped example network file (a residual add, squeeze-excitation, a grouped conv, a concatenation).
+inline std::string example_graph_path() { return std::string(NETADJ_SOURCE_DIR) + "/configs/graphs/small_cnn.json"; }
+
+/// A registered architecture's model at its typical depth with `classes` classes; "graph" is the example
+/// network file (10 classes, whatever `classes` says).
+inline ModelOptions registry_model(const std::string& arch, int classes = 10) {
+  ModelOptions m;
+  m.arch = arch;
+  m.depth = find_arch(arch).typical_depth;
+  m.num_classes = classes;
+  if (arch == "graph") {
+    m.graph = std::make_shared<const nlohmann::json>(read_json(example_graph_path()));
+    m.num_classes = 10;
+  }
+  return m;
+}
+
+/// `c` moved onto the spec's grid: each width rounded to its slot's multiple, at least the slot's least width.
+inline std::vector<int64_t> on_slot_grid(const ArchSpec& s, std::vector<int64_t> c) {
+  for (size_t l = 0; l < c.size() && l < s.layers.size(); ++l) {
+    const int64_t m = s.layers[l].multiple;
+    c[l] = std::max({m * ((c[l] + m / 2) / m), s.layers[l].min, m});
+  }
+  return c;
 }
 
 /// An empty folder under the test temp dir, named after `name`.

@@ -41,8 +41,27 @@ std::string fit_channels(const std::string& x, int64_t have, int64_t want) {
 }
 
 std::string conv_call(const std::string& x, size_t i, const Op& op, int64_t groups, bool has_bias) {
-  return fmt::format("torch.conv2d({}, {}, {}, {}, {}, [1, 1], {})", x, attr(i, "w"), has_bias ? attr(i, "b") : "None",
-                     pair(op.stride), pair(op.pad), groups);
+  return fmt::format("torch.conv2d({}, {}, {}, {}, {}, {}, {})", x, attr(i, "w"), has_bias ? attr(i, "b") : "None",
+                     pair(op.stride), pair(op.pad), pair(op.dilation), groups);
+}
+
+const char* py_bool(bool b) { return b ? "True" : "False"; }
+
+// A network file's BatchNorm op folds into the conv before it when it is that conv's only reader.
+int folds_into(const ArchSpec& spec, size_t bn) {
+  const Op& op = spec.ops[bn];
+  if (op.kind != OpKind::kBatchNorm || spec.ops[size_t(op.inputs[0])].kind != OpKind::kConv) return -1;
+  for (size_t j = 0; j < spec.ops.size(); ++j)
+    if (j != bn && std::count(spec.ops[j].inputs.begin(), spec.ops[j].inputs.end(), op.inputs[0]) > 0) return -1;
+  return op.inputs[0];
+}
+
+// The BatchNorm op that folds into conv `conv`, or -1.
+int folded_bn_of(const ArchSpec& spec, size_t conv) {
+  for (size_t j = conv + 1; j < spec.ops.size(); ++j)
+    if (spec.ops[j].kind == OpKind::kBatchNorm && spec.ops[j].inputs[0] == int(conv))
+      return folds_into(spec, j) == int(conv) ? int(j) : -1;
+  return -1;
 }
 
 std::vector<std::string> conv_lines(const ArchSpec& spec, size_t i, bool fold_bn) {
@@ -55,7 +74,9 @@ std::vector<std::string> conv_lines(const ArchSpec& spec, size_t i, bool fold_bn
     out.push_back(fmt::format("{} = torch.relu({})", v, batch_norm(in, i, "pre_", fold_bn)));
     x = v;
   }
-  out.push_back(fmt::format("{} = {}", v, conv_call(x, i, op, op.depthwise ? in_w : 1, op.bias || (fold_bn && op.bn))));
+  out.push_back(fmt::format("{} = {}", v,
+                            conv_call(x, i, op, op.depthwise ? in_w : op.groups,
+                                      op.bias || (fold_bn && (op.bn || folded_bn_of(spec, i) >= 0)))));
   if (op.bn && !fold_bn) out.push_back(fmt::format("{} = {}", v, batch_norm(v, i, "bn_", false)));
   if (op.relu) out.push_back(fmt::format("{} = torch.relu({})", v, v));
   return out;
@@ -65,10 +86,54 @@ std::vector<std::string> add_lines(const ArchSpec& spec, size_t i) {
   const Op& op = spec.ops[i];
   const std::string v = var(i);
   const size_t a = size_t(op.inputs[0]), b = size_t(op.inputs[1]);
-  std::vector<std::string> out{fmt::format("{} = {} + {}", v, fit_channels(var(a), spec.ops[a].out.value, op.out.value),
-                                           fit_channels(var(b), spec.ops[b].out.value, op.out.value))};
+  std::string sum = fmt::format("{} + {}", fit_channels(var(a), spec.ops[a].out.value, op.out.value),
+                                fit_channels(var(b), spec.ops[b].out.value, op.out.value));
+  for (size_t k = 2; k < op.inputs.size(); ++k) sum += " + " + var(size_t(op.inputs[k]));
+  std::vector<std::string> out{fmt::format("{} = {}", v, sum)};
   if (op.relu) out.push_back(fmt::format("{} = torch.relu({})", v, v));
   return out;
+}
+
+std::string activation_expr(Activation a, const std::string& x) {
+  switch (a) {
+    case Activation::kRelu:
+      return fmt::format("torch.relu({})", x);
+    case Activation::kRelu6:
+      return fmt::format("torch.hardtanh({}, 0.0, 6.0)", x);
+    case Activation::kSilu:
+      return fmt::format("torch.silu({})", x);
+    case Activation::kHardswish:
+      return fmt::format("torch.hardswish({})", x);
+    case Activation::kHardsigmoid:
+      return fmt::format("torch.hardsigmoid({})", x);
+    case Activation::kSigmoid:
+      return fmt::format("torch.sigmoid({})", x);
+    case Activation::kGelu:
+      return fmt::format("torch.gelu({})", x);
+  }
+  return x;
+}
+
+// A network file's op (eval mode: dropout and stochastic depth are the identity).
+std::string file_op_expr(const ArchSpec& spec, size_t i, bool fold_bn) {
+  const Op& op = spec.ops[i];
+  const std::string in = var(size_t(op.inputs[0]));
+  switch (op.kind) {
+    case OpKind::kBatchNorm:
+      return fold_bn && folds_into(spec, i) >= 0 ? in : batch_norm(in, i, "pre_", fold_bn);
+    case OpKind::kActivation:
+      return activation_expr(op.act, in);
+    case OpKind::kMul:
+      return fmt::format("{} * {}", in, var(size_t(op.inputs[1])));
+    case OpKind::kFlatten:
+      return fmt::format("{}.flatten(1)", in);
+    case OpKind::kAdaptivePool:
+      return fmt::format("torch.adaptive_avg_pool2d({}, {})", in, pair(op.output_size));
+    case OpKind::kShuffle:
+      return fmt::format("torch.channel_shuffle({}, {})", in, op.groups);
+    default:
+      return in;
+  }
 }
 
 // The lines that compute op i into v<i> (the same walk as GraphNetImpl::apply).
@@ -89,21 +154,25 @@ std::vector<std::string> op_lines(const ArchSpec& spec, size_t i, bool fold_bn) 
       return {fmt::format("{} = torch.cat([{}], 1)", v, fmt::join(parts, ", "))};
     }
     case OpKind::kAvgPool:
-      return {fmt::format("{} = torch.avg_pool2d({}, {}, {}, [0, 0], True)", v, in, pair(op.kernel), pair(op.stride))};
+      return {fmt::format("{} = torch.avg_pool2d({}, {}, {}, {}, {}, True)", v, in, pair(op.kernel), pair(op.stride),
+                          pair(op.pad), py_bool(op.ceil))};
     case OpKind::kMaxPool:
-      return {
-          fmt::format("{} = torch.max_pool2d({}, {}, {}, {})", v, in, pair(op.kernel), pair(op.stride), pair(op.pad))};
+      return {fmt::format("{} = torch.max_pool2d({}, {}, {}, {}, [1, 1], {})", v, in, pair(op.kernel), pair(op.stride),
+                          pair(op.pad), py_bool(op.ceil))};
     case OpKind::kGlobalPool: {
       std::string x = op.bn ? fmt::format("torch.relu({})", batch_norm(in, i, "pre_", fold_bn)) : in;
-      return {fmt::format("{} = {}.mean([2, 3], True)", v, x)};
+      return {fmt::format("{} = {}.mean([2, 3], {})", v, x, py_bool(op.keepdim))};
     }
     case OpKind::kLinear:
-      return {fmt::format("{} = torch.linear({}.flatten(1), {}, {})", v, in, attr(i, "w"), attr(i, "b"))};
+      return {fmt::format("{} = torch.linear({}.flatten(1), {}, {})", v, in, attr(i, "w"),
+                          op.bias ? attr(i, "b") : "None")};
     case OpKind::kSqueezeExcite:
       return {fmt::format("{}_s = torch.relu(torch.conv2d({}.mean([2, 3], True), {}, {}))", v, in, attr(i, "se_rw"),
                           attr(i, "se_rb")),
               fmt::format("{} = {} * torch.sigmoid(torch.conv2d({}_s, {}, {}))", v, in, v, attr(i, "se_ew"),
                           attr(i, "se_eb"))};
+    default:
+      return {fmt::format("{} = {}", v, file_op_expr(spec, i, fold_bn))};
   }
   return {};
 }
@@ -148,10 +217,16 @@ class Registrar {
   size_t i_;
 };
 
-void register_conv(Registrar& r, const Op& op, const GraphNetImpl::Node& n, bool fold_bn) {
+// `next_bn`: a network file's BatchNorm op that folds into this conv (null: none).
+void register_conv(Registrar& r, const Op& op, const GraphNetImpl::Node& n, bool fold_bn,
+                   const torch::nn::BatchNorm2d& next_bn) {
   if (op.preact) r.pre_bn(n.pre_bn, fold_bn);
   torch::Tensor w = n.conv->weight, b = op.bias ? n.conv->bias : torch::Tensor();
-  if (op.bn && fold_bn) {
+  if (next_bn && fold_bn) {
+    Folded f = fold(next_bn);
+    b = (b.defined() ? b * f.scale : torch::zeros_like(f.shift)) + f.shift;
+    w = w * f.scale.view({-1, 1, 1, 1});
+  } else if (op.bn && fold_bn) {
     Folded f = fold(n.bn);
     b = (b.defined() ? b * f.scale : torch::zeros_like(f.shift)) + f.shift;
     w = w * f.scale.view({-1, 1, 1, 1});
@@ -168,14 +243,18 @@ void register_op(torch::jit::Module& m, const GraphNetImpl& net, size_t i, bool 
   Registrar r(m, i);
   switch (op.kind) {
     case OpKind::kConv:
-      register_conv(r, op, n, fold_bn);
+      register_conv(r, op, n, fold_bn,
+                    folded_bn_of(net.spec(), i) >= 0 ? net.node(size_t(folded_bn_of(net.spec(), i))).bn : nullptr);
       break;
     case OpKind::kGlobalPool:
       if (op.bn) r.pre_bn(n.pre_bn, fold_bn);
       break;
     case OpKind::kLinear:
       r.tensor("w", n.fc->weight);
-      r.tensor("b", n.fc->bias);
+      if (op.bias) r.tensor("b", n.fc->bias);
+      break;
+    case OpKind::kBatchNorm:
+      if (!fold_bn || folds_into(net.spec(), i) < 0) r.pre_bn(n.bn, fold_bn);
       break;
     case OpKind::kSqueezeExcite:
       r.tensor("se_rw", n.se_reduce->weight);

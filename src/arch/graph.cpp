@@ -366,9 +366,10 @@ namespace {
 void parse_tail(Graph& g, const json& doc, const std::string& where, const std::map<std::string, int>& earlier);
 }  // namespace
 
-Graph parse_graph(const json& doc, const std::string& where) {
+Graph parse_graph(const json& doc, const std::string& where, int resolution) {
   Graph g;
   read_header(g, doc, where);
+  if (resolution > 0) g.input.res = std::min(resolution, kMaxResolution);
   const json ops = doc.value("ops", json());
   if (!ops.is_array() || ops.empty() || ops.size() > 100000) fail(where, "\"ops\" must be a list of 1..100000 ops");
   std::set<std::string> all;

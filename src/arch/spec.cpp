@@ -4,6 +4,7 @@
 #include <map>
 
 #include "netadj/arch/builder.h"
+#include "netadj/arch/graph.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"
 
@@ -133,7 +134,9 @@ int SpecBuilder::avg_pool(int in, int kernel, int stride) {
   if (res < 1)
     throw ConfigError(spec_.arch + ": input resolution " + std::to_string(spec_.resolution) +
                       " is too small (pooling after " + op(in).name + " leaves no pixels)");
-  return push(pool_op(OpKind::kAvgPool, op(in), in, ".avgpool", kernel, stride, res));
+  Op o = pool_op(OpKind::kAvgPool, op(in), in, ".avgpool", kernel, stride, res);
+  o.ceil = true;
+  return push(std::move(o));
 }
 
 int SpecBuilder::max_pool(int in, int kernel, int stride, int pad) {
@@ -212,7 +215,7 @@ OpCost op_cost(const ArchSpec& s, const Op& op) {
     case OpKind::kConv: {
       const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
       int64_t k2 = int64_t(op.kernel) * op.kernel;
-      int64_t cin_per_group = op.depthwise ? 1 : in.value;
+      int64_t cin_per_group = op.depthwise ? 1 : in.value / op.groups;
       c.flops = fit(Wide(k2) * cin_per_group * op.out.value * op.res * op.res);
       c.params = fit(Wide(k2) * cin_per_group * op.out.value + (op.bias ? op.out.value : 0) +
                      (op.bn ? 2 * Wide(op.out.value) : 0) + (op.preact ? 2 * Wide(in.value) : 0));
@@ -221,9 +224,12 @@ OpCost op_cost(const ArchSpec& s, const Op& op) {
     case OpKind::kLinear: {
       const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
       c.flops = fit(Wide(in.value) * op.out.value);
-      c.params = fit(Wide(in.value) * op.out.value + op.out.value);
+      c.params = fit(Wide(in.value) * op.out.value + (op.bias ? op.out.value : 0));
       break;
     }
+    case OpKind::kBatchNorm:
+      c.params = fit(2 * Wide(op.out.value));
+      break;
     case OpKind::kSqueezeExcite:
       // Two 1x1 convolutions (with bias) on the pooled 1x1 map.
       c.flops = fit(2 * Wide(op.out.value) * op.se_width);
@@ -263,8 +269,8 @@ std::vector<int64_t> spec_dflops(const ArchSpec& s) {
       if (op.depthwise) {
         add_terms(op.out, base);
       } else {
-        add_terms(in, base * op.out.value);
-        add_terms(op.out, base * in.value);
+        add_terms(in, base * (op.out.value / op.groups));
+        add_terms(op.out, base * (in.value / op.groups));
       }
     } else if (op.kind == OpKind::kLinear) {
       add_terms(s.ops[static_cast<size_t>(op.inputs[0])].out, op.out.value);
@@ -288,14 +294,19 @@ const ArchInfo& find_arch(const std::string& name) {
   throw ConfigError("model.arch = \"" + name + "\": unknown model; known: " + known);
 }
 
-int resolve_resolution(const ModelOptions& m, int data_resolution) {
-  if (m.resolution > 0) return m.resolution;
-  if (data_resolution > 0) return data_resolution;
+int design_resolution(const ModelOptions& m) {
+  if (m.arch == "graph") return int(model_graph(m).input.res);
   return find_arch(m.arch).default_resolution;
 }
 
+int resolve_resolution(const ModelOptions& m, int data_resolution) {
+  if (m.resolution > 0) return m.resolution;
+  if (data_resolution > 0) return data_resolution;
+  return design_resolution(m);
+}
+
 bool far_from_design(const ModelOptions& m, int resolution) {
-  int design = find_arch(m.arch).default_resolution;
+  int design = design_resolution(m);
   return 2 * resolution < design || resolution > 2 * design;
 }
 
@@ -304,12 +315,11 @@ void warn_if_far_from_design(const ModelOptions& m, int resolution) {
   logger()->warn(
       "{} is designed for {}x{} inputs but is built for {}x{}: its FLOPs and accuracy will not match the "
       "paper's (set model.resolution, or use a dataset of that size)",
-      m.arch, find_arch(m.arch).default_resolution, find_arch(m.arch).default_resolution, resolution, resolution);
+      m.arch, design_resolution(m), design_resolution(m), resolution, resolution);
 }
 
 std::vector<int64_t> default_channels(const ModelOptions& m) {
-  const ArchInfo& a = find_arch(m.arch);
-  return a.build(m, {}, a.default_resolution).channels;
+  return find_arch(m.arch).build(m, {}, design_resolution(m)).channels;
 }
 
 ArchSpec build_spec(const ModelOptions& m, int resolution, const std::vector<int64_t>& channels) {

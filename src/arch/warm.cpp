@@ -353,6 +353,8 @@ Map derived_map(const ArchSpec& a, const Op& op, const std::vector<Map>& maps, s
 
 std::vector<Map> warm_channel_maps(GraphNet& from, const ArchSpec& to, const WarmMapOptions& o) {
   const ArchSpec& a = from->spec();
+  if (a.arch == "graph" || to.arch == "graph")
+    throw ConfigError("search.warm_start: not supported yet for a network file (model.arch \"graph\"); set it false");
   check_same_architecture(a, to);
   std::vector<Map> maps(to.ops.size());
   map_convolutions(*from, to, o, maps);

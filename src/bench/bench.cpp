@@ -180,7 +180,8 @@ json bench_rescale(const Config& cfg, int steps) {
   SearchOptions exact = cfg.search, reference = cfg.search;
   exact.rescale = RescaleMode::kExact;
   reference.rescale = RescaleMode::kReference;
-  const bool with_reference = cfg.search.channel_multiple == 1;
+  const ChannelGrid grid = channel_grid(cfg.search, build_spec(cfg.model, res, c0));
+  const bool with_reference = std::all_of(grid.multiple.begin(), grid.multiple.end(), [](int64_t m) { return m == 1; });
   struct Acc {
     double max_err = 0, sum_err = 0, seconds = 0;
     int within = 0;
@@ -192,7 +193,7 @@ json bench_rescale(const Config& cfg, int steps) {
     for (auto& v : fur) v = u(rng);
     auto run = [&](const SearchOptions& s, Acc& acc) {
       auto t0 = Clock::now();
-      Adjustment a = adjust_channels(c, c0, fur, {}, 0, s, cost, b0);
+      Adjustment a = adjust_channels(c, c0, fur, {}, 0, s, cost, b0, grid);
       acc.seconds += seconds_since(t0);
       double e = std::abs(a.rescaled.rel_error);
       acc.max_err = std::max(acc.max_err, e);

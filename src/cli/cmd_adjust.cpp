@@ -39,11 +39,12 @@ int run_adjust(const AdjustArgs& a) {
   std::vector<int64_t> init = a.init.empty() ? default_channels(cfg.model) : read_channel_file(a.init, cfg.model);
   FurValues fur = read_fur_file(a.fur, ch.size());
   if (init.size() != ch.size()) throw ConfigError("--init: length differs from --channels");
-  build_spec(cfg.model, res, ch);  // validates the vector
+  const ArchSpec spec = build_spec(cfg.model, res, ch);  // validates the vector
   CostFn cost = budget_fn(cfg.model, res, cfg.search.budget);
   const char* unit = cfg.search.budget == Budget::kParams ? "params" : "FLOPs";
   int64_t target = cost(init);
-  Adjustment adj = adjust_channels(ch, init, fur.fur, fur.stderr_, a.iteration, cfg.search, cost, target);
+  Adjustment adj = adjust_channels(ch, init, fur.fur, fur.stderr_, a.iteration, cfg.search, cost, target,
+                                   channel_grid(cfg.search, spec));
   if (!a.json) {
     print_adjustment(adj, unit, target);
     return 0;

@@ -146,6 +146,22 @@ class ObjectReader {
       }
     }
   }
+  // A network document: inline, or the path of a file (read now, so the config holds what was read).
+  void field(const char* key, std::shared_ptr<const json>& out) {
+    const json* v = take(key);
+    if (!v || v->is_null()) return;
+    if (v->is_object()) {
+      out = std::make_shared<const json>(*v);
+      return;
+    }
+    if (!v->is_string() || v->get<std::string>().empty())
+      fail(key_path(key), *v, "expected the path of a network file, or the network itself (an object)");
+    std::filesystem::path p = v->get<std::string>();
+    if (!std::filesystem::exists(p) && p.is_relative() && origin_ != "defaults")
+      p = std::filesystem::path(origin_).parent_path() / p;
+    if (!std::filesystem::exists(p)) fail(key_path(key), *v, "network file not found");
+    out = std::make_shared<const json>(read_json(p.string()));
+  }
   template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
   void field(const char* key, E& out) {
     if (const json* v = take(key)) {
@@ -198,6 +214,7 @@ class ObjectWriter {
     j_[key] = v;
   }
   void field(const char* key, const std::vector<int64_t>& v) { j_[key] = v.empty() ? json(nullptr) : json(v); }
+  void field(const char* key, const std::shared_ptr<const json>& v) { j_[key] = v ? *v : json(nullptr); }
   template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
   void field(const char* key, const E& v) {
     j_[key] = enum_name(v);
@@ -225,6 +242,7 @@ void visit_model(V& r, ModelOptions& m) {
   r.field("padding", m.padding);
   r.field("resolution", m.resolution);
   r.field("channels", m.channels);
+  r.field("graph", m.graph);
 }
 
 template <class V>
@@ -368,6 +386,8 @@ void check_model(const Checker& ck, const ModelOptions& m) {
   ck.at_least("model.num_classes", m.num_classes, 2);
   ck.at_least("model.in_channels", m.in_channels, 1);
   ck.at_least("model.resolution", m.resolution, 0);
+  if (m.arch == "graph" && !m.graph) ck.fail("model.graph", nullptr, "model.arch \"graph\" needs a network file");
+  if (m.arch != "graph" && m.graph) ck.fail("model.graph", "...", "a network file needs model.arch = \"graph\"");
   for (size_t i = 0; i < m.channels.size(); ++i)
     if (m.channels[i] < 1)
       ck.fail("model.channels[" + std::to_string(i) + "]", m.channels[i], "channel numbers must be >= 1");

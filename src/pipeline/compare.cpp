@@ -77,7 +77,9 @@ CompareEntry make_entry(std::string name, std::string kind, std::optional<std::s
 // channels share their runs.
 std::vector<CompareEntry> plan_entries(const Config& cfg, int res, const ComparePlan& p) {
   CostFn cost = budget_fn(cfg.model, res, cfg.search.budget);
-  const std::vector<int64_t> c0 = build_spec(cfg.model, res).channels;
+  const ArchSpec spec0 = build_spec(cfg.model, res);
+  const std::vector<int64_t> c0 = spec0.channels;
+  const ChannelGrid grid = channel_grid(cfg.search, spec0);
   const int64_t target = cost(c0);
   std::vector<CompareEntry> entries;
   entries.push_back(make_entry("original", "original", std::nullopt, c0));
@@ -90,8 +92,9 @@ std::vector<CompareEntry> plan_entries(const Config& cfg, int res, const Compare
       std::string name = n > 1 ? kind + std::to_string(i + 1) : kind;
       std::vector<int64_t> c =
           kind == "uniform"
-              ? uniform_control(c0, cost, target, cfg.search)
-              : random_control(c0, cost, target, cfg.search, derive_seed(uint64_t(cfg.runtime.seed), "random", r++));
+              ? uniform_control(c0, cost, target, cfg.search, grid)
+              : random_control(c0, cost, target, cfg.search, derive_seed(uint64_t(cfg.runtime.seed), "random", r++),
+                               kRandomControlSigma, grid);
       entries.push_back(make_entry(name, kind, std::nullopt, c));
     }
   for (size_t i = 0; i < entries.size(); ++i)

@@ -4,8 +4,10 @@
 #include <numeric>
 #include <tuple>
 
+#include "netadj/arch/graph.h"
 #include "netadj/arch/spec.h"
 #include "netadj/search/search.h"
+#include "netadj/util/error.h"
 #include "netadj/util/log.h"
 
 namespace netadj {
@@ -36,6 +38,14 @@ int update_count(const SearchOptions& s, int t, int layers) {
 }
 
 CostFn budget_fn(const ModelOptions& m, int resolution, Budget budget) {
+  if (m.arch == "graph") {  // parsed once: thousands of evaluations per rescaling
+    auto file = std::make_shared<const Graph>(model_graph(m, resolution));
+    auto slots = std::make_shared<const std::vector<GraphSlot>>(graph_slots(*file));
+    return [file, slots, budget](const std::vector<int64_t>& c) {
+      const GraphCost g = graph_cost(with_widths(*file, *slots, c));
+      return budget == Budget::kParams ? g.params : g.flops;
+    };
+  }
   if (budget == Budget::kParams)
     return [m, resolution](const std::vector<int64_t>& c) { return spec_params(build_spec(m, resolution, c)); };
   return [m, resolution](const std::vector<int64_t>& c) { return spec_flops(build_spec(m, resolution, c)); };
@@ -77,6 +87,22 @@ int64_t min_width(int min_channels, int multiple) {
   return m * std::max<int64_t>(1, (int64_t(std::max(min_channels, 1)) + m - 1) / m);
 }
 
+ChannelGrid ChannelGrid::uniform(size_t layers, int multiple, int min_channels) {
+  return {std::vector<int64_t>(layers, std::max(multiple, 1)),
+          std::vector<int64_t>(layers, min_width(min_channels, multiple))};
+}
+
+ChannelGrid channel_grid(const SearchOptions& s, const ArchSpec& spec) {
+  ChannelGrid g;
+  for (const LayerInfo& l : spec.layers) {
+    const int64_t m = std::lcm(int64_t(std::max(s.channel_multiple, 1)), std::max<int64_t>(l.multiple, 1));
+    const int64_t least = std::max<int64_t>({s.min_channels, l.min, 1});
+    g.multiple.push_back(m);
+    g.min.push_back(m * ((least + m - 1) / m));
+  }
+  return g;
+}
+
 namespace {
 
 double relative(int64_t cost, int64_t target) { return (double(cost) - double(target)) / double(target); }
@@ -85,8 +111,8 @@ double relative(int64_t cost, int64_t target) { return (double(cost) - double(ta
 // it ends; the pair phase (one layer widened, one narrowed) reaches gaps smaller than any single step.
 class Corrector {
  public:
-  Corrector(const CostFn& cost, int64_t target, int64_t step, int64_t lo, const std::vector<int>& direction)
-      : cost_(cost), target_(target), step_(step), lo_(lo), dir_(direction) {}
+  Corrector(const CostFn& cost, int64_t target, const ChannelGrid& grid, const std::vector<int>& direction)
+      : cost_(cost), target_(target), grid_(grid), dir_(direction) {}
 
   int run(std::vector<int64_t>& v, int64_t& c, double tol) {
     int steps = 0;
@@ -100,9 +126,10 @@ class Corrector {
  private:
   bool may(size_t l, int sign, const std::vector<int64_t>& v) const {
     if (l < dir_.size() && dir_[l] * sign < 0) return false;  // never against this iteration's move
-    int64_t w = v[l] + sign * step_;
-    return w >= lo_ && w <= kMaxChannels;
+    int64_t w = v[l] + sign * step(l);
+    return w >= grid_.min[l] && w <= kMaxChannels;
   }
+  int64_t step(size_t l) const { return grid_.multiple[l]; }
   int64_t gap(int64_t c) const { return c > target_ ? c - target_ : target_ - c; }
 
   bool single_step(std::vector<int64_t>& v, int64_t& c) {
@@ -112,9 +139,9 @@ class Corrector {
     for (size_t l = 0; l < v.size(); ++l)
       for (int sign : {-1, 1}) {
         if (!may(l, sign, v)) continue;
-        v[l] += sign * step_;
+        v[l] += sign * step(l);
         int64_t ci = cost_(v);
-        v[l] -= sign * step_;
+        v[l] -= sign * step(l);
         if (gap(ci) < best) {
           best = gap(ci);
           best_c = ci;
@@ -123,7 +150,7 @@ class Corrector {
         }
       }
     if (best_sign == 0) return false;
-    v[best_l] += best_sign * step_;
+    v[best_l] += best_sign * step(best_l);
     c = best_c;
     return true;
   }
@@ -137,9 +164,9 @@ class Corrector {
     for (size_t l = 0; l < v.size(); ++l)
       for (int sign : {1, -1}) {
         if (!may(l, sign, v)) continue;
-        v[l] += sign * step_;
+        v[l] += sign * step(l);
         (sign > 0 ? up : down).emplace_back(cost_(v) - c, l);
-        v[l] -= sign * step_;
+        v[l] -= sign * step(l);
       }
     if (up.empty() || down.empty()) return false;
     std::sort(down.begin(), down.end());
@@ -158,11 +185,11 @@ class Corrector {
     bool found = false;
     for (size_t g = 0; g < std::min(kPairChecks, guesses.size()); ++g) {
       const auto& [est, a, b] = guesses[g];
-      v[a] += step_;
-      v[b] -= step_;
+      v[a] += step(a);
+      v[b] -= step(b);
       int64_t ci = cost_(v);
-      v[a] -= step_;
-      v[b] += step_;
+      v[a] -= step(a);
+      v[b] += step(b);
       if (gap(ci) < best) {
         best = gap(ci);
         best_c = ci;
@@ -172,14 +199,15 @@ class Corrector {
       }
     }
     if (!found) return false;
-    v[best_up] += step_;
-    v[best_down] -= step_;
+    v[best_up] += step(best_up);
+    v[best_down] -= step(best_down);
     c = best_c;
     return true;
   }
 
   const CostFn& cost_;
-  const int64_t target_, step_, lo_;
+  const int64_t target_;
+  const ChannelGrid& grid_;
   const std::vector<int>& dir_;
 };
 
@@ -187,15 +215,27 @@ class Corrector {
 
 Rescaled rescale_exact(const std::vector<int64_t>& c, const CostFn& cost, int64_t target, double tol, int multiple,
                        int min_channels, const std::vector<int>& direction) {
-  const int64_t m = std::max(multiple, 1), lo = min_width(min_channels, multiple), hi_w = kMaxChannels / m * m;
+  return rescale_exact(c, cost, target, tol, ChannelGrid::uniform(c.size(), multiple, min_channels), direction);
+}
+
+Rescaled rescale_exact(const std::vector<int64_t>& c, const CostFn& cost, int64_t target, double tol,
+                       const ChannelGrid& grid, const std::vector<int>& direction) {
+  if (grid.multiple.size() != c.size() || grid.min.size() != c.size())
+    throw std::logic_error("rescale_exact: the grid has " + std::to_string(grid.multiple.size()) + " layers, not " +
+                           std::to_string(c.size()));
+  auto hi = [&](size_t i) { return kMaxChannels / grid.multiple[i] * grid.multiple[i]; };
   auto scaled = [&](double s) {
     std::vector<int64_t> v(c.size());
-    for (size_t i = 0; i < c.size(); ++i)
-      v[i] = std::clamp<int64_t>(m * int64_t(round_even(double(c[i]) * s / double(m))), lo, hi_w);
+    for (size_t i = 0; i < c.size(); ++i) {
+      const int64_t m = grid.multiple[i];
+      v[i] = std::clamp<int64_t>(m * int64_t(round_even(double(c[i]) * s / double(m))), grid.min[i], hi(i));
+    }
     return v;
   };
   Rescaled r;
-  const bool on_grid = std::all_of(c.begin(), c.end(), [&](int64_t w) { return w % m == 0 && w >= lo && w <= hi_w; });
+  bool on_grid = true;
+  for (size_t i = 0; i < c.size(); ++i)
+    on_grid = on_grid && c[i] % grid.multiple[i] == 0 && c[i] >= grid.min[i] && c[i] <= hi(i);
   if (on_grid && std::abs(relative(cost(c), target)) <= tol) {  // nothing to do: keep the vector as it is
     r.channels = c;
     r.cost = cost(c);
@@ -215,7 +255,7 @@ Rescaled rescale_exact(const std::vector<int64_t>& c, const CostFn& cost, int64_
   r.channels = take_lo ? a : b;
   r.cost = take_lo ? ca : cb;
   r.scale = take_lo ? s_lo : s_hi;
-  r.corrections = Corrector(cost, target, m, lo, direction).run(r.channels, r.cost, tol);
+  r.corrections = Corrector(cost, target, grid, direction).run(r.channels, r.cost, tol);
   r.rel_error = relative(r.cost, target);
   r.reached = std::abs(r.rel_error) <= tol;
   return r;
@@ -244,13 +284,29 @@ std::pair<std::vector<int64_t>, double> rescale(const std::vector<int64_t>& c, c
   return {scaled(s), s};
 }
 
+namespace {
+
+// The reference rescaling rounds every width to an integer: it cannot keep a layer on a coarser grid.
+void check_reference_grid(const SearchOptions& s, const ChannelGrid& grid) {
+  if (s.rescale != RescaleMode::kReference) return;
+  for (size_t l = 0; l < grid.multiple.size(); ++l)
+    if (grid.multiple[l] > 1)
+      throw ConfigError("search.rescale = reference: layer " + std::to_string(l) + " must stay a multiple of " +
+                        std::to_string(grid.multiple[l]) +
+                        " (a grouped conv), which only search.rescale = exact keeps");
+}
+
+}  // namespace
+
 Adjustment adjust_channels(const std::vector<int64_t>& c, const std::vector<int64_t>& c_init,
                            const std::vector<double>& fur, const std::vector<double>& fur_se, int t,
-                           const SearchOptions& s, const CostFn& cost, int64_t target) {
+                           const SearchOptions& s, const CostFn& cost, int64_t target, const ChannelGrid& given) {
   const int L = static_cast<int>(c.size());
   Adjustment a;
   a.moves = choose_moves(fur, fur_se, update_count(s, t, L), s.gate, s.gate_z);
-  const int64_t m = s.channel_multiple, lo = min_width(s.min_channels, s.channel_multiple);
+  const ChannelGrid grid =
+      given.multiple.empty() ? ChannelGrid::uniform(c.size(), s.channel_multiple, s.min_channels) : given;
+  check_reference_grid(s, grid);
   auto rate_of = [&](size_t rank) { return std::max(s.adjust_rate - s.adjust_rate_decay * double(rank), 0.0); };
   // Moved layers keep the rate of their rank among the candidates (as without the gate).
   auto rank_in = [](const std::vector<int>& list, int l) {
@@ -259,13 +315,15 @@ Adjustment adjust_channels(const std::vector<int64_t>& c, const std::vector<int6
   std::vector<int64_t> v = c;
   std::vector<int> direction(c.size(), 0);
   for (int l : a.moves.moved_top) {
+    const int64_t m = grid.multiple[size_t(l)];
     double w = double(v[size_t(l)]) + rate_of(rank_in(a.moves.top, l)) * double(c_init[size_t(l)]);
     v[size_t(l)] = m == 1 ? int64_t(round_even(w)) : m * int64_t(std::ceil(w / double(m) - 1e-9));
     direction[size_t(l)] = 1;
   }
   for (int l : a.moves.moved_bottom) {
+    const int64_t m = grid.multiple[size_t(l)], lo = grid.min[size_t(l)];
     double w = double(v[size_t(l)]) - rate_of(rank_in(a.moves.bottom, l)) * double(c_init[size_t(l)]);
-    v[size_t(l)] = m == 1 ? std::max<int64_t>(int64_t(round_even(w)), s.min_channels)
+    v[size_t(l)] = m == 1 ? std::max<int64_t>(int64_t(round_even(w)), lo)
                           : std::max<int64_t>(lo, m * int64_t(std::floor(w / double(m) + 1e-9)));
     direction[size_t(l)] = -1;
   }
@@ -279,7 +337,7 @@ Adjustment adjust_channels(const std::vector<int64_t>& c, const std::vector<int6
     a.rescaled.rel_error = relative(a.rescaled.cost, target);
     a.rescaled.reached = std::abs(a.rescaled.rel_error) <= s.flops_tolerance;
   } else {
-    a.rescaled = rescale_exact(v, cost, target, s.flops_tolerance, s.channel_multiple, s.min_channels, direction);
+    a.rescaled = rescale_exact(v, cost, target, s.flops_tolerance, grid, direction);
   }
   a.channels = a.rescaled.channels;
   a.scale = a.rescaled.scale;

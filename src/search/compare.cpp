@@ -14,8 +14,10 @@ using nlohmann::json;
 
 namespace {
 std::vector<int64_t> on_budget(const char* what, const std::vector<int64_t>& c, const CostFn& cost, int64_t target,
-                               const SearchOptions& s) {
-  Rescaled r = rescale_exact(c, cost, target, s.flops_tolerance, s.channel_multiple, s.min_channels);
+                               const SearchOptions& s, const ChannelGrid& grid) {
+  Rescaled r =
+      rescale_exact(c, cost, target, s.flops_tolerance,
+                    grid.multiple.empty() ? ChannelGrid::uniform(c.size(), s.channel_multiple, s.min_channels) : grid);
   if (!r.reached)
     logger()->warn("compare: the {} control misses the budget {} by {:+.3f}% (closest reachable)", what, target,
                    100 * r.rel_error);
@@ -24,18 +26,18 @@ std::vector<int64_t> on_budget(const char* what, const std::vector<int64_t>& c, 
 }  // namespace
 
 std::vector<int64_t> uniform_control(const std::vector<int64_t>& c0, const CostFn& cost, int64_t target,
-                                     const SearchOptions& s) {
-  return on_budget("uniform", c0, cost, target, s);
+                                     const SearchOptions& s, const ChannelGrid& grid) {
+  return on_budget("uniform", c0, cost, target, s, grid);
 }
 
 std::vector<int64_t> random_control(const std::vector<int64_t>& c0, const CostFn& cost, int64_t target,
-                                    const SearchOptions& s, uint64_t seed, double sigma) {
+                                    const SearchOptions& s, uint64_t seed, double sigma, const ChannelGrid& grid) {
   std::mt19937_64 rng(derive_seed(seed, "random-control"));
   std::normal_distribution<double> n(0.0, 1.0);
   std::vector<int64_t> c(c0.size());
   for (size_t i = 0; i < c0.size(); ++i)
     c[i] = std::clamp<int64_t>(std::llround(double(c0[i]) * std::exp(sigma * n(rng))), 1, kMaxChannels);
-  return on_budget("random", c, cost, target, s);
+  return on_budget("random", c, cost, target, s, grid);
 }
 
 void set_statistics(CompareEntry& e, const std::vector<double>* original) {

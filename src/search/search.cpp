@@ -205,7 +205,8 @@ void SearchLoop::run_iteration(int t) {
   auto t1 = Clock::now();
   FurResult fur = measure_fur(t, net, iter);
   times.fur_seconds = seconds_since(t1);
-  Adjustment adj = adjust_channels(c_, spec0_.channels, fur.fur, fur.stderr_, t, cfg_.search, budget_, b0_);
+  Adjustment adj = adjust_channels(c_, spec0_.channels, fur.fur, fur.stderr_, t, cfg_.search, budget_, b0_,
+                                   channel_grid(cfg_.search, spec0_));
   log_adjustment(t, tr, fur, adj);
   IterationRecord rec = iteration_record(t, tr, fur, adj);
   // What a deployment of this vector waits for: batch 1, eval mode, on the run's device.

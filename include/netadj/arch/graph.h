@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "netadj/arch/spec.h"
+
 namespace netadj {
 
 /// The graph format's version: a file names it in "version"; a reader refuses any other.
@@ -78,8 +80,9 @@ struct Graph {
 };
 
 /// Parses and checks a graph document; `where` names it in errors ("net.json"). ConfigError (exit 2) naming
-/// the node and what is wrong.
-Graph parse_graph(const nlohmann::json& doc, const std::string& where);
+/// the node and what is wrong. `resolution` > 0 infers the shapes for that input resolution instead of the
+/// file's.
+Graph parse_graph(const nlohmann::json& doc, const std::string& where, int resolution = 0);
 /// read_json(path) then parse_graph; a file that is not JSON is a DataError (exit 3), as for every input file.
 Graph read_graph(const std::string& path);
 
@@ -117,5 +120,14 @@ GraphCost op_cost(const Graph& g, const GraphOp& op);
 /// `netadj flops --graph`: {"flops", "params", "input": [C, R, R], "output", "classes", "slots": [{"name",
 /// "width", "multiple", "min", "flops" (of the slot's own ops), "ops"}]}.
 nlohmann::json graph_summary_json(const Graph& g);
+
+/// model.graph parsed (ConfigError naming model.graph when it is missing or wrong), shapes for `resolution`
+/// (0: the file's).
+Graph model_graph(const ModelOptions& m, int resolution = 0);
+/// The spec of a network file (model.arch "graph"): one spec op per file op, widths as affine functions of the
+/// slots (graph_slots), a channel-drop point wherever a slot's channels flow into an op outside the slot, and
+/// each slot's multiple and least width. `c` empty: the file's widths. ConfigError when model.num_classes or
+/// model.in_channels disagree with the file, or `c` does not fit the slots.
+ArchSpec graph_spec(const ModelOptions& m, const std::vector<int64_t>& c, int resolution);
 
 }  // namespace netadj

@@ -31,11 +31,12 @@ class GraphNetImpl : public torch::nn::Module {
 
   torch::Tensor forward(torch::Tensor x);
 
-  /// The op whose output carries slot `slot`'s channel-drop point; -1 when there is none.
+  /// The first op where slot `slot`'s channels are dropped: a family's conv (on its output) or, in a network
+  /// file, the first op that reads the slot's channels from outside it (on that input); -1 when none.
   int drop_op(int slot) const;
-  /// forward() split at op `op` (a drop_op): forward_prefix runs the ops up to `op`, `op` without its
-  /// drop, and returns what the rest needs (the outputs still used later; the others are undefined);
-  /// forward_suffix applies op's drop and runs the ops after it. forward_suffix(forward_prefix(x, op), op)
+  /// forward() split at op `op` (a drop_op): forward_prefix runs the ops up to `op` (and a conv `op` without
+  /// its drop) and returns what the rest needs (the outputs still used later; the others are undefined);
+  /// forward_suffix applies the drops and runs the rest. forward_suffix(forward_prefix(x, op), op)
   /// equals forward(x), random draws included (ops before a drop point draw nothing). FUR runs the prefix
   /// once per batch and the suffix once per repeat. The prefix's tensors are never modified.
   std::vector<torch::Tensor> forward_prefix(torch::Tensor x, int op);
@@ -77,8 +78,12 @@ class GraphNetImpl : public torch::nn::Module {
  private:
   torch::Tensor fit_channels(const torch::Tensor& x, int64_t c) const;
   torch::Tensor batch_norm(torch::nn::BatchNorm2d& m, const torch::Tensor& x);
-  /// Output of op `i` from the outputs of earlier ops.
-  torch::Tensor apply(size_t i, const std::vector<torch::Tensor>& val);
+  /// Output of op `i` from its inputs' values (channel drops on them already applied).
+  torch::Tensor apply(size_t i, const std::vector<torch::Tensor>& in);
+  torch::Tensor apply_file_op(const Op& op, Node& n, const std::vector<torch::Tensor>& in);
+  torch::Tensor train_only_drop(const Op& op, const torch::Tensor& x) const;
+  /// x with slot `slot`'s channel drop: one mask per slot and forward pass, drawn at its first point.
+  torch::Tensor slot_drop(const torch::Tensor& x, int slot);
   torch::Tensor apply_conv(const Op& op, Node& n, const torch::Tensor& in, bool with_drop = true);
   /// Runs ops [from, to) into `val`, freeing each value after its last consumer.
   void run_ops(std::vector<torch::Tensor>& val, size_t from, size_t to);
@@ -90,6 +95,7 @@ class GraphNetImpl : public torch::nn::Module {
   std::vector<Node> nodes_;
   std::vector<int> last_use_;
   std::vector<double> drop_p_;
+  std::vector<torch::Tensor> masks_;  ///< this forward pass's mask per slot ([N, C]; undefined until drawn)
   DropType drop_type_ = DropType::kBernoulli;
   const dist::World* sync_bn_ = nullptr;
   std::vector<TraceRecord>* trace_ = nullptr;

@@ -22,7 +22,28 @@ struct Width {
   static Width slot(int s, int64_t v) { return Width{v, {{s, 1}}}; }
 };
 
-enum class OpKind { kInput, kConv, kAdd, kConcat, kAvgPool, kMaxPool, kGlobalPool, kLinear, kSqueezeExcite };
+enum class OpKind {
+  kInput,
+  kConv,
+  kAdd,
+  kConcat,
+  kAvgPool,
+  kMaxPool,
+  kGlobalPool,
+  kLinear,
+  kSqueezeExcite,
+  // The ops a network file adds (arch/graph.h): each is one op there, where a family's conv carries its BN
+  // and ReLU.
+  kBatchNorm,
+  kActivation,
+  kMul,
+  kFlatten,
+  kAdaptivePool,
+  kIdentity,  ///< dropout and stochastic depth in training (rate `p`); identity in eval
+  kShuffle,
+};
+
+enum class Activation { kRelu, kRelu6, kSilu, kHardswish, kHardsigmoid, kSigmoid, kGelu };
 
 struct Op {
   OpKind kind = OpKind::kInput;
@@ -44,12 +65,28 @@ struct Op {
   Padding padding = Padding::kMax;
   // squeeze-excitation
   int64_t se_width = 0;  ///< reduced width (fixed, not searched)
+  // network-file ops
+  int64_t groups = 1;  ///< conv groups (a depthwise conv: its width, set by `depthwise`); channel shuffle groups
+  int dilation = 1;
+  bool ceil = false;    ///< pools: ceil mode (a family's average pool uses it)
+  bool keepdim = true;  ///< global pool: keeps the 1x1 map (false: a vector)
+  int output_size = 1;  ///< adaptive average pool
+  Activation act = Activation::kRelu;
+  double p = 0.0;           ///< kIdentity: dropout or stochastic-depth rate in training
+  bool per_sample = false;  ///< kIdentity: stochastic depth (whole samples), else dropout
+  double eps = 1e-5;        ///< BatchNorm
+  /// Channel-drop points on the inputs (a network file's slots): in_slot[k] >= 0 when input k carries slot
+  /// in_slot[k]'s channels into an op outside that slot. One mask per slot and forward pass serves all its
+  /// points, so a dropped channel is gone from the whole group, as if the slot were narrower.
+  std::vector<int> in_slot;
 };
 
 struct LayerInfo {
   std::string name;
   int op = -1;  ///< index of the op that produces this slot's width
   int stage = 0;
+  int64_t multiple = 1;  ///< the slot's width must stay a multiple of this (grouped convs)
+  int64_t min = 1;       ///< and at least this
 };
 
 struct ArchSpec {
@@ -87,6 +124,8 @@ struct ArchInfo {
 const std::vector<ArchInfo>& arch_registry();
 const ArchInfo& find_arch(const std::string& name);  ///< "unknown model 'x'; known: ..."
 
+/// The resolution an architecture is designed for: the family's, or a network file's input resolution.
+int design_resolution(const ModelOptions& m);
 /// Resolution the spec is built for: model.resolution, else `data_resolution` if > 0, else the family's.
 int resolve_resolution(const ModelOptions& m, int data_resolution = 0);
 /// True when `resolution` is under half or over twice the family's design resolution (an ImageNet

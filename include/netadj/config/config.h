@@ -4,6 +4,7 @@
 // Defaults are the paper's CIFAR-100 setting (Sec. 4.1): ResNet-20, 200 epochs, lr 0.15 -> 1e-3 cosine,
 // 5,000 validation images, 10 search iterations.
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -47,6 +48,10 @@ struct ModelOptions {
   Padding padding = Padding::kMax;  ///< residual width mismatch: zero-pad to the wider, or the branch's
   int resolution = 0;               ///< input height = width; 0 = from the dataset (or arch default)
   std::vector<int64_t> channels;    ///< searchable widths; empty = the architecture's default
+  /// arch "graph": the network file (docs/graph-format.md). The config names a file (a path relative to the
+  /// working directory or, failing that, to the config file's folder) or holds the document itself; it is
+  /// read once, at load, and written back inline, so a run directory's config.json carries its network.
+  std::shared_ptr<const nlohmann::json> graph;
 };
 
 struct SyntheticOptions {

@@ -110,6 +110,15 @@ struct Rescaled {
 
 /// Smallest width the grid allows: a multiple of `multiple`, at least `multiple` and `min_channels`.
 int64_t min_width(int min_channels, int multiple);
+/// The widths each layer may take: multiples of multiple[l], at least min[l] (and at most kMaxChannels).
+struct ChannelGrid {
+  std::vector<int64_t> multiple, min;
+  /// Every one of `layers` on search.channel_multiple's grid, at least search.min_channels.
+  static ChannelGrid uniform(size_t layers, int multiple, int min_channels);
+};
+/// search.channel_multiple and search.min_channels combined with each slot's own multiple and least width (a
+/// network file's grouped convs and min_channels).
+ChannelGrid channel_grid(const SearchOptions& s, const ArchSpec& spec);
 /// The exact rescaling: bisection on one global factor s (widths snapped to multiples of `multiple`, at
 /// least min_width), then greedy corrections of one step (+-multiple) at a time on the layer whose
 /// change best closes the remaining gap (then, if no single step helps, one widen-one-narrow pairs),
@@ -117,6 +126,9 @@ int64_t min_width(int min_channels, int multiple);
 /// |cost - target| / target <= tol or no step helps. Returns the closest vector found.
 Rescaled rescale_exact(const std::vector<int64_t>& c, const CostFn& cost, int64_t target, double tol, int multiple,
                        int min_channels, const std::vector<int>& direction = {});
+/// The same on a per-layer grid.
+Rescaled rescale_exact(const std::vector<int64_t>& c, const CostFn& cost, int64_t target, double tol,
+                       const ChannelGrid& grid, const std::vector<int>& direction = {});
 /// The reference implementation's bisection on one global factor s (20 steps, then rounding); it may
 /// stop outside the tolerance. Returns (channels, s).
 std::pair<std::vector<int64_t>, double> rescale(const std::vector<int64_t>& c, const CostFn& cost, int64_t target,
@@ -134,10 +146,11 @@ struct Adjustment {
 /// k_t = max(round(update_num - t*decay), 0), at most floor(L/2) so widened and narrowed sets are disjoint.
 int update_count(const SearchOptions& s, int t, int layers);
 /// One adjustment (the moved top layers widened, the moved bottom layers narrowed by their rank's rate
-/// times c_init, on the search.channel_multiple grid) plus rescaling to `target` (search.rescale).
+/// times c_init, on the grid) plus rescaling to `target` (search.rescale).
 Adjustment adjust_channels(const std::vector<int64_t>& c, const std::vector<int64_t>& c_init,
                            const std::vector<double>& fur, const std::vector<double>& fur_se, int t,
-                           const SearchOptions& s, const CostFn& cost, int64_t target);
+                           const SearchOptions& s, const CostFn& cost, int64_t target,
+                           const ChannelGrid& grid = {});  ///< empty: ChannelGrid::uniform from `s`
 
 /// Runs or resumes a search in `dir` (which holds config.json); only the process that writes the directory
 /// (rank 0) writes. Returns the best iteration's index.
