@@ -349,13 +349,144 @@ Map derived_map(const ArchSpec& a, const Op& op, const std::vector<Map>& maps, s
   }
 }
 
+// ---- network files ---------------------------------------------------------------------------------
+// A file's slots are whole channel spaces of one width (adds and multiplies join equal widths), so each slot
+// gets one map, kept within the groups of its grouped convs; every other op's map follows from its width.
+
+// The slot whose width `w` is, or -1.
+int slot_of(const Width& w) { return w.terms.size() == 1 && w.terms[0].second == 1 ? w.terms[0].first : -1; }
+
+// A slot's channel importance: over its convs and linears (not depthwise), BN |gamma| of the BatchNorm that
+// reads the conv (with "bn"), else the L1 norm of the filter.
+std::vector<double> file_importance(GraphNetImpl& net, int slot, WarmImportance how) {
+  const ArchSpec& s = net.spec();
+  std::vector<double> imp(size_t(s.channels[size_t(slot)]), 0.0);
+  for (size_t i = 0; i < s.ops.size(); ++i) {
+    const Op& op = s.ops[i];
+    if ((op.kind != OpKind::kConv || op.depthwise) && op.kind != OpKind::kLinear) continue;
+    if (slot_of(op.out) != slot) continue;
+    torch::Tensor w = op.kind == OpKind::kConv ? net.node(i).conv->weight : net.node(i).fc->weight;
+    torch::Tensor v = w.detach().abs().flatten(1).sum(1);
+    for (size_t j = i + 1; how == WarmImportance::kBn && j < s.ops.size(); ++j)
+      if (s.ops[j].kind == OpKind::kBatchNorm && s.ops[j].inputs[0] == int(i))
+        v = net.node(j).bn->weight.detach().abs();
+    v = v.to(torch::kDouble).contiguous();
+    for (int64_t q = 0; q < v.numel(); ++q) imp[size_t(q)] += v.data_ptr<double>()[q];
+  }
+  return imp;
+}
+
+// shared_map within each of `groups` equal parts (a grouped conv's channels stay in their group).
+Map grouped_map(int64_t w_old, int64_t w_new, int64_t groups, const std::vector<double>& imp, std::mt19937_64& rng) {
+  if (groups <= 1 || w_old % groups != 0 || w_new % groups != 0) return shared_map(w_old, w_new, imp, rng);
+  const int64_t po = w_old / groups, pn = w_new / groups;
+  Map m;
+  for (int64_t k = 0; k < groups; ++k) {
+    std::vector<double> part(imp.begin() + k * po, imp.begin() + (k + 1) * po);
+    for (int64_t q : shared_map(po, pn, part, rng)) m.push_back(k * po + q);
+  }
+  return m;
+}
+
+std::vector<Map> file_maps(GraphNetImpl& from, const ArchSpec& to, const WarmMapOptions& o) {
+  const ArchSpec& a = from.spec();
+  std::mt19937_64 rng(o.seed);
+  std::vector<Map> slot_maps;
+  for (size_t l = 0; l < to.channels.size(); ++l) {
+    const int64_t w_old = a.channels[l], w_new = to.channels[l];
+    const std::vector<double> imp =
+        w_new < w_old ? file_importance(from, int(l), o.importance) : std::vector<double>(size_t(w_old), 0.0);
+    slot_maps.push_back(grouped_map(w_old, w_new, to.layers[l].multiple, imp, rng));
+  }
+  std::vector<Map> maps(to.ops.size());
+  for (size_t i = 0; i < to.ops.size(); ++i) {
+    const Op& op = to.ops[i];
+    const int slot = slot_of(op.out);
+    if (slot >= 0) {
+      maps[i] = slot_maps[size_t(slot)];
+    } else if (op.out.terms.empty()) {
+      maps[i] = identity(op.out.value);
+    } else if (op.kind == OpKind::kFlatten) {
+      const int64_t area = int64_t(to.ops[size_t(op.inputs[0])].res) * to.ops[size_t(op.inputs[0])].res;
+      for (int64_t q : maps[size_t(op.inputs[0])])
+        for (int64_t k = 0; k < area; ++k) maps[i].push_back(q < 0 ? -1 : q * area + k);
+    } else {
+      maps[i] = derived_map(a, op, maps, i);  // a concatenation, or an op that keeps its input's channels
+    }
+  }
+  return maps;
+}
+
+// A grouped conv's weight [out, in / groups, k, k] for the new channels: row o from old row out[o], column i
+// from the old input channel in_map[group(o) * in_per_group + i], divided by its number of copies.
+torch::Tensor grouped_weight(const torch::Tensor& old, const Map& out, const Map& in, int64_t groups) {
+  const int64_t pn_out = int64_t(out.size()) / groups, pn_in = int64_t(in.size()) / groups;
+  const int64_t po_out = old.size(0) / groups, po_in = old.size(1);
+  std::map<int64_t, double> copies;
+  for (int64_t q : in) copies[q] += 1;
+  std::vector<int64_t> idx;
+  std::vector<double> div;
+  for (int64_t o = 0; o < int64_t(out.size()); ++o)
+    for (int64_t i = 0; i < pn_in; ++i) {
+      const int64_t q = in[size_t((o / pn_out) * pn_in + i)], local = q - (out[size_t(o)] / po_out) * po_in;
+      if (local < 0 || local >= po_in) throw std::logic_error("warm start: a grouped conv's channel left its group");
+      idx.push_back(out[size_t(o)] * po_in + local);
+      div.push_back(copies[q]);
+    }
+  torch::Tensor flat = old.reshape({old.size(0) * po_in, old.size(2), old.size(3)});
+  torch::Tensor w =
+      flat.index_select(0, torch::tensor(idx, torch::kLong)) / torch::tensor(div, old.options()).view({-1, 1, 1});
+  return w.view({int64_t(out.size()), pn_in, old.size(2), old.size(3)});
+}
+
+struct FileTransfer {
+  GraphNetImpl& from;
+  GraphNetImpl& to;
+  const std::vector<Map>& maps;
+  double noise;
+  at::Generator gen;
+
+  void conv(size_t i, const Op& op) {
+    const auto& a = from.node(i);
+    const auto& b = to.node(i);
+    const Map& out = maps[i];
+    const Map& in = maps[size_t(op.inputs[0])];
+    torch::Tensor w;
+    if (op.depthwise) {
+      w = pick_rows(a.conv->weight, out, b.conv->weight);
+    } else if (op.groups > 1) {
+      w = grouped_weight(a.conv->weight, out, in, op.groups);
+    } else {
+      torch::Tensor rows = a.conv->weight.index_select(0, gathered(out).idx);
+      w = split_columns(rows, in, from.spec().ops[size_t(op.inputs[0])].out.value, b.conv->weight, noise, gen);
+    }
+    assign(b.conv->weight, w);
+    if (b.conv->bias.defined()) assign(b.conv->bias, pick_rows(a.conv->bias, out, b.conv->bias));
+  }
+
+  void run() {
+    torch::NoGradGuard ng;
+    const auto& ops = to.spec().ops;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const auto& a = from.node(i);
+      const auto& b = to.node(i);
+      if (ops[i].kind == OpKind::kConv) conv(i, ops[i]);
+      if (ops[i].kind == OpKind::kBatchNorm) copy_bn(a.bn, b.bn, maps[i], false);
+      if (ops[i].kind != OpKind::kLinear) continue;
+      torch::Tensor rows = a.fc->weight.index_select(0, gathered(maps[i]).idx);
+      const int64_t w_old = from.spec().ops[size_t(ops[i].inputs[0])].out.value;
+      assign(b.fc->weight, split_columns(rows, maps[size_t(ops[i].inputs[0])], w_old, b.fc->weight, noise, gen));
+      if (b.fc->bias.defined()) assign(b.fc->bias, pick_rows(a.fc->bias, maps[i], b.fc->bias));
+    }
+  }
+};
+
 }  // namespace
 
 std::vector<Map> warm_channel_maps(GraphNet& from, const ArchSpec& to, const WarmMapOptions& o) {
   const ArchSpec& a = from->spec();
-  if (a.arch == "graph" || to.arch == "graph")
-    throw ConfigError("search.warm_start: not supported yet for a network file (model.arch \"graph\"); set it false");
   check_same_architecture(a, to);
+  if (to.arch == "graph") return file_maps(*from, to, o);
   std::vector<Map> maps(to.ops.size());
   map_convolutions(*from, to, o, maps);
   for (size_t i = 0; i < to.ops.size(); ++i) {
@@ -371,6 +502,10 @@ std::vector<Map> warm_channel_maps(GraphNet& from, const ArchSpec& to, const War
 void warm_transfer(GraphNet& from, GraphNet& to, const WarmMapOptions& o) {
   const std::vector<Map> maps = warm_channel_maps(from, to->spec(), o);
   at::Generator gen = at::detail::createCPUGenerator(o.seed ^ 0x9e3779b97f4a7c15ULL);
+  if (to->spec().arch == "graph") {
+    FileTransfer{*from, *to, maps, o.noise, gen}.run();
+    return;
+  }
   Transfer{*from, *to, maps, o.noise, gen}.run();
 }
 
