@@ -504,8 +504,9 @@ TEST(SearchCli, TwoIterationsEndToEnd) {
 // Killed in each kind of state a search passes through (training, FUR, between iterations), a resumed search
 // records what an uninterrupted one does.
 namespace {
-void expect_resume_after_kill_equals_uninterrupted(const std::string& config) {
-  std::string ref = tmp("ref");
+// `tag` names the temporary folders (tests run side by side).
+void expect_resume_after_kill_equals_uninterrupted(const std::string& config, const std::string& tag) {
+  std::string ref = tmp(tag + "_ref");
   ASSERT_EQ(run_cli({"search", "--config", config, "--out", ref}), 0);
   json want = search_json(ref);
   struct Point {
@@ -526,7 +527,7 @@ void expect_resume_after_kill_equals_uninterrupted(const std::string& config) {
       {"right after iteration 0 was recorded", recorded_at_least(1)},
   };
   for (const auto& p : points) {
-    std::string d = tmp("kill");
+    std::string d = tmp(tag + "_kill");
     int rc = run_cli({"search", "--config", config, "--out", d}, [&] { return p.when(d); });
     ASSERT_EQ(rc, -9) << config << " " << p.name << ": finished before it could be killed";
     ASSERT_EQ(run_cli({"search", "--resume", d}), 0) << config << " " << p.name;
@@ -537,14 +538,14 @@ void expect_resume_after_kill_equals_uninterrupted(const std::string& config) {
 }  // namespace
 
 TEST(SearchCli, ResumeAfterKillAtSeveralPointsEqualsUninterrupted) {
-  expect_resume_after_kill_equals_uninterrupted(kSmoke);
+  expect_resume_after_kill_equals_uninterrupted(kSmoke, "smoke");
 }
 
 // The same for a network file (the example: an add, squeeze-excitation, a grouped conv, a concatenation); the
 // run directory carries the network, so the resume reads no file outside it.
 TEST(SearchCli, NetworkFileSearchResumesAfterKillAndCarriesItsNetwork) {
   const std::string config = std::string(NETADJ_SOURCE_DIR) + "/configs/graph_synthetic.json";
-  expect_resume_after_kill_equals_uninterrupted(config);
+  expect_resume_after_kill_equals_uninterrupted(config, "graph");
   std::string d = tmp("graph_carry");
   ASSERT_EQ(run_cli({"--quiet", "search", "--config", config, "--out", d}), 0);
   const json stored = read_json(d + "/config.json")["model"]["graph"];
