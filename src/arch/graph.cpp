@@ -383,7 +383,7 @@ Graph parse_graph(const json& doc, const std::string& where, int resolution) {
       fail(where, fmt::format("ops[{}]: needs \"name\", a string of 1..200 characters", i));
     GraphOp op;
     op.name = j["name"].get<std::string>();
-    op.source = j;
+    op.source = std::make_shared<const json>(j);
     const std::string at = where + ": op '" + op.name + "'";
     if (op.name == "input" || earlier.count(op.name)) fail(at, "the name is taken (by \"input\" or an earlier op)");
     op.kind = op_kind(j, at);
@@ -644,7 +644,7 @@ std::vector<int64_t> graph_dflops(const Graph& g, const std::vector<GraphSlot>& 
 json graph_to_json(const Graph& g) {
   json ops = json::array();
   for (const GraphOp& op : g.ops) {
-    json j = op.source;
+    json j = *op.source;
     if (op.kind == GraphOpKind::kConv2d || op.kind == GraphOpKind::kLinear) j["out"] = op.out;
     if (op.kind == GraphOpKind::kConv2d && op.groups > 1) j["groups"] = op.groups;
     ops.push_back(std::move(j));

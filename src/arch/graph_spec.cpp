@@ -82,8 +82,8 @@ Op spec_op(const GraphOp& gop, int64_t in_width) {
   op.keepdim = gop.keepdim;
   op.output_size = gop.output_size;
   op.act = activation_of(gop.kind);
-  op.eps = gop.source.value("eps", 1e-5);
-  op.p = gop.source.value("p", gop.kind == GraphOpKind::kDropout ? 0.5 : 0.0);
+  op.eps = gop.source->value("eps", 1e-5);
+  op.p = gop.source->value("p", gop.kind == GraphOpKind::kDropout ? 0.5 : 0.0);
   op.per_sample = gop.kind == GraphOpKind::kStochasticDepth;
   return op;
 }

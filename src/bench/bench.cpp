@@ -153,13 +153,15 @@ json bench_data(const Config& cfg, int batches) {
 json bench_flops(const Config& cfg, int evals) {
   int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
   auto ch = cfg.model.channels.empty() ? default_channels(cfg.model) : cfg.model.channels;
+  const ArchSpec spec = build_spec(cfg.model, res, ch);
+  const CostFn flops = budget_fn(cfg.model, res, Budget::kFlops);  // what the search's rescaling calls
   int64_t sink = 0;
   auto t0 = Clock::now();
   for (int i = 0; i < evals; ++i) {
-    auto& v = ch[size_t(i) % ch.size()];
-    v += 1;  // a different vector each call, as in the search's bisection
-    sink += spec_flops(build_spec(cfg.model, res, ch));
-    v -= 1;
+    const size_t l = size_t(i) % ch.size();
+    ch[l] += spec.layers[l].multiple;  // a different vector each call, as in the search's bisection
+    sink += flops(ch);
+    ch[l] -= spec.layers[l].multiple;
   }
   double s = seconds_since(t0);
   return {{"arch", cfg.model.arch},

@@ -7,6 +7,7 @@
 // accumulates and parameters with the same conventions as an ArchSpec (arch/spec.h).
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -67,7 +68,8 @@ struct GraphOp {
   int output_size = 1;     ///< adaptive_avg_pool
   bool keepdim = false;    ///< mean over H and W
   GraphShape shape;        ///< inferred
-  nlohmann::json source;   ///< the op as the file gave it (written back by graph_to_json)
+  /// The op as the file gave it (written back by graph_to_json); shared, so copies of a graph stay cheap.
+  std::shared_ptr<const nlohmann::json> source;
 };
 
 struct Graph {
