@@ -8,6 +8,7 @@
 #include "netadj/arch/graph.h"
 #include "netadj/arch/spec.h"
 #include "netadj/arch/table.h"
+#include "netadj/arch/weights.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
 #include "netadj/data/imagefolder.h"
@@ -156,6 +157,24 @@ void graph_target(const uint8_t* data, size_t size) {
   (void)graph_summary_json(with_widths(g, slots, wider));  // every slot doubled, counted again
 }
 
+// A weights file (netadj import): read, then loaded into a small network file's module (names and shapes
+// checked): conv (3 -> 8, 3x3), batch_norm, mean, linear (8 -> 4).
+void weights_target(const uint8_t* data, size_t size) {
+  const auto weights = read_weights(scratch(data, size, "weights.bin"));
+  ModelOptions m;
+  m.arch = "graph";
+  m.num_classes = 4;
+  m.graph = std::make_shared<const nlohmann::json>(nlohmann::json::parse(
+      R"({"format": "netadj-graph", "version": 1, "input": {"channels": 3, "resolution": 8},
+          "ops": [{"name": "conv", "op": "conv2d", "inputs": ["input"], "out": 8, "kernel": 3, "padding": 1},
+                  {"name": "bn", "op": "batch_norm", "inputs": ["conv"]},
+                  {"name": "gap", "op": "mean", "inputs": ["bn"]},
+                  {"name": "fc", "op": "linear", "inputs": ["gap"], "out": 4}],
+          "output": "fc"})"));
+  GraphNet net(build_spec(m, 8));
+  load_weights(*net, weights, "weights.bin");
+}
+
 }  // namespace
 
 const std::vector<Target>& targets() {
@@ -168,6 +187,7 @@ const std::vector<Target>& targets() {
       {"jpeg", "JPEG decode + crop/resize (training and evaluation)", jpeg_target},
       {"records", "run records read on --resume and by report", records_target},
       {"graph", "network files: parsed, checked, shapes inferred, MACs and params counted", graph_target},
+      {"weights", "imported weights files, loaded into a network file's module", weights_target},
   };
   return all;
 }

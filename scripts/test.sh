@@ -4,6 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+source scripts/versions.sh
+# torchvision (pinned, with numpy and pillow) for the import tests, in the torch virtualenv the tests use; a
+# Torch_DIR build has none and those tests skip.
+if [ -z "${Torch_DIR:-}" ]; then
+  venv=${NETADJ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/netadj/venv-torch-$NETADJ_TORCH_VERSION}
+  if ! "$venv/bin/python" -W ignore -c "import torchvision, sys
+sys.exit(torchvision.__version__.split('+')[0] != '$NETADJ_TORCHVISION_VERSION')" 2>/dev/null; then
+    echo "[test] installing torchvision==$NETADJ_TORCHVISION_VERSION into $venv" >&2
+    "$venv/bin/pip" install -q "torchvision==$NETADJ_TORCHVISION_VERSION"
+  fi
+fi
 source scripts/stage.sh
 build=${NETADJ_BUILD_DIR:-build}
 stage_start

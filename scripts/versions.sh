@@ -1,5 +1,7 @@
 # The one place that pins the tested LibTorch (PyPI torch wheel) version.
 NETADJ_TORCH_VERSION=2.11.0
+# torchvision for the import tests (the release paired with that torch; it brings numpy and pillow).
+NETADJ_TORCHVISION_VERSION=0.26.0
 # Oldest CMake that torch's CMake files accept; older ones get cmake from PyPI.
 NETADJ_MIN_CMAKE=3.25
 # lizard (PyPI) measures function length for scripts/lint.sh.

@@ -7,6 +7,8 @@ extern const char* const kNetadjBinary;
 extern const char* const kSourceDir;
 extern const char* const kCmakeCommand;
 extern const char* const kPython;
+/// Where the torchvision import fixture (tests/torchvision_fixture.py) writes, once per test run.
+extern const char* const kImportDir;
 }  // namespace netadj::testing_util
 
 #define NETADJ_BINARY ::netadj::testing_util::kNetadjBinary

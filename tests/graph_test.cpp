@@ -11,6 +11,7 @@
 #include "cli_util.h"
 #include "netadj/arch/graph.h"
 #include "netadj/arch/model.h"
+#include "netadj/arch/weights.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "test_util.h"
@@ -395,4 +396,38 @@ TEST(GraphSpec, ModelOptionsMustAgreeWithTheFile) {
   EXPECT_NE(config_error([&] { build_spec(m, 32, {16, 16}); }).find("2 entries"), std::string::npos);
   m.graph = nullptr;
   EXPECT_NE(config_error([&] { build_spec(m, 32); }).find("model.graph"), std::string::npos);
+}
+
+namespace {
+std::string data_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "(no DataError)";
+}
+}  // namespace
+
+// The weights file netadj import writes: read without Python and loaded by op name; a wrong shape, a tensor no
+// op takes, a missing one or a truncated file is a DataError naming the file and the tensor.
+TEST(Weights, LoadByNameAndRefuseNamingTheTensor) {
+  const std::string corpus = std::string(NETADJ_SOURCE_DIR) + "/tests/corpus/weights/";
+  ModelOptions m = graph_model(tiny());
+  GraphNet net(build_spec(m, 8));
+  const auto w = read_weights(corpus + "seed_tiny");
+  EXPECT_EQ(w.size(), 7u);
+  load_weights(*net, w, "seed_tiny");
+  EXPECT_TRUE(torch::equal(net->node(1).conv->weight, w.at("conv.weight")));
+  EXPECT_TRUE(torch::equal(net->node(2).bn->running_var, w.at("bn.running_var")));
+  EXPECT_TRUE(torch::equal(net->node(4).fc->bias, w.at("fc.bias")));
+  auto load = [&](const std::string& file) { load_weights(*net, read_weights(corpus + file), file); };
+  EXPECT_NE(data_error([&] { load("seed_wrong_shape"); }).find("'fc.weight' has shape [4, 7]"), std::string::npos);
+  EXPECT_NE(data_error([&] { load("seed_extra_tensor"); }).find("'extra.weight' belongs to no op"), std::string::npos);
+  EXPECT_NE(data_error([&] { load("seed_truncated"); }).find("past the end"), std::string::npos);
+  EXPECT_NE(data_error([&] { load("no_such_file"); }).find("not found"), std::string::npos);
+  auto partial = w;
+  partial.erase("bn.running_mean");
+  EXPECT_NE(data_error([&] { load_weights(*net, partial, "partial"); }).find("no tensor 'bn.running_mean'"),
+            std::string::npos);
 }

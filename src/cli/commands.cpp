@@ -18,7 +18,7 @@ namespace netadj::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {config_command(), search_command(), train_command(),  compare_command(),
                                              fur_command(),    flops_command(),  adjust_command(), export_command(),
-                                             bench_command(),  report_command()};
+                                             bench_command(),  report_command(), import_command()};
   return table;
 }
 

@@ -41,6 +41,7 @@ Command adjust_command();
 Command export_command();
 Command bench_command();
 Command report_command();
+Command import_command();
 
 /// --nproc N (search, train, fur, bench train): main() starts N local ranks of the same command line
 /// (dist::launch_local) instead of running it, unless this process is already a rank (RANK is set).

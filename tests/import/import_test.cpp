@@ -1,0 +1,212 @@
+// The sixteen torchvision models through netadj import (tests/torchvision_fixture.py imports them once per test
+// run, with random weights, and records torchvision's own outputs and FlopCounterMode's count): each imports or
+// is refused with one line, and at least 14 import. Every imported one runs in netadj as in torchvision, counts
+// exactly, survives an adjustment step and a warm-start widening, and exports to TorchScript that Python loads.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "build_paths.h"
+#include "cli_util.h"
+#include "netadj/arch/export.h"
+#include "netadj/arch/graph.h"
+#include "netadj/arch/warm.h"
+#include "netadj/arch/weights.h"
+#include "netadj/search/search.h"
+#include "netadj/util/fs.h"
+
+using namespace netadj;
+using nlohmann::json;
+
+namespace {
+
+const std::vector<std::string> kModels = {
+    "resnet18",           "resnet50",   "resnext50_32x4d", "wide_resnet50_2", "vgg11_bn",    "mobilenet_v2",
+    "mobilenet_v3_large", "mnasnet1_0", "efficientnet_b0", "regnet_y_400mf",  "densenet121", "shufflenet_v2_x1_0",
+    "squeezenet1_1",      "googlenet",  "convnext_tiny",   "alexnet"};
+
+std::string dir_of(const std::string& model) { return std::string(testing_util::kImportDir) + "/" + model; }
+bool unavailable() { return file_exists(std::string(testing_util::kImportDir) + "/unavailable.txt"); }
+bool imported(const std::string& model) { return file_exists(dir_of(model) + "/graph.json"); }
+
+// The imported model: its options (the file's classes and channels) and a module at `res` with its weights.
+struct Imported {
+  ModelOptions m;
+  GraphNet net{nullptr};
+};
+Imported load(const std::string& model, int res) {
+  Imported r;
+  r.m.arch = "graph";
+  r.m.graph = std::make_shared<const json>(read_json(dir_of(model) + "/graph.json"));
+  const Graph g = model_graph(r.m);
+  r.m.num_classes = int(g.ops[size_t(g.output)].shape.channels);
+  r.m.in_channels = int(g.input.channels);
+  r.net = GraphNet(build_spec(r.m, res));
+  load_weights(*r.net, read_weights(dir_of(model) + "/weights.bin"), model);
+  r.net->eval();
+  return r;
+}
+
+double max_abs(const torch::Tensor& t) { return t.abs().max().item<double>(); }
+
+class Torchvision : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (unavailable()) GTEST_SKIP() << "the test Python has no torchvision (scripts/setup.sh installs it)";
+    torch::manual_seed(0);
+  }
+  bool skip_refused() const { return !imported(GetParam()); }
+};
+
+}  // namespace
+
+// Imported, or refused with one line that names the node, its op and the supported ops (never a wrong graph).
+TEST_P(Torchvision, ImportsOrIsRefusedWithOneLine) {
+  const std::string d = dir_of(GetParam());
+  ASSERT_TRUE(file_exists(d + "/reference.json")) << "the fixture did not run for " << GetParam();
+  if (imported(GetParam())) {
+    EXPECT_TRUE(file_exists(d + "/weights.bin"));
+    EXPECT_FALSE(file_exists(d + "/refused.txt"));
+    return;
+  }
+  const std::string line = read_file(d + "/refused.txt");
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << line;
+  EXPECT_NE(line.find("node '"), std::string::npos) << line;
+  EXPECT_NE(line.find("supported: Conv2d"), std::string::npos) << line;
+}
+
+// netadj's forward with the imported weights is torchvision's eval forward (random batch, 64x64).
+TEST_P(Torchvision, ForwardEqualsTorchvision) {
+  if (skip_refused()) GTEST_SKIP() << GetParam() << " is refused";
+  Imported r = load(GetParam(), 64);
+  auto ref = read_weights(dir_of(GetParam()) + "/reference.bin");
+  torch::NoGradGuard ng;
+  torch::Tensor y = r.net->forward(ref.at("x"));
+  ASSERT_EQ(y.sizes(), ref.at("y").sizes());
+  EXPECT_LE(max_abs(y - ref.at("y")), 1e-4 * max_abs(ref.at("y"))) << GetParam();
+}
+
+// MACs at 224x224 are half of FlopCounterMode's count (convolutions and matrix products), exactly, and the
+// parameters are the module's.
+TEST_P(Torchvision, MacsAndParamsEqualPyTorchsCount) {
+  if (skip_refused()) GTEST_SKIP() << GetParam() << " is refused";
+  const json want = read_json(dir_of(GetParam()) + "/reference.json");
+  Imported r = load(GetParam(), 224);
+  EXPECT_EQ(spec_flops(r.net->spec()), want.at("macs_224").get<int64_t>()) << GetParam();
+  EXPECT_EQ(spec_params(r.net->spec()), want.at("params").get<int64_t>()) << GetParam();
+  EXPECT_EQ(count_parameters(*r.net), want.at("params").get<int64_t>()) << GetParam();
+}
+
+// One adjustment step with random FUR: a network that builds and runs, within 0.5% of the budget, every slot on
+// its grid; it exports to TorchScript, and Python loads it and gets netadj's output.
+TEST_P(Torchvision, AdjustStepKeepsTheBudgetAndExportsToPython) {
+  if (skip_refused()) GTEST_SKIP() << GetParam() << " is refused";
+  Imported r = load(GetParam(), 224);
+  const ArchSpec& s0 = r.net->spec();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> fur(s0.channels.size());
+  for (auto& v : fur) v = u(rng);
+  SearchOptions so;
+  const CostFn cost = budget_fn(r.m, 224, Budget::kFlops);
+  const int64_t b0 = cost(s0.channels);
+  const ChannelGrid grid = channel_grid(so, s0);
+  Adjustment a = adjust_channels(s0.channels, s0.channels, fur, {}, 0, so, cost, b0, grid);
+  EXPECT_NE(a.channels, s0.channels);
+  const ArchSpec s = build_spec(r.m, 224, a.channels);
+  EXPECT_LE(std::abs(double(spec_flops(s) - b0)) / double(b0), 0.005) << GetParam();
+  for (size_t l = 0; l < a.channels.size(); ++l) EXPECT_EQ(a.channels[l] % grid.multiple[l], 0) << GetParam();
+  GraphNet net(build_spec(r.m, 64, a.channels));
+  net->eval();
+  torch::NoGradGuard ng;
+  torch::Tensor x = torch::randn({2, 3, 64, 64});
+  torch::Tensor y = net->forward(x);
+  ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, r.m.num_classes}));
+  ASSERT_TRUE(torch::isfinite(y).all().item<bool>());
+  if (std::system((std::string(NETADJ_PYTHON) + " -W ignore -c 'import torch' >/dev/null 2>&1").c_str()) != 0)
+    GTEST_SKIP() << "the test Python has no torch";
+  const std::string file = dir_of(GetParam()) + "/adjusted.pt";
+  ExportInfo info;
+  info.model = r.m;
+  info.mean.assign(3, 0.5f);
+  info.std.assign(3, 0.25f);
+  export_model(*net, info, file);
+  auto bytes = torch::pickle_save(c10::ivalue::Tuple::create({x, y, torch::tensor(1e-5 * max_abs(y), torch::kDouble)}));
+  std::ofstream(file + ".io", std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+  testing_util::CliRun py = testing_util::run_cli_in(
+      NETADJ_PYTHON, {std::string(NETADJ_SOURCE_DIR) + "/scripts/check_export.py", file, file + ".io"}, "");
+  EXPECT_EQ(py.status, 0) << py.out << py.err;
+  EXPECT_NE(py.out.find("\"ok\": true"), std::string::npos) << py.out;
+}
+
+// Widening every slot by the warm-start map (warm_noise 0) keeps the output within 1e-5 relative.
+TEST_P(Torchvision, WarmWideningKeepsTheOutput) {
+  if (skip_refused()) GTEST_SKIP() << GetParam() << " is refused";
+  Imported r = load(GetParam(), 64);
+  std::vector<int64_t> c = r.net->spec().channels;
+  for (size_t l = 0; l < c.size(); ++l) {
+    const int64_t m = r.net->spec().layers[l].multiple;
+    c[l] = (c[l] + c[l] / 4 + m - 1) / m * m;
+  }
+  GraphNet wide(build_spec(r.m, 64, c));
+  warm_transfer(r.net, wide, WarmMapOptions{WarmImportance::kBn, 0.0, 3});
+  wide->eval();
+  torch::NoGradGuard ng;
+  torch::Tensor x = torch::randn({2, 3, 64, 64});
+  torch::Tensor want = r.net->forward(x), got = wide->forward(x);
+  EXPECT_LE(max_abs(got - want), 1e-5 * std::max(1.0, max_abs(want))) << GetParam();
+}
+
+INSTANTIATE_TEST_SUITE_P(Import, Torchvision, ::testing::ValuesIn(kModels));
+
+// At least 14 of the 16 import.
+TEST(TorchvisionImport, AtLeastFourteenOfSixteenImport) {
+  if (unavailable()) GTEST_SKIP() << "the test Python has no torchvision";
+  int n = 0;
+  for (const std::string& m : kModels) n += imported(m);
+  EXPECT_GE(n, 14);
+}
+
+// The command: imports a model into a folder that netadj then reads without Python, and refuses one it cannot
+// express, or a target that does not exist, with one line and exit 2.
+TEST(ImportCli, ImportsRefusesAndNamesBadTargets) {
+  if (unavailable()) GTEST_SKIP() << "the test Python has no torchvision";
+  const std::string out = ::testing::TempDir() + "/netadj_import_cli";
+  remove_tree(out);
+  auto run = [&](const std::string& target) {
+    return testing_util::run_cli_full(
+        {"import", target, "--input", "3,32,32", "--out", out, "--python", NETADJ_PYTHON});
+  };
+  testing_util::CliRun ok = run("torchvision.models:resnet18");
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("graph.json ("), std::string::npos) << ok.out;
+  const Graph g = read_graph(out + "/graph.json");
+  EXPECT_EQ(g.input.res, 32);
+  EXPECT_EQ(read_weights(out + "/weights.bin").size(), 102u);  // 20 convs x 1, 20 BNs x 4, fc x 2
+  for (const char* bad : {"torchvision.models:shufflenet_v2_x1_0", "no_such_module:build", "torchvision.models"}) {
+    testing_util::CliRun r = run(bad);
+    EXPECT_EQ(r.status, 2) << bad << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("netadj import"), std::string::npos) << r.err;
+  }
+}
+
+// The shipped ImageNet configs for imported networks (configs/imagenet/) count what the README says: ResNet-50
+// at its own 4.09G MACs and uniformly scaled to ~2G (every width x0.69 on multiples of 8), MobileNetV2 at 301M.
+TEST(ImportConfigs, ImageNetBudgets) {
+  if (unavailable()) GTEST_SKIP() << "the test Python has no torchvision";
+  const std::string src = std::string(NETADJ_SOURCE_DIR) + "/configs/imagenet/";
+  const std::map<std::string, std::pair<std::string, int64_t>> want = {
+      {"resnet50_graph.json", {"resnet50", 4089184256}},
+      {"resnet50_2g_graph.json", {"resnet50", 2011508736}},
+      {"mobilenet_v2_graph.json", {"mobilenet_v2", 300774272}}};
+  for (const auto& [file, expect] : want) {
+    testing_util::CliRun r = testing_util::run_cli_full(
+        {"flops", "--config", src + file, "--set", "model.graph=" + dir_of(expect.first) + "/graph.json", "--json"});
+    ASSERT_EQ(r.status, 0) << file << ": " << r.err;
+    EXPECT_EQ(json::parse(r.out).at("flops").get<int64_t>(), expect.second) << file;
+  }
+}
