@@ -547,3 +547,18 @@ TEST(DistCli, IncompleteEnvironmentIsAUsageErrorNamingTheVariable) {
   EXPECT_EQ(wait_for(p, std::chrono::seconds(60)), 2);
   EXPECT_NE(read_file(d + "/err").find("MASTER_PORT"), std::string::npos) << read_file(d + "/err");
 }
+
+// A network file searched on two ranks (--nproc 2): both ranks train, measure FUR and adjust the file's slots
+// (the grouped conv's slot on its grid) to the end.
+TEST(DistCli, NetworkFileSearchOnTwoRanks) {
+  std::string d = testing_util::fresh_dir("dist_graph");
+  const std::string config = std::string(NETADJ_SOURCE_DIR) + "/configs/graph_synthetic.json";
+  auto r = run_cli_full(
+      {"--quiet", "search", "-c", config, "--set", "export.enabled=false", "--nproc", "2", "--out", d + "/two"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json s = read_json(d + "/two/search.json");
+  EXPECT_TRUE(s["done"].get<bool>());
+  EXPECT_EQ(s["world_size"], 2);
+  ASSERT_EQ(s["iterations"].size(), 2u);
+  EXPECT_EQ(s["iterations"][1]["channels"][3].get<int64_t>() % 4, 0);
+}

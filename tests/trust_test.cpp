@@ -223,3 +223,20 @@ TEST(TrustCli, CompareRefusesBadInput) {
   }
   EXPECT_EQ(run_cli({"compare", "--resume", d + "/damaged"}), 3);
 }
+
+// compare on a network file: the random control is another vector on the budget whose grouped conv's slot
+// ("down", groups 4) stays a multiple of 4, and every entry trains and is tested.
+TEST(TrustCli, CompareOnANetworkFileKeepsTheSlotGrids) {
+  std::string d = testing_util::fresh_dir("compare_graph");
+  const std::string config = std::string(NETADJ_SOURCE_DIR) + "/configs/graph_synthetic.json";
+  ASSERT_EQ(run_cli({"--quiet", "compare", "--config", config, "--set", "train.epochs=1", "--seeds", "1", "--controls",
+                     "random", "--out", d}),
+            0);
+  json ref = read_json(d + "/compare.json");
+  ASSERT_EQ(ref["entries"].size(), 2u);
+  json o = entry(ref, "original"), r = entry(ref, "random");
+  EXPECT_NE(r["channels"], o["channels"]);
+  EXPECT_EQ(r["channels"][3].get<int64_t>() % 4, 0) << r["channels"];
+  EXPECT_LE(std::abs(r["flops"].get<double>() / ref["budget_target"].get<double>() - 1), 0.005);
+  for (const json& e : ref["entries"]) ASSERT_EQ(e["test_top1"].size(), 1u) << e["name"];
+}
