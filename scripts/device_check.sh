@@ -77,7 +77,7 @@ PY
     bin=build-device/netadj
     (cd build-device && ctest --output-on-failure -j "$(nproc)" --timeout 300) >"$out/ctest.log" 2>&1
     note "ctest (exit $?): $(grep -E 'tests passed|tests failed' "$out/ctest.log")"
-    grep -E "^\s+[0-9]+ - " "$out/ctest.log" | head -20 | tee -a "$summary"  # failed or skipped tests
+    grep -E "^\s+[0-9]+ - " "$out/ctest.log" | awk "NR <= 20" | tee -a "$summary"  # failed or skipped tests
     syn=(--set data.dataset=synthetic --set data.val_size=5000 --set data.synthetic.train_size=50000
          --set data.synthetic.classes=100 --set data.synthetic.channels=3 --set data.synthetic.resolution=32
          --set data.synthetic.test_size=10000 --set train.drop.rate=0)

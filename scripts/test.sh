@@ -22,8 +22,9 @@ status=0
 ctest --test-dir "$build" --output-on-failure -j "${NETADJ_TEST_JOBS:-2}" "$@" 2>&1 | tee "$build/ctest.log" \
   || status=$?
 stage_end tests
-# CTest's result lines end in "<seconds> sec"; the slowest first.
+# CTest's result lines end in "<seconds> sec"; the slowest first (awk reads all of sort's output: a `head` that
+# exits early would fail the pipeline with SIGPIPE under pipefail).
 echo "The ten slowest tests (seconds):"
 grep -E 'Test +#[0-9]+: .* sec$' "$build/ctest.log" | sed -E 's/^.*Test +#[0-9]+: ([^ ]+) .* ([0-9.]+) sec$/\2 \1/' \
-  | sort -rn | head -10 | awk '{ printf "  %8.1f  %s\n", $1, $2 }'
+  | sort -rn | awk 'NR <= 10 { printf "  %8.1f  %s\n", $1, $2 }'
 exit $status
