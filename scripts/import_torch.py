@@ -141,6 +141,21 @@ class Importer:
             return self.add(node, "relu", [name(args[0])])
         raise Unsupported(f"node '{node.name}' (method {m}) is not supported; supported: {SUPPORTED}")
 
+    def check_in_place(self, gm, node, order):
+        """An in-place op whose input is read again later: the file would give those readers the value before
+        the change, so the import stops rather than write a different function."""
+        inplace = (node.op == "call_module" and getattr(gm.get_submodule(node.target), "inplace", False)) or \
+            (node.op == "call_function" and (node.target in (operator.iadd, operator.imul) or
+                                             node.kwargs.get("inplace", False))) or \
+            (node.op == "call_method" and str(node.target).endswith("_"))
+        if not inplace or not node.args or not hasattr(node.args[0], "users"):
+            return
+        changed = node.args[0]
+        later = [u.name for u in changed.users if u is not node and order[u] > order[node]]
+        if later:
+            raise Unsupported(f"node '{node.name}' changes its input '{changed.name}' in place, and '{later[0]}' "
+                              "reads it afterwards; make the op out of place")
+
     def run(self, gm):
         placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
         if len(placeholders) != 1:
@@ -152,10 +167,12 @@ class Importer:
                 raise Unsupported(f"a constant {a!r} where a tensor was expected")
             return renamed.get(a.name, a.name)
 
+        order = {n: i for i, n in enumerate(gm.graph.nodes)}
         output = None
         for node in gm.graph.nodes:
             if node.op == "placeholder":
                 continue
+            self.check_in_place(gm, node, order)
             if node.op == "output":
                 out = node.args[0]
                 if not (hasattr(out, "name") and hasattr(out, "op")):

@@ -11,6 +11,7 @@
 #include "cli_util.h"
 #include "netadj/arch/graph.h"
 #include "netadj/arch/model.h"
+#include "netadj/arch/warm.h"
 #include "netadj/arch/weights.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
@@ -354,10 +355,29 @@ ModelOptions graph_model(const json& doc) {
 }
 }  // namespace
 
+namespace {
+// A 1x1 conv whose channels are shuffled (groups 2) into a 3x3 conv, and a hidden linear layer (a slot too).
+json shuffle_and_hidden_linear() {
+  return json::parse(R"({"format": "netadj-graph", "version": 1, "input": {"channels": 3, "resolution": 8},
+    "ops": [{"name": "a", "op": "conv2d", "inputs": ["input"], "out": 8, "kernel": 1},
+            {"name": "a_bn", "op": "batch_norm", "inputs": ["a"]},
+            {"name": "a_relu", "op": "relu", "inputs": ["a_bn"]},
+            {"name": "shuffle", "op": "channel_shuffle", "inputs": ["a_relu"], "groups": 2},
+            {"name": "b", "op": "conv2d", "inputs": ["shuffle"], "out": 8, "kernel": 3, "padding": 1},
+            {"name": "b_bn", "op": "batch_norm", "inputs": ["b"]},
+            {"name": "gap", "op": "mean", "inputs": ["b_bn"]},
+            {"name": "hidden", "op": "linear", "inputs": ["gap"], "out": 6},
+            {"name": "hidden_relu", "op": "relu", "inputs": ["hidden"]},
+            {"name": "fc", "op": "linear", "inputs": ["hidden_relu"], "out": 4}],
+    "output": "fc"})");
+}
+}  // namespace
+
 // The spec of a network file counts what the file's own count does (MACs, params, dFLOPs/dc), at the file's
 // widths and at other widths and resolutions, and the module built from it has exactly those parameters.
 TEST(GraphSpec, CountsEqualTheFileCountAndTheModule) {
-  for (const json& doc : {read_json(testing_util::example_graph_path()), tiny_depthwise()}) {
+  for (const json& doc :
+       {read_json(testing_util::example_graph_path()), tiny_depthwise(), shuffle_and_hidden_linear()}) {
     const ModelOptions m = graph_model(doc);
     std::mt19937 rng(3);
     for (int res : {32, 17}) {
@@ -426,8 +446,38 @@ TEST(Weights, LoadByNameAndRefuseNamingTheTensor) {
   EXPECT_NE(data_error([&] { load("seed_extra_tensor"); }).find("'extra.weight' belongs to no op"), std::string::npos);
   EXPECT_NE(data_error([&] { load("seed_truncated"); }).find("past the end"), std::string::npos);
   EXPECT_NE(data_error([&] { load("no_such_file"); }).find("not found"), std::string::npos);
+  EXPECT_NE(data_error([&] { load("seed_format_not_a_string"); }).find("not netadj-weights"), std::string::npos);
+  EXPECT_NE(data_error([&] { load("seed_huge_zero_shape"); }).find("too large"), std::string::npos);
   auto partial = w;
   partial.erase("bn.running_mean");
   EXPECT_NE(data_error([&] { load_weights(*net, partial, "partial"); }).find("no tensor 'bn.running_mean'"),
             std::string::npos);
+}
+
+// Widening every slot by the warm-start map keeps the output, through a channel shuffle and a hidden linear
+// layer too (the shuffle's channels are mapped in its order, the linear's copies split their weights).
+TEST(GraphSpec, WarmWideningKeepsTheOutputThroughShuffleAndHiddenLinear) {
+  const ModelOptions m = graph_model(shuffle_and_hidden_linear());
+  const ArchSpec s = build_spec(m, 8);
+  ASSERT_EQ(s.channels, (std::vector<int64_t>{8, 8, 6}));
+  EXPECT_EQ(s.layers[0].multiple, 2);
+  torch::manual_seed(1);
+  GraphNet from(s);
+  {
+    torch::NoGradGuard ng;
+    for (const auto& mod : from->modules(false))
+      if (auto* bn = mod->as<torch::nn::BatchNorm2dImpl>()) {
+        bn->running_mean.uniform_(-0.2, 0.2);
+        bn->running_var.uniform_(0.5, 2.0);
+        bn->weight.uniform_(0.5, 1.5);
+      }
+  }
+  GraphNet to(build_spec(m, 8, {12, 11, 9}));
+  warm_transfer(from, to, WarmMapOptions{WarmImportance::kBn, 0.0, 5});
+  from->eval();
+  to->eval();
+  torch::NoGradGuard ng;
+  torch::Tensor x = torch::randn({3, 3, 8, 8});
+  torch::Tensor want = from->forward(x), got = to->forward(x);
+  EXPECT_LE((got - want).abs().max().item<double>(), 1e-5 * std::max(1.0, want.abs().max().item<double>()));
 }

@@ -401,6 +401,8 @@ Graph parse_graph(const json& doc, const std::string& where, int resolution) {
       shapes.push_back(op.inputs.back() < 0 ? g.input : g.ops[size_t(op.inputs.back())].shape);
     }
     op.shape = infer_shape(op, shapes, atk);
+    op.depthwise =
+        op.kind == GraphOpKind::kConv2d && op.groups > 1 && op.groups == op.out && shapes[0].channels == op.out;
     earlier[op.name] = int(g.ops.size());
     g.ops.push_back(std::move(op));
   }
@@ -499,10 +501,7 @@ GraphShape input_of(const Graph& g, const GraphOp& op) {
 GraphCost fit64(__int128 flops, __int128 params);
 
 // A conv with one group per channel, in = out (its output width is its input's).
-bool depthwise(const Graph& g, const GraphOp& op) {
-  const int64_t in = op.inputs[0] < 0 ? g.input.channels : g.ops[size_t(op.inputs[0])].shape.channels;
-  return op.kind == GraphOpKind::kConv2d && op.groups > 1 && op.groups == op.out && in == op.out;
-}
+bool depthwise(const Graph&, const GraphOp& op) { return op.depthwise; }
 
 // The space of every op's output, joined as the ops tie them; the input's and the output's are fixed.
 std::vector<int> assign_spaces(const Graph& g, Spaces& sp) {
@@ -536,7 +535,10 @@ std::vector<int> assign_spaces(const Graph& g, Spaces& sp) {
         for (int j : op.inputs) sp.unite(in, of(j));
         break;
       case GraphOpKind::kChannelShuffle:
+        // Its channels are its input's in another order: a space of its own, derived like a concatenation's, so
+        // that one slot never holds channels in two orders (a drop mask or a warm-start map would mix them).
         sp.need_multiple(in, op.groups);
+        space[i] = sp.add(false, /*derived=*/true);
         break;
       default:
         break;
@@ -546,12 +548,12 @@ std::vector<int> assign_spaces(const Graph& g, Spaces& sp) {
   for (const std::string& name : g.fixed)
     for (size_t i = 0; i < g.ops.size(); ++i)
       if (g.ops[i].name == name) sp.fix(space[i]);
-  // A concatenation or flatten whose width may not change (fixed, as a flatten that gives the logits, or tied
-  // to another width by an add or a multiply) fixes its parts, latest first, so that a part that is itself
-  // such an op passes it on.
+  // A concatenation, flatten or channel shuffle whose width may not change (fixed, as a flatten that gives the
+  // logits, or tied to another width by an add or a multiply) fixes its parts, latest first, so that a part
+  // that is itself such an op passes it on.
   for (size_t i = g.ops.size(); i-- > 0;) {
     const GraphOp& op = g.ops[i];
-    if ((op.kind == GraphOpKind::kCat || op.kind == GraphOpKind::kFlatten) &&
+    if ((op.kind == GraphOpKind::kCat || op.kind == GraphOpKind::kFlatten || op.kind == GraphOpKind::kChannelShuffle) &&
         (sp.is_fixed(space[i]) || sp.derived_and_joined(space[i])))
       for (int j : op.inputs) sp.fix(of(j));
   }

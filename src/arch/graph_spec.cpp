@@ -65,7 +65,7 @@ OpKind spec_kind(GraphOpKind k) {
 }
 
 // The attributes of one file op on its spec op (widths and drop points come after).
-Op spec_op(const GraphOp& gop, int64_t in_width) {
+Op spec_op(const GraphOp& gop) {
   Op op;
   op.kind = spec_kind(gop.kind);
   op.name = gop.name;
@@ -76,7 +76,7 @@ Op spec_op(const GraphOp& gop, int64_t in_width) {
   op.pad = gop.padding;
   op.dilation = gop.dilation;
   op.groups = gop.kind == GraphOpKind::kChannelShuffle || gop.kind == GraphOpKind::kConv2d ? gop.groups : 1;
-  op.depthwise = gop.kind == GraphOpKind::kConv2d && gop.groups > 1 && gop.groups == gop.out && in_width == gop.out;
+  op.depthwise = gop.depthwise;  // decided on the file's widths, so new widths never change an op's kind
   op.bias = gop.bias;
   op.ceil = gop.ceil_mode;
   op.keepdim = gop.keepdim;
@@ -182,7 +182,7 @@ ArchSpec graph_spec(const ModelOptions& m, const std::vector<int64_t>& c, int re
   }
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const GraphOp& gop = g.ops[i];
-    Op op = spec_op(gop, s.ops[size_t(gop.inputs[0] + 1)].out.value);
+    Op op = spec_op(gop);
     op.out = width_of(s, gop, op, slot_of[i]);
     for (int j : gop.inputs) {
       const int from = j < 0 ? -1 : slot_of[size_t(j)];

@@ -273,7 +273,9 @@ std::vector<int64_t> spec_dflops(const ArchSpec& s) {
         add_terms(op.out, base * (in.value / op.groups));
       }
     } else if (op.kind == OpKind::kLinear) {
-      add_terms(s.ops[static_cast<size_t>(op.inputs[0])].out, op.out.value);
+      const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
+      add_terms(in, op.out.value);
+      add_terms(op.out, in.value);  // a network file's hidden linear is a slot
     } else if (op.kind == OpKind::kSqueezeExcite) {
       add_terms(op.out, 2 * op.se_width);
     }

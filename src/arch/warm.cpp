@@ -388,6 +388,17 @@ Map grouped_map(int64_t w_old, int64_t w_new, int64_t groups, const std::vector<
   return m;
 }
 
+// A channel shuffle's map: output k = j * g + i reads input i * (C / g) + j, in the new network and in the old.
+Map shuffled_map(const Map& in, int64_t w_old, int64_t g) {
+  const int64_t per_new = int64_t(in.size()) / g, per_old = w_old / g;
+  Map m(in.size(), -1);
+  for (int64_t k = 0; k < int64_t(in.size()); ++k) {
+    const int64_t q = in[size_t((k % g) * per_new + k / g)];
+    if (q >= 0) m[size_t(k)] = (q % per_old) * g + q / per_old;
+  }
+  return m;
+}
+
 std::vector<Map> file_maps(GraphNetImpl& from, const ArchSpec& to, const WarmMapOptions& o) {
   const ArchSpec& a = from.spec();
   std::mt19937_64 rng(o.seed);
@@ -402,7 +413,9 @@ std::vector<Map> file_maps(GraphNetImpl& from, const ArchSpec& to, const WarmMap
   for (size_t i = 0; i < to.ops.size(); ++i) {
     const Op& op = to.ops[i];
     const int slot = slot_of(op.out);
-    if (slot >= 0) {
+    if (op.kind == OpKind::kShuffle) {
+      maps[i] = shuffled_map(maps[size_t(op.inputs[0])], a.ops[i].out.value, op.groups);
+    } else if (slot >= 0) {
       maps[i] = slot_maps[size_t(slot)];
     } else if (op.out.terms.empty()) {
       maps[i] = identity(op.out.value);

@@ -24,16 +24,22 @@ constexpr uint64_t kMaxHeader = uint64_t(1) << 30;
 // One entry of the header, checked against the data's size; returns the tensor's element count.
 int64_t check_entry(const std::string& path, const std::string& name, const nlohmann::json& e, uint64_t data_bytes,
                     std::vector<int64_t>& shape, uint64_t& offset) {
-  if (!e.is_object() || e.value("dtype", "") != "float32" || !e.contains("shape") || !e["shape"].is_array() ||
-      !e.contains("offset") || !e["offset"].is_number_unsigned())
+  if (!e.is_object() || !e.contains("dtype") || e["dtype"] != "float32" || !e.contains("shape") ||
+      !e["shape"].is_array() || e["shape"].size() > 8 || !e.contains("offset") || !e["offset"].is_number_unsigned())
     bad(path, "tensor '" + name + "' needs dtype float32, a shape and an offset");
-  int64_t n = 1;
+  // Every dimension, and the product of the non-zero ones, within 2^40 (torch's strides must not overflow).
+  int64_t n = 1, nonzero = 1;
   for (const auto& d : e["shape"]) {
     if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t(1) << 40))
       bad(path, "tensor '" + name + "': bad shape");
     shape.push_back(d.get<int64_t>());
-    if (shape.back() != 0 && n > (int64_t(1) << 40) / shape.back()) bad(path, "tensor '" + name + "': too large");
-    n *= shape.back();
+    if (shape.back() == 0) {
+      n = 0;
+      continue;
+    }
+    if (nonzero > (int64_t(1) << 40) / shape.back()) bad(path, "tensor '" + name + "': too large");
+    nonzero *= shape.back();
+    n = n == 0 ? 0 : nonzero;
   }
   offset = e["offset"].get<uint64_t>();
   if (offset > data_bytes || uint64_t(n) * 4 > data_bytes - offset)
@@ -57,8 +63,8 @@ std::map<std::string, torch::Tensor> read_weights(const std::string& path) {
   std::string text(n, '\0');
   in.read(text.data(), std::streamsize(n));
   nlohmann::json h = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (h.is_discarded() || !h.is_object() || h.value("format", "") != "netadj-weights" || h.value("version", 0) != 1 ||
-      !h.contains("tensors") || !h["tensors"].is_object())
+  if (h.is_discarded() || !h.is_object() || !h.contains("format") || h["format"] != "netadj-weights" ||
+      !h.contains("version") || h["version"] != 1 || !h.contains("tensors") || !h["tensors"].is_object())
     bad(path, "the header is not netadj-weights version 1");
   const uint64_t data_start = 16 + n, data_bytes = size - data_start;
   std::map<std::string, torch::Tensor> out;

@@ -97,6 +97,10 @@ ChannelGrid channel_grid(const SearchOptions& s, const ArchSpec& spec) {
   for (const LayerInfo& l : spec.layers) {
     const int64_t m = std::lcm(int64_t(std::max(s.channel_multiple, 1)), std::max<int64_t>(l.multiple, 1));
     const int64_t least = std::max<int64_t>({s.min_channels, l.min, 1});
+    if (m > kMaxChannels || m * ((least + m - 1) / m) > kMaxChannels)
+      throw ConfigError("search.channel_multiple = " + std::to_string(s.channel_multiple) + ": layer " + l.name +
+                        " (a multiple of " + std::to_string(l.multiple) + ", at least " + std::to_string(l.min) +
+                        ") would need widths over " + std::to_string(kMaxChannels));
     g.multiple.push_back(m);
     g.min.push_back(m * ((least + m - 1) / m));
   }
@@ -289,11 +293,16 @@ namespace {
 // The reference rescaling rounds every width to an integer: it cannot keep a layer on a coarser grid.
 void check_reference_grid(const SearchOptions& s, const ChannelGrid& grid) {
   if (s.rescale != RescaleMode::kReference) return;
-  for (size_t l = 0; l < grid.multiple.size(); ++l)
+  for (size_t l = 0; l < grid.multiple.size(); ++l) {
     if (grid.multiple[l] > 1)
       throw ConfigError("search.rescale = reference: layer " + std::to_string(l) + " must stay a multiple of " +
                         std::to_string(grid.multiple[l]) +
                         " (a grouped conv), which only search.rescale = exact keeps");
+    if (grid.min[l] > std::max(s.min_channels, 1))
+      throw ConfigError("search.rescale = reference: layer " + std::to_string(l) + " may not go under " +
+                        std::to_string(grid.min[l]) +
+                        " (the network file's min_channels), which only search.rescale = exact keeps");
+  }
 }
 
 }  // namespace

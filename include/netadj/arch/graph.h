@@ -67,7 +67,10 @@ struct GraphOp {
   bool ceil_mode = false;  ///< max/avg pool
   int output_size = 1;     ///< adaptive_avg_pool
   bool keepdim = false;    ///< mean over H and W
-  GraphShape shape;        ///< inferred
+  /// conv2d with one group per channel and in = out = groups, decided on the file's widths and kept by
+  /// with_widths (at width 1 a depthwise conv still is one: its MACs stay linear in the slot).
+  bool depthwise = false;
+  GraphShape shape;  ///< inferred
   /// The op as the file gave it (written back by graph_to_json); shared, so copies of a graph stay cheap.
   std::shared_ptr<const nlohmann::json> source;
 };
