@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "error_text.h"
 #include "netadj/arch/model.h"
 #include "netadj/arch/table.h"
 #include "netadj/arch/warm.h"
@@ -91,14 +92,7 @@ TEST(Flops, BadVectorsFailClearly) {
   }
 }
 
-std::string config_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string config_error(const std::function<void()>& f) { return testing_util::error_text<ConfigError>(f); }
 
 // Found by fuzzing: huge widths, depths and resolutions overflowed the 64-bit FLOPs count (or ran out of
 // memory building the spec). Each bound is named; a network inside the bounds but too large to count is

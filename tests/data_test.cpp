@@ -9,6 +9,7 @@
 #include <functional>
 #include <set>
 
+#include "error_text.h"
 #include "netadj/arch/table.h"
 #include "netadj/data/data.h"
 #include "netadj/data/imagefolder.h"
@@ -68,14 +69,7 @@ std::string cifar_records(int n, bool c100) {
   return s;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::function<void()>& f) { return testing_util::error_text<DataError>(f); }
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 
 #include "build_paths.h"
 #include "cli_util.h"
+#include "error_text.h"
 #include "netadj/arch/graph.h"
 #include "netadj/arch/model.h"
 #include "netadj/arch/warm.h"
@@ -335,14 +336,7 @@ TEST(Graph, MinChannelsBoundTheSlot) {
 }
 
 namespace {
-std::string config_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no ConfigError)";
-}
+std::string config_error(const std::function<void()>& f) { return testing_util::error_text<ConfigError>(f); }
 
 ModelOptions graph_model(const json& doc) {
   ModelOptions m;
@@ -419,14 +413,7 @@ TEST(GraphSpec, ModelOptionsMustAgreeWithTheFile) {
 }
 
 namespace {
-std::string data_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no DataError)";
-}
+std::string data_error(const std::function<void()>& f) { return testing_util::error_text<DataError>(f); }
 }  // namespace
 
 // The weights file netadj import writes: read without Python and loaded by op name; a wrong shape, a tensor no
