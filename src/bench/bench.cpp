@@ -312,6 +312,8 @@ json timed_search(const Config& cfg, const std::shared_ptr<const dist::World>& w
   json epochs = json::array();
   for (const auto& it : s.iterations) epochs.push_back(it.epochs ? *it.epochs : s.epochs_per_iteration);
   return {{"seconds", seconds},
+          {"init", s.init},
+          {"first_train_seconds", times.iterations.empty() ? 0.0 : times.iterations.front().train_seconds},
           {"iterations", s.iterations.size()},
           {"init_channels", s.init_channels},
           {"epochs", epochs},
@@ -327,9 +329,12 @@ json timed_search(const Config& cfg, const std::shared_ptr<const dist::World>& w
 }  // namespace
 
 json bench_search(const Config& cfg, const std::shared_ptr<const dist::World>& world, const std::string& out_dir,
-                  bool uncached) {
+                  bool uncached, const std::string& pretrained) {
   Config base = cfg;
   base.search.select = SelectMode::kArgmax;
+  base.model.weights.clear();
+  base.search.init = SearchInit::kScratch;
+  base.search.init_epochs = 0;
   Config cold = base, warm = base;
   cold.search.warm_start = false;
   warm.search.warm_start = true;
@@ -337,11 +342,23 @@ json bench_search(const Config& cfg, const std::shared_ptr<const dist::World>& w
   j["cold"] = timed_search(cold, world, out_dir + "/cold");
   j["warm"] = timed_search(warm, world, out_dir + "/warm");
   j["speedup"] = j["cold"]["seconds"].get<double>() / j["warm"]["seconds"].get<double>();
+  if (!pretrained.empty()) {  // the trained original as iteration 0, then warm-started iterations
+    Config pre = warm;
+    pre.model.weights = pretrained;
+    pre.search.init = SearchInit::kPretrained;
+    pre.search.init_epochs = cfg.search.init == SearchInit::kPretrained ? cfg.search.init_epochs : 0;
+    j["pretrained_warm"] = timed_search(pre, world, out_dir + "/pretrained_warm");
+  }
   if (uncached) {
     Config off = cold;
     off.fur.cache_mb = 0;
     j["cold_uncached"] = timed_search(off, world, out_dir + "/cold_uncached");
   }
+  // Costs in trainings of the original network: the cold search's iteration 0 is one (on the search's split).
+  const double one = j["cold"]["first_train_seconds"].get<double>();
+  j["original_training_seconds"] = one;
+  for (const char* k : {"cold", "warm", "pretrained_warm", "cold_uncached"})
+    if (j.contains(k) && one > 0) j[k]["trainings"] = j[k]["seconds"].get<double>() / one;
   j["fur_cache_mb"] = cfg.fur.cache_mb;
   j["device"] = setup_device(cfg.runtime).str();
   j["threads"] = torch::get_num_threads();

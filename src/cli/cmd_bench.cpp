@@ -12,7 +12,7 @@ struct BenchArgs {
   ConfigArgs config;
   int warmup = 5, steps = 30, batches = 50, evals = 10000, optim_steps = 200, rescale_steps = 20;
   int batch = 1, reps = 50, threads = 0, fur_train_steps = 10;
-  std::string channels, checkpoint, out = "bench-search";
+  std::string channels, checkpoint, out = "bench-search", pretrained;
   bool uncached = false;
 };
 
@@ -34,7 +34,7 @@ int run_bench(const BenchArgs& a, const std::string& sub) {
   if (sub == "search") {
     const Config cfg = load_config(a.config);
     const auto world = join_world(cfg);
-    return print(bench_search(cfg, world, a.out, a.uncached), world->root());
+    return print(bench_search(cfg, world, a.out, a.uncached, a.pretrained), world->root());
   }
   if (sub == "fur")
     return print_session(load_config(a.config),
@@ -93,6 +93,8 @@ Command bench_command() {
             add_config_options(*search, a->config);
             search->add_option("--out", a->out, "folder for the runs (cold/, warm/; replaced)");
             search->add_flag("--fur-uncached", a->uncached, "also the cold search without the FUR prefix cache");
+            search->add_option("--pretrained", a->pretrained,
+                               "a trained model.pt of the config's network: also the warm search from it");
             return [a, &app] { return run_bench(*a, app.get_subcommands().front()->get_name()); };
           }};
 }

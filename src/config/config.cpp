@@ -61,6 +61,12 @@ struct EnumTable<SelectMode> {
                                                                    {SelectMode::kRetrain, "retrain"}};
 };
 
+template <>
+struct EnumTable<SearchInit> {
+  static constexpr std::pair<SearchInit, const char*> kValues[] = {{SearchInit::kScratch, "scratch"},
+                                                                   {SearchInit::kPretrained, "pretrained"}};
+};
+
 template <class E>
 std::optional<E> parse_enum(const std::string& text) {
   for (const auto& [value, name] : EnumTable<E>::kValues)
@@ -157,9 +163,10 @@ class ObjectReader {
     if (!v->is_string() || v->get<std::string>().empty())
       fail(key_path(key), *v, "expected the path of a network file, or the network itself (an object)");
     std::filesystem::path p = v->get<std::string>();
-    if (!std::filesystem::exists(p) && p.is_relative() && origin_ != "defaults")
+    std::error_code ec;  // a name too long for the filesystem is "not found", not an exception
+    if (!std::filesystem::exists(p, ec) && p.is_relative() && origin_ != "defaults")
       p = std::filesystem::path(origin_).parent_path() / p;
-    if (!std::filesystem::exists(p)) fail(key_path(key), *v, "network file not found");
+    if (!std::filesystem::exists(p, ec)) fail(key_path(key), *v, "network file not found");
     out = std::make_shared<const json>(read_json(p.string()));
   }
   template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
@@ -243,6 +250,7 @@ void visit_model(V& r, ModelOptions& m) {
   r.field("resolution", m.resolution);
   r.field("channels", m.channels);
   r.field("graph", m.graph);
+  r.field("weights", m.weights);
 }
 
 template <class V>
@@ -332,6 +340,8 @@ void visit_search(V& r, SearchOptions& s) {
   r.field("warm_epochs", s.warm_epochs);
   r.field("warm_importance", s.warm_importance);
   r.field("warm_noise", s.warm_noise);
+  r.field("init", s.init);
+  r.field("init_epochs", s.init_epochs);
 }
 
 template <class V>
@@ -466,6 +476,9 @@ void check_search(const Checker& ck, const SearchOptions& s) {
   if (s.select_seeds > 1000) ck.fail("search.select_seeds", s.select_seeds, "must be <= 1000");
   ck.at_least("search.warm_epochs", s.warm_epochs, 0);
   if (!(s.warm_noise >= 0 && s.warm_noise <= 1)) ck.fail("search.warm_noise", s.warm_noise, "must be in [0, 1]");
+  ck.at_least("search.init_epochs", s.init_epochs, 0);
+  if (s.init == SearchInit::kScratch && s.init_epochs > 0)
+    ck.fail("search.init_epochs", s.init_epochs, "needs search.init = \"pretrained\" (a scratch start trains fully)");
 }
 
 void check_runtime(const Checker& ck, const RuntimeOptions& r) {
@@ -473,6 +486,20 @@ void check_runtime(const Checker& ck, const RuntimeOptions& r) {
   ck.at_least<int64_t>("runtime.seed", r.seed, 0);
   if (r.out_dir.empty()) ck.fail("runtime.out_dir", r.out_dir, "must not be empty");
   ck.at_least("runtime.log_every", r.log_every, 1);
+}
+
+// model.weights: from the working directory, else from the config file's folder; held absolute, so a run
+// directory's config.json names the same file from anywhere. (A missing file is the loader's DataError.)
+void resolve_weights_path(ModelOptions& m, const std::string& origin) {
+  if (m.weights.empty()) return;
+  std::filesystem::path p = m.weights;
+  std::error_code ec;
+  if (!std::filesystem::exists(p, ec) && p.is_relative() && origin != "defaults") {
+    std::filesystem::path beside = std::filesystem::path(origin).parent_path() / p;
+    if (std::filesystem::exists(beside, ec)) p = beside;
+  }
+  std::filesystem::path abs = std::filesystem::absolute(p, ec);
+  m.weights = (ec ? p : abs).lexically_normal().string();
 }
 
 }  // namespace
@@ -484,6 +511,8 @@ void validate(const Config& c, const std::string& origin) {
   check_train(ck, c.train);
   check_fur(ck, c.fur);
   check_search(ck, c.search);
+  if (c.search.init == SearchInit::kPretrained && c.model.weights.empty())
+    ck.fail("search.init", "pretrained", "needs model.weights (the trained network to start from)");
   ck.at_least("eval.batch_size", c.eval.batch_size, 1);
   check_runtime(ck, c.runtime);
   if (!(c.dist.timeout_s >= 1 && c.dist.timeout_s <= 86400))
@@ -495,6 +524,7 @@ Config config_from_json(const json& j, const std::string& origin) {
   ObjectReader root(j, "", origin);
   visit_config(root, c);
   root.finish();
+  resolve_weights_path(c.model, origin);
   validate(c, origin);
   return c;
 }
@@ -588,6 +618,7 @@ NETADJ_ENUM_API(RescaleMode)
 NETADJ_ENUM_API(Budget)
 NETADJ_ENUM_API(SelectMode)
 NETADJ_ENUM_API(WarmImportance)
+NETADJ_ENUM_API(SearchInit)
 #undef NETADJ_ENUM_API
 
 std::optional<DeviceChoice> DeviceChoice::parse(const std::string& text) {

@@ -173,6 +173,16 @@ void DataModule::adopt(LoadedData&& d) {
   std_ = std::move(d.std);
 }
 
+void DataModule::set_normalization(const Normalization& n, const std::string& where) {
+  if (n.mean.size() != size_t(channels_) || n.std.size() != size_t(channels_))
+    throw DataError(where + ": its input normalization has " + std::to_string(n.mean.size()) + " channels, the " +
+                    name_ + " images " + std::to_string(channels_));
+  for (float s : n.std)
+    if (!(s > 0)) throw DataError(where + ": its input normalization has a std <= 0");
+  mean_ = n.mean;
+  std_ = n.std;
+}
+
 // Per-channel statistics of the training split, for datasets without standard constants.
 void DataModule::measure_normalization() {
   auto x = train_.images.index_select(0, torch::tensor(train_idx_, torch::kInt64)).to(torch::kFloat).div(255.0);

@@ -184,6 +184,12 @@ CompareRun::CompareRun(Comparison c) : c_(std::move(c)), base_(c_.cfg) {}
 std::unique_ptr<CompareRun> CompareRun::start(const ComparePlan& p) {
   Comparison c;
   c.cfg = p.config;
+  if (!c.cfg.model.weights.empty()) {  // every entry trains from scratch: a pretrained original is not favoured
+    logger()->info("compare trains every entry from scratch: model.weights ({}) is not used", c.cfg.model.weights);
+    c.cfg.model.weights.clear();
+    c.cfg.search.init = SearchInit::kScratch;
+    c.cfg.search.init_epochs = 0;
+  }
   std::unique_ptr<CompareRun> r(new CompareRun(std::move(c)));  // the dataset, device and model checked
   Comparison& cc = r->c_;
   CompareRecord& rec = cc.record;

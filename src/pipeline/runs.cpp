@@ -5,6 +5,7 @@
 
 #include "netadj/arch/table.h"
 #include "netadj/distributed/distributed.h"
+#include "netadj/train/pretrained.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/log.h"
@@ -35,11 +36,16 @@ TrainRecord train_run(const RunSession& session, const RunDir& dir) {
                  spec_flops(spec), spec_params(spec), session.device().str());
   torch::manual_seed(derive_seed(uint64_t(cfg.runtime.seed), "init", 0));
   GraphNet net(spec);
+  pin_weights(session.weights(), dir);
+  if (!cfg.model.weights.empty()) {  // fine-tuning (a checkpoint of this run replaces these weights)
+    load_pretrained(cfg.model, net);
+    logger()->info("starting from the weights in {}", cfg.model.weights);
+  }
   Trainer trainer(trainer_options(cfg), session.data(), session.device());
   TrainPlan plan = train_plan(cfg, dir);
   plan.world = &session.world();
   TrainResult r = trainer.run(net, plan);
-  if (dir.writes()) save_model(net, cfg.model, dir.file("model.pt"));
+  if (dir.writes()) save_model(net, cfg.model, dir.file("model.pt"), session.data().normalization());
   TrainRecord rec{cfg.model.arch,
                   spec.channels,
                   spec_flops(spec),

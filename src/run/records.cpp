@@ -200,6 +200,13 @@ void visit(V& f, SearchRecord& r) {
   f("done", r.done), f("stopped_early", r.stopped_early);
   f(Added{"budget"}, r.budget), f(Added{"stopped"}, r.stopped), f(Added{"selection"}, r.selection);
   f(Added{"device"}, r.device), f(Added{"world_size"}, r.world_size), f(Added{"backend"}, r.backend);
+  f(Added{"init"}, r.init);
+}
+
+template <class V>
+void visit(V& f, WeightsRecord& r) {
+  f("path", r.path), f("format", r.format), f("bytes", r.bytes), f("crc32", r.crc32), f("mean", r.mean);
+  f("std", r.stddev);
 }
 
 template <class V>
@@ -328,6 +335,7 @@ NETADJ_RECORD_JSON(CheckpointRecord)
 NETADJ_RECORD_JSON(FurProgress)
 NETADJ_RECORD_JSON(CompareEntry)
 NETADJ_RECORD_JSON(CompareRecord)
+NETADJ_RECORD_JSON(WeightsRecord)
 #undef NETADJ_RECORD_JSON
 
 void to_json(json& j, const IterationRecord& r) {

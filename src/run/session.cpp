@@ -1,10 +1,13 @@
 #include "netadj/run/session.h"
 
+#include <fmt/ranges.h>
+
 #ifdef NETADJ_WITH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
 #endif
 
 #include "netadj/distributed/distributed.h"
+#include "netadj/train/pretrained.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/log.h"
@@ -20,6 +23,21 @@ RunSession::RunSession(Config cfg, std::shared_ptr<const dist::World> world)
   check_model_matches_data(cfg_.model, *data_);
   cfg_.model.resolution = resolve_resolution(cfg_.model, data_->resolution());
   warn_if_far_from_design(cfg_.model, cfg_.model.resolution);
+  if (cfg_.model.weights.empty()) return;
+  weights_ = inspect_weights(cfg_.model);
+  {  // weights that do not fit the config's network are refused before a run directory exists
+    GraphNet probe(spec());
+    load_pretrained(cfg_.model, probe);
+  }
+  const Normalization n = weights_normalization(weights_);
+  if (n.empty()) {
+    logger()->info("{}: no input normalization recorded with the weights; using the one measured on {}",
+                   cfg_.model.weights, data_->name());
+  } else {
+    data_->set_normalization(n, cfg_.model.weights);
+    logger()->info("input normalization of {}: mean [{}] std [{}]", cfg_.model.weights, fmt::join(n.mean, ", "),
+                   fmt::join(n.std, ", "));
+  }
 }
 
 ArchSpec RunSession::spec() const { return build_spec(cfg_.model, resolution()); }

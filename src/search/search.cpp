@@ -13,6 +13,7 @@
 #include "netadj/arch/warm.h"
 #include "netadj/distributed/distributed.h"
 #include "netadj/train/checkpoint.h"
+#include "netadj/train/pretrained.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/interrupt.h"
@@ -39,6 +40,8 @@ class SearchLoop {
   void replay_records();
   void run_iteration(int t);
   TrainResult train(int t, GraphNet& net, const std::string& checkpoint, int epochs);
+  TrainResult start_pretrained(GraphNet& net, const std::string& checkpoint);
+  bool pretrained(int t) const { return t == 0 && cfg_.search.init == SearchInit::kPretrained; }
   void warm_start(int t, GraphNet& net) const;
   int epochs_of(int t) const;
   FurResult measure_fur(int t, GraphNet& net, const std::string& iter);
@@ -90,7 +93,12 @@ SearchLoop::SearchLoop(const RunSession& session, const RunDir& dir, bool resume
         "search.warm_start with search.select = argmax: warm-started iterations carry the training "
         "of those before them, so later ones tend to score higher; search.select = retrain compares "
         "the vectors trained from scratch");
+  if (!cfg_.model.weights.empty() && cfg_.search.init == SearchInit::kScratch)
+    logger()->warn(
+        "model.weights is given but search.init = scratch: iteration 0 trains from scratch (only the "
+        "weights' input normalization is used); search.init = pretrained starts from them");
   check_split();
+  pin_weights(session.weights(), dir);
   start_or_load(resume);
 }
 
@@ -131,6 +139,7 @@ void SearchLoop::start_record() {
   }
   doc_.epochs_per_iteration = cfg_.search.epochs > 0 ? cfg_.search.epochs : cfg_.train.epochs;
   doc_.budget = enum_name(cfg_.search.budget);
+  doc_.init = enum_name(cfg_.search.init);
 }
 
 // A resumed search continues from the newest complete record, with the best-so-far re-derived from them.
@@ -200,7 +209,8 @@ void SearchLoop::run_iteration(int t) {
   auto t0 = Clock::now();
   // (A training resumed from its checkpoint replaces these weights.)
   if (cfg_.search.warm_start && t > 0) warm_start(t, net);
-  TrainResult tr = train(t, net, path(checkpoint), epochs_of(t));
+  TrainResult tr =
+      pretrained(t) ? start_pretrained(net, path(checkpoint)) : train(t, net, path(checkpoint), epochs_of(t));
   IterationTimes times{t, seconds_since(t0), 0.0, tr.resumed};
   auto t1 = Clock::now();
   FurResult fur = measure_fur(t, net, iter);
@@ -290,9 +300,10 @@ void SearchLoop::warm_start(int t, GraphNet& net) const {
 }
 
 // The first iteration (and every one without warm start) trains the full schedule; warm-started ones
-// search.warm_epochs (default: 30% of it, rounded up).
+// search.warm_epochs (default: 30% of it, rounded up); a pretrained start search.init_epochs (default none).
 int SearchLoop::epochs_of(int t) const {
   const int full = doc_.epochs_per_iteration;
+  if (pretrained(t)) return cfg_.search.init_epochs;
   if (!cfg_.search.warm_start || t == 0) return full;
   return cfg_.search.warm_epochs > 0 ? cfg_.search.warm_epochs : std::max(1, (3 * full + 9) / 10);
 }
@@ -316,6 +327,17 @@ TrainPlan SearchLoop::search_plan(uint64_t seed, int epochs, const std::string& 
 TrainResult SearchLoop::train(int t, GraphNet& net, const std::string& checkpoint, int epochs) {
   return trainer_.run(
       net, search_plan(derive_seed(seed_, "train", t), epochs, checkpoint, "iter " + std::to_string(t), true));
+}
+
+// search.init = pretrained: iteration 0 is model.weights, fine-tuned for search.init_epochs or, by default, taken
+// as it is (evaluated, nothing trained) before its FUR.
+TrainResult SearchLoop::start_pretrained(GraphNet& net, const std::string& checkpoint) {
+  load_pretrained(cfg_.model, net);
+  const int epochs = epochs_of(0);
+  logger()->info("iteration 0: starting from the weights in {}{}", cfg_.model.weights,
+                 epochs > 0 ? fmt::format(", fine-tuned for {} epochs", epochs) : ", not trained");
+  if (epochs > 0) return train(0, net, checkpoint, epochs);
+  return trainer_.evaluate_as_is(net, search_plan(derive_seed(seed_, "train", 0), 0, "", "iter 0", true));
 }
 
 // FUR progress is saved per layer, so a resumed search measures only the layers still missing.
@@ -349,7 +371,7 @@ void SearchLoop::save_iteration(const IterationRecord& rec, const IterationTimes
   times_.iterations.push_back(times);
   // Order matters for resume: the model and best channels first, the record that marks the iteration
   // done last.
-  if (dir_.writes()) save_model(net, cfg_.model, path(iter + "/model.pt"));
+  if (dir_.writes()) save_model(net, cfg_.model, path(iter + "/model.pt"), session_.data().normalization());
   dir_.write_json("best_channels.json", channel_file_json(cfg_.model, best.channels));
   dir_.write_record("times.json", times_);
   dir_.write_record("search.json", doc_);

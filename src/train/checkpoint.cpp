@@ -97,14 +97,16 @@ void write_model_options(torch::serialize::OutputArchive& ar, const ModelOptions
   c.model = m;
   c.model.channels = spec.channels;
   c.model.resolution = spec.resolution;
+  c.model.weights.clear();  // the archive holds its own weights
   ar.write("model_options", c10::IValue(config_to_json(c)["model"].dump()));
 }
 
-void save_model(GraphNet& net, const ModelOptions& m, const std::string& path) {
+void save_model(GraphNet& net, const ModelOptions& m, const std::string& path, const Normalization& norm) {
   torch::serialize::OutputArchive ar, model_ar;
   net->save(model_ar);
   ar.write("model", model_ar);
   write_model_options(ar, m, net->spec());
+  if (!norm.empty()) ar.write("normalization", c10::IValue(json{{"mean", norm.mean}, {"std", norm.std}}.dump()));
   save_archive(ar, path);
 }
 
@@ -112,7 +114,20 @@ namespace {
 const char* const kModelExpected = "expected a model.pt or checkpoint.pt written by netadj train or search";
 }  // namespace
 
-GraphNet load_model(const std::string& path, ModelOptions& m) {
+namespace {
+// A model's recorded normalization: {"mean": [...], "std": [...]}, one number per input channel.
+Normalization read_normalization(torch::serialize::InputArchive& ar, const std::string& path, int channels) {
+  c10::IValue v;
+  if (!ar.try_read("normalization", v)) return {};
+  json j = json::parse(v.toStringRef());
+  Normalization n{j.at("mean").get<std::vector<float>>(), j.at("std").get<std::vector<float>>()};
+  if (n.mean.size() != size_t(channels) || n.std.size() != size_t(channels))
+    throw DataError(path + ": the recorded normalization does not have one mean and std per input channel");
+  return n;
+}
+}  // namespace
+
+GraphNet load_model(const std::string& path, ModelOptions& m, Normalization* norm) {
   if (!file_exists(path)) throw DataError(path + ": model file not found");
   if (!is_zip_archive(path))
     throw DataError(path + ": " + file_kind(path) + ", not a netadj model or checkpoint (" + kModelExpected + ")");
@@ -126,6 +141,7 @@ GraphNet load_model(const std::string& path, ModelOptions& m) {
     json j = json::parse(opts.toStringRef());
     m = config_from_json(json{{"model", j}}, path).model;
     ar.read("model", model_ar);
+    if (norm) *norm = read_normalization(ar, path, m.in_channels);
   } catch (const Error&) {
     throw;
   } catch (const c10::Error& e) {

@@ -434,4 +434,23 @@ void TrainLoop::stop_interrupted(int epoch, int64_t step, Clock::time_point t0) 
 
 TrainResult Trainer::run(GraphNet& net, const TrainPlan& plan) { return TrainLoop(*this, net, plan).run(); }
 
+TrainResult Trainer::evaluate_as_is(GraphNet& net, const TrainPlan& plan) const {
+  auto t0 = Clock::now();
+  place(net, options_.runtime, device_);
+  const dist::World& world = plan.world ? *plan.world : dist::single_process();
+  auto eval = [&](Split s) {
+    auto src =
+        data_.loader(s, {options_.eval_batch_size, false, device_, 0, world.rank(), world.size(), world.local_size()});
+    return evaluate(net, *src, device_, amp_, &world);
+  };
+  TrainResult r;
+  if (plan.eval_split) r.final_eval = eval(*plan.eval_split);
+  if (plan.test_at_end) {
+    r.test = eval(Split::kTest);
+    if (!plan.eval_split) r.final_eval = *r.test;
+  }
+  r.seconds = seconds_since(t0);
+  return r;
+}
+
 }  // namespace netadj

@@ -15,6 +15,8 @@
 #include "netadj/arch/graph.h"
 #include "netadj/arch/warm.h"
 #include "netadj/arch/weights.h"
+#include "netadj/config/config.h"
+#include "netadj/data/data.h"
 #include "netadj/search/search.h"
 #include "netadj/util/fs.h"
 
@@ -209,4 +211,62 @@ TEST(ImportConfigs, ImageNetBudgets) {
     ASSERT_EQ(r.status, 0) << file << ": " << r.err;
     EXPECT_EQ(json::parse(r.out).at("flops").get<int64_t>(), expect.second) << file;
   }
+}
+
+// search.init = pretrained on an imported torchvision network: iteration 0 evaluates the imported weights with
+// the normalization the network file records (as `netadj import --mean --std` writes it), not the one measured on
+// the dataset. By hand: the validation images normalized with the file's mean and std through the imported
+// module give the recorded loss and top-1; with the measured normalization they would not.
+TEST(ImportedPretrained, IterationZeroEvaluatesWithTheImportedNormalization) {
+  if (unavailable() || !imported("resnet18")) GTEST_SKIP() << "the test Python has no torchvision";
+  const std::string d = ::testing::TempDir() + "/netadj_imported_pretrained";
+  remove_tree(d);
+  make_dirs(d);
+  json graph = read_json(dir_of("resnet18") + "/graph.json");
+  graph["normalize"] = {{"mean", {0.485, 0.456, 0.406}}, {"std", {0.229, 0.224, 0.225}}};
+  std::ofstream(d + "/graph.json") << graph.dump();
+  const json cfg = {
+      {"model",
+       {{"arch", "graph"},
+        {"graph", d + "/graph.json"},
+        {"weights", dir_of("resnet18") + "/weights.bin"},
+        {"num_classes", 1000},
+        {"in_channels", 3}}},
+      {"data",
+       {{"dataset", "synthetic"},
+        {"val_size", 32},
+        {"synthetic",
+         {{"train_size", 64}, {"test_size", 16}, {"classes", 1000}, {"channels", 3}, {"resolution", 32}}}}},
+      {"train", {{"epochs", 1}, {"batch_size", 32}}},
+      {"fur", {{"repeats", 1}}},
+      {"search", {{"iterations", 1}, {"init", "pretrained"}}},
+      {"export", {{"enabled", false}}},
+      {"runtime", {{"device", "cpu"}, {"seed", 3}}}};
+  std::ofstream(d + "/config.json") << cfg.dump();
+  testing_util::CliRun r =
+      testing_util::run_cli_full({"--quiet", "search", "--config", d + "/config.json", "--out", d + "/run"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json it0 = read_json(d + "/run/search.json")["iterations"][0];
+  EXPECT_EQ(it0["epochs"], 0);
+  // By hand, from the raw images of the run's validation split.
+  const Config c = load_config(d + "/config.json", {});
+  const DataModule data(c.data, c.runtime.seed);
+  const auto& val = data.val_indices();
+  const torch::Tensor idx = torch::tensor(std::vector<int64_t>(val.begin(), val.end()));
+  const torch::Tensor raw = data.train_set().images.index_select(0, idx).to(torch::kFloat) / 255.0;
+  const torch::Tensor labels = data.train_set().labels.index_select(0, idx);
+  Imported net = load("resnet18", 32);
+  auto loss_top1 = [&](const torch::Tensor& mean, const torch::Tensor& sd) {
+    torch::NoGradGuard ng;
+    const torch::Tensor logits = net.net->forward((raw - mean.view({1, 3, 1, 1})) / sd.view({1, 3, 1, 1}));
+    const double loss = torch::nn::functional::cross_entropy(logits, labels).item<double>();
+    const double top1 = logits.argmax(1).eq(labels).to(torch::kDouble).mean().item<double>();
+    return std::make_pair(loss, top1);
+  };
+  const auto [loss, top1] = loss_top1(torch::tensor({0.485, 0.456, 0.406}).to(torch::kFloat),
+                                      torch::tensor({0.229, 0.224, 0.225}).to(torch::kFloat));
+  EXPECT_NEAR(it0["val"]["loss"].get<double>(), loss, 1e-4 * std::max(1.0, loss));
+  EXPECT_NEAR(it0["val"]["top1"].get<double>(), top1, 1e-6);
+  const auto measured = loss_top1(raw.mean({0, 2, 3}), raw.std({0, 2, 3}));
+  EXPECT_GT(std::abs(measured.first - loss), 1e-3) << "the two normalizations give the same loss: no evidence";
 }

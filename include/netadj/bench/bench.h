@@ -27,9 +27,12 @@ nlohmann::json bench_fur(const RunSession& session, const std::string& checkpoin
 /// The same short search (the config's, with search.select = argmax) cold and with search.warm_start, in
 /// `out_dir`/cold and `out_dir`/warm (and, with `uncached`, cold without the FUR prefix cache in
 /// `out_dir`/cold_uncached): wall seconds of each, the cold/warm ratio, each one's best and last vectors with
-/// their validation accuracy, and FUR's share of the search time. The searches run on `world` (join_world).
+/// their validation accuracy, and FUR's share of the search time. With `pretrained` (a trained model.pt of the
+/// config's network), also the warm search from it (search.init = pretrained, search.init_epochs as the config
+/// says) in `out_dir`/pretrained_warm. Each search's cost is also given in trainings of the original network
+/// (the cold search's iteration 0). The searches run on `world` (join_world).
 nlohmann::json bench_search(const Config& cfg, const std::shared_ptr<const dist::World>& world,
-                            const std::string& out_dir, bool uncached);
+                            const std::string& out_dir, bool uncached, const std::string& pretrained = "");
 
 /// The rescaling to the budget over `steps` adjustment steps with seeded random FUR, from the config's
 /// vector: the reference bisection and the exact rescaling on the same adjusted vectors; relative

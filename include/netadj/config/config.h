@@ -23,6 +23,7 @@ enum class RescaleMode { kExact, kReference };                  ///< "exact" | "
 enum class Budget { kFlops, kParams };                          ///< "flops" | "params"
 enum class SelectMode { kArgmax, kRetrain };                    ///< "argmax" | "retrain"
 enum class WarmImportance { kBn, kL1 };                         ///< "bn" | "l1"
+enum class SearchInit { kScratch, kPretrained };                ///< "scratch" | "pretrained"
 
 /// The name an enum value has in the config ("bf16"); enum_names<E>() lists them all.
 template <class E>
@@ -52,6 +53,12 @@ struct ModelOptions {
   /// working directory or, failing that, to the config file's folder) or holds the document itself; it is
   /// read once, at load, and written back inline, so a run directory's config.json carries its network.
   std::shared_ptr<const nlohmann::json> graph;
+  /// Trained weights to start from ("" = none): for arch "graph" the netadj-weights file `netadj import` wrote,
+  /// for every architecture a netadj model.pt (train, search). A relative path is looked up from the working
+  /// directory and then from the config file's folder; the config holds it absolute. `train` fine-tunes from
+  /// them, `search.init = pretrained` measures iteration 0's FUR on them, and their input normalization (the
+  /// graph file's `normalize`, a model.pt's record) replaces the one measured on the dataset.
+  std::string weights;
 };
 
 struct SyntheticOptions {
@@ -164,6 +171,11 @@ struct SearchOptions {
   /// Relative noise on the split outgoing weights of copied channels; zero-sum over the copies, so the
   /// network's function is kept while the copies' gradients differ.
   double warm_noise = 0.01;
+  /// Iteration 0's network: trained from scratch ("scratch", the default), or model.weights ("pretrained"),
+  /// fine-tuned for init_epochs (0 = none: FUR is measured on the given network as it is). Algorithm 1 as the
+  /// paper states it starts from a pre-trained network.
+  SearchInit init = SearchInit::kScratch;
+  int init_epochs = 0;
 };
 
 struct EvalOptions {

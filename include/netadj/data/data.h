@@ -55,6 +55,12 @@ struct LoaderOptions {
 
 struct FileList;  // imagefolder.h
 
+/// Per-channel input normalization of images scaled to [0, 1]: (x - mean) / std.
+struct Normalization {
+  std::vector<float> mean, std;
+  bool empty() const { return mean.empty(); }
+};
+
 /// What a dataset's loader returns: images in memory (CIFAR, IDX, synthetic) or a file list (imagefolder).
 struct LoadedData {
   ImageSet train, test;
@@ -109,6 +115,10 @@ class DataModule {
 
   const std::vector<float>& mean() const { return mean_; }
   const std::vector<float>& std() const { return std_; }
+  Normalization normalization() const { return {mean_, std_}; }
+  /// Replaces the measured (or the dataset's standard) normalization with the one trained weights expect, for
+  /// the loaders made after it. DataError naming `where` when it has the wrong number of channels or a std <= 0.
+  void set_normalization(const Normalization& n, const std::string& where);
 
   // Exposed for tests.
   const std::vector<int64_t>& train_indices() const { return train_idx_; }

@@ -124,9 +124,20 @@ struct SearchRecord {
   /// Why the loop ended: "" while running, "iterations", "patience" or "converged" (no gated move).
   std::string stopped;
   std::optional<SelectionRecord> selection;  ///< search.select = retrain
-  std::string device;   ///< where the search trained and timed each iteration's latency ("cpu", "cuda:0")
-  int world_size = 1;   ///< data-parallel processes (the last start's; a resume may use another number)
-  std::string backend;  ///< "gloo" or "nccl" when world_size > 1, else ""
+  std::string device;            ///< where the search trained and timed each iteration's latency ("cpu", "cuda:0")
+  int world_size = 1;            ///< data-parallel processes (the last start's; a resume may use another number)
+  std::string backend;           ///< "gloo" or "nccl" when world_size > 1, else ""
+  std::string init = "scratch";  ///< search.init: iteration 0 trained from scratch, or model.weights
+};
+
+/// weights.json: the trained weights a run started from (model.weights), pinned when it began and checked
+/// when it resumes.
+struct WeightsRecord {
+  std::string path;    ///< absolute
+  std::string format;  ///< "netadj-weights" (netadj import) or "netadj-model" (a model.pt of train or search)
+  int64_t bytes = 0;
+  int64_t crc32 = 0;                 ///< zlib's CRC-32 of the whole file
+  std::vector<double> mean, stddev;  ///< the input normalization they came with ("std"); empty = none recorded
 };
 
 struct IterationTimes {
@@ -216,6 +227,7 @@ NETADJ_RECORD_JSON(CheckpointRecord)
 NETADJ_RECORD_JSON(FurProgress)
 NETADJ_RECORD_JSON(CompareEntry)
 NETADJ_RECORD_JSON(CompareRecord)
+NETADJ_RECORD_JSON(WeightsRecord)
 #undef NETADJ_RECORD_JSON
 
 /// A record with "schema_version" added: what write_record writes, and what a record kept inside another

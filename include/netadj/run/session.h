@@ -11,6 +11,7 @@
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
 #include "netadj/distributed/distributed.h"
+#include "netadj/run/records.h"
 
 namespace netadj {
 class RunSession {
@@ -18,7 +19,8 @@ class RunSession {
   /// Joins the data-parallel job the environment describes (join_world), unless `world` is given (a
   /// command that makes several sessions shares one world); picks this rank's device, loads the dataset,
   /// checks the model against it (channels, classes) and fixes model.resolution; warns when an
-  /// architecture meets a resolution far from its design.
+  /// architecture meets a resolution far from its design. With model.weights, reads them once (checksum,
+  /// format) and gives the dataset their input normalization.
   explicit RunSession(Config cfg, std::shared_ptr<const dist::World> world = nullptr);
 
   const Config& config() const { return cfg_; }
@@ -38,6 +40,8 @@ class RunSession {
   /// The checks of a command that trains: train.batch_size (the global batch) divides among the ranks.
   /// ConfigError naming the key otherwise.
   void check_trainable() const;
+  /// model.weights as read when the session began (path empty without them): pin_weights records it.
+  const WeightsRecord& weights() const { return weights_; }
 
  private:
   Config cfg_;
@@ -45,6 +49,7 @@ class RunSession {
   torch::Device device_;
   std::unique_ptr<DataModule> data_;
   AmpMode amp_;
+  WeightsRecord weights_;
 };
 
 /// The run context's view of the environment, the one place netadj reads torchrun's variables (RANK,

@@ -98,6 +98,9 @@ class Trainer {
   /// exists (written at the end of each epoch, and mid-epoch on SIGINT/SIGTERM, after which it throws
   /// Interrupted). Throws NumericError on a non-finite loss (naming epoch and step).
   TrainResult run(GraphNet& net, const TrainPlan& plan);
+  /// No training: `net` (trained weights, taken as they are) placed on the device as run() places it, and
+  /// evaluated on plan.eval_split and, with test_at_end, the test split. Nothing is written.
+  TrainResult evaluate_as_is(GraphNet& net, const TrainPlan& plan) const;
 
   AmpMode amp() const { return amp_; }
   const TrainerOptions& options() const { return options_; }
@@ -111,9 +114,11 @@ class Trainer {
   AmpMode amp_;
 };
 
-/// Saves a model with its spec options so it can be rebuilt (teacher for KD, `netadj fur`).
-void save_model(GraphNet& net, const ModelOptions& m, const std::string& path);
-/// Loads a model saved by save_model or a training checkpoint; `m` receives the model options.
-GraphNet load_model(const std::string& path, ModelOptions& m);
+/// Saves a model with its spec options so it can be rebuilt (teacher for KD, `netadj fur`, model.weights), and
+/// the input normalization it was trained with (when given), which travels with its weights.
+void save_model(GraphNet& net, const ModelOptions& m, const std::string& path, const Normalization& norm = {});
+/// Loads a model saved by save_model or a training checkpoint; `m` receives the model options and `norm`
+/// (when given) the recorded normalization (empty when the file has none).
+GraphNet load_model(const std::string& path, ModelOptions& m, Normalization* norm = nullptr);
 
 }  // namespace netadj
