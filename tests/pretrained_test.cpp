@@ -85,7 +85,9 @@ ModelOptions tiny_graph() {
 // 0 epochs its test accuracy is the given model's), and init_epochs fine-tunes iteration 0.
 TEST(PretrainedSearch, IterationZeroIsTheGivenModelWithNothingTrained) {
   const std::string d = tmp("iter0");
-  ASSERT_EQ(run_cli({"--quiet", "train", "--config", kSmoke, "--set", "train.epochs=2", "--out", d + "/train"}), 0);
+  ASSERT_EQ(run_cli({"--quiet", "train", "--config", kSmoke, "--set", "train.epochs=2", "--set",
+                     "train.full_train=false", "--out", d + "/train"}),
+            0);
   const std::string model = d + "/train/model.pt";
   ASSERT_EQ(run_cli(pretrained_search(model, d + "/search")), 0);
   const json s = read_json(d + "/search/search.json");
@@ -275,6 +277,17 @@ TEST(Pretrained, NormalizationTravelsWithTheWeights) {
   EXPECT_EQ(n.mean, std::vector<float>{0.3f});
   EXPECT_EQ(n.std, std::vector<float>{0.2f});
   EXPECT_TRUE(back.weights.empty());
+  // A run from it normalizes with the recorded statistics, not the measured ones; so do export and fur.
+  Config from = load_config(kSmoke, {"model.weights=" + d + "/model.pt"});
+  const RunSession with_weights(from);
+  EXPECT_EQ(with_weights.data().mean(), std::vector<float>{0.3f});
+  EXPECT_EQ(with_weights.data().std(), std::vector<float>{0.2f});
+  const auto r = run_cli_full(
+      {"--quiet", "export", "--config", kSmoke, "--checkpoint", d + "/model.pt", "--out", d + "/export/model.pt"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json card = read_json(d + "/export/model.json");
+  EXPECT_NEAR(card["preprocess"]["mean"][0].get<double>(), 0.3, 1e-6) << card.dump();
+  EXPECT_NEAR(card["preprocess"]["std"][0].get<double>(), 0.2, 1e-6) << card.dump();
 }
 
 // search.init = pretrained needs model.weights; init_epochs needs a pretrained start; a relative model.weights is

@@ -39,7 +39,8 @@ int run_export(const ExportArgs& a) {
                                   fmt::join(net->spec().channels, ","), a.channels, fmt::join(want, ",")));
   }
   cfg.model = m;
-  RunSession session(cfg);  // the dataset's normalization, and the model checked against the data
+  cfg.model.weights = a.checkpoint;  // its recorded normalization, when it has one, else the dataset's
+  RunSession session(cfg);           // the model checked against the data
   auto slash = a.out.find_last_of('/');
   if (slash != std::string::npos && slash > 0) make_dirs(a.out.substr(0, slash));
   ExportResult r = export_model(*net, export_info(session, m, a.fold_bn), a.out);

@@ -30,6 +30,7 @@ void print_fur_table(const FurResult& r, const ArchSpec& s, FurMetric metric) {
 int run_fur(const FurArgs& a) {
   Config cfg = load_config(a.config);
   GraphNet net = load_model(a.checkpoint, cfg.model);  // the checkpoint's architecture and widths
+  cfg.model.weights = a.checkpoint;                    // and its recorded normalization
   RunSession session(cfg);
   net->to(session.device());
   auto val = session.eval_loader(Split::kVal);

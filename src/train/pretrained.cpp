@@ -95,7 +95,7 @@ void check_same_network(const std::string& path, const ModelOptions& have_m, con
     refuse(fmt::format("take {} input channels; the config's model.in_channels is {}", have.in_channels,
                        want.in_channels));
   const std::string diff = layer_difference(have, want);
-  if (!diff.empty()) refuse(diff);
+  if (!diff.empty()) refuse(diff + "; set model.weights to \"\" to train this vector from scratch");
   if (have.resolution != want.resolution)
     logger()->warn("{}: the weights were trained at resolution {}; this run uses {}", path, have.resolution,
                    want.resolution);
