@@ -22,34 +22,35 @@ constexpr char kWeightsMagic[] = "NETADJW1";
 constexpr const char* kWeightsKinds =
     "model.weights takes a netadj-weights file from netadj import or a model.pt from netadj train or search";
 
-// The file's size, CRC-32 and first bytes, read once.
-std::string checksum(const std::string& path, WeightsRecord& w) {
+void check_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw DataError(path + ": model.weights file not found (" + kWeightsKinds + ")");
+}
+
+// The file's size and CRC-32.
+void checksum(const std::string& path, WeightsRecord& w) {
+  check_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": model.weights file unreadable");
   std::vector<char> buf(size_t(1) << 20);
-  std::string head;
   uLong crc = crc32(0L, Z_NULL, 0);
   w.bytes = 0;
   while (in) {
     in.read(buf.data(), std::streamsize(buf.size()));
     const std::streamsize got = in.gcount();
     if (got <= 0) break;
-    if (head.size() < 8)
-      head.append(buf.data(), size_t(std::min<std::streamsize>(got, 8 - std::streamsize(head.size()))));
     crc = crc32(crc, reinterpret_cast<const Bytef*>(buf.data()), uInt(got));
     w.bytes += got;
   }
   if (in.bad()) throw DataError(path + ": model.weights file could not be read");
   w.crc32 = int64_t(crc);
-  return head;
 }
 
 // True for a netadj-weights file, false for a netadj model.pt; DataError for anything else.
-bool is_weights_file(const std::string& path, const std::string& head) {
-  if (head == std::string(kWeightsMagic, 8)) return true;
+bool is_weights_file(const std::string& path) {
+  check_file(path);
+  if (file_head(path, 8) == std::string(kWeightsMagic, 8)) return true;
   if (!is_zip_archive(path))
     throw DataError(path + ": " + file_kind(path) + ", not a weights file (" + kWeightsKinds + ")");
   return false;
@@ -130,8 +131,8 @@ WeightsRecord inspect_weights(const ModelOptions& m) {
   WeightsRecord w;
   if (m.weights.empty()) return w;
   w.path = m.weights;
-  const std::string head = checksum(m.weights, w);
-  if (is_weights_file(m.weights, head)) {
+  checksum(m.weights, w);
+  if (is_weights_file(m.weights)) {
     need_graph_arch(m);
     w.format = "netadj-weights";
     if (m.graph && m.graph->contains("normalize")) {
@@ -158,10 +159,8 @@ Normalization weights_normalization(const WeightsRecord& w) {
 }
 
 void load_pretrained(const ModelOptions& m, GraphNet& net) {
-  WeightsRecord w;
-  const std::string head = checksum(m.weights, w);
   const ArchSpec& want = net->spec();
-  if (is_weights_file(m.weights, head)) {
+  if (is_weights_file(m.weights)) {
     need_graph_arch(m);
     ModelOptions file_widths = m;
     file_widths.channels.clear();

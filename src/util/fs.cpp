@@ -69,8 +69,6 @@ nlohmann::json read_json(const std::string& path) {
   }
 }
 
-namespace {
-// Up to `n` bytes from the start of a file ("" when it cannot be opened or is empty).
 std::string file_head(const std::string& path, size_t n) {
   std::ifstream in(path, std::ios::binary);
   std::string head(n, '\0');
@@ -79,7 +77,6 @@ std::string file_head(const std::string& path, size_t n) {
   head.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
   return head;
 }
-}  // namespace
 
 bool is_zip_archive(const std::string& path) { return file_head(path, 4) == std::string("PK\x03\x04", 4); }
 

@@ -17,6 +17,8 @@ nlohmann::json read_json(const std::string& path);
 /// (a model, checkpoint or TorchScript file)", "a JSON file", "an empty file", "a text file" or "a binary
 /// file"; "" when it cannot be opened.
 std::string file_kind(const std::string& path);
+/// Up to `n` bytes from the start of a file ("" when it cannot be opened or is empty).
+std::string file_head(const std::string& path, size_t n);
 /// True when the file starts as a zip archive does (PyTorch's and LibTorch's serialization format).
 bool is_zip_archive(const std::string& path);
 /// Appends one line (e.g. a JSONL record) and flushes it to disk.
