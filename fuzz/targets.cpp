@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "netadj/arch/graph.h"
+#include "netadj/arch/latency.h"
 #include "netadj/arch/spec.h"
 #include "netadj/arch/table.h"
 #include "netadj/arch/weights.h"
@@ -83,6 +84,21 @@ void channels_target(const uint8_t* data, size_t size) {
 void fur_target(const uint8_t* data, size_t size) {
   size_t layers = 1 + split_first(data, size) % 64;
   (void)read_fur_file(scratch(data, size), layers);
+}
+
+// A latency table, checked against ResNet-8 at 12x12 (forced: shapes aside) and used to predict its latency.
+void latency_target(const uint8_t* data, size_t size) {
+  LatencyTable t = read_latency_table(scratch(data, size));
+  ModelOptions m;
+  m.arch = "resnet_cifar";
+  m.depth = 8;
+  m.num_classes = 4;
+  m.in_channels = 1;
+  const ArchSpec spec = build_spec(m, 12);
+  check_latency_table(t, spec, t.batch, t.threads, true, "input");
+  const LatencyModel model(std::move(t));
+  (void)model.predict(spec);
+  (void)latency_text(model, spec);
 }
 
 // An IDX file (raw or gzip), read as images (first byte even) or labels.
@@ -187,6 +203,7 @@ const std::vector<Target>& targets() {
       {"jpeg", "JPEG decode + crop/resize (training and evaluation)", jpeg_target},
       {"records", "run records read on --resume and by report", records_target},
       {"graph", "network files: parsed, checked, shapes inferred, MACs and params counted", graph_target},
+      {"latency", "latency tables, checked and used to predict a network's latency", latency_target},
       {"weights", "imported weights files, loaded into a network file's module", weights_target},
   };
   return all;

@@ -113,7 +113,10 @@ def iteration_table(search, times):
             "widened": [names[i] if i < len(names) else str(i) for i in it.get("moved_top", it["top"])],
             "narrowed": [names[i] if i < len(names) else str(i) for i in it.get("moved_bottom", it["bottom"])],
             "budget_error": it.get("budget_error"),
-            "latency_ms": it.get("latency_ms"),
+            # Under a latency budget: the measured latency of what the budget predicts (the folded export at the
+            # deployment's batch and threads); else netadj's module at batch 1.
+            "latency_ms": it.get("measured_latency_ms") or it.get("latency_ms"),
+            "predicted_latency_ms": it.get("predicted_latency_ms"),
             "train_seconds": t.get("train_seconds"),
             "fur_seconds": t.get("fur_seconds"),
         })
@@ -240,7 +243,9 @@ def figures(search, rows, outdir):
     # iteration's vector.
     with_latency = all(r.get("latency_ms") is not None for r in rows)
     fig, axes = plt.subplots(1, 2 if with_latency else 1, figsize=(9 if with_latency else 5, 3.4), squeeze=False)
-    panels = [("flops", 1e-6, "MFLOPs (MACs)")] + ([("latency_ms", 1.0, "latency, batch 1 (ms)")] if with_latency else [])
+    lat_label = ("measured latency, deployed export (ms)" if search.get("budget") == "latency"
+                 else "latency, batch 1 (ms)")
+    panels = [("flops", 1e-6, "MFLOPs (MACs)")] + ([("latency_ms", 1.0, lat_label)] if with_latency else [])
     for ax, (key, scale, label) in zip(axes[0], panels):
         xs = [r[key] * scale for r in rows]
         ys = [100 * r["val_top1"] for r in rows]

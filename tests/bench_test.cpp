@@ -49,7 +49,7 @@ TEST(Bench, RescaleReportsBothRescalingsAndLatencyIsPositive) {
   c.search.channel_multiple = 8;  // the reference cannot round to multiples: not run
   EXPECT_TRUE(bench_rescale(c, 1)["reference"].is_null());
   Config s = testing_util::small_config();
-  nlohmann::json l = bench_latency(RunSession(s), 1, 1, 5);
+  nlohmann::json l = bench_latency(s, 1, 1, 5);
   EXPECT_GT(l["median_ms"].get<double>(), 0.0);
   EXPECT_GE(l["p90_ms"].get<double>(), l["median_ms"].get<double>());
   EXPECT_GT(l["torchscript_fold_bn_median_ms"].get<double>(), 0.0);

@@ -44,7 +44,7 @@ TEST(DropPlan, EqualizesExpectedDroppedFlops) {
   EXPECT_TRUE(d.clamped.empty());
   // A layer with a tiny f gets clamped and reported.
   std::vector<int64_t> c = {16, 16, 1};
-  DropPlan e = drop_plan(c, {100, 100, 1}, 0.5, 0.9);
+  DropPlan e = drop_plan(c, std::vector<int64_t>{100, 100, 1}, 0.5, 0.9);
   EXPECT_EQ(e.clamped, std::vector<int>{2});
   EXPECT_DOUBLE_EQ(e.p[2], 0.9);
 }

@@ -175,7 +175,7 @@ json bench_flops(const Config& cfg, int evals) {
 json bench_rescale(const Config& cfg, int steps) {
   const int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
   const auto c0 = cfg.model.channels.empty() ? default_channels(cfg.model) : cfg.model.channels;
-  CostFn cost = budget_fn(cfg.model, res, cfg.search.budget);
+  CostFn cost = config_budget(cfg.model, res, cfg.search).cost;
   const int64_t b0 = cost(c0);
   std::mt19937 rng(1);
   std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -223,13 +223,15 @@ json bench_rescale(const Config& cfg, int steps) {
           {"reference", with_reference ? summary(ref) : json(nullptr)}};
 }
 
-json bench_latency(const RunSession& session, int batch, int warmup, int reps) {
-  Latency l = measure_latency(session.spec(), session.device(), batch, warmup, reps);
-  Latency ts = measure_export_latency(session.spec(), session.device(), batch, warmup, reps, true);
-  return {{"arch", session.config().model.arch},
-          {"channels", session.spec().channels},
-          {"flops", spec_flops(session.spec())},
-          {"device", session.device().str()},
+json bench_latency(const Config& cfg, int batch, int warmup, int reps) {
+  const torch::Device dev = setup_device(cfg.runtime);
+  const ArchSpec spec = build_spec(cfg.model, resolve_resolution(cfg.model, nominal_resolution(cfg.data)));
+  Latency l = measure_latency(spec, dev, batch, warmup, reps);
+  Latency ts = measure_export_latency(spec, dev, batch, warmup, reps, true);
+  return {{"arch", cfg.model.arch},
+          {"channels", spec.channels},
+          {"flops", spec_flops(spec)},
+          {"device", dev.str()},
           {"threads", torch::get_num_threads()},
           {"batch", batch},
           {"reps", reps},

@@ -40,8 +40,9 @@ int run_adjust(const AdjustArgs& a) {
   FurValues fur = read_fur_file(a.fur, ch.size());
   if (init.size() != ch.size()) throw ConfigError("--init: length differs from --channels");
   const ArchSpec spec = build_spec(cfg.model, res, ch);  // validates the vector
-  CostFn cost = budget_fn(cfg.model, res, cfg.search.budget);
-  const char* unit = cfg.search.budget == Budget::kParams ? "params" : "FLOPs";
+  const BudgetModel budget = config_budget(cfg.model, res, cfg.search);
+  const CostFn& cost = budget.cost;
+  const char* unit = budget.unit();
   int64_t target = cost(init);
   Adjustment adj = adjust_channels(ch, init, fur.fur, fur.stderr_, a.iteration, cfg.search, cost, target,
                                    channel_grid(cfg.search, spec));

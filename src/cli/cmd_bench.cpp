@@ -11,8 +11,8 @@ namespace {
 struct BenchArgs {
   ConfigArgs config;
   int warmup = 5, steps = 30, batches = 50, evals = 10000, optim_steps = 200, rescale_steps = 20;
-  int batch = 1, reps = 50, threads = 0, fur_train_steps = 10;
-  std::string channels, checkpoint, out = "bench-search", pretrained;
+  int fur_train_steps = 10;
+  std::string checkpoint, out = "bench-search", pretrained;
   bool uncached = false;
 };
 
@@ -44,12 +44,6 @@ int run_bench(const BenchArgs& a, const std::string& sub) {
   if (sub == "data") return print(bench_data(load_config(a.config), a.batches));
   if (sub == "flops") return print(bench_flops(load_config(a.config), a.evals));
   if (sub == "rescale") return print(bench_rescale(load_config(a.config), a.rescale_steps));
-  if (sub == "latency") {
-    Config cfg = load_config(a.config);
-    cfg.model = model_with_channels(cfg, a.channels);
-    if (a.threads > 0) cfg.runtime.threads = a.threads;
-    return print_session(cfg, [&](const RunSession& s) { return bench_latency(s, a.batch, 5, a.reps); });
-  }
   return print(bench_optim(load_config(a.config), a.optim_steps));
 }
 
@@ -76,13 +70,6 @@ Command bench_command() {
             auto* rescale = app.add_subcommand("rescale", "budget error and time of the reference and exact rescaling");
             add_config_options(*rescale, a->config);
             rescale->add_option("--steps", a->rescale_steps, "adjustment steps")->check(CLI::Range(1, 100000));
-            auto* latency = app.add_subcommand("latency", "median and p90 forward latency (eval mode, no grad)");
-            add_config_options(*latency, a->config);
-            latency->add_option("--channels", a->channels, "channel file (default: the config's vector)");
-            latency->add_option("--batch", a->batch, "batch size")->check(CLI::Range(1, 4096));
-            latency->add_option("--reps", a->reps, "timed forward passes")->check(CLI::Range(1, 100000));
-            latency->add_option("--threads", a->threads, "CPU threads (default: runtime.threads)")
-                ->check(CLI::Range(1, 1024));
             auto* fur = app.add_subcommand("fur", "FUR seconds without and with the prefix cache, and its share");
             add_config_options(*fur, a->config);
             fur->add_option("--checkpoint", a->checkpoint, "a trained model.pt (default: fresh weights)");
@@ -95,7 +82,12 @@ Command bench_command() {
             search->add_flag("--fur-uncached", a->uncached, "also the cold search without the FUR prefix cache");
             search->add_option("--pretrained", a->pretrained,
                                "a trained model.pt of the config's network: also the warm search from it");
-            return [a, &app] { return run_bench(*a, app.get_subcommands().front()->get_name()); };
+            auto latency = add_latency_benches(app);
+            return [a, &app, latency] {
+              const std::string sub = app.get_subcommands().front()->get_name();
+              const int rc = latency(sub);
+              return rc >= 0 ? rc : run_bench(*a, sub);
+            };
           }};
 }
 

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "netadj/arch/graph.h"
+#include "netadj/arch/latency.h"
 #include "netadj/arch/table.h"
 #include "netadj/cli/command.h"
 #include "netadj/data/data.h"
@@ -17,8 +18,8 @@ struct FlopsArgs {
   ConfigArgs config;
   std::string channels;
   std::vector<std::string> compare;
-  std::string graph;
-  bool json = false;
+  std::string graph, latency;
+  bool json = false, force = false;
 };
 
 void print_comparison(const ArchSpec& a, const ArchSpec& b) {
@@ -35,6 +36,14 @@ void print_comparison(const ArchSpec& a, const ArchSpec& b) {
                            double(spec_flops(b)) / double(spec_flops(a)));
   std::cout << fmt::format("params: A {}  B {}\n", human_count(double(spec_params(a))),
                            human_count(double(spec_params(b))));
+}
+
+// The latency model's prediction beside each timed layer's MACs.
+void print_latency(const FlopsArgs& a, const Config& cfg, const ArchSpec& s) {
+  const LatencyTable t = read_latency_table(a.latency);
+  const SearchOptions& o = cfg.search;
+  check_latency_table(t, s, o.latency_batch, o.latency_threads, a.force || o.latency_force, a.latency);
+  std::cout << latency_text(LatencyModel(t), s);
 }
 
 // Where the input resolution came from, for the first line of the table.
@@ -82,6 +91,7 @@ int run_flops(const FlopsArgs& a) {
     return 0;
   }
   std::cout << fmt::format("resolution {}x{} (from {})\n", res, res, resolution_source(cfg)) << spec_table(s);
+  if (!a.latency.empty()) print_latency(a, cfg, s);
   return 0;
 }
 
@@ -94,6 +104,8 @@ Command flops_command() {
             app.add_option("--channels", a->channels, "channel file");
             app.add_flag("--json", a->json, "one JSON object with exact integers");
             app.add_option("--graph", a->graph, "a network file (docs/graph-format.md): its slots and counts");
+            app.add_option("--latency", a->latency, "a latency table: predicted latency per layer beside MACs");
+            app.add_flag("--force", a->force, "use a latency table measured for another batch, threads or shapes");
             app.add_option("--compare", a->compare, "compare two channel files: --compare A.json B.json")->expected(2);
             return [a] { return run_flops(*a); };
           }};

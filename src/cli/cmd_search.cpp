@@ -36,6 +36,9 @@ Command search_command() {
   return {"search", "run Network Adjustment (Algorithm 1) and write a run directory", [](CLI::App& app) -> Run {
             auto a = std::make_shared<RunArgs>();
             add_run_options(app, *a, "search");
+            app.add_flag_callback(
+                "--force", [a] { a->config.sets.push_back("search.latency_force=true"); },
+                "use a latency table measured for another batch size, thread count or layer shapes");
             return [a] { return run_search_command(*a); };
           }};
 }

@@ -48,7 +48,13 @@ struct EnumTable<RescaleMode> {
 };
 template <>
 struct EnumTable<Budget> {
-  static constexpr std::pair<Budget, const char*> kValues[] = {{Budget::kFlops, "flops"}, {Budget::kParams, "params"}};
+  static constexpr std::pair<Budget, const char*> kValues[] = {
+      {Budget::kFlops, "flops"}, {Budget::kParams, "params"}, {Budget::kLatency, "latency"}};
+};
+template <>
+struct EnumTable<FurEqualize> {
+  static constexpr std::pair<FurEqualize, const char*> kValues[] = {{FurEqualize::kBudget, "budget"},
+                                                                    {FurEqualize::kFlops, "flops"}};
 };
 template <>
 struct EnumTable<WarmImportance> {
@@ -315,6 +321,7 @@ void visit_fur(V& r, FurOptions& f) {
   r.field("max_drop_rate", f.max_drop_rate);
   r.field("max_repeats", f.max_repeats);
   r.field("cache_mb", f.cache_mb);
+  r.field("equalize", f.equalize);
 }
 
 template <class V>
@@ -330,6 +337,10 @@ void visit_search(V& r, SearchOptions& s) {
   r.field("patience", s.patience);
   r.field("rescale", s.rescale);
   r.field("budget", s.budget);
+  r.field("latency_table", s.latency_table);
+  r.field("latency_batch", s.latency_batch);
+  r.field("latency_threads", s.latency_threads);
+  r.field("latency_force", s.latency_force);
   r.field("channel_multiple", s.channel_multiple);
   r.field("gate", s.gate);
   r.field("gate_z", s.gate_z);
@@ -479,6 +490,10 @@ void check_search(const Checker& ck, const SearchOptions& s) {
   ck.at_least("search.init_epochs", s.init_epochs, 0);
   if (s.init == SearchInit::kScratch && s.init_epochs > 0)
     ck.fail("search.init_epochs", s.init_epochs, "needs search.init = \"pretrained\" (a scratch start trains fully)");
+  ck.at_least("search.latency_batch", s.latency_batch, 1);
+  if (s.latency_batch > 4096) ck.fail("search.latency_batch", s.latency_batch, "must be <= 4096");
+  ck.at_least("search.latency_threads", s.latency_threads, 0);
+  if (s.latency_threads > 1024) ck.fail("search.latency_threads", s.latency_threads, "must be <= 1024");
 }
 
 void check_runtime(const Checker& ck, const RuntimeOptions& r) {
@@ -490,16 +505,18 @@ void check_runtime(const Checker& ck, const RuntimeOptions& r) {
 
 // model.weights: from the working directory, else from the config file's folder; held absolute, so a run
 // directory's config.json names the same file from anywhere. (A missing file is the loader's DataError.)
-void resolve_weights_path(ModelOptions& m, const std::string& origin) {
-  if (m.weights.empty()) return;
-  std::filesystem::path p = m.weights;
+// A file the config names (model.weights, search.latency_table): as given when it exists, else beside the
+// config file; stored absolute so that a run directory's config.json names it wherever the run resumes.
+void resolve_file_path(std::string& file, const std::string& origin) {
+  if (file.empty()) return;
+  std::filesystem::path p = file;
   std::error_code ec;
   if (!std::filesystem::exists(p, ec) && p.is_relative() && origin != "defaults") {
     std::filesystem::path beside = std::filesystem::path(origin).parent_path() / p;
     if (std::filesystem::exists(beside, ec)) p = beside;
   }
   std::filesystem::path abs = std::filesystem::absolute(p, ec);
-  m.weights = (ec ? p : abs).lexically_normal().string();
+  file = (ec ? p : abs).lexically_normal().string();
 }
 
 }  // namespace
@@ -524,7 +541,8 @@ Config config_from_json(const json& j, const std::string& origin) {
   ObjectReader root(j, "", origin);
   visit_config(root, c);
   root.finish();
-  resolve_weights_path(c.model, origin);
+  resolve_file_path(c.model.weights, origin);
+  resolve_file_path(c.search.latency_table, origin);
   validate(c, origin);
   return c;
 }
@@ -616,6 +634,7 @@ NETADJ_ENUM_API(AmpMode)
 NETADJ_ENUM_API(MemoryFormat)
 NETADJ_ENUM_API(RescaleMode)
 NETADJ_ENUM_API(Budget)
+NETADJ_ENUM_API(FurEqualize)
 NETADJ_ENUM_API(SelectMode)
 NETADJ_ENUM_API(WarmImportance)
 NETADJ_ENUM_API(SearchInit)

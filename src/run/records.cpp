@@ -174,6 +174,7 @@ void visit(V& f, IterationRecord& r) {
   f(Added{"budget_target"}, r.budget_target), f(Added{"budget_error"}, r.budget_error);
   f(Added{"latency_ms"}, r.latency_ms), f(Added{"fur_seconds"}, r.fur_seconds);
   f(Added{"warm_from"}, r.warm_from), f(Added{"epochs"}, r.epochs);
+  f(Added{"predicted_latency_ms"}, r.predicted_latency_ms), f(Added{"measured_latency_ms"}, r.measured_latency_ms);
 }
 
 template <class V>

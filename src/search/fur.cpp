@@ -227,7 +227,8 @@ void measure_missing_layers(const dist::World& w, FurProgress& progress, size_t 
 
 FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, const torch::Device& dev, AmpMode amp,
                        uint64_t seed, FurProgress progress, const std::function<void(const FurProgress&)>& on_progress,
-                       const std::optional<FurRefine>& refine, const dist::World& world) {
+                       const std::optional<FurRefine>& refine, const dist::World& world,
+                       const std::vector<double>& slope) {
   FurResult r;
   const ArchSpec& s = net->spec();
   const size_t L = s.channels.size();
@@ -235,7 +236,11 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
     if (l < 0 || size_t(l) >= L || values.empty())
       throw DataError("FUR progress holds layer " + std::to_string(l) + (values.empty() ? " without values" : "") +
                       "; the network has " + std::to_string(L) + " searchable layers");
-  r.plan = drop_plan(s.channels, spec_dflops(s), o.base_drop_rate, o.max_drop_rate);
+  if (!slope.empty() && slope.size() != L)
+    throw std::logic_error("estimate_fur: " + std::to_string(slope.size()) + " slopes for " + std::to_string(L) +
+                           " layers");
+  r.plan = slope.empty() ? drop_plan(s.channels, spec_dflops(s), o.base_drop_rate, o.max_drop_rate)
+                         : drop_plan(s.channels, slope, o.base_drop_rate, o.max_drop_rate);
   for (int l : r.plan.clamped)
     logger()->warn("FUR: layer {} ({}) drop probability clamped to {}", l, s.layers[size_t(l)].name, o.max_drop_rate);
   net->clear_drop();

@@ -28,6 +28,60 @@ namespace {
 std::string vec_str(const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); }
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// Runs `f` with `threads` CPU threads (0: as they are), then restores the training's.
+template <class F>
+auto with_threads(int threads, F f) {
+  const int before = torch::get_num_threads();
+  if (threads > 0) torch::set_num_threads(threads);
+  struct Restore {
+    int n;
+    ~Restore() { torch::set_num_threads(n); }
+  } restore{before};
+  return f();
+}
+
+// Measures (or finishes measuring) the run's latency table in `file` on the run's device.
+void measure_run_table(const RunSession& session, const RunDir& dir, const std::string& file) {
+  const SearchOptions& s = session.config().search;
+  if (session.world().size() > 1)
+    throw ConfigError(
+        "search.budget = latency in a data-parallel run: measure the table first (`netadj bench lut`) and name it "
+        "in search.latency_table");
+  with_threads(s.latency_threads, [&] {
+    LatencyTable t = file_exists(file) ? read_latency_table(file)
+                                       : new_latency_table(session.spec(), session.device(), s.latency_batch,
+                                                           s.latency_threads, s.min_channels);
+    logger()->info("latency table: measuring {} layers on {} (batch {}, {} threads) into {}", t.entries.size(),
+                   t.device, t.batch, t.threads, file);
+    measure_latency_table(t, session.spec(), session.device(), [&](const LatencyTable& done, const LutProgress& p) {
+      dir.write_json("latency_table.json", latency_table_json(done));
+      logger()->info("latency table: {}/{} layers, {}/{} widths timed", p.entry, p.entries, p.points_done, p.points);
+    });
+    return 0;
+  });
+}
+
+// search.budget = latency: the run's table, kept in the run directory (latency_table.json) so that a resumed
+// search holds the same budget: a copy of search.latency_table, or measured at the start on the run's device.
+std::shared_ptr<const LatencyModel> run_latency_model(const RunSession& session, const RunDir& dir) {
+  const SearchOptions& s = session.config().search;
+  if (s.budget != Budget::kLatency) return nullptr;
+  const std::string kept = dir.file("latency_table.json");
+  if (!file_exists(kept) && !s.latency_table.empty()) {
+    LatencyTable t = read_latency_table(s.latency_table);
+    check_latency_table(t, session.spec(), s.latency_batch, s.latency_threads, s.latency_force, s.latency_table);
+    dir.write_json("latency_table.json", latency_table_json(t));
+    session.world().barrier();
+  } else if (!file_exists(kept) || !read_latency_table(kept).complete()) {
+    measure_run_table(session, dir, kept);
+  }
+  LatencyTable t = read_latency_table(kept);
+  check_latency_table(t, session.spec(), s.latency_batch, s.latency_threads, true, kept);
+  logger()->info("latency budget: table {} (measured on {}), predicted {:.3f} ms for the starting vector", kept,
+                 t.device, LatencyModel(t).predict_ms(session.spec()));
+  return std::make_shared<const LatencyModel>(std::move(t));
+}
+
 class SearchLoop {
  public:
   SearchLoop(const RunSession& session, const RunDir& dir, bool resume);
@@ -62,7 +116,7 @@ class SearchLoop {
   const RunDir& dir_;  // rank 0 writes it: its writers do nothing on the other ranks
   const ArchSpec spec0_;
   const int64_t f0_;
-  const CostFn budget_;
+  const BudgetModel budget_;
   const int64_t b0_;
   const uint64_t seed_;
   SearchRecord doc_;
@@ -79,11 +133,8 @@ SearchLoop::SearchLoop(const RunSession& session, const RunDir& dir, bool resume
       dir_(dir),
       spec0_(session.spec()),
       f0_(spec_flops(spec0_)),
-      budget_([&s = session_, b = cfg_.search.budget](const std::vector<int64_t>& c) {
-        ArchSpec spec = s.spec(c);
-        return b == Budget::kParams ? spec_params(spec) : spec_flops(spec);
-      }),
-      b0_(budget_(spec0_.channels)),
+      budget_(budget_model(cfg_.model, session.resolution(), cfg_.search.budget, run_latency_model(session, dir))),
+      b0_(budget_.cost(spec0_.channels)),
       seed_(static_cast<uint64_t>(cfg_.runtime.seed)),
       c_(spec0_.channels),
       trainer_(trainer_options(cfg_), session.data(), session.device()) {
@@ -215,12 +266,18 @@ void SearchLoop::run_iteration(int t) {
   auto t1 = Clock::now();
   FurResult fur = measure_fur(t, net, iter);
   times.fur_seconds = seconds_since(t1);
-  Adjustment adj = adjust_channels(c_, spec0_.channels, fur.fur, fur.stderr_, t, cfg_.search, budget_, b0_,
+  Adjustment adj = adjust_channels(c_, spec0_.channels, fur.fur, fur.stderr_, t, cfg_.search, budget_.cost, b0_,
                                    channel_grid(cfg_.search, spec0_));
   log_adjustment(t, tr, fur, adj);
   IterationRecord rec = iteration_record(t, tr, fur, adj);
   // What a deployment of this vector waits for: batch 1, eval mode, on the run's device.
   rec.latency_ms = measure_latency(spec, session_.device(), 1, 5, 30).median_ms;
+  if (budget_.latency) {
+    rec.predicted_latency_ms = budget_.latency->predict_ms(spec);
+    rec.measured_latency_ms = with_threads(cfg_.search.latency_threads, [&] {
+      return measure_export_latency(spec, session_.device(), cfg_.search.latency_batch, 5, 30, true).median_ms;
+    });
+  }
   rec.fur_seconds = times.fur_seconds;
   rec.epochs = epochs_of(t);
   if (cfg_.search.warm_start && t > 0) rec.warm_from = t - 1;
@@ -250,8 +307,7 @@ void SearchLoop::log_adjustment(int t, const TrainResult& tr, const FurResult& f
                    fmt::join(left_out(mv.top, mv.moved_top), ","),
                    fmt::join(left_out(mv.bottom, mv.moved_bottom), ","));
   logger()->info("iteration {}: {} after adjustment {} -> after scaling (s={:.4f}) {} (target {}, {:+.3f}%)", t,
-                 cfg_.search.budget == Budget::kParams ? "params" : "FLOPs", adj.cost_adjusted, adj.scale,
-                 adj.rescaled.cost, b0_, 100 * adj.rescaled.rel_error);
+                 budget_.unit(), adj.cost_adjusted, adj.scale, adj.rescaled.cost, b0_, 100 * adj.rescaled.rel_error);
 }
 
 IterationRecord SearchLoop::iteration_record(int t, const TrainResult& tr, const FurResult& fur,
@@ -355,9 +411,13 @@ FurResult SearchLoop::measure_fur(int t, GraphNet& net, const std::string& iter)
   std::optional<FurRefine> refine;
   if (cfg_.fur.max_repeats > cfg_.fur.repeats)
     refine = FurRefine{update_count(cfg_.search, t, int(c_.size())), cfg_.search.gate_z, cfg_.fur.max_repeats};
+  // fur.equalize = budget: the drops remove the same expected amount of the budget's resource (FLOPs: the
+  // paper's rule, spec_dflops inside estimate_fur).
+  const bool by_budget = cfg_.fur.equalize == FurEqualize::kBudget && budget_.kind != Budget::kFlops;
   FurResult fur = estimate_fur(
       net, *val, cfg_.fur, session_.device(), session_.amp(), derive_seed(seed_, "fur-iter", t), progress,
-      [&](const FurProgress& p) { dir_.write_record(iter + "/fur_partial.json", p); }, refine, session_.world());
+      [&](const FurProgress& p) { dir_.write_record(iter + "/fur_partial.json", p); }, refine, session_.world(),
+      by_budget ? budget_.slope(c_) : std::vector<double>{});
   dir_.write_record(iter + "/fur.json", fur_record(fur, net->spec()));
   return fur;
 }

@@ -40,6 +40,24 @@ nlohmann::json bench_search(const Config& cfg, const std::shared_ptr<const dist:
 nlohmann::json bench_rescale(const Config& cfg, int steps);
 /// Median and p90 forward latency (ms) of the config's network (model.channels) at `batch`: netadj's
 /// module and its TorchScript export with folded BatchNorm (what a deployment runs).
-nlohmann::json bench_latency(const RunSession& session, int batch, int warmup, int reps);
+nlohmann::json bench_latency(const Config& cfg, int batch, int warmup, int reps);
+
+/// `netadj bench lut`: measures the latency table of the config's network (its widths' grids, search.min_channels
+/// up) on the config's device with `batch` and `threads` (0: as set) into `out`, or finishes the one `out` holds
+/// (which must be for the same batch, threads and network). `reps` timed calls per width pair.
+nlohmann::json bench_lut(const Config& cfg, const std::string& out, int batch, int threads, int reps);
+/// The latency model of `table` against measurement: `vectors` random widths (compare's random control: log-normal
+/// sigma 0.3 around the config's vector, rescaled to search.budget) and the config's own, each exported with folded
+/// BatchNorm and timed interleaved (`reps` rounds, every network once per round in a shuffled order) with the
+/// table's batch and threads, each timed call after an untimed one; predicted and measured medians, relative errors,
+/// how many within 10%.
+nlohmann::json bench_latency_model(const Config& cfg, const std::string& table, int vectors, int reps, bool force);
+/// A search's vectors (its original and every iteration's, then the last adjustment's) timed interleaved as
+/// above at `batch` with the current threads; each median and its ratio to the original's.
+nlohmann::json bench_latency_search(const Config& cfg, const std::string& search_dir, int batch, int reps);
+/// Medians of each spec's export (folded BatchNorm) at `batch`, timed interleaved over `reps` rounds (each timed
+/// call right after an untimed one of the same network, which warms the cache as repeated deployment calls do).
+std::vector<double> interleaved_latency(const std::vector<ArchSpec>& specs, const torch::Device& dev, int batch,
+                                        int warmup, int reps, uint64_t seed = 1);
 
 }  // namespace netadj

@@ -89,4 +89,8 @@ RunDir open_run_dir(const RunSession& session, const RunArgs& args);
 /// resumes the run added to its message.
 int resumable(const std::string& command, const std::string& dir, const std::function<int()>& body);
 
+/// The latency subcommands of `netadj bench` (lut, latency-model, latency; cmd_bench_latency.cpp): adds them to
+/// `bench` and returns what runs the chosen one, -1 when `sub` is not one of them.
+std::function<int(const std::string& sub)> add_latency_benches(CLI::App& bench);
+
 }  // namespace netadj::cli

@@ -20,7 +20,8 @@ enum class FurMetric { kLoss, kAccuracy };                      ///< "loss" | "a
 enum class AmpMode { kAuto, kOff, kBf16, kFp16 };               ///< "auto" | "off" | "bf16" | "fp16"
 enum class MemoryFormat { kAuto, kChannelsLast, kContiguous };  ///< "auto" | "channels_last" | "contiguous"
 enum class RescaleMode { kExact, kReference };                  ///< "exact" | "reference"
-enum class Budget { kFlops, kParams };                          ///< "flops" | "params"
+enum class Budget { kFlops, kParams, kLatency };                ///< "flops" | "params" | "latency"
+enum class FurEqualize { kBudget, kFlops };                     ///< "budget" | "flops"
 enum class SelectMode { kArgmax, kRetrain };                    ///< "argmax" | "retrain"
 enum class WarmImportance { kBn, kL1 };                         ///< "bn" | "l1"
 enum class SearchInit { kScratch, kPretrained };                ///< "scratch" | "pretrained"
@@ -134,6 +135,10 @@ struct FurOptions {
   /// Cap (MB, on the run's device) of the prefix cache: per validation batch, what the network computes
   /// before a layer's drop point, computed once for all of that layer's repeats; 0 = off.
   int cache_mb = 1024;
+  /// What the drop rates remove equally from every layer: the expected amount of the search's budget
+  /// resource (search.budget: FLOPs, params or predicted latency; "budget") or FLOPs whatever the budget
+  /// ("flops", the paper's rule). Under a FLOPs budget the two are the same.
+  FurEqualize equalize = FurEqualize::kBudget;
 };
 
 struct SearchOptions {
@@ -151,7 +156,16 @@ struct SearchOptions {
   /// authors' bisection only (20 steps, then rounding), which may stop outside the tolerance.
   RescaleMode rescale = RescaleMode::kExact;
   Budget budget = Budget::kFlops;  ///< what the rescaling holds fixed
-  int channel_multiple = 1;        ///< every adjusted width is a multiple of this (8 for tensor cores)
+  /// budget = latency: the latency table (docs/latency-table.md) whose model predicts a vector's latency;
+  /// "" = measured at the start of the run on its own device (kept in the run directory).
+  std::string latency_table;
+  /// The deployment the latency budget is for: batch size and CPU threads (0 = every core of the device);
+  /// a table measured for others is refused.
+  int latency_batch = 1;
+  int latency_threads = 1;
+  /// Use a latency table measured for another batch size, thread count or layer shapes (else refused).
+  bool latency_force = false;
+  int channel_multiple = 1;  ///< every adjusted width is a multiple of this (8 for tensor cores)
   /// Gate the moves by FUR's error bars: a top (bottom) layer moves only when its interval lies above
   /// (below) that of the first layer outside the top (bottom) k; no move at all ends the search.
   bool gate = false;

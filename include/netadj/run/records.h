@@ -77,9 +77,12 @@ struct IterationRecord {
   double scale = 1.0;
   std::vector<int64_t> next_channels;
   int64_t next_flops = 0, next_params = 0;
-  int64_t budget_target = 0;          ///< B0: FLOPs or params (SearchRecord::budget) of the starting vector
-  double budget_error = 0;            ///< (B(next_channels) - B0) / B0
-  std::optional<double> latency_ms;   ///< median batch-1 forward of `channels` on the run's device (eval mode)
+  int64_t budget_target = 0;         ///< B0: FLOPs or params (SearchRecord::budget) of the starting vector
+  double budget_error = 0;           ///< (B(next_channels) - B0) / B0
+  std::optional<double> latency_ms;  ///< median batch-1 forward of `channels` on the run's device (eval mode)
+  /// Under a latency budget: the latency model's prediction for `channels`, and the measured median of what it
+  /// predicts (the TorchScript export with folded BatchNorm, search.latency_batch and latency_threads).
+  std::optional<double> predicted_latency_ms, measured_latency_ms;
   std::optional<double> fur_seconds;  ///< FUR's wall time in the process that finished it (also times.json)
   std::optional<int> warm_from;       ///< search.warm_start: the iteration whose weights this one started from
   std::optional<int> epochs;          ///< epochs this iteration trained (search.warm_epochs when warm-started)

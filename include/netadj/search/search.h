@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "netadj/arch/latency.h"
 #include "netadj/arch/model.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
@@ -27,7 +28,9 @@ struct DropPlan {
   std::vector<double> f;     ///< f_l = c_l * dFLOPs/dc_l
   std::vector<int> clamped;  ///< layers whose p hit max_drop_rate
 };
-/// p_l = base * mean(f) / f_l, clamped to max_rate (layers with f_l = 0 get max_rate).
+/// p_l = base * mean(f) / f_l with f_l = c_l * slope_l (slope: d resource / d c_l, FLOPs in the paper), clamped to
+/// max_rate (layers with f_l = 0 get max_rate): every layer's drop removes the same expected resource.
+DropPlan drop_plan(const std::vector<int64_t>& c, const std::vector<double>& slope, double base, double max_rate);
 DropPlan drop_plan(const std::vector<int64_t>& c, const std::vector<int64_t>& dflops, double base, double max_rate);
 
 /// Adaptive FUR precision (fur.max_repeats): the gate's boundaries at k with interval half-width z.
@@ -69,7 +72,8 @@ FurResult estimate_fur(GraphNet& net, BatchSource& val, const FurOptions& o, con
                        uint64_t seed, FurProgress progress = {},
                        const std::function<void(const FurProgress&)>& on_progress = nullptr,
                        const std::optional<FurRefine>& refine = std::nullopt,
-                       const dist::World& world = dist::single_process());
+                       const dist::World& world = dist::single_process(),
+                       const std::vector<double>& slope = {});  ///< drop_plan's; empty: spec_dflops (the paper's)
 FurRecord fur_record(const FurResult& r, const ArchSpec& s);
 /// FUR values (and standard errors, when the file has "fur_stderr") for `layers` layers.
 struct FurValues {
@@ -82,8 +86,30 @@ FurValues read_fur_file(const std::string& path, size_t layers);
 /// or parameters.
 using CostFn = std::function<int64_t(const std::vector<int64_t>&)>;
 using FlopsFn = CostFn;
-/// The budget function of `m` at `resolution`: spec_flops or spec_params of the built spec.
+/// The budget function of `m` at `resolution`: spec_flops or spec_params of the built spec (a latency budget
+/// needs its table: budget_model).
 CostFn budget_fn(const ModelOptions& m, int resolution, Budget budget);
+
+/// The search's budget (search.budget): the cost the rescaling holds (FLOPs, params, or the latency model's
+/// prediction in nanoseconds) and its slope, with which FUR's drop rates equalize the resource removed.
+struct BudgetModel {
+  Budget kind = Budget::kFlops;
+  CostFn cost;
+  std::shared_ptr<const LatencyModel> latency;  ///< kind = latency
+  std::function<ArchSpec(const std::vector<int64_t>&)> spec;
+  /// d cost / d c_l at c: FLOPs exactly (spec_dflops), params and latency by central differences (a latency
+  /// step of an eighth of the width, so the slope is the table's, not rounding's).
+  std::vector<double> slope(const std::vector<int64_t>& c) const;
+  const char* unit() const;  ///< "FLOPs", "params" or "ns"
+};
+/// `latency` is required for search.budget = latency (ConfigError otherwise).
+BudgetModel budget_model(const ModelOptions& m, int resolution, Budget budget,
+                         std::shared_ptr<const LatencyModel> latency = nullptr);
+/// The latency model of search.latency_table, checked against `spec` (search.latency_batch, latency_threads,
+/// latency_force); ConfigError when budget = latency and no table is named.
+std::shared_ptr<const LatencyModel> load_latency_model(const SearchOptions& s, const ArchSpec& spec);
+/// budget_model for search.budget, with search.latency_table's model when the budget is latency.
+BudgetModel config_budget(const ModelOptions& m, int resolution, const SearchOptions& s);
 
 /// Layers chosen by FUR in one iteration. `top` and `bottom` are the candidates (the k largest and k
 /// smallest FUR, rank order, ties by layer index); `moved_*` are those that pass the gate (all of them

@@ -1,0 +1,196 @@
+// Latency benchmarks: the table (`bench lut`), the model against measurement (`bench latency-model`) and a
+// search's vectors timed side by side (`bench latency --search`).
+#include <fmt/format.h>
+#include <torch/script.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "netadj/arch/latency.h"
+#include "netadj/bench/bench.h"
+#include "netadj/data/data.h"
+#include "netadj/run/records.h"
+#include "netadj/search/compare.h"
+#include "netadj/search/search.h"
+#include "netadj/train/train.h"
+#include "netadj/util/error.h"
+#include "netadj/util/fs.h"
+#include "netadj/util/log.h"
+
+namespace netadj {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int config_resolution(const Config& cfg) { return resolve_resolution(cfg.model, nominal_resolution(cfg.data)); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+}  // namespace
+
+std::vector<double> interleaved_latency(const std::vector<ArchSpec>& specs, const torch::Device& dev, int batch,
+                                        int warmup, int reps, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::jit::Module> modules;
+  std::vector<std::vector<torch::jit::IValue>> inputs;
+  for (const ArchSpec& s : specs) {
+    torch::manual_seed(0);
+    GraphNet net(s);
+    net->eval();
+    modules.push_back(to_torchscript(*net, true));
+    modules.back().to(dev);
+    inputs.push_back({torch::randn({batch, s.in_channels, s.resolution, s.resolution}, torch::TensorOptions(dev))});
+  }
+  for (size_t k = 0; k < specs.size(); ++k)
+    for (int i = 0; i < warmup; ++i) modules[k].forward(inputs[k]);
+  std::vector<std::vector<double>> ms(specs.size());
+  std::vector<size_t> order(specs.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::mt19937_64 rng(seed);
+  for (int r = 0; r < reps; ++r) {
+    std::shuffle(order.begin(), order.end(), rng);
+    // One untimed call first: the timed one finds the network's weights in cache, as a deployment calling one
+    // network over and over does (not as the previous network left the cache).
+    for (size_t k : order) ms[k].push_back(time_forward([&] { modules[k].forward(inputs[k]); }, dev, 1, 1).median_ms);
+  }
+  std::vector<double> out;
+  for (const auto& v : ms) out.push_back(median(v));
+  return out;
+}
+
+json bench_lut(const Config& cfg, const std::string& out, int batch, int threads, int reps) {
+  const torch::Device dev = setup_device(cfg.runtime);
+  const ArchSpec spec = build_spec(cfg.model, config_resolution(cfg));
+  if (threads > 0) torch::set_num_threads(threads);
+  LatencyTable t;
+  if (file_exists(out)) {
+    t = read_latency_table(out);
+    if (t.batch != batch || t.threads != torch::get_num_threads())
+      throw ConfigError(
+          fmt::format("{}: holds a table for batch {} and {} threads, not batch {} and {}; another --out "
+                      "starts a new one",
+                      out, t.batch, t.threads, batch, torch::get_num_threads()));
+    check_latency_table(t, spec, batch, 0, false, out == "" ? "--out" : out);
+    logger()->info("{}: resuming the measurement", out);
+  } else {
+    t = new_latency_table(spec, dev, batch, threads, cfg.search.min_channels);
+    t.reps = reps;
+  }
+  size_t points = 0;
+  for (const auto& e : t.entries) points += e.ms.size() * e.out.size();
+  logger()->info("latency table of {} on {}: {} layers, {} width pairs, batch {}, {} threads", spec.arch, t.device,
+                 t.entries.size(), points, t.batch, t.threads);
+  const auto t0 = Clock::now();
+  measure_latency_table(t, spec, dev, [&](const LatencyTable& done, const LutProgress& p) {
+    write_latency_table(out, done);
+    logger()->info("lut: {}/{} layers ({}), {}/{} width pairs, {:.0f} s", p.entry, p.entries, p.name, p.points_done,
+                   p.points, std::chrono::duration<double>(Clock::now() - t0).count());
+  });
+  return {{"table", out},          {"device", t.device},
+          {"arch", spec.arch},     {"layers", t.entries.size()},
+          {"width_pairs", points}, {"batch", t.batch},
+          {"threads", t.threads},  {"network_ms", t.network_ms},
+          {"rest_ms", *t.rest_ms}, {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}};
+}
+
+json bench_latency_model(const Config& cfg, const std::string& table, int vectors, int reps, bool force) {
+  const torch::Device dev = setup_device(cfg.runtime);
+  const int res = config_resolution(cfg);
+  const ArchSpec spec0 = build_spec(cfg.model, res);
+  LatencyTable t = read_latency_table(table);
+  check_latency_table(t, spec0, t.batch, t.threads, force, table);
+  torch::set_num_threads(t.threads);
+  auto model = std::make_shared<const LatencyModel>(t);
+  const BudgetModel budget = budget_model(cfg.model, res, cfg.search.budget, model);
+  const int64_t target = budget.cost(spec0.channels);
+  const ChannelGrid grid = channel_grid(cfg.search, spec0);
+  std::vector<ArchSpec> specs{spec0};
+  for (int k = 1; k <= vectors; ++k)
+    specs.push_back(build_spec(
+        cfg.model, res,
+        random_control(spec0.channels, budget.cost, target, cfg.search,
+                       derive_seed(uint64_t(cfg.runtime.seed), "latency-model", k), kRandomControlSigma, grid)));
+  const std::vector<double> measured = interleaved_latency(specs, dev, t.batch, 3, reps);
+  json rows = json::array();
+  int within = 0, outside = 0;
+  std::vector<double> errors;
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const LatencyPrediction p = model->predict(specs[k]);
+    const double e = (p.total_ms - measured[k]) / measured[k];
+    if (k > 0) {
+      errors.push_back(std::abs(e));
+      within += std::abs(e) <= 0.10;
+      outside += !p.outside.empty();
+    }
+    rows.push_back({{"channels", specs[k].channels},
+                    {"flops", spec_flops(specs[k])},
+                    {"predicted_ms", p.total_ms},
+                    {"measured_ms", measured[k]},
+                    {"rel_error", e},
+                    {"outside_grid", p.outside.size()}});
+  }
+  std::vector<double> sorted = errors;
+  std::sort(sorted.begin(), sorted.end());
+  return {{"arch", spec0.arch},
+          {"resolution", res},
+          {"table", table},
+          {"table_device", t.device},
+          {"device", device_description(dev)},
+          {"batch", t.batch},
+          {"threads", t.threads},
+          {"budget", enum_name(cfg.search.budget)},
+          {"vectors", vectors},
+          {"reps", reps},
+          {"within_10pct", within},
+          {"outside_grid", outside},
+          {"max_abs_rel_error", sorted.empty() ? 0.0 : sorted.back()},
+          {"median_abs_rel_error", median(errors)},
+          {"original", rows[0]},
+          {"random", json(std::vector<json>(rows.begin() + 1, rows.end()))}};
+}
+
+json bench_latency_search(const Config& cfg, const std::string& search_dir, int batch, int reps) {
+  const std::string file = search_dir + "/search.json";
+  const SearchRecord r = read_record_as<SearchRecord>(file);
+  if (r.iterations.empty()) throw DataError(file + ": no iteration recorded yet");
+  const torch::Device dev = setup_device(cfg.runtime);
+  const int res = r.resolution > 0 ? r.resolution : config_resolution(cfg);
+  std::vector<std::string> labels{"original"};
+  std::vector<ArchSpec> specs{build_spec(cfg.model, res, r.init_channels)};
+  for (const IterationRecord& it : r.iterations) {
+    labels.push_back("iter_" + std::to_string(it.iteration));
+    specs.push_back(build_spec(cfg.model, res, it.channels));
+  }
+  labels.push_back("next");
+  specs.push_back(build_spec(cfg.model, res, r.iterations.back().next_channels));
+  const std::vector<double> ms = interleaved_latency(specs, dev, batch, 3, reps);
+  json rows = json::array();
+  double max_drift = 0;
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const double ratio = ms[k] / ms[0];
+    max_drift = std::max(max_drift, std::abs(ratio - 1));
+    rows.push_back({{"vector", labels[k]},
+                    {"channels", specs[k].channels},
+                    {"flops", spec_flops(specs[k])},
+                    {"median_ms", ms[k]},
+                    {"ratio", ratio}});
+  }
+  return {{"search", search_dir},
+          {"budget", r.budget},
+          {"device", device_description(dev)},
+          {"batch", batch},
+          {"threads", torch::get_num_threads()},
+          {"reps", reps},
+          {"max_abs_drift", max_drift},
+          {"vectors", rows}};
+}
+
+}  // namespace netadj
