@@ -287,4 +287,17 @@ TEST(LatencyCli, LutFlopsAndALatencyBudgetSearch) {
     EXPECT_EQ(it.budget_target, std::llround(1e6 * b0));
   }
   EXPECT_NE(r.iterations[0].next_channels, r.iterations[0].channels);
+  // Without a table the search measures one on its own device at the start, and keeps it.
+  const std::string own = d + "/own";
+  const auto measured =
+      run_cli_full(with({"--quiet", "search"}, with(base, {"--set", "search.budget=latency", "--set", "train.epochs=1",
+                                                           "--set", "search.iterations=1", "--out", own})));
+  ASSERT_EQ(measured.status, 0) << measured.err;
+  const LatencyTable kept = read_latency_table(own + "/latency_table.json");
+  EXPECT_TRUE(kept.complete());
+  EXPECT_EQ(kept.threads, 1);
+  EXPECT_EQ(kept.batch, 1);
+  const SearchRecord o = read_record_as<SearchRecord>(own + "/search.json");
+  EXPECT_EQ(o.iterations.at(0).budget_target,
+            std::llround(1e6 * LatencyModel(kept).predict_ms(build_spec(cfg.model, 12))));
 }
