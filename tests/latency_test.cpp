@@ -251,10 +251,14 @@ TEST(LatencyCli, LutFlopsAndALatencyBudgetSearch) {
     head.insert(head.end(), tail.begin(), tail.end());
     return head;
   };
-  const auto lut_run =
-      run_cli_full(with({"--quiet", "bench", "lut"}, with(base, {"--threads", "1", "--reps", "3", "--out", lut})));
+  const auto lut_run = run_cli_full(
+      with({"--quiet", "bench", "lut"}, with(base, {"--threads", "1", "--reps", "3", "--points", "3", "--out", lut})));
   ASSERT_EQ(lut_run.status, 0) << lut_run.err;
   EXPECT_TRUE(read_latency_table(lut).complete());
+  for (const LatencyEntry& e : read_latency_table(lut).entries) {
+    EXPECT_LE(e.out.size(), 4u) << e.name;  // --points 3, and the network's own width
+    EXPECT_GE(e.out.size(), 2u) << e.name;
+  }
   const auto flops = run_cli_full(with({"flops"}, with(base, {"--latency", lut})));
   ASSERT_EQ(flops.status, 0) << flops.err;
   EXPECT_NE(flops.out.find("predicted total"), std::string::npos) << flops.out;

@@ -535,8 +535,8 @@ std::string shape_key(const LatencyEntry& e, int64_t cin, int64_t cout) {
 
 }  // namespace
 
-LatencyTable new_latency_table(const ArchSpec& spec, const torch::Device& dev, int batch, int threads,
-                               int min_channels) {
+LatencyTable new_latency_table(const ArchSpec& spec, const torch::Device& dev, int batch, int threads, int min_channels,
+                               int points) {
   if (threads > 0) torch::set_num_threads(threads);
   LatencyTable t;
   t.device = describe_device(dev);
@@ -546,7 +546,7 @@ LatencyTable new_latency_table(const ArchSpec& spec, const torch::Device& dev, i
   t.arch = spec.arch;
   t.resolution = spec.resolution;
   t.channels = spec.channels;
-  t.entries = latency_entries(spec, min_channels);
+  t.entries = latency_entries(spec, min_channels, points);
   return t;
 }
 

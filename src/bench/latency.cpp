@@ -66,7 +66,7 @@ std::vector<double> interleaved_latency(const std::vector<ArchSpec>& specs, cons
   return out;
 }
 
-json bench_lut(const Config& cfg, const std::string& out, int batch, int threads, int reps) {
+json bench_lut(const Config& cfg, const std::string& out, int batch, int threads, int reps, int points) {
   const torch::Device dev = setup_device(cfg.runtime);
   const ArchSpec spec = build_spec(cfg.model, config_resolution(cfg));
   if (threads > 0) torch::set_num_threads(threads);
@@ -81,13 +81,13 @@ json bench_lut(const Config& cfg, const std::string& out, int batch, int threads
     check_latency_table(t, spec, batch, 0, false, out == "" ? "--out" : out);
     logger()->info("{}: resuming the measurement", out);
   } else {
-    t = new_latency_table(spec, dev, batch, threads, cfg.search.min_channels);
+    t = new_latency_table(spec, dev, batch, threads, cfg.search.min_channels, points);
     t.reps = reps;
   }
-  size_t points = 0;
-  for (const auto& e : t.entries) points += e.ms.size() * e.out.size();
+  size_t pairs = 0;
+  for (const auto& e : t.entries) pairs += e.ms.size() * e.out.size();
   logger()->info("latency table of {} on {}: {} layers, {} width pairs, batch {}, {} threads", spec.arch, t.device,
-                 t.entries.size(), points, t.batch, t.threads);
+                 t.entries.size(), pairs, t.batch, t.threads);
   const auto t0 = Clock::now();
   measure_latency_table(t, spec, dev, [&](const LatencyTable& done, const LutProgress& p) {
     write_latency_table(out, done);
@@ -96,7 +96,7 @@ json bench_lut(const Config& cfg, const std::string& out, int batch, int threads
   });
   return {{"table", out},          {"device", t.device},
           {"arch", spec.arch},     {"layers", t.entries.size()},
-          {"width_pairs", points}, {"batch", t.batch},
+          {"width_pairs", pairs},  {"batch", t.batch},
           {"threads", t.threads},  {"network_ms", t.network_ms},
           {"rest_ms", *t.rest_ms}, {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}};
 }

@@ -10,7 +10,7 @@ namespace {
 
 struct LatencyArgs {
   ConfigArgs config;
-  int batch = 1, reps = 50, lut_reps = 15, threads = 0, vectors = 50;
+  int batch = 1, reps = 50, lut_reps = 15, points = 8, threads = 0, vectors = 50;
   std::string channels, out = "lut.json", table, search;
   bool force = false;
 };
@@ -21,7 +21,7 @@ int print(const nlohmann::json& j) {
 }
 
 int run_latency_bench(LatencyArgs a, const std::string& sub) {
-  if (sub == "lut") return print(bench_lut(load_config(a.config), a.out, a.batch, a.threads, a.lut_reps));
+  if (sub == "lut") return print(bench_lut(load_config(a.config), a.out, a.batch, a.threads, a.lut_reps, a.points));
   if (sub == "latency-model")
     return print(bench_latency_model(load_config(a.config), a.table, a.vectors, a.reps, a.force));
   // latency: one vector (netadj's module and its export), or a search's vectors interleaved
@@ -48,6 +48,7 @@ std::function<int(const std::string&)> add_latency_benches(CLI::App& bench) {
   lut->add_option("--batch", a->batch, "batch size")->check(CLI::Range(1, 4096));
   add_threads(*lut, *a, "CPU threads (default: runtime.threads' setting)");
   lut->add_option("--reps", a->lut_reps, "timed calls per width pair (median)")->check(CLI::Range(1, 100000));
+  lut->add_option("--points", a->points, "widths per axis of each layer's grid")->check(CLI::Range(2, 4096));
   auto* model = bench.add_subcommand("latency-model", "a latency table's predictions against measured latency");
   add_config_options(*model, a->config);
   model->add_option("--table", a->table, "the latency table")->required();

@@ -67,14 +67,17 @@ std::shared_ptr<const LatencyModel> run_latency_model(const RunSession& session,
   const SearchOptions& s = session.config().search;
   if (s.budget != Budget::kLatency) return nullptr;
   const std::string kept = dir.file("latency_table.json");
-  if (!file_exists(kept) && !s.latency_table.empty()) {
+  // Every rank looks before any writes, so all of them take the same branch and meet at the same barrier.
+  session.world().barrier();
+  const bool have = file_exists(kept);
+  if (!have && !s.latency_table.empty()) {
     LatencyTable t = read_latency_table(s.latency_table);
     check_latency_table(t, session.spec(), s.latency_batch, s.latency_threads, s.latency_force, s.latency_table);
     dir.write_json("latency_table.json", latency_table_json(t));
-    session.world().barrier();
-  } else if (!file_exists(kept) || !read_latency_table(kept).complete()) {
+  } else if (!have || !read_latency_table(kept).complete()) {
     measure_run_table(session, dir, kept);
   }
+  session.world().barrier();
   LatencyTable t = read_latency_table(kept);
   check_latency_table(t, session.spec(), s.latency_batch, s.latency_threads, true, kept);
   logger()->info("latency budget: table {} (measured on {}), predicted {:.3f} ms for the starting vector", kept,

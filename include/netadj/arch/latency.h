@@ -120,9 +120,10 @@ struct LutProgress {
 void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const torch::Device& dev,
                            const std::function<void(const LatencyTable&, const LutProgress&)>& save);
 
-/// A new table for `spec`, measured with `batch`, and `threads` CPU threads (0: as set), not yet timed.
-LatencyTable new_latency_table(const ArchSpec& spec, const torch::Device& dev, int batch, int threads,
-                               int min_channels);
+/// A new table for `spec`, measured with `batch`, and `threads` CPU threads (0: as set), `points` widths per
+/// axis (latency_entries), not yet timed.
+LatencyTable new_latency_table(const ArchSpec& spec, const torch::Device& dev, int batch, int threads, int min_channels,
+                               int points = 8);
 
 /// "cpu: <model name>" or "cuda:N: <device name>".
 std::string device_description(const torch::Device& dev);

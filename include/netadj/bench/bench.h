@@ -44,8 +44,9 @@ nlohmann::json bench_latency(const Config& cfg, int batch, int warmup, int reps)
 
 /// `netadj bench lut`: measures the latency table of the config's network (its widths' grids, search.min_channels
 /// up) on the config's device with `batch` and `threads` (0: as set) into `out`, or finishes the one `out` holds
-/// (which must be for the same batch, threads and network). `reps` timed calls per width pair.
-nlohmann::json bench_lut(const Config& cfg, const std::string& out, int batch, int threads, int reps);
+/// (which must be for the same batch, threads and network). `reps` timed calls per width pair, `points` widths per
+/// axis (more: a denser grid that follows the kernels' preferred widths more closely, at more timing).
+nlohmann::json bench_lut(const Config& cfg, const std::string& out, int batch, int threads, int reps, int points = 8);
 /// The latency model of `table` against measurement: `vectors` random widths (compare's random control: log-normal
 /// sigma 0.3 around the config's vector, rescaled to search.budget) and the config's own, each exported with folded
 /// BatchNorm and timed interleaved (`reps` rounds, every network once per round in a shuffled order) with the
