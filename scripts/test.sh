@@ -5,15 +5,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/versions.sh
-# torchvision (pinned, with numpy and pillow) for the import tests, in the torch virtualenv the tests use; a
-# Torch_DIR build has none and those tests skip.
+# Python packages only tests use, pinned, in the torch virtualenv the tests use (a Torch_DIR build has none and
+# those tests skip): torchvision (with numpy and pillow) for the import tests, tensorboard for the event files,
+# onnxruntime for the ONNX exports.
 if [ -z "${Torch_DIR:-}" ]; then
   venv=${NETADJ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/netadj/venv-torch-$NETADJ_TORCH_VERSION}
-  if ! "$venv/bin/python" -W ignore -c "import torchvision, sys
-sys.exit(torchvision.__version__.split('+')[0] != '$NETADJ_TORCHVISION_VERSION')" 2>/dev/null; then
-    echo "[test] installing torchvision==$NETADJ_TORCHVISION_VERSION into $venv" >&2
-    "$venv/bin/pip" install -q "torchvision==$NETADJ_TORCHVISION_VERSION"
-  fi
+  for pin in "torchvision==$NETADJ_TORCHVISION_VERSION" "tensorboard==$NETADJ_TENSORBOARD_VERSION" \
+             "onnxruntime==$NETADJ_ONNXRUNTIME_VERSION"; do
+    name=${pin%%==*} want=${pin##*==}
+    if ! "$venv/bin/python" -W ignore -c "import $name, sys
+sys.exit($name.__version__.split('+')[0] != '$want')" 2>/dev/null; then
+      echo "[test] installing $pin into $venv" >&2
+      "$venv/bin/pip" install -q "$pin"
+    fi
+  done
 fi
 source scripts/stage.sh
 build=${NETADJ_BUILD_DIR:-build}

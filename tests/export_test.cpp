@@ -7,7 +7,9 @@
 #include <random>
 
 #include "cli_util.h"
+#include "error_text.h"
 #include "netadj/arch/export.h"
+#include "netadj/arch/onnx.h"
 #include "netadj/arch/table.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"
@@ -69,7 +71,7 @@ ArchSpec handmade_spec() {
   op(OpKind::kAdd, {2, 3}, 6, 9)->relu = true;  // 8 channels narrowed to 6
   op(OpKind::kAdd, {3, 4}, 10, 9);              // both zero-padded to 10
   Op* avg = op(OpKind::kAvgPool, {5}, 10, 5);
-  avg->kernel = 2, avg->stride = 2;
+  avg->kernel = 2, avg->stride = 2, avg->ceil = true;
   Op* mx = op(OpKind::kMaxPool, {6}, 10, 5);
   mx->kernel = 3, mx->pad = 1;
   op(OpKind::kSqueezeExcite, {7}, 10, 5)->se_width = 3;
@@ -229,6 +231,122 @@ TEST(Export, PythonLoadsEveryArchitecture) {
   for (const json& l : lines) EXPECT_TRUE(l.at("ok").get<bool>()) << l.dump();
 }
 
+namespace {
+
+bool python_has_onnxruntime() {
+  return std::system((python() + " -W ignore -c 'import onnxruntime, torch' >/dev/null 2>&1").c_str()) == 0;
+}
+
+// Runs check_onnx.py over (model.onnx, io) pairs; returns its JSON lines (one per pair) and exit status.
+std::pair<int, std::vector<json>> check_onnx(const std::vector<std::string>& pairs) {
+  std::vector<std::string> args{"-W", "ignore", std::string(NETADJ_SOURCE_DIR) + "/scripts/check_onnx.py"};
+  args.insert(args.end(), pairs.begin(), pairs.end());
+  CliRun r = run_cli_in(python(), args, "");
+  std::vector<json> lines;
+  std::istringstream in(r.out);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) lines.push_back(json::parse(l));
+  EXPECT_TRUE(r.err.empty() || r.status == 0) << r.err;
+  return {r.status, lines};
+}
+
+// Writes `s`'s ONNX export (random weights and BN statistics), plain and folded, and the (input, output,
+// 1e-4 * max |output|) files of netadj's forward at batch sizes 1 and 3; appends the (model, io) pairs.
+void add_onnx_cases(const ArchSpec& s, const std::string& dir, const std::string& what,
+                    std::vector<std::string>& pairs) {
+  GraphNet net = random_net(s, 21);
+  for (bool fold : {false, true}) {
+    const std::string file = dir + "/" + what + (fold ? "_folded.onnx" : ".onnx");
+    write_file_atomic(file, to_onnx(*net, fold));
+    for (int64_t batch : {1, 3}) {
+      torch::Tensor x = torch::randn({batch, s.in_channels, s.resolution, s.resolution});
+      torch::NoGradGuard ng;
+      torch::Tensor want = net->forward(x);
+      const std::string io = file + ".b" + std::to_string(batch);
+      write_io(io, x, want, 1e-4 * want.abs().max().item<double>());
+      pairs.insert(pairs.end(), {file, io});
+    }
+  }
+}
+
+}  // namespace
+
+// ONNX Runtime (PyPI, in the test virtualenv) runs every registered architecture's ONNX export, at its default
+// widths and at random widths over odd maps, plain and with folded BatchNorm, and every op kind and flag (the
+// handmade spec), at batch sizes 1 and 3 (one file: the batch is dynamic), within 1e-4 of the largest output.
+TEST(Export, OnnxRuntimeRunsEveryArchitectureAtTwoBatchSizes) {
+  if (!python_has_onnxruntime()) GTEST_SKIP() << python() << " has no onnxruntime (scripts/test.sh installs it)";
+  const std::string dir = fresh_dir("export_onnx");
+  std::vector<std::string> pairs;
+  for (const std::string& arch : registered_names()) {
+    add_onnx_cases(spec_of(arch), dir, arch, pairs);
+    add_onnx_cases(odd_spec_of(arch, 7), dir, arch + "_odd", pairs);
+  }
+  add_onnx_cases(handmade_spec(), dir, "handmade", pairs);
+  auto [status, lines] = check_onnx(pairs);
+  EXPECT_EQ(status, 0);
+  ASSERT_EQ(lines.size(), pairs.size() / 2);
+  for (const json& l : lines) EXPECT_TRUE(l.at("ok").get<bool>()) << l.dump();
+}
+
+// The ONNX checker fails on a wrong output, so the test above can fail.
+TEST(Export, OnnxCheckFailsOnWrongOutput) {
+  if (!python_has_onnxruntime()) GTEST_SKIP() << python() << " has no onnxruntime";
+  const std::string dir = fresh_dir("export_onnx_wrong");
+  ArchSpec s = spec_of("resnet_cifar");
+  GraphNet net = random_net(s, 22);
+  write_file_atomic(dir + "/m.onnx", to_onnx(*net, false));
+  torch::Tensor x = torch::randn({2, s.in_channels, s.resolution, s.resolution});
+  torch::NoGradGuard ng;
+  write_io(dir + "/io.pt", x, net->forward(x) + 1e-3, 1e-5);
+  auto [status, lines] = check_onnx({dir + "/m.onnx", dir + "/io.pt"});
+  EXPECT_EQ(status, 1);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_FALSE(lines[0].at("ok").get<bool>());
+}
+
+// Adaptive pools ONNX has no op for (3x3 to 2x2, 3x3 to 5x5: overlapping bins) and one it has (3x3 to 1x1), on a
+// branch the classifier reads through a concatenation, equal netadj's forward in ONNX Runtime.
+TEST(Export, OnnxAdaptivePoolsOfAnySize) {
+  if (!python_has_onnxruntime()) GTEST_SKIP() << python() << " has no onnxruntime";
+  ArchSpec s = handmade_spec();
+  const Op classifier = s.ops.back();
+  s.ops.pop_back();
+  std::vector<int> pooled;
+  for (int size : {2, 5, 1}) {
+    Op pool;
+    pool.kind = OpKind::kAdaptivePool;
+    pool.name = "pool" + std::to_string(size);
+    pool.inputs = {9};  // c2: 7 channels at 3x3
+    pool.out = Width::constant(7);
+    pool.output_size = size;
+    pool.res = size;
+    s.ops.push_back(pool);
+    Op flat;
+    flat.kind = OpKind::kFlatten;
+    flat.name = "flat" + std::to_string(size);
+    flat.inputs = {int(s.ops.size()) - 1};
+    flat.out = Width::constant(7 * size * size);
+    s.ops.push_back(flat);
+    pooled.push_back(int(s.ops.size()) - 1);
+  }
+  Op cat;
+  cat.kind = OpKind::kConcat;
+  cat.name = "cat";
+  cat.inputs = pooled;
+  cat.out = Width::constant(7 * (4 + 25 + 1));
+  s.ops.push_back(cat);
+  Op fc = classifier;
+  fc.inputs = {int(s.ops.size()) - 1};
+  s.ops.push_back(fc);
+  const std::string dir = fresh_dir("export_onnx_adaptive");
+  std::vector<std::string> pairs;
+  add_onnx_cases(s, dir, "adaptive", pairs);
+  auto [status, lines] = check_onnx(pairs);
+  EXPECT_EQ(status, 0);
+  for (const json& l : lines) EXPECT_TRUE(l.at("ok").get<bool>()) << l.dump();
+}
+
 // The checker itself fails on a wrong output (so the test above can fail).
 TEST(Export, PythonCheckFailsOnWrongOutput) {
   if (!python_has_torch()) GTEST_SKIP() << python() << " has no torch";
@@ -286,10 +404,14 @@ TEST(ExportCli, TrainedCheckpointExportsAndBadOnesAreRefused) {
   std::string dir = fresh_dir("export_cli");
   Config c = small_config();
   c.train.epochs = 1;
+  c.exporting.format = ExportFormat::kBoth;
   write_json_atomic(dir + "/cfg.json", config_to_json(c));
   ASSERT_EQ(run_cli({"train", "-c", dir + "/cfg.json", "--out", dir + "/run", "--quiet"}), 0);
   ASSERT_TRUE(file_exists(dir + "/run/export/model.pt"));
+  ASSERT_TRUE(file_exists(dir + "/run/export/model.onnx"));
   json card = read_json(dir + "/run/export/model.json");
+  EXPECT_EQ(card.at("format"), "both");
+  EXPECT_EQ(card.at("files"), json::parse(R"({"torchscript": "model.pt", "onnx": "model.onnx"})"));
   EXPECT_EQ(card.at("arch"), "resnet_cifar");
   EXPECT_EQ(card.at("preprocess").at("mean").size(), 1u);
   EXPECT_LE(card.at("check").at("max_abs_diff").get<double>(), card.at("check").at("tolerance").get<double>());
@@ -314,6 +436,24 @@ TEST(ExportCli, TrainedCheckpointExportsAndBadOnesAreRefused) {
         check_in_python({dir + "/run/export/model.pt", dir + "/io.pt", dir + "/out/folded.pt", dir + "/io_folded.pt"});
     EXPECT_EQ(status, 0);
     EXPECT_EQ(lines.size(), 2u);
+  }
+  // ONNX alone, folded, named .onnx: no TorchScript file; the card says so.
+  CliRun ox = run_cli_full({"export", "-c", dir + "/cfg.json", "--checkpoint", dir + "/run/model.pt", "--out",
+                            dir + "/onnx/net.onnx", "--format", "onnx", "--fold-bn"});
+  ASSERT_EQ(ox.status, 0) << ox.err;
+  EXPECT_TRUE(file_exists(dir + "/onnx/net.onnx"));
+  EXPECT_FALSE(file_exists(dir + "/onnx/net.pt"));
+  json oc = read_json(dir + "/onnx/net.json");
+  EXPECT_EQ(oc.at("format"), "onnx");
+  EXPECT_EQ(oc.at("file"), "net.onnx");
+  EXPECT_EQ(oc.at("onnx").at("opset"), kOnnxOpset);
+  write_io(dir + "/io_onnx.pt", x, want, 1e-4 * want.abs().max().item<double>());
+  if (python_has_onnxruntime()) {
+    auto [status, lines] =
+        check_onnx({dir + "/run/export/model.onnx", dir + "/io_onnx.pt", dir + "/onnx/net.onnx", dir + "/io_onnx.pt"});
+    EXPECT_EQ(status, 0);
+    ASSERT_EQ(lines.size(), 2u);
+    for (const json& l : lines) EXPECT_TRUE(l.at("ok").get<bool>()) << l.dump();
   }
 
   // A truncated checkpoint.

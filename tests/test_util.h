@@ -49,6 +49,8 @@ inline nlohmann::json computed_part(nlohmann::json search) {
     for (auto& it : search["iterations"]) {
       it.erase("latency_ms");
       it.erase("fur_seconds");
+      it.erase("elapsed_s");
+      it.erase("eta_s");
     }
   return search;
 }

@@ -17,7 +17,7 @@ namespace {
 
 struct ExportArgs {
   ConfigArgs config;
-  std::string checkpoint, channels, out = "model.pt";
+  std::string checkpoint, channels, out = "model.pt", format;
   bool fold_bn = false;
 };
 
@@ -43,10 +43,18 @@ int run_export(const ExportArgs& a) {
   RunSession session(cfg);           // the model checked against the data
   auto slash = a.out.find_last_of('/');
   if (slash != std::string::npos && slash > 0) make_dirs(a.out.substr(0, slash));
-  ExportResult r = export_model(*net, export_info(session, m, a.fold_bn), a.out);
-  std::cout << nlohmann::json{{"model", r.model_file},   {"card", r.card_file},
-                              {"arch", m.arch},          {"channels", net->spec().channels},
-                              {"fold_bn", a.fold_bn},    {"max_abs_diff", r.max_abs_diff},
+  ExportFormat format = cfg.exporting.format;
+  const auto names = enum_names<ExportFormat>();  // --format is one of them (checked by the parser)
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == a.format) format = static_cast<ExportFormat>(i);
+  ExportResult r = export_model(*net, export_info(session, m, a.fold_bn, format), a.out);
+  std::cout << nlohmann::json{{"model", r.model_file},
+                              {"onnx", r.onnx_file},
+                              {"card", r.card_file},
+                              {"arch", m.arch},
+                              {"channels", net->spec().channels},
+                              {"fold_bn", a.fold_bn},
+                              {"max_abs_diff", r.max_abs_diff},
                               {"tolerance", r.tolerance}}
                    .dump()
             << "\n";
@@ -56,13 +64,16 @@ int run_export(const ExportArgs& a) {
 }  // namespace
 
 Command export_command() {
-  return {"export", "write a trained network as TorchScript (model.pt) with its model.json", [](CLI::App& app) -> Run {
+  return {"export", "write a trained network as TorchScript (model.pt) and/or ONNX with its model.json",
+          [](CLI::App& app) -> Run {
             auto a = std::make_shared<ExportArgs>();
             add_config_options(app, a->config);
             app.add_option("--checkpoint", a->checkpoint, "model.pt or checkpoint.pt from train/search")->required();
             app.add_option("--channels", a->channels, "channel file the checkpoint must match (optional check)");
-            app.add_option("--out,-o", a->out, "TorchScript file to write; model.json goes beside it")
+            app.add_option("--out,-o", a->out, "file to write (model.pt; model.onnx and model.json go beside it)")
                 ->capture_default_str();
+            app.add_option("--format", a->format, "torchscript, onnx or both (default: the config's export.format)")
+                ->check(CLI::IsMember({"torchscript", "onnx", "both"}));
             app.add_flag("--fold-bn", a->fold_bn, "fold BatchNorm into the convolutions");
             return [a] { return run_export(*a); };
           }};

@@ -68,6 +68,11 @@ struct EnumTable<SelectMode> {
 };
 
 template <>
+struct EnumTable<ExportFormat> {
+  static constexpr std::pair<ExportFormat, const char*> kValues[] = {
+      {ExportFormat::kTorchscript, "torchscript"}, {ExportFormat::kOnnx, "onnx"}, {ExportFormat::kBoth, "both"}};
+};
+template <>
 struct EnumTable<SearchInit> {
   static constexpr std::pair<SearchInit, const char*> kValues[] = {{SearchInit::kScratch, "scratch"},
                                                                    {SearchInit::kPretrained, "pretrained"}};
@@ -379,6 +384,7 @@ void visit_config(V& root, Config& c) {
   root.object("export", [&](auto& r) {
     r.field("enabled", c.exporting.enabled);
     r.field("fold_bn", c.exporting.fold_bn);
+    r.field("format", c.exporting.format);
   });
   root.object("dist", [&](auto& r) { r.field("timeout_s", c.dist.timeout_s); });
   root.object("runtime", [&](auto& r) { visit_runtime(r, c.runtime); });
@@ -638,6 +644,7 @@ NETADJ_ENUM_API(FurEqualize)
 NETADJ_ENUM_API(SelectMode)
 NETADJ_ENUM_API(WarmImportance)
 NETADJ_ENUM_API(SearchInit)
+NETADJ_ENUM_API(ExportFormat)
 #undef NETADJ_ENUM_API
 
 std::optional<DeviceChoice> DeviceChoice::parse(const std::string& text) {

@@ -3,6 +3,7 @@
 
 #include <fmt/ranges.h>
 
+#include "netadj/arch/onnx.h"
 #include "netadj/arch/table.h"
 #include "netadj/distributed/distributed.h"
 #include "netadj/train/pretrained.h"
@@ -24,6 +25,7 @@ TrainPlan train_plan(const Config& cfg, const RunDir& dir) {
   plan.seed = derive_seed(uint64_t(cfg.runtime.seed), "train", 0);
   plan.checkpoint = dir.file("checkpoint.pt");
   plan.metrics_file = dir.file("metrics.jsonl");
+  if (dir.writes()) plan.events_dir = dir.path();
   return plan;
 }
 
@@ -64,7 +66,7 @@ TrainRecord train_run(const RunSession& session, const RunDir& dir) {
   return rec;
 }
 
-ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fold_bn) {
+ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fold_bn, ExportFormat format) {
   const Config& cfg = session.config();
   ExportInfo info;
   info.model = m;
@@ -73,6 +75,7 @@ ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fo
   info.dataset = cfg.data.dataset;
   info.center_crop = cfg.data.dataset == "imagefolder";
   info.fold_bn = fold_bn;
+  info.format = format;
   return info;
 }
 
@@ -80,9 +83,12 @@ void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelO
   const ExportOptions& o = session.config().exporting;
   if (!o.enabled || !dir.writes()) return;
   dir.make_dirs("export");
-  ExportResult r = export_model(net, export_info(session, m, o.fold_bn), dir.file("export/model.pt"));
-  logger()->info("exported TorchScript {} (max |diff| {:.2g} against netadj's forward) and {}", r.model_file,
-                 r.max_abs_diff, r.card_file);
+  ExportResult r = export_model(net, export_info(session, m, o.fold_bn, o.format), dir.file("export/model.pt"));
+  if (!r.model_file.empty())
+    logger()->info("exported TorchScript {} (max |diff| {:.2g} against netadj's forward)", r.model_file,
+                   r.max_abs_diff);
+  if (!r.onnx_file.empty()) logger()->info("exported ONNX {} (opset {}, dynamic batch)", r.onnx_file, kOnnxOpset);
+  logger()->info("model card {}", r.card_file);
 }
 
 }  // namespace netadj

@@ -175,6 +175,7 @@ void visit(V& f, IterationRecord& r) {
   f(Added{"latency_ms"}, r.latency_ms), f(Added{"fur_seconds"}, r.fur_seconds);
   f(Added{"warm_from"}, r.warm_from), f(Added{"epochs"}, r.epochs);
   f(Added{"predicted_latency_ms"}, r.predicted_latency_ms), f(Added{"measured_latency_ms"}, r.measured_latency_ms);
+  f(Added{"elapsed_s"}, r.elapsed_s), f(Added{"eta_s"}, r.eta_s);
 }
 
 template <class V>
@@ -213,7 +214,7 @@ void visit(V& f, WeightsRecord& r) {
 template <class V>
 void visit(V& f, IterationTimes& r) {
   f("iteration", r.iteration), f("train_seconds", r.train_seconds), f("fur_seconds", r.fur_seconds);
-  f("resumed", r.resumed);
+  f("resumed", r.resumed), f(Added{"seconds"}, r.seconds);
 }
 
 template <class V>

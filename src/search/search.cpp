@@ -12,6 +12,8 @@
 #include "netadj/arch/table.h"
 #include "netadj/arch/warm.h"
 #include "netadj/distributed/distributed.h"
+#include "netadj/run/tensorboard.h"
+#include "netadj/search/eta.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/train/pretrained.h"
 #include "netadj/util/error.h"
@@ -96,21 +98,23 @@ class SearchLoop {
   void check_split() const;
   void replay_records();
   void run_iteration(int t);
-  TrainResult train(int t, GraphNet& net, const std::string& checkpoint, int epochs);
-  TrainResult start_pretrained(GraphNet& net, const std::string& checkpoint);
+  TrainResult train(int t, GraphNet& net, int epochs);
+  TrainResult start_pretrained(GraphNet& net);
   bool pretrained(int t) const { return t == 0 && cfg_.search.init == SearchInit::kPretrained; }
   void warm_start(int t, GraphNet& net) const;
   int epochs_of(int t) const;
   FurResult measure_fur(int t, GraphNet& net, const std::string& iter);
   void note_accuracy(int t, double top1);
   void save_iteration(const IterationRecord& rec, const IterationTimes& times, GraphNet& net, const std::string& iter);
+  void note_time(IterationRecord& rec, const IterationTimes& times) const;
+  SearchWork work_after(const IterationRecord& rec) const;
   bool converged() const;
   void log_adjustment(int t, const TrainResult& tr, const FurResult& fur, const Adjustment& adj) const;
   IterationRecord iteration_record(int t, const TrainResult& tr, const FurResult& fur, const Adjustment& adj) const;
   int finish(const std::string& why);
   void select_by_retraining();
   double retrain(const std::vector<int64_t>& channels, int candidate, int seed);
-  TrainPlan search_plan(uint64_t seed, int epochs, const std::string& checkpoint, const std::string& label,
+  TrainPlan search_plan(uint64_t seed, int epochs, const std::string& folder, const std::string& label,
                         bool test_at_end) const;
   std::string path(const std::string& file) const { return dir_.file(file); }
 
@@ -128,6 +132,7 @@ class SearchLoop {
   double best_acc_ = -1;
   int best_t_ = -1, since_best_ = 0;
   Trainer trainer_;
+  EventWriter events_;  // the run folder's TensorBoard events: one step per iteration
 };
 
 SearchLoop::SearchLoop(const RunSession& session, const RunDir& dir, bool resume)
@@ -154,6 +159,7 @@ SearchLoop::SearchLoop(const RunSession& session, const RunDir& dir, bool resume
   check_split();
   pin_weights(session.weights(), dir);
   start_or_load(resume);
+  if (dir_.writes()) events_ = EventWriter::open(dir_.path(), search_scalars(doc_));
 }
 
 // The split is part of the run: recorded once, checked on resume.
@@ -263,9 +269,8 @@ void SearchLoop::run_iteration(int t) {
   auto t0 = Clock::now();
   // (A training resumed from its checkpoint replaces these weights.)
   if (cfg_.search.warm_start && t > 0) warm_start(t, net);
-  TrainResult tr =
-      pretrained(t) ? start_pretrained(net, path(checkpoint)) : train(t, net, path(checkpoint), epochs_of(t));
-  IterationTimes times{t, seconds_since(t0), 0.0, tr.resumed};
+  TrainResult tr = pretrained(t) ? start_pretrained(net) : train(t, net, epochs_of(t));
+  IterationTimes times{t, seconds_since(t0), 0.0, tr.resumed, std::nullopt};
   auto t1 = Clock::now();
   FurResult fur = measure_fur(t, net, iter);
   times.fur_seconds = seconds_since(t1);
@@ -284,7 +289,10 @@ void SearchLoop::run_iteration(int t) {
   rec.fur_seconds = times.fur_seconds;
   rec.epochs = epochs_of(t);
   if (cfg_.search.warm_start && t > 0) rec.warm_from = t - 1;
+  times.seconds = seconds_since(t0);
+  note_time(rec, times);
   save_iteration(rec, times, net, iter);
+  events_.write(iteration_scalars(rec, doc_.layer_names));
   // The iteration is recorded: its training checkpoint is no longer needed.
   dir_.remove(previous_checkpoint(checkpoint));
   // The other ranks go on only once rank 0 has written the iteration (the next one may warm-start from it).
@@ -367,8 +375,9 @@ int SearchLoop::epochs_of(int t) const {
   return cfg_.search.warm_epochs > 0 ? cfg_.search.warm_epochs : std::max(1, (3 * full + 9) / 10);
 }
 
-// A search training: `epochs` on the train split, validated on val, into the run's metrics.
-TrainPlan SearchLoop::search_plan(uint64_t seed, int epochs, const std::string& checkpoint, const std::string& label,
+// A search training: `epochs` on the train split, validated on val, into the run's metrics, with its checkpoint
+// and TensorBoard events in `folder` (none when "").
+TrainPlan SearchLoop::search_plan(uint64_t seed, int epochs, const std::string& folder, const std::string& label,
                                   bool test_at_end) const {
   TrainPlan plan;
   plan.epochs = epochs;
@@ -376,26 +385,29 @@ TrainPlan SearchLoop::search_plan(uint64_t seed, int epochs, const std::string& 
   plan.eval_split = Split::kVal;
   plan.test_at_end = test_at_end;
   plan.seed = seed;
-  plan.checkpoint = checkpoint;
+  if (!folder.empty()) {
+    plan.checkpoint = path(folder + "/checkpoint.pt");
+    if (dir_.writes()) plan.events_dir = path(folder);
+  }
   plan.metrics_file = path("metrics.jsonl");
   plan.label = label;
   plan.world = &session_.world();
   return plan;
 }
 
-TrainResult SearchLoop::train(int t, GraphNet& net, const std::string& checkpoint, int epochs) {
-  return trainer_.run(
-      net, search_plan(derive_seed(seed_, "train", t), epochs, checkpoint, "iter " + std::to_string(t), true));
+TrainResult SearchLoop::train(int t, GraphNet& net, int epochs) {
+  return trainer_.run(net, search_plan(derive_seed(seed_, "train", t), epochs, "iter_" + std::to_string(t),
+                                       "iter " + std::to_string(t), true));
 }
 
 // search.init = pretrained: iteration 0 is model.weights, fine-tuned for search.init_epochs or, by default, taken
 // as it is (evaluated, nothing trained) before its FUR.
-TrainResult SearchLoop::start_pretrained(GraphNet& net, const std::string& checkpoint) {
+TrainResult SearchLoop::start_pretrained(GraphNet& net) {
   load_pretrained(cfg_.model, net);
   const int epochs = epochs_of(0);
   logger()->info("iteration 0: starting from the weights in {}{}", cfg_.model.weights,
                  epochs > 0 ? fmt::format(", fine-tuned for {} epochs", epochs) : ", not trained");
-  if (epochs > 0) return train(0, net, checkpoint, epochs);
+  if (epochs > 0) return train(0, net, epochs);
   return trainer_.evaluate_as_is(net, search_plan(derive_seed(seed_, "train", 0), 0, "", "iter 0", true));
 }
 
@@ -438,6 +450,42 @@ void SearchLoop::save_iteration(const IterationRecord& rec, const IterationTimes
   dir_.write_json("best_channels.json", channel_file_json(cfg_.model, best.channels));
   dir_.write_record("times.json", times_);
   dir_.write_record("search.json", doc_);
+}
+
+// The search's time so far (its iterations' times: a stop does not count) and what is left after iteration
+// rec.iteration, into the record and the log.
+void SearchLoop::note_time(IterationRecord& rec, const IterationTimes& now) const {
+  std::vector<IterationCost> costs;
+  double elapsed = 0;
+  auto add = [&](const IterationTimes& x, int epochs) {
+    costs.push_back({epochs, x.train_seconds, x.seconds.value_or(x.train_seconds + x.fur_seconds), x.resumed});
+    elapsed += costs.back().total_s;
+  };
+  for (size_t i = 0; i < times_.iterations.size() && i < doc_.iterations.size(); ++i)
+    add(times_.iterations[i], doc_.iterations[i].epochs.value_or(epochs_of(int(i))));
+  add(now, rec.epochs.value_or(epochs_of(rec.iteration)));
+  rec.elapsed_s = elapsed;
+  const SearchWork left = work_after(rec);
+  rec.eta_s = search_eta(costs, left);
+  if (!rec.eta_s) return;
+  const size_t n = left.epochs.size();
+  logger()->info("iteration {}: {} elapsed, about {} left ({} more iteration{}{})", rec.iteration,
+                 human_duration(elapsed), human_duration(*rec.eta_s), n, n == 1 ? "" : "s",
+                 left.select_trainings > 0 ? fmt::format(", {} re-trainings to select", left.select_trainings) : "");
+}
+
+// What runs after the iteration `rec` records: the later iterations' epochs (none when this one ends the
+// search: no gated move, or search.patience used up), and the selection's re-trainings (the original and up to
+// select_top others, select_seeds each).
+SearchWork SearchLoop::work_after(const IterationRecord& rec) const {
+  const bool converges = cfg_.search.gate && rec.moved_top.empty() && rec.moved_bottom.empty();
+  const int since_best = rec.val.top1 > best_acc_ ? 0 : since_best_ + 1;
+  const bool patience = cfg_.search.patience > 0 && since_best >= cfg_.search.patience;
+  const bool retrain = cfg_.search.select == SelectMode::kRetrain;
+  const int candidates = 1 + std::min(cfg_.search.select_top, cfg_.search.iterations - 1);
+  return netadj::work_after(
+      rec.iteration, cfg_.search.iterations, converges || patience, [&](int u) { return epochs_of(u); },
+      retrain ? candidates * cfg_.search.select_seeds : 0, doc_.epochs_per_iteration);
 }
 
 int SearchLoop::finish(const std::string& why) {
@@ -517,8 +565,8 @@ double SearchLoop::retrain(const std::vector<int64_t>& channels, int candidate, 
                  cfg_.search.select_seeds);
   torch::manual_seed(derive_seed(seed_, "select-init", seed));
   GraphNet net(session_.spec(channels));
-  TrainPlan plan = search_plan(derive_seed(seed_, "select-train", seed), doc_.epochs_per_iteration,
-                               path(rdir + "/checkpoint.pt"), fmt::format("select c{} s{}", candidate, seed), false);
+  TrainPlan plan = search_plan(derive_seed(seed_, "select-train", seed), doc_.epochs_per_iteration, rdir,
+                               fmt::format("select c{} s{}", candidate, seed), false);
   return trainer_.run(net, plan).final_eval.top1;
 }
 

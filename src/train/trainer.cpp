@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "netadj/distributed/distributed.h"
+#include "netadj/run/tensorboard.h"
 #include "netadj/train/autocast.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/train/state.h"
@@ -74,6 +75,8 @@ class TrainLoop {
   EvalResult evaluate_split(Split s) const;
   void write_metrics(const EpochRecord& rec) const;
   void sync_metrics() const;
+  void sync_events();
+  std::string eta(const EpochRecord& rec) const;
   bool stop_requested(int epoch, int64_t step) const;
   void reduce_sums();
   void save_checkpoint();
@@ -99,6 +102,7 @@ class TrainLoop {
   Progress progress_;
   TrainState state_;  // the weights, optimizer, scaler, epochs done and position
   TrainResult result_;
+  EventWriter events_;         // rank 0, with plan.events_dir
   bool keep_previous_ = true;  ///< false right after falling back from a damaged checkpoint
   torch::Tensor loss_sum_, correct_, last_loss_;
   int64_t seen_ = 0, total_steps_ = 0;
@@ -161,6 +165,7 @@ TrainResult TrainLoop::run() {
   // checkpoint, which the other ranks must have read too (the run directory is on a filesystem they share).
   state_.broadcast(world_, where());
   sync_metrics();
+  sync_events();
   const EpochPosition& pos = state_.position;
   total_steps_ = int64_t(pos.epoch) * steps_ + pos.step;
   for (int epoch = pos.epoch; epoch < plan_.epochs && !budget_spent(); ++epoch) {
@@ -375,10 +380,11 @@ void TrainLoop::finish_epoch(EpochRecord& rec) {
     evals +=
         fmt::format(" | {} loss {:.4f} top1 {:.2f}%", split_name(*plan_.eval_split), rec.val.loss, 100 * rec.val.top1);
   if (rec.test) evals += fmt::format(" | test loss {:.4f} top1 {:.2f}%", rec.test->loss, 100 * rec.test->top1);
-  logger()->info("{}epoch {}/{} lr {:.4f} train loss {:.4f} acc {:.2f}%{} | {:.0f} img/s {:.1f}s", progress_.prefix(),
+  logger()->info("{}epoch {}/{} lr {:.4f} train loss {:.4f} acc {:.2f}%{} | {:.0f} img/s {:.1f}s{}", progress_.prefix(),
                  rec.epoch + 1, plan_.epochs, rec.lr, rec.train_loss, 100 * rec.train_acc, evals, rec.images_per_s,
-                 rec.seconds);
+                 rec.seconds, eta(rec));
   write_metrics(rec);
+  events_.write(epoch_scalars(rec, plan_.eval_split.has_value()));
   state_.position = EpochPosition{};
   state_.position.epoch = rec.epoch + 1;
   save_checkpoint();
@@ -406,6 +412,24 @@ void TrainLoop::sync_metrics() const {
   }
   for (const auto& r : state_.history) out += json(r).dump() + "\n";
   write_file_atomic(plan_.metrics_file, out);
+}
+
+// The folder's event file starts again from this run's epochs as its checkpoint records them: an epoch
+// written after the checkpoint that a crash lost is not there twice once it runs again.
+void TrainLoop::sync_events() {
+  if (!world_.root() || plan_.events_dir.empty()) return;
+  std::vector<ScalarStep> steps;
+  for (const auto& r : state_.history) steps.push_back(epoch_scalars(r, plan_.eval_split.has_value()));
+  events_ = EventWriter::open(plan_.events_dir, steps);
+}
+
+// The rest of this training at the mean epoch time so far (" | ETA 12m30s"; "" after the last epoch).
+std::string TrainLoop::eta(const EpochRecord& rec) const {
+  const int left = plan_.epochs - rec.epoch - 1;
+  if (left <= 0 || state_.history.empty()) return "";
+  double s = 0;
+  for (const auto& r : state_.history) s += r.seconds;
+  return " | ETA " + human_duration(double(left) * s / double(state_.history.size()));
 }
 
 // After the whole epoch or inside it (state_.position.step > 0): then the running sums and the random

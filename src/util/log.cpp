@@ -63,4 +63,13 @@ void add_log_file(const std::string& path) {
 
 bool stderr_is_tty() { return ::isatty(2) == 1; }
 
+std::string human_duration(double seconds) {
+  if (!(seconds >= 0)) return "?";
+  const auto s = static_cast<long long>(seconds + 0.5);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+  return fmt::format("{}d{:02}h", s / 86400, s % 86400 / 3600);
+}
+
 }  // namespace netadj

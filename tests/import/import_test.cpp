@@ -135,13 +135,30 @@ TEST_P(Torchvision, AdjustStepKeepsTheBudgetAndExportsToPython) {
   info.model = r.m;
   info.mean.assign(3, 0.5f);
   info.std.assign(3, 0.25f);
+  info.format = ExportFormat::kBoth;  // adjusted.pt and adjusted.onnx
   export_model(*net, info, file);
-  auto bytes = torch::pickle_save(c10::ivalue::Tuple::create({x, y, torch::tensor(1e-5 * max_abs(y), torch::kDouble)}));
-  std::ofstream(file + ".io", std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+  auto write_io = [](const std::string& path, const torch::Tensor& in, const torch::Tensor& out, double tol) {
+    auto bytes = torch::pickle_save(c10::ivalue::Tuple::create({in, out, torch::tensor(tol, torch::kDouble)}));
+    std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+  };
+  write_io(file + ".io", x, y, 1e-5 * max_abs(y));
   testing_util::CliRun py = testing_util::run_cli_in(
       NETADJ_PYTHON, {std::string(NETADJ_SOURCE_DIR) + "/scripts/check_export.py", file, file + ".io"}, "");
   EXPECT_EQ(py.status, 0) << py.out << py.err;
   EXPECT_NE(py.out.find("\"ok\": true"), std::string::npos) << py.out;
+  // ONNX Runtime runs the ONNX export at two batch sizes within 1e-4 of the largest output.
+  if (std::system((std::string(NETADJ_PYTHON) + " -W ignore -c 'import onnxruntime' >/dev/null 2>&1").c_str()) != 0)
+    GTEST_SKIP() << "the test Python has no onnxruntime";
+  const std::string onnx = dir_of(GetParam()) + "/adjusted.onnx";
+  torch::Tensor x1 = x.narrow(0, 0, 1), y1 = net->forward(x1);
+  write_io(onnx + ".io1", x1, y1, 1e-4 * max_abs(y1));
+  write_io(onnx + ".io2", x, y, 1e-4 * max_abs(y));
+  testing_util::CliRun ort =
+      testing_util::run_cli_in(NETADJ_PYTHON,
+                               {"-W", "ignore", std::string(NETADJ_SOURCE_DIR) + "/scripts/check_onnx.py", onnx,
+                                onnx + ".io1", onnx, onnx + ".io2"},
+                               "");
+  EXPECT_EQ(ort.status, 0) << GetParam() << ": " << ort.out << ort.err;
 }
 
 // Widening every slot by the warm-start map (warm_noise 0) keeps the output within 1e-5 relative.

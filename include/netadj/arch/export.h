@@ -35,10 +35,12 @@ struct ExportInfo {
   std::string dataset;           ///< data.dataset the network was trained on
   bool center_crop = false;      ///< evaluation resizes the shorter side to res*256/224 and center-crops
   bool fold_bn = false;
+  ExportFormat format = ExportFormat::kTorchscript;  ///< which files: TorchScript, ONNX (arch/onnx.h) or both
 };
 
 struct ExportResult {
-  std::string model_file, card_file;  ///< the TorchScript file and its model.json
+  std::string model_file, card_file;  ///< the TorchScript file ("" when not written) and model.json
+  std::string onnx_file;              ///< the ONNX file ("" when not written)
   double max_abs_diff = 0;            ///< reloaded export against net's forward on random input
   double tolerance = 0;
   nlohmann::json card;
@@ -48,10 +50,12 @@ struct ExportResult {
 nlohmann::json export_card(const GraphNetImpl& net, const ExportInfo& info, const std::string& model_file);
 
 /// Writes `out` (TorchScript, atomically; model.json embedded as the extra file "model.json") and beside
-/// it `<out without .pt>.json`. The serialized module is first loaded back and checked against net's
-/// forward on a random batch on the CPU (1e-5, 1e-4 with folded BN, times max(1, max |y|)); a larger
-/// difference is an error (exit 1) and writes nothing. `net` is left in eval mode with no channel drop.
-/// An `out` ending in .json (its card would overwrite it) is a ConfigError.
+/// it `<out without .pt>.json`; with info.format onnx or both, `<out without .pt>.onnx` too (onnx alone: no
+/// TorchScript file; `out` may then end in .onnx). The serialized TorchScript module, whose parameters the ONNX
+/// graph shares, is first loaded back and checked against net's forward on a random batch on the CPU (1e-5, 1e-4
+/// with folded BN, times max(1, max |y|)); a larger difference is an error (exit 1) and writes nothing. `net` is
+/// left in eval mode with no channel drop. An `out` ending in .json (its card would overwrite it) is a
+/// ConfigError.
 ExportResult export_model(GraphNetImpl& net, const ExportInfo& info, const std::string& out);
 
 /// Forward latency: median and p90 over `reps` timed calls after `warmup` untimed ones (eval mode, no grad).

@@ -25,6 +25,7 @@ enum class FurEqualize { kBudget, kFlops };                     ///< "budget" | 
 enum class SelectMode { kArgmax, kRetrain };                    ///< "argmax" | "retrain"
 enum class WarmImportance { kBn, kL1 };                         ///< "bn" | "l1"
 enum class SearchInit { kScratch, kPretrained };                ///< "scratch" | "pretrained"
+enum class ExportFormat { kTorchscript, kOnnx, kBoth };         ///< "torchscript" | "onnx" | "both"
 
 /// The name an enum value has in the config ("bf16"); enum_names<E>() lists them all.
 template <class E>
@@ -196,10 +197,11 @@ struct EvalOptions {
   int batch_size = 256;  ///< batch size of every evaluation (validation, test, FUR probes)
 };
 
-/// The TorchScript export that `netadj train` and `netadj search` write at the end (arch/export.h).
+/// The export that `netadj train` and `netadj search` write at the end (arch/export.h, arch/onnx.h).
 struct ExportOptions {
-  bool enabled = true;   ///< write export/model.pt and export/model.json into the run directory
+  bool enabled = true;   ///< write export/model.pt (and/or model.onnx) and export/model.json into the run directory
   bool fold_bn = false;  ///< fold BatchNorm into the convolutions (and pre-activation BN into scale/shift)
+  ExportFormat format = ExportFormat::kTorchscript;  ///< TorchScript, ONNX or both
 };
 
 /// The "dist" section: data-parallel runs over c10d (RANK/WORLD_SIZE from torchrun, or --nproc).

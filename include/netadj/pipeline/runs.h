@@ -15,7 +15,8 @@ namespace netadj {
 TrainRecord train_run(const RunSession& session, const RunDir& dir);
 
 /// What model.json needs from the session: normalization, dataset, crop.
-ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fold_bn);
+ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fold_bn,
+                       ExportFormat format = ExportFormat::kTorchscript);
 /// With export.enabled: dir/export/model.pt (TorchScript) and dir/export/model.json (arch/export.h).
 void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const RunDir& dir);
 

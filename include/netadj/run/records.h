@@ -86,6 +86,9 @@ struct IterationRecord {
   std::optional<double> fur_seconds;  ///< FUR's wall time in the process that finished it (also times.json)
   std::optional<int> warm_from;       ///< search.warm_start: the iteration whose weights this one started from
   std::optional<int> epochs;          ///< epochs this iteration trained (search.warm_epochs when warm-started)
+  /// Wall time of the search's recorded work when this iteration was recorded (the iterations' times summed over
+  /// starts, so a resume does not count the time it was stopped), and the estimate of what is left then.
+  std::optional<double> elapsed_s, eta_s;
 };
 
 /// One re-training of search.select = retrain: a candidate vector with one seed on the train/val split.
@@ -147,6 +150,9 @@ struct IterationTimes {
   int iteration = 0;
   double train_seconds = 0, fur_seconds = 0;
   bool resumed = false;  ///< training continued from a checkpoint
+  /// The whole iteration (training, FUR, latency, records) in the process that finished it; nullopt in files
+  /// written before it was recorded.
+  std::optional<double> seconds;
 };
 
 /// times.json.

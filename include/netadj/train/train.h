@@ -68,6 +68,7 @@ struct TrainPlan {
   uint64_t seed = 0;                   ///< derives shuffling, augmentation and dropout streams
   std::string checkpoint;              ///< "" = no checkpoints; else written each epoch and resumed from
   std::string metrics_file;            ///< "" = none; else one JSON line per epoch
+  std::string events_dir;              ///< "" = none; else this folder's TensorBoard events, a step per epoch
   std::string label;                   ///< shown in progress lines ("iter 3")
   int64_t max_steps = -1;              ///< stop after this many steps in total (benchmarks); -1 = all
   const dist::World* world = nullptr;  ///< the data-parallel ranks; null = a world of one

@@ -19,5 +19,7 @@ void set_log_rank(int rank);
 int log_rank();
 /// True when stderr is a terminal (progress lines are redrawn in place then).
 bool stderr_is_tty();
+/// A duration for people: "45s", "12m30s", "3h05m", "2d04h".
+std::string human_duration(double seconds);
 
 }  // namespace netadj
