@@ -93,7 +93,8 @@ TEST(Events, TensorBoardChecksTheFramingsCrc) {
 TEST(Events, ReopeningKeepsEachStepOnce) {
   const std::string d = testing_util::fresh_dir("events_reopen");
   EventWriter::open(d, {}).write({1, {{"x", 1}}});
-  EventWriter::open(d, {}).write({1, {{"x", 1}}});  // the same second's name: replaced
+  EventWriter::open(d, {}).write({1, {{"x", 1}}});  // the same second and process: the same name
+  write_file_atomic(d + "/events.out.tfevents.1.host.99.netadj", read_file(event_files(d)[0]));  // another's
   EventWriter w = EventWriter::open(d, {{1, {{"x", 1}}}});
   w.write({2, {{"x", 2}}});
   EXPECT_EQ(event_files(d).size(), 1u);

@@ -103,7 +103,8 @@ EventWriter EventWriter::open(const std::string& dir, const std::vector<ScalarSt
   std::string content = tf_record(encode_event(now, 0, {}));
   for (const ScalarStep& s : history) content += tf_record(encode_event(now, s.step, s.values));
   EventWriter w;
-  w.path_ = dir + "/events.out.tfevents." + std::to_string(int64_t(now)) + "." + host_name() + ".netadj";
+  w.path_ = dir + "/events.out.tfevents." + std::to_string(int64_t(now)) + "." + host_name() + "." +
+            std::to_string(::getpid()) + ".netadj";
   const std::string tmp = dir + "/.events.tmp";
   write_file_atomic(tmp, content);
   for (const std::string& f : event_files(dir)) remove_file(f);
