@@ -587,7 +587,8 @@ void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const torch::D
   }
   if (!t.rest_ms) {
     // Everything else: the whole exported network at the table's widths, less its timed ops.
-    const Latency whole = measure_export_latency(spec, dev, t.batch, t.warmup, std::max(t.reps, 100), true);
+    const Latency whole =
+        measure_export_latency(spec, dev, t.batch, t.warmup, std::max(t.reps, 40), true, kLatencyInstances);
     t.network_ms = whole.median_ms;
     t.channels = spec.channels;
     LatencyTable done = t;

@@ -283,7 +283,8 @@ void SearchLoop::run_iteration(int t) {
   if (budget_.latency) {
     rec.predicted_latency_ms = budget_.latency->predict_ms(spec);
     rec.measured_latency_ms = with_threads(cfg_.search.latency_threads, [&] {
-      return measure_export_latency(spec, session_.device(), cfg_.search.latency_batch, 5, 30, true).median_ms;
+      return measure_export_latency(spec, session_.device(), cfg_.search.latency_batch, 5, 30, true, kLatencyInstances)
+          .median_ms;
     });
   }
   rec.fur_seconds = times.fur_seconds;

@@ -67,9 +67,10 @@ struct Latency {
 Latency time_forward(const std::function<void()>& forward, const torch::Device& dev, int warmup, int reps);
 /// The latency of a freshly initialized network of `spec` at `batch` on `dev`.
 Latency measure_latency(const ArchSpec& spec, const torch::Device& dev, int batch, int warmup, int reps);
-/// The same for the TorchScript export of that network (BatchNorm folded when fold_bn).
+/// The same for the TorchScript export of that network (BatchNorm folded when fold_bn); with `instances` > 1,
+/// the median over that many separately allocated modules of each one's median (and likewise p90).
 Latency measure_export_latency(const ArchSpec& spec, const torch::Device& dev, int batch, int warmup, int reps,
-                               bool fold_bn);
+                               bool fold_bn, int instances = 1);
 
 /// The card's path for an export file: `x/model.pt` -> `x/model.json`.
 std::string export_card_path(const std::string& model_file);

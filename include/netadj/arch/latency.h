@@ -18,6 +18,9 @@ namespace netadj {
 
 constexpr const char* kLatencyTableFormat = "netadj-latency-table";
 constexpr int kLatencyTableVersion = 1;
+/// Separately allocated instances a whole network is timed over (the table's rest, a search's measured latency,
+/// the benches' interleaved timings): one instance's median depends on where its weights landed in memory.
+constexpr int kLatencyInstances = 5;
 
 /// One timed op: its shape (everything the architecture fixes) and its grid. A 1-D entry (a depthwise conv,
 /// a squeeze-excitation: input width = output width) has an empty `in` grid and one row of times.
