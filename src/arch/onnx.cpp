@@ -325,9 +325,10 @@ std::string to_onnx(GraphNetImpl& net, bool fold_bn) {
   std::string model = OnnxWriter(net.spec(), m, fold_bn).run();
   // Protobuf messages stop at 2 GiB; larger models need ONNX's external data files, which this writer has not.
   if (model.size() >= (size_t(1) << 31))
-    throw ConfigError(fmt::format("ONNX export: the model is {:.2f} GiB, over protobuf's 2 GiB limit for one file "
-                                  "(external data is not written); export TorchScript instead",
-                                  double(model.size()) / double(size_t(1) << 30)));
+    throw ConfigError(
+        fmt::format("ONNX export: the model is {:.2f} GiB, over protobuf's 2 GiB limit for one file "
+                    "(external data is not written); export TorchScript instead",
+                    double(model.size()) / double(size_t(1) << 30)));
   return model;
 }
 
