@@ -117,27 +117,6 @@ TEST(LatencyTable, InterpolationIsExactOnGridPointsLinearBetweenAndFlagsExtrapol
   EXPECT_DOUBLE_EQ(p.total_ms, sum);
 }
 
-// A timing slowed by a stall (a spike at an interior grid point) comes down to its wider neighbours' times; the
-// wider widths keep theirs, and so does a table that is monotone already.
-TEST(LatencyModel, ASpikeInTheTableDoesNotRaiseWiderWidths) {
-  const ArchSpec spec = small_spec();
-  LatencyTable t = synthetic_table(spec);
-  const LatencyModel clean(t);
-  LatencyEntry& e = t.entries[1];
-  ASSERT_GE(e.in.size(), 3u);
-  ASSERT_GE(e.out.size(), 3u);
-  const double before = e.ms[1][1];
-  e.ms[1][1] = 10 * e.ms[2][2];  // ten times the widest neighbour's
-  const LatencyModel spiked(t);
-  auto at = [&](const LatencyModel& m, size_t i, size_t j) { return m.times(1)[i][j]; };
-  EXPECT_DOUBLE_EQ(at(spiked, 1, 1), std::min(e.ms[1][2], e.ms[2][1]));
-  EXPECT_LE(at(spiked, 1, 1), e.ms[2][2]);
-  for (size_t i = 0; i < e.in.size(); ++i)
-    for (size_t j = 0; j < e.out.size(); ++j)
-      if (i != 1 || j != 1) EXPECT_DOUBLE_EQ(at(spiked, i, j), at(clean, i, j)) << i << "," << j;
-  EXPECT_GT(before, 0.0);
-}
-
 TEST(LatencyTable, ATableForAnotherBatchThreadsOrShapesIsRefusedUnlessForced) {
   const ArchSpec spec = small_spec();
   const LatencyTable t = synthetic_table(spec);

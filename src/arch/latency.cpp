@@ -389,17 +389,14 @@ double interpolate(const LatencyEntry& e, const std::vector<std::vector<double>>
   return v;
 }
 
-// Non-decreasing along each axis by the minimum over the wider widths (from the widest down): a timing that a
-// stall or another process slowed (interference only ever slows) comes down to its wider neighbours' time
-// instead of raising every wider width's, as a running maximum would.
 LatencyModel::LatencyModel(LatencyTable t) : table_(std::move(t)) {
   if (!table_.complete()) throw std::logic_error("LatencyModel: incomplete table");
   for (const LatencyEntry& e : table_.entries) {
     std::vector<std::vector<double>> m = e.ms;
     for (auto& row : m)
-      for (size_t j = row.size(); j-- > 1;) row[j - 1] = std::min(row[j - 1], row[j]);
-    for (size_t i = m.size(); i-- > 1;)
-      for (size_t j = 0; j < m[i].size(); ++j) m[i - 1][j] = std::min(m[i - 1][j], m[i][j]);
+      for (size_t j = 1; j < row.size(); ++j) row[j] = std::max(row[j], row[j - 1]);
+    for (size_t i = 1; i < m.size(); ++i)
+      for (size_t j = 0; j < m[i].size(); ++j) m[i][j] = std::max(m[i][j], m[i - 1][j]);
     mono_.push_back(std::move(m));
   }
 }

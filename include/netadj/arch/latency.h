@@ -88,15 +88,12 @@ struct LatencyPrediction {
 class LatencyModel {
  public:
   /// A complete table (check_latency_table first). Times are made non-decreasing along each axis (a wider op
-  /// is never faster) by the minimum over the wider widths, so the prediction grows with every width, the
-  /// rescaling's bisection holds, and a timing slowed by a stall does not raise its wider neighbours.
+  /// is never faster), so the prediction grows with every width and the rescaling's bisection holds.
   explicit LatencyModel(LatencyTable t);
   /// `spec`'s timed ops are matched to the entries in order; a spec with another number of them is an error.
   LatencyPrediction predict(const ArchSpec& spec) const;
   double predict_ms(const ArchSpec& spec) const { return predict(spec).total_ms; }
   const LatencyTable& table() const { return table_; }
-  /// Entry k's times as the model uses them (made non-decreasing).
-  const std::vector<std::vector<double>>& times(size_t k) const { return mono_.at(k); }
 
  private:
   LatencyTable table_;
