@@ -117,9 +117,10 @@ bool python_has_torch() {
   return std::system((python() + " -W ignore -c 'import torch' >/dev/null 2>&1").c_str()) == 0;
 }
 
-// Runs check_export.py over (model, io) pairs; returns its JSON lines (one per pair) and exit status.
-std::pair<int, std::vector<json>> check_in_python(const std::vector<std::string>& pairs) {
-  std::vector<std::string> args{std::string(NETADJ_SOURCE_DIR) + "/scripts/check_export.py"};
+// Runs a checker from scripts/ (check_export.py, check_onnx.py) over (model, io) pairs; returns its JSON lines (one
+// per pair) and exit status.
+std::pair<int, std::vector<json>> run_checker(const std::string& script, const std::vector<std::string>& pairs) {
+  std::vector<std::string> args{"-W", "ignore", std::string(NETADJ_SOURCE_DIR) + "/scripts/" + script};
   args.insert(args.end(), pairs.begin(), pairs.end());
   CliRun r = run_cli_in(python(), args, "");
   std::vector<json> lines;
@@ -128,6 +129,10 @@ std::pair<int, std::vector<json>> check_in_python(const std::vector<std::string>
     if (!l.empty()) lines.push_back(json::parse(l));
   EXPECT_TRUE(r.err.empty() || r.status == 0) << r.err;
   return {r.status, lines};
+}
+
+std::pair<int, std::vector<json>> check_in_python(const std::vector<std::string>& pairs) {
+  return run_checker("check_export.py", pairs);
 }
 
 class ExportEveryArch : public ::testing::TestWithParam<std::string> {};
@@ -237,17 +242,8 @@ bool python_has_onnxruntime() {
   return std::system((python() + " -W ignore -c 'import onnxruntime, torch' >/dev/null 2>&1").c_str()) == 0;
 }
 
-// Runs check_onnx.py over (model.onnx, io) pairs; returns its JSON lines (one per pair) and exit status.
 std::pair<int, std::vector<json>> check_onnx(const std::vector<std::string>& pairs) {
-  std::vector<std::string> args{"-W", "ignore", std::string(NETADJ_SOURCE_DIR) + "/scripts/check_onnx.py"};
-  args.insert(args.end(), pairs.begin(), pairs.end());
-  CliRun r = run_cli_in(python(), args, "");
-  std::vector<json> lines;
-  std::istringstream in(r.out);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) lines.push_back(json::parse(l));
-  EXPECT_TRUE(r.err.empty() || r.status == 0) << r.err;
-  return {r.status, lines};
+  return run_checker("check_onnx.py", pairs);
 }
 
 // Writes `s`'s ONNX export (random weights and BN statistics), plain and folded, and the (input, output,

@@ -2,7 +2,6 @@
 #include "netadj/util/events.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,16 +29,6 @@ std::array<uint32_t, 256> crc_table() {
 
 double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-void append_bytes(const std::string& path, const std::string& bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd < 0) throw IoError(path + ": cannot open for append: " + std::strerror(errno));
-  ssize_t n = ::write(fd, bytes.data(), bytes.size());
-  int err = errno;
-  bool ok = n == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) throw IoError(path + ": append failed: " + std::strerror(n >= 0 ? ENOSPC : err));
 }
 
 std::string host_name() {

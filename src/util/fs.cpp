@@ -92,16 +92,19 @@ std::string file_kind(const std::string& path) {
   return "a text file";
 }
 
-void append_line(const std::string& path, const std::string& line) {
+void append_bytes(const std::string& path, const std::string& bytes) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd < 0) throw IoError(path + ": cannot open for append: " + std::strerror(errno));
-  std::string s = line + "\n";
-  ssize_t n = ::write(fd, s.data(), s.size());
+  ssize_t n = ::write(fd, bytes.data(), bytes.size());
   int err = errno;
-  bool ok = n == static_cast<ssize_t>(s.size()) && ::fsync(fd) == 0;
+  bool ok = n == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok) throw IoError(path + ": append failed: " + std::strerror(err));
+  // A short write sets no errno: the disk is full. A failed write or fsync says why in errno.
+  const bool short_write = n >= 0 && n < static_cast<ssize_t>(bytes.size());
+  if (!ok) throw IoError(path + ": append failed: " + std::strerror(short_write ? ENOSPC : err));
 }
+
+void append_line(const std::string& path, const std::string& line) { append_bytes(path, line + "\n"); }
 
 bool file_exists(const std::string& path) { return fs::exists(path); }
 

@@ -21,6 +21,8 @@ std::string file_kind(const std::string& path);
 std::string file_head(const std::string& path, size_t n);
 /// True when the file starts as a zip archive does (PyTorch's and LibTorch's serialization format).
 bool is_zip_archive(const std::string& path);
+/// Appends `bytes` and flushes them to disk; throws IoError naming the file (disk full, permissions).
+void append_bytes(const std::string& path, const std::string& bytes);
 /// Appends one line (e.g. a JSONL record) and flushes it to disk.
 void append_line(const std::string& path, const std::string& line);
 bool file_exists(const std::string& path);
