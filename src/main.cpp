@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "netadj/arch/export.h"
 #include "netadj/cli/command.h"
 #include "netadj/distributed/distributed.h"
 #include "netadj/run/session.h"
@@ -26,6 +27,7 @@ int fail(netadj::ExitCode code, const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  netadj::keep_onednn_kernels();
   CLI::App app{
       "netadj: Network Adjustment channel search (Chen et al., CVPR 2020) on LibTorch\n"
       "exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 data/input file, 4 non-finite loss, "

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 
 #include "build_paths.h"
 #include "cli_util.h"
 #include "error_text.h"
+#include "netadj/arch/export.h"
 #include "netadj/arch/latency.h"
 #include "netadj/run/records.h"
 #include "netadj/search/search.h"
@@ -56,6 +58,8 @@ TEST(LatencyTable, RoundTripsThroughItsFileWithUnmeasuredTimesAsNull) {
   LatencyTable t = synthetic_table(small_spec());
   t.entries[1].ms[0][1] = std::nan("");  // an interrupted measurement
   t.rest_ms.reset();
+  t.ms_per_mparam = 0.125;
+  t.calibration.push_back({t.channels, 1234, 0.5, 0.375});
   const std::string f = testing_util::fresh_dir("lut_roundtrip") + "/lut.json";
   write_latency_table(f, t);
   const nlohmann::json j = read_json(f);
@@ -76,9 +80,63 @@ TEST(LatencyTable, RoundTripsThroughItsFileWithUnmeasuredTimesAsNull) {
   EXPECT_NE(e.find(f), std::string::npos) << e;
   EXPECT_NE(e.find("entries[0].out"), std::string::npos) << e;
   bad = j;
-  bad["version"] = 2;
+  bad["version"] = kLatencyTableVersion + 1;
   write_json_atomic(f, bad);
   EXPECT_NE(testing_util::error_text<DataError>([&] { read_latency_table(f); }).find("version"), std::string::npos);
+  bad = j;
+  bad["ms_per_mparam"] = -1;
+  write_json_atomic(f, bad);
+  EXPECT_NE(testing_util::error_text<DataError>([&] { read_latency_table(f); }).find("ms_per_mparam"),
+            std::string::npos);
+  // A version 1 table (no weight term) is read with a weight term of 0.
+  nlohmann::json v1 = j;
+  v1["version"] = 1;
+  v1.erase("ms_per_mparam");
+  v1.erase("calibration");
+  write_json_atomic(f, v1);
+  const LatencyTable old = read_latency_table(f);
+  EXPECT_EQ(old.ms_per_mparam, 0.0);
+  EXPECT_TRUE(old.calibration.empty());
+  EXPECT_EQ(latency_table_json(old)["entries"], j["entries"]);
+}
+
+TEST(LatencyTable, CalibrationFitsTheRestAndAWeightTermToWholeNetworkTimes) {
+  const Config c = testing_util::small_config();
+  const ArchSpec spec = small_spec();
+  LatencyTable t = synthetic_table(spec);
+  const LatencyModel ops(t);  // rest 0.25
+  std::vector<ArchSpec> specs{spec};
+  for (int k = 1; k <= 4; ++k) {
+    std::vector<int64_t> w = spec.channels;
+    for (size_t l = 0; l < w.size(); ++l) w[l] += int64_t((k * (l + 2)) % 5);
+    specs.push_back(build_spec(c.model, 12, w));
+  }
+  auto whole = [&](double rest, double slope) {
+    std::vector<double> ms;
+    for (const ArchSpec& s : specs)
+      ms.push_back(ops.predict_ms(s) - 0.25 + rest + slope * double(spec_params(s)) / 1e6);
+    return ms;
+  };
+  // Times that are exactly ops + rest + slope x params: both recovered, and the model reproduces every time.
+  calibrate_latency_table(t, specs, whole(0.5, 3.0));
+  EXPECT_NEAR(t.rest_ms.value(), 0.5, 1e-9);
+  EXPECT_NEAR(t.ms_per_mparam, 3.0, 1e-6);
+  ASSERT_EQ(t.calibration.size(), specs.size());
+  EXPECT_EQ(t.calibration[2].channels, specs[2].channels);
+  EXPECT_EQ(t.calibration[2].params, spec_params(specs[2]));
+  EXPECT_DOUBLE_EQ(t.network_ms, whole(0.5, 3.0)[0]);
+  EXPECT_EQ(t.channels, spec.channels);
+  const LatencyModel fitted(t);
+  for (size_t k = 0; k < specs.size(); ++k) EXPECT_NEAR(fitted.predict_ms(specs[k]), whole(0.5, 3.0)[k], 1e-9) << k;
+  const LatencyPrediction p = fitted.predict(spec);
+  EXPECT_NEAR(p.weights_ms, 3.0 * double(spec_params(spec)) / 1e6, 1e-9);
+  // More parameters costing less time would make the prediction fall with a width: the slope stays 0 and the
+  // rest is the mean difference.
+  calibrate_latency_table(t, specs, whole(0.5, -3.0));
+  EXPECT_EQ(t.ms_per_mparam, 0.0);
+  double mean = 0;
+  for (size_t k = 0; k < specs.size(); ++k) mean += (whole(0.5, -3.0)[k] - (ops.predict_ms(specs[k]) - 0.25)) / 5;
+  EXPECT_NEAR(t.rest_ms.value(), mean, 1e-9);
 }
 
 TEST(LatencyTable, InterpolationIsExactOnGridPointsLinearBetweenAndFlagsExtrapolation) {
@@ -114,6 +172,7 @@ TEST(LatencyTable, InterpolationIsExactOnGridPointsLinearBetweenAndFlagsExtrapol
     sum += p.entry_ms[k];
   }
   EXPECT_TRUE(p.outside.empty());
+  EXPECT_DOUBLE_EQ(p.weights_ms, 0.0);
   EXPECT_DOUBLE_EQ(p.total_ms, sum);
 }
 
@@ -197,9 +256,10 @@ TEST(LatencyBudget, FurEqualizingTheBudgetUnderAFlopsBudgetIsThePapersRule) {
     const DropPlan d = drop_plan(spec.channels, g, 0.05, 0.9);
     EXPECT_NE(d.p, paper.p) << b.unit();
     const double removed0 = d.p[0] * double(spec.channels[0]) * g[0];
-    for (size_t l = 0; l < g.size(); ++l)
-      if (std::find(d.clamped.begin(), d.clamped.end(), int(l)) == d.clamped.end())
-        EXPECT_NEAR(d.p[l] * double(spec.channels[l]) * g[l], removed0, 1e-9 * removed0) << b.unit() << " " << l;
+    for (size_t l = 0; l < g.size(); ++l) {
+      if (std::find(d.clamped.begin(), d.clamped.end(), int(l)) != d.clamped.end()) continue;
+      EXPECT_NEAR(d.p[l] * double(spec.channels[l]) * g[l], removed0, 1e-9 * removed0) << b.unit() << " " << l;
+    }
   }
   // The params slope is the exact derivative of a quadratic (a central difference of one channel).
   const BudgetModel params = budget_model(c.model, 12, Budget::kParams);
@@ -212,12 +272,15 @@ TEST(LatencyBudget, FurEqualizingTheBudgetUnderAFlopsBudgetIsThePapersRule) {
 TEST(LatencyTable, AnInterruptedMeasurementResumesKeepingWhatItHad) {
   const ArchSpec spec = small_spec();
   LatencyTable t = new_latency_table(spec, torch::kCPU, 1, 1, 4);
+  std::vector<int64_t> wider = spec.channels;
+  for (auto& w : wider) w += 4;
+  const std::vector<ArchSpec> calibration{build_spec(testing_util::small_config().model, 12, wider)};
   t.reps = 3;
   t.warmup = 1;
   struct Stop {};
   LatencyTable saved;
   try {
-    measure_latency_table(t, spec, torch::kCPU, [&](const LatencyTable& done, const LutProgress& p) {
+    measure_latency_table(t, spec, calibration, torch::kCPU, [&](const LatencyTable& done, const LutProgress& p) {
       saved = done;
       if (p.entry == 2) throw Stop{};
     });
@@ -229,7 +292,8 @@ TEST(LatencyTable, AnInterruptedMeasurementResumesKeepingWhatItHad) {
   const nlohmann::json first_two = {latency_table_json(saved)["entries"][0], latency_table_json(saved)["entries"][1]};
   LatencyTable resumed = saved;
   int saves = 0;
-  measure_latency_table(resumed, spec, torch::kCPU, [&](const LatencyTable&, const LutProgress&) { ++saves; });
+  measure_latency_table(resumed, spec, calibration, torch::kCPU,
+                        [&](const LatencyTable&, const LutProgress&) { ++saves; });
   EXPECT_TRUE(resumed.complete());
   EXPECT_EQ(saves, int(resumed.entries.size()) - 2 + 1);  // the layers left, then the rest
   const nlohmann::json j = latency_table_json(resumed);
@@ -239,8 +303,14 @@ TEST(LatencyTable, AnInterruptedMeasurementResumesKeepingWhatItHad) {
     for (const auto& row : e.ms)
       for (double v : row) EXPECT_GT(v, 0.0) << e.name;
   EXPECT_GT(resumed.network_ms, 0.0);
-  // The network's time is its entries' prediction plus the rest.
-  EXPECT_NEAR(LatencyModel(resumed).predict_ms(spec), resumed.network_ms, 1e-9);
+  // The table's network and the calibration network were timed whole; the fit's errors over them sum to zero.
+  ASSERT_EQ(resumed.calibration.size(), 2u);
+  EXPECT_EQ(resumed.calibration[0].ms, resumed.network_ms);
+  EXPECT_EQ(resumed.calibration[1].channels, wider);
+  const LatencyModel model(resumed);
+  EXPECT_NEAR(
+      model.predict_ms(spec) - resumed.network_ms + model.predict_ms(calibration[0]) - resumed.calibration[1].ms, 0.0,
+      1e-9);
 }
 
 TEST(LatencyCli, LutFlopsAndALatencyBudgetSearch) {
@@ -304,4 +374,20 @@ TEST(LatencyCli, LutFlopsAndALatencyBudgetSearch) {
   const SearchRecord o = read_record_as<SearchRecord>(own + "/search.json");
   EXPECT_EQ(o.iterations.at(0).budget_target,
             std::llround(1e6 * LatencyModel(kept).predict_ms(build_spec(cfg.model, 12))));
+}
+
+TEST(LatencyTiming, OneDnnKeepsManyNetworksKernelsUnlessTheUserSetTheCache) {
+  const char* before = std::getenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY");
+  const std::string saved = before ? before : "";
+  unsetenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY");
+  keep_onednn_kernels();
+  ASSERT_NE(std::getenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY"), nullptr);
+  EXPECT_STREQ(std::getenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY"), "16384");
+  setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "77", 1);
+  keep_onednn_kernels();
+  EXPECT_STREQ(std::getenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY"), "77");
+  if (before)
+    setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", saved.c_str(), 1);
+  else
+    unsetenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY");
 }

@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <numeric>
+#include <random>
 #include <sstream>
 
 #include "netadj/arch/onnx.h"
@@ -488,6 +491,69 @@ Latency measure_export_latency(const ArchSpec& spec, const torch::Device& dev, i
   l.reps = reps * std::max(1, instances);
   l.batch = batch;
   return l;
+}
+
+namespace {
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// One round of interleaved timings: every spec's export built anew (a fresh allocation), each spec's median.
+std::vector<double> interleaved_round(const std::vector<ArchSpec>& specs, const torch::Device& dev, int batch,
+                                      int warmup, int reps, std::mt19937_64& rng) {
+  std::vector<torch::jit::Module> modules;
+  std::vector<std::vector<torch::jit::IValue>> inputs;
+  for (const ArchSpec& s : specs) {
+    torch::manual_seed(0);
+    GraphNet net(s);
+    net->eval();
+    modules.push_back(to_torchscript(*net, true));
+    modules.back().to(dev);
+    inputs.push_back({torch::randn({batch, s.in_channels, s.resolution, s.resolution}, torch::TensorOptions(dev))});
+  }
+  for (size_t k = 0; k < specs.size(); ++k)
+    for (int i = 0; i < warmup; ++i) modules[k].forward(inputs[k]);
+  std::vector<std::vector<double>> ms(specs.size());
+  std::vector<size_t> order(specs.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  for (int r = 0; r < reps; ++r) {
+    std::shuffle(order.begin(), order.end(), rng);
+    // Two untimed calls first, then three timed ones: they find the network's weights in cache and the CPU in the
+    // state a deployment calling one network over and over leaves it (not as the previous network left them).
+    for (size_t k : order) {
+      const Latency l = time_forward([&] { modules[k].forward(inputs[k]); }, dev, 2, 3);
+      ms[k].push_back(l.median_ms);
+    }
+  }
+  std::vector<double> out;
+  for (const auto& v : ms) out.push_back(median_of(v));
+  return out;
+}
+
+}  // namespace
+
+// Over kLatencyInstances rounds, each with every network allocated anew: a spec's latency is the median of its
+// rounds' medians, so where one allocation's weights landed does not decide it.
+std::vector<double> interleaved_latency(const std::vector<ArchSpec>& specs, const torch::Device& dev, int batch,
+                                        int warmup, int reps, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<double>> rounds(specs.size());
+  const int per_round = std::max(1, (reps + kLatencyInstances - 1) / kLatencyInstances);
+  for (int i = 0; i < kLatencyInstances; ++i) {
+    const std::vector<double> ms = interleaved_round(specs, dev, batch, warmup, per_round, rng);
+    for (size_t k = 0; k < specs.size(); ++k) rounds[k].push_back(ms[k]);
+  }
+  std::vector<double> out;
+  for (const auto& v : rounds) out.push_back(median_of(v));
+  return out;
+}
+
+void keep_onednn_kernels() {
+  if (!std::getenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY")) setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16384", 0);
 }
 
 }  // namespace netadj

@@ -187,6 +187,9 @@ json entry_json(const LatencyEntry& e) {
 json latency_table_json(const LatencyTable& t) {
   json entries = json::array();
   for (const LatencyEntry& e : t.entries) entries.push_back(entry_json(e));
+  json calibration = json::array();
+  for (const auto& c : t.calibration)
+    calibration.push_back({{"channels", c.channels}, {"params", c.params}, {"ms", c.ms}, {"ops_ms", c.ops_ms}});
   return {{"format", kLatencyTableFormat},
           {"version", kLatencyTableVersion},
           {"device", t.device},
@@ -200,6 +203,8 @@ json latency_table_json(const LatencyTable& t) {
           {"channels", t.channels},
           {"network_ms", t.network_ms},
           {"rest_ms", t.rest_ms ? json(*t.rest_ms) : json(nullptr)},
+          {"ms_per_mparam", t.ms_per_mparam},
+          {"calibration", calibration},
           {"entries", entries}};
 }
 
@@ -301,8 +306,9 @@ LatencyTable latency_table_from_json(const json& j, const std::string& origin) {
   const Fields f(j, origin, "");
   if (f.text("format") != kLatencyTableFormat)
     f.fail("format", "\"" + f.text("format") + "\" is not \"" + kLatencyTableFormat + "\"");
-  if (f.integer("version", 0, 1 << 30) != kLatencyTableVersion)
-    f.fail("version", fmt::format("{} is not supported (this netadj reads version {})", f.at("version").dump(),
+  const int64_t version = f.integer("version", 0, 1 << 30);
+  if (version != 1 && version != kLatencyTableVersion)
+    f.fail("version", fmt::format("{} is not supported (this netadj reads versions 1 to {})", f.at("version").dump(),
                                   kLatencyTableVersion));
   LatencyTable t;
   t.device = f.text("device");
@@ -316,6 +322,18 @@ LatencyTable latency_table_from_json(const json& j, const std::string& origin) {
   t.channels = f.widths("channels", true, false);
   t.network_ms = f.time(f.at("network_ms"), "network_ms").value_or(0.0);
   t.rest_ms = f.time(f.at("rest_ms"), "rest_ms");
+  if (version >= 2) {
+    t.ms_per_mparam = f.time(f.at("ms_per_mparam"), "ms_per_mparam").value_or(kNaN);
+    if (!(t.ms_per_mparam >= 0)) f.fail("ms_per_mparam", "is not a time of at least 0");
+    const json& cal = f.at("calibration");
+    if (!cal.is_array()) f.fail("calibration", "is not an array");
+    for (size_t k = 0; k < cal.size(); ++k) {
+      const Fields c(cal[k], origin, fmt::format("calibration[{}].", k));
+      t.calibration.push_back({c.widths("channels", false, false), c.integer("params", 0, int64_t(1) << 50),
+                               c.time(c.at("ms"), "ms").value_or(kNaN),
+                               c.time(c.at("ops_ms"), "ops_ms").value_or(kNaN)});
+    }
+  }
   const json& entries = f.at("entries");
   if (!entries.is_array()) f.fail("entries", "is not an array");
   for (size_t k = 0; k < entries.size(); ++k) t.entries.push_back(entry_from_json(entries[k], origin, k));
@@ -422,7 +440,8 @@ LatencyPrediction LatencyModel::predict(const ArchSpec& spec) const {
     throw ConfigError(
         fmt::format("latency table: {} has {} timed layers, the table {}", spec.arch, k, table_.entries.size()));
   p.rest_ms = table_.rest_ms.value_or(0.0);
-  p.total_ms = p.rest_ms;
+  p.weights_ms = table_.ms_per_mparam * double(spec_params(spec)) / 1e6;
+  p.total_ms = p.rest_ms + p.weights_ms;
   for (double v : p.entry_ms) p.total_ms += v;
   return p;
 }
@@ -438,7 +457,9 @@ std::string latency_text(const LatencyModel& model, const ArchSpec& s) {
     text += fmt::format("{:<26} {:>6} {:>6} {:>10} {:>9.4f}{}\n", op.name, s.ops[size_t(op.inputs[0])].out.value,
                         op.out.value, op_cost(s, op).flops, p.entry_ms[k], out ? " *" : "");
   }
-  text += fmt::format("rest {:.4f} ms; predicted total {:.4f} ms\n", p.rest_ms, p.total_ms);
+  text +=
+      fmt::format("weights {:.4f} ms ({:.4f} ms per million parameters); rest {:.4f} ms; predicted total {:.4f} ms\n",
+                  p.weights_ms, t.ms_per_mparam, p.rest_ms, p.total_ms);
   if (!p.outside.empty())
     logger()->warn("{} layers (*) are outside the latency table's grid: their times are extrapolated",
                    p.outside.size());
@@ -550,7 +571,8 @@ LatencyTable new_latency_table(const ArchSpec& spec, const torch::Device& dev, i
   return t;
 }
 
-void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const torch::Device& dev,
+void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const std::vector<ArchSpec>& calibration,
+                           const torch::Device& dev,
                            const std::function<void(const LatencyTable&, const LutProgress&)>& save) {
   torch::NoGradGuard no_grad;
   std::map<std::string, double> seen;  // identical shapes and widths are timed once
@@ -586,16 +608,36 @@ void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const torch::D
       throw Interrupted(fmt::format("latency table: stopped after {} of {} layers", k + 1, t.entries.size()));
   }
   if (!t.rest_ms) {
-    // Everything else: the whole exported network at the table's widths, less its timed ops.
-    const Latency whole =
-        measure_export_latency(spec, dev, t.batch, t.warmup, std::max(t.reps, 40), true, kLatencyInstances);
-    t.network_ms = whole.median_ms;
-    t.channels = spec.channels;
-    LatencyTable done = t;
-    done.rest_ms = 0.0;
-    t.rest_ms = whole.median_ms - LatencyModel(done).predict_ms(spec);
+    // Everything else: whole networks (the table's own first), timed interleaved as the benchmarks time them.
+    std::vector<ArchSpec> specs{spec};
+    specs.insert(specs.end(), calibration.begin(), calibration.end());
+    calibrate_latency_table(t, specs, interleaved_latency(specs, dev, t.batch, t.warmup, std::max(t.reps, 30)));
     save(t, p);
   }
+}
+
+void calibrate_latency_table(LatencyTable& t, const std::vector<ArchSpec>& specs,
+                             const std::vector<double>& measured_ms) {
+  if (specs.empty() || specs.size() != measured_ms.size())
+    throw std::logic_error("calibrate_latency_table: one time per spec");
+  LatencyTable ops = t;
+  ops.rest_ms = 0.0;
+  ops.ms_per_mparam = 0;
+  const LatencyModel sum(ops);
+  t.calibration.clear();
+  // Least squares of (measured - ops) = rest + slope x params over the points.
+  double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const int64_t params = spec_params(specs[k]);
+    const double ops_ms = sum.predict_ms(specs[k]), x = double(params) / 1e6, y = measured_ms[k] - ops_ms;
+    t.calibration.push_back({specs[k].channels, params, measured_ms[k], ops_ms});
+    n += 1, sx += x, sy += y, sxx += x * x, sxy += x * y;
+  }
+  const double var = sxx - sx * sx / n;
+  t.ms_per_mparam = var > 1e-12 ? std::max(0.0, (sxy - sx * sy / n) / var) : 0.0;
+  t.rest_ms = (sy - t.ms_per_mparam * sx) / n;
+  t.network_ms = measured_ms[0];
+  t.channels = specs[0].channels;
 }
 
 }  // namespace netadj

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <random>
 
+#include "netadj/arch/export.h"
 #include "netadj/arch/latency.h"
 #include "netadj/bench/bench.h"
 #include "netadj/data/data.h"
@@ -36,59 +37,6 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-namespace {
-
-// One round of interleaved timings: every spec's export built anew (a fresh allocation), each spec's median.
-std::vector<double> interleaved_round(const std::vector<ArchSpec>& specs, const torch::Device& dev, int batch,
-                                      int warmup, int reps, std::mt19937_64& rng) {
-  std::vector<torch::jit::Module> modules;
-  std::vector<std::vector<torch::jit::IValue>> inputs;
-  for (const ArchSpec& s : specs) {
-    torch::manual_seed(0);
-    GraphNet net(s);
-    net->eval();
-    modules.push_back(to_torchscript(*net, true));
-    modules.back().to(dev);
-    inputs.push_back({torch::randn({batch, s.in_channels, s.resolution, s.resolution}, torch::TensorOptions(dev))});
-  }
-  for (size_t k = 0; k < specs.size(); ++k)
-    for (int i = 0; i < warmup; ++i) modules[k].forward(inputs[k]);
-  std::vector<std::vector<double>> ms(specs.size());
-  std::vector<size_t> order(specs.size());
-  std::iota(order.begin(), order.end(), size_t(0));
-  for (int r = 0; r < reps; ++r) {
-    std::shuffle(order.begin(), order.end(), rng);
-    // Two untimed calls first, then three timed ones: they find the network's weights in cache and the CPU in the
-    // state a deployment calling one network over and over leaves it (not as the previous network left them).
-    for (size_t k : order) {
-      const Latency l = time_forward([&] { modules[k].forward(inputs[k]); }, dev, 2, 3);
-      ms[k].push_back(l.median_ms);
-    }
-  }
-  std::vector<double> out;
-  for (const auto& v : ms) out.push_back(median(v));
-  return out;
-}
-
-}  // namespace
-
-// Over kLatencyInstances rounds, each with every network allocated anew: a spec's latency is the median of its
-// rounds' medians, so where one allocation's weights landed does not decide it.
-std::vector<double> interleaved_latency(const std::vector<ArchSpec>& specs, const torch::Device& dev, int batch,
-                                        int warmup, int reps, uint64_t seed) {
-  torch::NoGradGuard no_grad;
-  std::mt19937_64 rng(seed);
-  std::vector<std::vector<double>> rounds(specs.size());
-  const int per_round = std::max(1, (reps + kLatencyInstances - 1) / kLatencyInstances);
-  for (int i = 0; i < kLatencyInstances; ++i) {
-    const std::vector<double> ms = interleaved_round(specs, dev, batch, warmup, per_round, rng);
-    for (size_t k = 0; k < specs.size(); ++k) rounds[k].push_back(ms[k]);
-  }
-  std::vector<double> out;
-  for (const auto& v : rounds) out.push_back(median(v));
-  return out;
-}
-
 json bench_lut(const Config& cfg, const std::string& out, int batch, int threads, int reps, int points) {
   const torch::Device dev = setup_device(cfg.runtime);
   const ArchSpec spec = build_spec(cfg.model, config_resolution(cfg));
@@ -112,16 +60,24 @@ json bench_lut(const Config& cfg, const std::string& out, int batch, int threads
   logger()->info("latency table of {} on {}: {} layers, {} width pairs, batch {}, {} threads", spec.arch, t.device,
                  t.entries.size(), pairs, t.batch, t.threads);
   const auto t0 = Clock::now();
-  measure_latency_table(t, spec, dev, [&](const LatencyTable& done, const LutProgress& p) {
+  const std::vector<ArchSpec> calibration =
+      latency_calibration_specs(cfg.model, spec, cfg.search, uint64_t(cfg.runtime.seed));
+  measure_latency_table(t, spec, calibration, dev, [&](const LatencyTable& done, const LutProgress& p) {
     write_latency_table(out, done);
     logger()->info("lut: {}/{} layers ({}), {}/{} width pairs, {:.0f} s", p.entry, p.entries, p.name, p.points_done,
                    p.points, std::chrono::duration<double>(Clock::now() - t0).count());
   });
-  return {{"table", out},          {"device", t.device},
-          {"arch", spec.arch},     {"layers", t.entries.size()},
-          {"width_pairs", pairs},  {"batch", t.batch},
-          {"threads", t.threads},  {"network_ms", t.network_ms},
-          {"rest_ms", *t.rest_ms}, {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}};
+  return {{"table", out},
+          {"device", t.device},
+          {"arch", spec.arch},
+          {"layers", t.entries.size()},
+          {"width_pairs", pairs},
+          {"batch", t.batch},
+          {"threads", t.threads},
+          {"network_ms", t.network_ms},
+          {"rest_ms", *t.rest_ms},
+          {"ms_per_mparam", t.ms_per_mparam},
+          {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}};
 }
 
 namespace {

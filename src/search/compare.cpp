@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "netadj/arch/latency.h"
 #include "netadj/data/data.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"
@@ -38,6 +39,18 @@ std::vector<int64_t> random_control(const std::vector<int64_t>& c0, const CostFn
   for (size_t i = 0; i < c0.size(); ++i)
     c[i] = std::clamp<int64_t>(std::llround(double(c0[i]) * std::exp(sigma * n(rng))), 1, kMaxChannels);
   return on_budget("random", c, cost, target, s, grid);
+}
+
+std::vector<ArchSpec> latency_calibration_specs(const ModelOptions& m, const ArchSpec& spec, const SearchOptions& s,
+                                                uint64_t seed) {
+  const CostFn flops = budget_fn(m, spec.resolution, Budget::kFlops);
+  const ChannelGrid grid = channel_grid(s, spec);
+  std::vector<ArchSpec> specs;
+  for (int k = 1; k <= kLatencyCalibrationVectors; ++k)
+    specs.push_back(build_spec(m, spec.resolution,
+                               random_control(spec.channels, flops, flops(spec.channels), s,
+                                              derive_seed(seed, "latency-calibration", k), kRandomControlSigma, grid)));
+  return specs;
 }
 
 void set_statistics(CompareEntry& e, const std::vector<double>* original) {

@@ -13,6 +13,7 @@
 #include "netadj/arch/warm.h"
 #include "netadj/distributed/distributed.h"
 #include "netadj/run/tensorboard.h"
+#include "netadj/search/compare.h"
 #include "netadj/search/eta.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/train/pretrained.h"
@@ -55,10 +56,14 @@ void measure_run_table(const RunSession& session, const RunDir& dir, const std::
                                                            s.latency_threads, s.min_channels);
     logger()->info("latency table: measuring {} layers on {} (batch {}, {} threads) into {}", t.entries.size(),
                    t.device, t.batch, t.threads, file);
-    measure_latency_table(t, session.spec(), session.device(), [&](const LatencyTable& done, const LutProgress& p) {
-      dir.write_json("latency_table.json", latency_table_json(done));
-      logger()->info("latency table: {}/{} layers, {}/{} widths timed", p.entry, p.entries, p.points_done, p.points);
-    });
+    const std::vector<ArchSpec> calibration =
+        latency_calibration_specs(session.config().model, session.spec(), s, uint64_t(session.config().runtime.seed));
+    measure_latency_table(t, session.spec(), calibration, session.device(),
+                          [&](const LatencyTable& done, const LutProgress& p) {
+                            dir.write_json("latency_table.json", latency_table_json(done));
+                            logger()->info("latency table: {}/{} layers, {}/{} widths timed", p.entry, p.entries,
+                                           p.points_done, p.points);
+                          });
     return 0;
   });
 }

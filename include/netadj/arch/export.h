@@ -72,6 +72,21 @@ Latency measure_latency(const ArchSpec& spec, const torch::Device& dev, int batc
 Latency measure_export_latency(const ArchSpec& spec, const torch::Device& dev, int batch, int warmup, int reps,
                                bool fold_bn, int instances = 1);
 
+/// Separately allocated instances a whole network is timed over (the table's rest, a search's measured latency,
+/// the benches' interleaved timings): one instance's median depends on where its weights landed in memory.
+constexpr int kLatencyInstances = 5;
+/// Medians of each spec's export (folded BatchNorm) at `batch`, timed interleaved over `reps` rounds (each timed
+/// call right after an untimed one of the same network, which warms the cache as repeated deployment calls do),
+/// split over kLatencyInstances allocations of every network: the median of their medians.
+std::vector<double> interleaved_latency(const std::vector<ArchSpec>& specs, const torch::Device& dev, int batch,
+                                        int warmup, int reps, uint64_t seed = 1);
+
+/// Lets oneDNN keep the compiled kernels of many networks (16384 primitives instead of its 1024) unless
+/// ONEDNN_PRIMITIVE_CACHE_CAPACITY is set: timing dozens of networks in one process (latency tables, interleaved
+/// benchmarks) otherwise evicts each network's kernels before its next timed call, which then recompiles them (15 to
+/// 25% slower than the network runs alone, as deployed). Called before any op runs.
+void keep_onednn_kernels();
+
 /// The card's path for an export file: `x/model.pt` -> `x/model.json`.
 std::string export_card_path(const std::string& model_file);
 

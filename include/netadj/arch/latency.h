@@ -17,10 +17,10 @@
 namespace netadj {
 
 constexpr const char* kLatencyTableFormat = "netadj-latency-table";
-constexpr int kLatencyTableVersion = 1;
-/// Separately allocated instances a whole network is timed over (the table's rest, a search's measured latency,
-/// the benches' interleaved timings): one instance's median depends on where its weights landed in memory.
-constexpr int kLatencyInstances = 5;
+constexpr int kLatencyTableVersion = 2;  ///< 2 adds the weight term (ms_per_mparam) and its calibration; 1 is read
+/// Random width vectors (besides the network's own) whose whole-network times calibrate a table's rest and weight
+/// term.
+constexpr int kLatencyCalibrationVectors = 16;
 
 /// One timed op: its shape (everything the architecture fixes) and its grid. A 1-D entry (a depthwise conv,
 /// a squeeze-excitation: input width = output width) has an empty `in` grid and one row of times.
@@ -53,9 +53,21 @@ struct LatencyTable {
   int warmup = 3, reps = 15;
   std::string arch;  ///< informational: the network it was measured for
   int resolution = 0;
-  std::optional<double> rest_ms;  ///< the network's time not in any entry (measured last)
+  std::optional<double> rest_ms;  ///< the network's time not in any entry nor the weight term (measured last)
+  /// Milliseconds per million parameters that the whole network costs beyond its ops timed one by one: an op
+  /// timed alone finds its weights in the cache, in a network whose weights outgrow the caches it streams them
+  /// from memory. Fitted with rest_ms to the calibration; 0 in version 1 tables.
+  double ms_per_mparam = 0;
   double network_ms = 0;          ///< the whole network at its widths when rest_ms was measured
   std::vector<int64_t> channels;  ///< those widths
+  /// Whole networks timed to fit rest_ms and ms_per_mparam: `channels` first, then random vectors.
+  struct Calibration {
+    std::vector<int64_t> channels;
+    int64_t params = 0;
+    double ms = 0;      ///< measured (median over instances)
+    double ops_ms = 0;  ///< the sum of the entries' times at those widths
+  };
+  std::vector<Calibration> calibration;
   std::vector<LatencyEntry> entries;
   bool complete() const;
 };
@@ -82,6 +94,7 @@ struct LatencyPrediction {
   std::vector<int> ops;      ///< the spec's op of each entry
   std::vector<int> outside;  ///< entries whose widths lie outside their grid (extrapolated)
   double rest_ms = 0;
+  double weights_ms = 0;  ///< the weight term: ms_per_mparam x the spec's parameters in millions
   double total_ms = 0;
 };
 
@@ -118,10 +131,18 @@ struct LutProgress {
 /// Measures `t`'s missing times (and rest_ms) on `dev` with `t.batch`, the ops run as the TorchScript export
 /// runs them (BatchNorm folded), medians of t.reps timed calls after t.warmup; identical shapes and widths are
 /// timed once. `save` is called with the table after each entry (resume: start from what it saved).
-/// `spec` is the network the rest is measured on. Stops with Interrupted after an entry when SIGINT/SIGTERM
-/// arrived.
-void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const torch::Device& dev,
+/// Then `spec` (the table's network) and the `calibration` networks are timed whole, interleaved, and
+/// calibrate_latency_table fits the rest and the weight term to them. Stops with Interrupted after an entry when
+/// SIGINT/SIGTERM arrived.
+void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const std::vector<ArchSpec>& calibration,
+                           const torch::Device& dev,
                            const std::function<void(const LatencyTable&, const LutProgress&)>& save);
+
+/// Fits `t.rest_ms` and `t.ms_per_mparam` (least squares, the slope at least 0) to whole-network times:
+/// measured_ms[k] = rest + sum of specs[k]'s entry times + slope x its parameters (millions). specs[0] is the
+/// table's network (network_ms, channels). `t`'s entries must be complete.
+void calibrate_latency_table(LatencyTable& t, const std::vector<ArchSpec>& specs,
+                             const std::vector<double>& measured_ms);
 
 /// A new table for `spec`, measured with `batch`, and `threads` CPU threads (0: as set), `points` widths per
 /// axis (latency_entries), not yet timed.

@@ -56,10 +56,4 @@ nlohmann::json bench_latency_model(const Config& cfg, const std::string& table, 
 /// A search's vectors (its original and every iteration's, then the last adjustment's) timed interleaved as
 /// above at `batch` with the current threads; each median and its ratio to the original's.
 nlohmann::json bench_latency_search(const Config& cfg, const std::string& search_dir, int batch, int reps);
-/// Medians of each spec's export (folded BatchNorm) at `batch`, timed interleaved over `reps` rounds (each timed
-/// call right after an untimed one of the same network, which warms the cache as repeated deployment calls do),
-/// split over kLatencyInstances allocations of every network: the median of their medians.
-std::vector<double> interleaved_latency(const std::vector<ArchSpec>& specs, const torch::Device& dev, int batch,
-                                        int warmup, int reps, uint64_t seed = 1);
-
 }  // namespace netadj

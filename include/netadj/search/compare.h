@@ -21,6 +21,11 @@ std::vector<int64_t> random_control(const std::vector<int64_t>& c0, const CostFn
                                     const SearchOptions& s, uint64_t seed, double sigma = kRandomControlSigma,
                                     const ChannelGrid& grid = {});
 
+/// The networks that calibrate a latency table (measure_latency_table): kLatencyCalibrationVectors random controls
+/// of `spec` at its FLOPs (seeded by `seed`; other draws than `bench latency-model`'s).
+std::vector<ArchSpec> latency_calibration_specs(const ModelOptions& m, const ArchSpec& spec, const SearchOptions& s,
+                                                uint64_t seed);
+
 /// Fills an entry's statistics from its test_top1: mean, sd, mean_ci95 and, against `original` (null for
 /// the original itself), diff, ci95 (Welch) and p (two-sided Welch t-test); nullopt where undefined.
 void set_statistics(CompareEntry& e, const std::vector<double>* original);
