@@ -475,16 +475,20 @@ namespace {
 // runs of the same op on the same, cache-hot input measure less than a network's op costs).
 constexpr int kCallsPerTiming = 1;
 
-std::string entry_source(const LatencyEntry& e) {
+// A sum's input fitted to the sum's width as the export writes it for known widths: nothing when they match.
+std::string fit_width(const std::string& x, int64_t have, int64_t want) {
+  if (have == want) return x;
+  if (have > want) return fmt::format("{}.narrow(1, 0, {})", x, want);
+  return fmt::format("torch.constant_pad_nd({}, [0, 0, 0, 0, {}, 0], 0.0)", x, want - have);
+}
+
+// The op at (cin, cout). A sum's source depends on the widths (its padding or cut is written out, as the export
+// writes it: a test of the widths at run time cost matched sums a few microseconds the network does not spend).
+std::string entry_source(const LatencyEntry& e, int64_t cin, int64_t cout) {
   std::vector<std::string> lines;
   if (e.kind == "add") {
-    for (const char* v : {"x", "w"})
-      for (const std::string& l :
-           {fmt::format("{0}a = {0}", v), fmt::format("if {0}.size(1) < g:", v),
-            fmt::format("    {0}a = torch.constant_pad_nd({0}, [0, 0, 0, 0, g - {0}.size(1), 0], 0.0)", v),
-            fmt::format("elif {0}.size(1) > g:", v), fmt::format("    {0}a = {0}.narrow(1, 0, g)", v)})
-        lines.push_back(l);
-    lines.push_back("y = xa + wa");
+    const int64_t g = e.padding == "local" ? cout : std::max(cin, cout);
+    lines.push_back(fmt::format("y = {} + {}", fit_width("x", cin, g), fit_width("w", cout, g)));
   } else if (e.kind == "linear") {
     lines.push_back("y = torch.linear(x, w, b)");
   } else if (e.kind == "se") {
@@ -545,6 +549,16 @@ double time_call(torch::jit::Module& m, std::vector<torch::jit::IValue> in, cons
   return time_forward([&] { m.forward(in); }, dev, warmup, reps).median_ms / kCallsPerTiming;
 }
 
+// The compiled op of `source`, compiled once.
+torch::jit::Module& op_module(std::map<std::string, torch::jit::Module>& modules, const std::string& source) {
+  auto it = modules.find(source);
+  if (it == modules.end()) {
+    it = modules.emplace(source, torch::jit::Module("lut_op")).first;
+    it->second.define(source);
+  }
+  return it->second;
+}
+
 std::string shape_key(const LatencyEntry& e, int64_t cin, int64_t cout) {
   LatencyEntry s = e;
   s.name.clear();
@@ -590,14 +604,15 @@ void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const std::vec
   for (size_t k = 0; k < t.entries.size(); ++k) {
     LatencyEntry& e = t.entries[k];
     if (e.complete()) continue;
-    torch::jit::Module m("lut_op");
-    m.define(entry_source(e));
+    std::map<std::string, torch::jit::Module> modules;  // by source
     for (size_t i = 0; i < e.ms.size(); ++i)
       for (size_t j = 0; j < e.out.size(); ++j) {
         if (std::isfinite(e.ms[i][j])) continue;
         const int64_t cin = e.one_d() ? e.out[j] : e.in[i], cout = e.out[j];
         const std::string key = shape_key(e, cin, cout);
-        if (!seen.count(key)) seen[key] = time_call(m, entry_inputs(e, t.batch, cin, cout, dev), dev, t.warmup, t.reps);
+        if (!seen.count(key))
+          seen[key] = time_call(op_module(modules, entry_source(e, cin, cout)),
+                                entry_inputs(e, t.batch, cin, cout, dev), dev, t.warmup, t.reps);
         e.ms[i][j] = seen[key];
         ++p.points_done;
       }
@@ -625,17 +640,23 @@ void calibrate_latency_table(LatencyTable& t, const std::vector<ArchSpec>& specs
   ops.ms_per_mparam = 0;
   const LatencyModel sum(ops);
   t.calibration.clear();
-  // Least squares of (measured - ops) = rest + slope x params over the points.
-  double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  // Least squares of (measured - ops) = rest + slope x params through the table's own network (specs[0]): the
+  // budget is held relative to that network, so its prediction is its measured time.
+  std::vector<double> x, y;
   for (size_t k = 0; k < specs.size(); ++k) {
     const int64_t params = spec_params(specs[k]);
-    const double ops_ms = sum.predict_ms(specs[k]), x = double(params) / 1e6, y = measured_ms[k] - ops_ms;
+    const double ops_ms = sum.predict_ms(specs[k]);
     t.calibration.push_back({specs[k].channels, params, measured_ms[k], ops_ms});
-    n += 1, sx += x, sy += y, sxx += x * x, sxy += x * y;
+    x.push_back(double(params) / 1e6);
+    y.push_back(measured_ms[k] - ops_ms);
   }
-  const double var = sxx - sx * sx / n;
-  t.ms_per_mparam = var > 1e-12 ? std::max(0.0, (sxy - sx * sy / n) / var) : 0.0;
-  t.rest_ms = (sy - t.ms_per_mparam * sx) / n;
+  double sxx = 0, sxy = 0;
+  for (size_t k = 1; k < x.size(); ++k) {
+    sxx += (x[k] - x[0]) * (x[k] - x[0]);
+    sxy += (x[k] - x[0]) * (y[k] - y[0]);
+  }
+  t.ms_per_mparam = sxx > 1e-12 ? std::max(0.0, sxy / sxx) : 0.0;
+  t.rest_ms = y[0] - t.ms_per_mparam * x[0];
   t.network_ms = measured_ms[0];
   t.channels = specs[0].channels;
 }

@@ -138,9 +138,9 @@ void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const std::vec
                            const torch::Device& dev,
                            const std::function<void(const LatencyTable&, const LutProgress&)>& save);
 
-/// Fits `t.rest_ms` and `t.ms_per_mparam` (least squares, the slope at least 0) to whole-network times:
-/// measured_ms[k] = rest + sum of specs[k]'s entry times + slope x its parameters (millions). specs[0] is the
-/// table's network (network_ms, channels). `t`'s entries must be complete.
+/// Fits `t.rest_ms` and `t.ms_per_mparam` to whole-network times: measured_ms[k] = rest + sum of specs[k]'s entry
+/// times + slope x its parameters (millions), least squares through specs[0] (the table's network: network_ms,
+/// channels), whose prediction is then its measured time; the slope at least 0. `t`'s entries must be complete.
 void calibrate_latency_table(LatencyTable& t, const std::vector<ArchSpec>& specs,
                              const std::vector<double>& measured_ms);
 
