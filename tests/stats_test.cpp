@@ -276,3 +276,18 @@ TEST(Welch, NonFiniteInputsGiveNaNAndExtremesStayFinite) {
     EXPECT_TRUE(r->ci95[0] <= r->diff && r->diff <= r->ci95[1]);
   }
 }
+
+TEST(Median, MiddleValueOrMeanOfTheMiddleTwoAndNaNLast) {
+  EXPECT_EQ(median({}), 0.0);
+  EXPECT_EQ(median({3.0}), 3.0);
+  EXPECT_EQ(median({5.0, 1.0, 3.0}), 3.0);
+  EXPECT_EQ(median({4.0, 1.0, 3.0, 2.0}), 2.5);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(median({nan, 1.0, 2.0}), 2.0);  // [1, 2, NaN]
+  // 600 numbers among 400 NaNs: the NaNs sort after them, so the middle two are 499 and 500.
+  std::vector<double> many;
+  for (int i = 0; i < 600; ++i) many.push_back(double((i * 7) % 600));
+  for (int i = 0; i < 400; ++i) many.insert(many.begin() + (i * 13) % int(many.size()), nan);
+  EXPECT_EQ(median(many), 499.5);
+  EXPECT_TRUE(std::isnan(median({nan, nan, 1.0})));
+}

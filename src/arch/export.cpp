@@ -16,6 +16,7 @@
 #include "netadj/arch/onnx.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
+#include "netadj/util/stats.h"
 
 namespace netadj {
 using json = nlohmann::json;
@@ -37,12 +38,15 @@ std::string batch_norm(const std::string& x, size_t i, const char* prefix, bool 
                      a("eps_"));
 }
 
-// The zero-padding / truncation of GraphNet::fit_channels, with the widths known from the spec.
-std::string fit_channels(const std::string& x, int64_t have, int64_t want) {
+}  // namespace
+
+std::string fit_channels_source(const std::string& x, int64_t have, int64_t want) {
   if (have == want) return x;
   if (have > want) return fmt::format("{}.narrow(1, 0, {})", x, want);
   return fmt::format("torch.constant_pad_nd({}, [0, 0, 0, 0, {}, 0], 0.0)", x, want - have);
 }
+
+namespace {
 
 std::string conv_call(const std::string& x, size_t i, const Op& op, int64_t groups, bool has_bias) {
   return fmt::format("torch.conv2d({}, {}, {}, {}, {}, {}, {})", x, attr(i, "w"), has_bias ? attr(i, "b") : "None",
@@ -90,8 +94,8 @@ std::vector<std::string> add_lines(const ArchSpec& spec, size_t i) {
   const Op& op = spec.ops[i];
   const std::string v = var(i);
   const size_t a = size_t(op.inputs[0]), b = size_t(op.inputs[1]);
-  std::string sum = fmt::format("{} + {}", fit_channels(var(a), spec.ops[a].out.value, op.out.value),
-                                fit_channels(var(b), spec.ops[b].out.value, op.out.value));
+  std::string sum = fmt::format("{} + {}", fit_channels_source(var(a), spec.ops[a].out.value, op.out.value),
+                                fit_channels_source(var(b), spec.ops[b].out.value, op.out.value));
   for (size_t k = 2; k < op.inputs.size(); ++k) sum += " + " + var(size_t(op.inputs[k]));
   std::vector<std::string> out{fmt::format("{} = {}", v, sum)};
   if (op.relu) out.push_back(fmt::format("{} = torch.relu({})", v, v));
@@ -446,7 +450,7 @@ Latency time_forward(const std::function<void()>& forward, const torch::Device& 
   Latency l;
   l.reps = reps;
   if (!ms.empty()) {
-    l.median_ms = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+    l.median_ms = median(ms);
     l.p90_ms = ms[std::min(ms.size() - 1, size_t(std::ceil(0.9 * double(ms.size())) - 1))];
   }
   return l;
@@ -495,12 +499,6 @@ Latency measure_export_latency(const ArchSpec& spec, const torch::Device& dev, i
 
 namespace {
 
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return 0;
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
 // One round of interleaved timings: every spec's export built anew (a fresh allocation), each spec's median.
 std::vector<double> interleaved_round(const std::vector<ArchSpec>& specs, const torch::Device& dev, int batch,
                                       int warmup, int reps, std::mt19937_64& rng) {
@@ -529,7 +527,7 @@ std::vector<double> interleaved_round(const std::vector<ArchSpec>& specs, const 
     }
   }
   std::vector<double> out;
-  for (const auto& v : ms) out.push_back(median_of(v));
+  for (const auto& v : ms) out.push_back(median(v));
   return out;
 }
 
@@ -548,7 +546,7 @@ std::vector<double> interleaved_latency(const std::vector<ArchSpec>& specs, cons
     for (size_t k = 0; k < specs.size(); ++k) rounds[k].push_back(ms[k]);
   }
   std::vector<double> out;
-  for (const auto& v : rounds) out.push_back(median_of(v));
+  for (const auto& v : rounds) out.push_back(median(v));
   return out;
 }
 

@@ -439,10 +439,13 @@ LatencyPrediction LatencyModel::predict(const ArchSpec& spec) const {
   if (k != table_.entries.size())
     throw ConfigError(
         fmt::format("latency table: {} has {} timed layers, the table {}", spec.arch, k, table_.entries.size()));
-  p.rest_ms = table_.rest_ms.value_or(0.0);
   p.weights_ms = table_.ms_per_mparam * double(spec_params(spec)) / 1e6;
-  p.total_ms = p.rest_ms + p.weights_ms;
-  for (double v : p.entry_ms) p.total_ms += v;
+  double ops = 0;
+  for (double v : p.entry_ms) ops += v;
+  // The table's own network is predicted as measured: its rest is its own.
+  const bool own = table_.network_ms > 0 && spec.channels == table_.channels;
+  p.rest_ms = own ? table_.network_ms - ops - p.weights_ms : table_.rest_ms.value_or(0.0);
+  p.total_ms = p.rest_ms + p.weights_ms + ops;
   return p;
 }
 
@@ -475,20 +478,13 @@ namespace {
 // runs of the same op on the same, cache-hot input measure less than a network's op costs).
 constexpr int kCallsPerTiming = 1;
 
-// A sum's input fitted to the sum's width as the export writes it for known widths: nothing when they match.
-std::string fit_width(const std::string& x, int64_t have, int64_t want) {
-  if (have == want) return x;
-  if (have > want) return fmt::format("{}.narrow(1, 0, {})", x, want);
-  return fmt::format("torch.constant_pad_nd({}, [0, 0, 0, 0, {}, 0], 0.0)", x, want - have);
-}
-
 // The op at (cin, cout). A sum's source depends on the widths (its padding or cut is written out, as the export
 // writes it: a test of the widths at run time cost matched sums a few microseconds the network does not spend).
 std::string entry_source(const LatencyEntry& e, int64_t cin, int64_t cout) {
   std::vector<std::string> lines;
   if (e.kind == "add") {
     const int64_t g = e.padding == "local" ? cout : std::max(cin, cout);
-    lines.push_back(fmt::format("y = {} + {}", fit_width("x", cin, g), fit_width("w", cout, g)));
+    lines.push_back(fmt::format("y = {} + {}", fit_channels_source("x", cin, g), fit_channels_source("w", cout, g)));
   } else if (e.kind == "linear") {
     lines.push_back("y = torch.linear(x, w, b)");
   } else if (e.kind == "se") {
@@ -638,10 +634,11 @@ void calibrate_latency_table(LatencyTable& t, const std::vector<ArchSpec>& specs
   LatencyTable ops = t;
   ops.rest_ms = 0.0;
   ops.ms_per_mparam = 0;
+  ops.network_ms = 0;  // the entries alone, for every network
   const LatencyModel sum(ops);
   t.calibration.clear();
-  // Least squares of (measured - ops) = rest + slope x params through the table's own network (specs[0]): the
-  // budget is held relative to that network, so its prediction is its measured time.
+  // Least squares of (measured - ops) = rest + slope x params over the random networks (specs[1..]); the table's
+  // own network (specs[0]) keeps its measured time (LatencyModel::predict), so it is left out of the line.
   std::vector<double> x, y;
   for (size_t k = 0; k < specs.size(); ++k) {
     const int64_t params = spec_params(specs[k]);
@@ -650,13 +647,15 @@ void calibrate_latency_table(LatencyTable& t, const std::vector<ArchSpec>& specs
     x.push_back(double(params) / 1e6);
     y.push_back(measured_ms[k] - ops_ms);
   }
-  double sxx = 0, sxy = 0;
-  for (size_t k = 1; k < x.size(); ++k) {
-    sxx += (x[k] - x[0]) * (x[k] - x[0]);
-    sxy += (x[k] - x[0]) * (y[k] - y[0]);
+  const size_t first = x.size() > 1 ? 1 : 0, n = x.size() - first;
+  double mx = 0, my = 0, sxx = 0, sxy = 0;
+  for (size_t k = first; k < x.size(); ++k) mx += x[k] / double(n), my += y[k] / double(n);
+  for (size_t k = first; k < x.size(); ++k) {
+    sxx += (x[k] - mx) * (x[k] - mx);
+    sxy += (x[k] - mx) * (y[k] - my);
   }
   t.ms_per_mparam = sxx > 1e-12 ? std::max(0.0, sxy / sxx) : 0.0;
-  t.rest_ms = y[0] - t.ms_per_mparam * x[0];
+  t.rest_ms = my - t.ms_per_mparam * mx;
   t.network_ms = measured_ms[0];
   t.channels = specs[0].channels;
 }

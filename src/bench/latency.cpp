@@ -20,6 +20,7 @@
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/log.h"
+#include "netadj/util/stats.h"
 
 namespace netadj {
 using nlohmann::json;
@@ -28,12 +29,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 int config_resolution(const Config& cfg) { return resolve_resolution(cfg.model, nominal_resolution(cfg.data)); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return 0;
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
 
 }  // namespace
 

@@ -112,6 +112,14 @@ double student_t_quantile(double p, double df) {
   return sign * (lo + (hi - lo) / 2);
 }
 
+double median(std::vector<double> x) {
+  if (x.empty()) return 0;
+  // NaN after every number (a strict weak order, which `<` alone is not with NaN).
+  std::sort(x.begin(), x.end(), [](double a, double b) { return a < b || (!std::isnan(a) && std::isnan(b)); });
+  const size_t h = x.size() / 2;
+  return x.size() % 2 ? x[h] : (x[h - 1] + x[h]) / 2;
+}
+
 SampleSummary summarize(const std::vector<double>& x) {
   SampleSummary s;
   s.n = static_cast<int>(x.size());

@@ -72,6 +72,9 @@ Latency measure_latency(const ArchSpec& spec, const torch::Device& dev, int batc
 Latency measure_export_latency(const ArchSpec& spec, const torch::Device& dev, int batch, int warmup, int reps,
                                bool fold_bn, int instances = 1);
 
+/// TorchScript source that fits `x` (a tensor of `have` channels) to `want` channels as GraphNet's sums do: itself,
+/// its first `want` channels, or zero channels appended.
+std::string fit_channels_source(const std::string& x, int64_t have, int64_t want);
 /// Separately allocated instances a whole network is timed over (the table's rest, a search's measured latency,
 /// the benches' interleaved timings): one instance's median depends on where its weights landed in memory.
 constexpr int kLatencyInstances = 5;

@@ -103,7 +103,8 @@ class LatencyModel {
   /// A complete table (check_latency_table first). Times are made non-decreasing along each axis (a wider op
   /// is never faster), so the prediction grows with every width and the rescaling's bisection holds.
   explicit LatencyModel(LatencyTable t);
-  /// `spec`'s timed ops are matched to the entries in order; a spec with another number of them is an error.
+  /// `spec`'s timed ops are matched to the entries in order; a spec with another number of them is an error. The
+  /// table's own widths (`channels`) are predicted as measured (`network_ms`): their rest is their own.
   LatencyPrediction predict(const ArchSpec& spec) const;
   double predict_ms(const ArchSpec& spec) const { return predict(spec).total_ms; }
   const LatencyTable& table() const { return table_; }
@@ -139,8 +140,9 @@ void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const std::vec
                            const std::function<void(const LatencyTable&, const LutProgress&)>& save);
 
 /// Fits `t.rest_ms` and `t.ms_per_mparam` to whole-network times: measured_ms[k] = rest + sum of specs[k]'s entry
-/// times + slope x its parameters (millions), least squares through specs[0] (the table's network: network_ms,
-/// channels), whose prediction is then its measured time; the slope at least 0. `t`'s entries must be complete.
+/// times + slope x its parameters (millions), least squares over specs[1..] (random networks; the slope at least
+/// 0). specs[0] is the table's network: its time becomes network_ms (and channels), which the model predicts for
+/// it as measured. `t`'s entries must be complete.
 void calibrate_latency_table(LatencyTable& t, const std::vector<ArchSpec>& specs,
                              const std::vector<double>& measured_ms);
 

@@ -21,6 +21,9 @@ struct SampleSummary {
   double mean = 0;  ///< 0 when n == 0
   double sd = 0;    ///< sample standard deviation (divisor n - 1); 0 when n < 2
 };
+/// The median (the mean of the middle two for an even count); 0 for no values. NaN values sort after every number.
+double median(std::vector<double> x);
+
 /// Count, mean and sample sd. A NaN or infinite value (or a sum beyond the double range) makes mean and sd NaN.
 SampleSummary summarize(const std::vector<double>& x);
 
