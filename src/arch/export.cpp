@@ -468,6 +468,26 @@ Latency measure_latency(const ArchSpec& spec, const torch::Device& dev, int batc
   return l;
 }
 
+namespace {
+
+// A freshly allocated export of `spec` (seeded weights) on `dev` and a random input batch for it, to be timed.
+struct TimedExport {
+  torch::jit::Module module;
+  std::vector<torch::jit::IValue> input;
+};
+TimedExport timed_export(const ArchSpec& spec, const torch::Device& dev, int batch, bool fold_bn) {
+  torch::manual_seed(0);
+  GraphNet net(spec);
+  net->eval();
+  TimedExport e{to_torchscript(*net, fold_bn), {}};
+  e.module.to(dev);
+  e.input.emplace_back(
+      torch::randn({batch, spec.in_channels, spec.resolution, spec.resolution}, torch::TensorOptions(dev)));
+  return e;
+}
+
+}  // namespace
+
 // Each instance is a module of its own (its weights allocated anew): on a CPU the same network's median moves by
 // up to a third from one allocation to the next (where its weights land in memory), so one instance says more
 // about its allocation than about the widths.
@@ -476,14 +496,8 @@ Latency measure_export_latency(const ArchSpec& spec, const torch::Device& dev, i
   torch::NoGradGuard no_grad;
   std::vector<double> medians, p90s;
   for (int k = 0; k < std::max(1, instances); ++k) {
-    torch::manual_seed(0);
-    GraphNet net(spec);
-    net->eval();
-    torch::jit::Module m = to_torchscript(*net, fold_bn);
-    m.to(dev);
-    auto x = torch::randn({batch, spec.in_channels, spec.resolution, spec.resolution}, torch::TensorOptions(dev));
-    std::vector<torch::jit::IValue> in{x};
-    const Latency one = time_forward([&] { m.forward(in); }, dev, warmup, reps);
+    TimedExport e = timed_export(spec, dev, batch, fold_bn);
+    const Latency one = time_forward([&] { e.module.forward(e.input); }, dev, warmup, reps);
     medians.push_back(one.median_ms);
     p90s.push_back(one.p90_ms);
   }
@@ -502,18 +516,10 @@ namespace {
 // One round of interleaved timings: every spec's export built anew (a fresh allocation), each spec's median.
 std::vector<double> interleaved_round(const std::vector<ArchSpec>& specs, const torch::Device& dev, int batch,
                                       int warmup, int reps, std::mt19937_64& rng) {
-  std::vector<torch::jit::Module> modules;
-  std::vector<std::vector<torch::jit::IValue>> inputs;
-  for (const ArchSpec& s : specs) {
-    torch::manual_seed(0);
-    GraphNet net(s);
-    net->eval();
-    modules.push_back(to_torchscript(*net, true));
-    modules.back().to(dev);
-    inputs.push_back({torch::randn({batch, s.in_channels, s.resolution, s.resolution}, torch::TensorOptions(dev))});
-  }
-  for (size_t k = 0; k < specs.size(); ++k)
-    for (int i = 0; i < warmup; ++i) modules[k].forward(inputs[k]);
+  std::vector<TimedExport> nets;
+  for (const ArchSpec& s : specs) nets.push_back(timed_export(s, dev, batch, true));
+  for (TimedExport& n : nets)
+    for (int i = 0; i < warmup; ++i) n.module.forward(n.input);
   std::vector<std::vector<double>> ms(specs.size());
   std::vector<size_t> order(specs.size());
   std::iota(order.begin(), order.end(), size_t(0));
@@ -522,7 +528,7 @@ std::vector<double> interleaved_round(const std::vector<ArchSpec>& specs, const 
     // Two untimed calls first, then three timed ones: they find the network's weights in cache and the CPU in the
     // state a deployment calling one network over and over leaves it (not as the previous network left them).
     for (size_t k : order) {
-      const Latency l = time_forward([&] { modules[k].forward(inputs[k]); }, dev, 2, 3);
+      const Latency l = time_forward([&] { nets[k].module.forward(nets[k].input); }, dev, 2, 3);
       ms[k].push_back(l.median_ms);
     }
   }

@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <numeric>
-#include <random>
 
 #include "netadj/arch/export.h"
 #include "netadj/arch/latency.h"
