@@ -626,16 +626,12 @@ void measure_latency_table(LatencyTable& t, const ArchSpec& spec, const std::vec
     // The table's own network sets a search's budget, so it is timed kOwnCopies times (each copy its own instances)
     // and its time is their median: timed once, it once came out 17% above its time in the search and the
     // benchmark, and a search grew its vectors by as much.
-    std::vector<ArchSpec> specs{spec};
+    std::vector<ArchSpec> specs(kOwnCopies, spec);
     specs.insert(specs.end(), calibration.begin(), calibration.end());
-    for (int k = 1; k < kOwnCopies; ++k) specs.push_back(spec);
     std::vector<double> ms = interleaved_latency(specs, dev, t.batch, t.warmup, std::max(t.reps, 30));
-    std::vector<double> own{ms[0]};
-    own.insert(own.end(), ms.end() - (kOwnCopies - 1), ms.end());
-    ms.resize(ms.size() - (kOwnCopies - 1));
-    ms[0] = median(own);
-    specs.resize(ms.size());
-    calibrate_latency_table(t, specs, ms);
+    const size_t last = kOwnCopies - 1;  // the copies' median stands in the last copy's place
+    ms[last] = median({ms.begin(), ms.begin() + kOwnCopies});
+    calibrate_latency_table(t, {specs.begin() + last, specs.end()}, {ms.begin() + last, ms.end()});
     save(t, p);
   }
 }
