@@ -73,8 +73,8 @@ void save_archive(torch::serialize::OutputArchive& ar, const std::string& path, 
   bytes += checksum_trailer(bytes);
   if (keep_previous && file_exists(path)) {
     std::string prev = previous_checkpoint(path);
-    ::unlink(prev.c_str());
-    if (::link(path.c_str(), prev.c_str()) != 0) write_file_atomic(prev, read_file(path));  // no hard links here
+    remove_file(prev);
+    if (!link_file(path, prev)) write_file_atomic(prev, read_file(path));  // no hard links here
   }
   write_file_atomic(path, bytes);  // fsync + rename, as every other result file
 }

@@ -78,7 +78,8 @@ std::vector<std::string> event_files(const std::string& dir) {
   if (!d) return out;
   while (const dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
-    if (name.find("tfevents") != std::string::npos && name[0] != '.') out.push_back(dir + "/" + name);
+    if (name.find("tfevents") != std::string::npos && name[0] != '.' && !is_temp_name(name))
+      out.push_back(dir + "/" + name);
   }
   ::closedir(d);
   std::sort(out.begin(), out.end());
@@ -94,11 +95,11 @@ EventWriter EventWriter::open(const std::string& dir, const std::vector<ScalarSt
   EventWriter w;
   w.path_ = dir + "/events.out.tfevents." + std::to_string(int64_t(now)) + "." + host_name() + "." +
             std::to_string(::getpid()) + ".netadj";
-  const std::string tmp = dir + "/.events.tmp";
+  // A temp name of the new file's own (<file>.tmp.<pid>), so a crash here leaves garbage a resume recognizes.
+  const std::string tmp = w.path_ + ".tmp." + std::to_string(::getpid());
   write_file_atomic(tmp, content);
   for (const std::string& f : event_files(dir)) remove_file(f);
-  if (std::rename(tmp.c_str(), w.path_.c_str()) != 0)
-    throw IoError(w.path_ + ": cannot rename " + tmp + ": " + std::strerror(errno));
+  rename_file(tmp, w.path_);
   return w;
 }
 

@@ -2,16 +2,22 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "netadj/util/error.h"
+#include "netadj/util/failpoint.h"
 
 namespace netadj {
 namespace fs = std::filesystem;
@@ -41,16 +47,23 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     ::unlink(tmp.c_str());
     throw IoError(path + ": cannot flush to disk: " + std::strerror(err));
   }
+  if (const int err = failpoint("written", path)) {
+    ::unlink(tmp.c_str());
+    throw IoError(path + ": write failed: " + std::strerror(err));
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     throw IoError(path + ": cannot rename temp file into place: " + std::strerror(err));
   }
+  failpoint("renamed", path);
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
 
 std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw DataError(path + ": is a directory, expected a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open file (" + std::strerror(errno) + ")");
   std::ostringstream ss;
@@ -102,6 +115,7 @@ void append_bytes(const std::string& path, const std::string& bytes) {
   // A short write sets no errno: the disk is full. A failed write or fsync says why in errno.
   const bool short_write = n >= 0 && n < static_cast<ssize_t>(bytes.size());
   if (!ok) throw IoError(path + ": append failed: " + std::strerror(short_write ? ENOSPC : err));
+  failpoint("appended", path);
 }
 
 void append_line(const std::string& path, const std::string& line) { append_bytes(path, line + "\n"); }
@@ -115,7 +129,46 @@ void remove_tree(const std::string& path) {
     throw IoError(path + ": cannot remove: " + std::strerror(errno));
 }
 
-void remove_file(const std::string& path) { ::unlink(path.c_str()); }
+void remove_file(const std::string& path) {
+  if (::unlink(path.c_str()) == 0) failpoint("removed", path);
+}
+
+void rename_file(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    throw IoError(to + ": cannot rename " + from + " into place: " + std::strerror(errno));
+  failpoint("renamed", to);
+}
+
+bool link_file(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) != 0) return false;
+  failpoint("linked", to);
+  return true;
+}
+
+bool is_temp_name(const std::string& name) {
+  const size_t at = name.rfind(".tmp.");
+  return at != std::string::npos && at > 0 && at + 5 < name.size() &&
+         name.find_first_not_of("0123456789", at + 5) == std::string::npos;
+}
+
+int remove_stale_temp_files(const std::string& dir) {
+  int removed = 0;
+  std::error_code ec;
+  std::vector<std::string> stale;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!is_temp_name(name) || it->is_directory(ec)) continue;
+    const long pid = std::strtol(name.c_str() + name.rfind(".tmp.") + 5, nullptr, 10);
+    // A live process other than this one may be writing it (netadj report's files, say).
+    if (pid != long(::getpid()) && pid > 0 && pid <= INT32_MAX && (::kill(pid_t(pid), 0) == 0 || errno == EPERM))
+      continue;
+    stale.push_back(it->path().string());
+  }
+  for (const std::string& f : stale)
+    if (::unlink(f.c_str()) == 0) ++removed;
+  return removed;
+}
 
 void make_dirs(const std::string& path) {
   std::error_code ec;

@@ -1,6 +1,7 @@
 #pragma once
 // File helpers: every result file is written to a temporary name and renamed, so a crash at any
-// instant leaves either the old or the new file, never half of one.
+// instant leaves either the old or the new file, never half of one. Every durable step here (a temp file
+// complete, a rename, an append, a removal, a link) passes a failpoint (util/failpoint.h) right after it.
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -31,5 +32,14 @@ void make_dirs(const std::string& path);
 /// can shadow libstdc++'s and crash, so nothing here uses it).
 void remove_tree(const std::string& path);
 void remove_file(const std::string& path);
+/// Renames `from` to `to` (same file system); IoError naming `to` when it fails.
+void rename_file(const std::string& from, const std::string& to);
+/// Hard-links `from` as `to`; false when the file system cannot (the caller copies instead).
+bool link_file(const std::string& from, const std::string& to);
+/// Whether a file name is a temp name of write_file_atomic's ("<file>.tmp.<pid>").
+bool is_temp_name(const std::string& name);
+/// Removes the temp files under `dir` (recursively) that no live process is writing: those of dead
+/// processes (a crash between a temp file and its rename) and of this one. Returns how many went.
+int remove_stale_temp_files(const std::string& dir);
 
 }  // namespace netadj
