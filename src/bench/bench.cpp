@@ -298,9 +298,9 @@ namespace {
 json timed_search(const Config& cfg, const std::shared_ptr<const dist::World>& world, const std::string& out) {
   RunSession session(cfg, world);
   if (session.world().root()) remove_tree(out);  // a bench run starts afresh each time
-  const RunDir run = RunDir::create(session, out);
+  const RunDir run =
+      RunDir::create(session, out, "", [&](const RunDir& d) { d.write_json("config.json", config_to_json(cfg)); });
   const std::string& dir = run.path();
-  run.write_json("config.json", config_to_json(cfg));
   auto t0 = Clock::now();
   run_search(session, run, false);
   const double seconds = seconds_since(t0);

@@ -14,6 +14,7 @@ namespace {
 
 int run_search_command(const RunArgs& a) {
   RunSession session(run_config(a));  // data, device and model checked before the directory exists
+  if (a.resume.empty()) check_search_start(session);
   const RunDir run = open_run_dir(session, a);
   add_log_file(run.file("log.txt"));
   logger()->info("run directory: {}", run.path());

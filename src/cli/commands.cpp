@@ -94,9 +94,8 @@ Config run_config(const RunArgs& a) {
 
 RunDir open_run_dir(const RunSession& session, const RunArgs& a) {
   if (!a.resume.empty()) return RunDir::resume(session, a.resume);
-  RunDir dir = RunDir::create(session, a.out);
-  dir.write_json("config.json", config_to_json(session.config()));
-  return dir;
+  return RunDir::create(session, a.out, "",
+                        [&](const RunDir& d) { d.write_json("config.json", config_to_json(session.config())); });
 }
 
 int resumable(const std::string& command, const std::string& dir, const std::function<int()>& body) {

@@ -136,10 +136,12 @@ void write_comparison(Comparison& c, const RunDir& dir) {
   dir.write_record("compare.json", r);
 }
 
-// Test top-1 of a finished run, or nullopt.
-std::optional<double> run_result(const std::string& run_dir) {
+// Test top-1 of a finished run, or nullopt. A run is finished with its export (export.enabled): a run stopped
+// between its result and its export's model card trains nothing again, but exports.
+std::optional<double> run_result(const std::string& run_dir, const Config& cfg) {
   const std::string f = run_dir + "/result.json";
   if (!file_exists(f)) return std::nullopt;
+  if (cfg.exporting.enabled && !file_exists(run_dir + "/export/model.json")) return std::nullopt;
   TrainRecord r = read_record_as<TrainRecord>(f);
   if (!r.test) throw DataError(f + ": no test result");
   return r.test->top1;
@@ -148,7 +150,7 @@ std::optional<double> run_result(const std::string& run_dir) {
 double train_entry(const Comparison& c, const RunDir& dir, const CompareEntry& e, int seed, const RunSession& base) {
   const RunDir run = dir.sub(e.runs[size_t(seed - 1)]);
   const std::string& rd = run.path();
-  if (auto done = run_result(rd)) return *done;
+  if (auto done = run_result(rd, c.cfg)) return *done;
   Config rc;
   if (file_exists(rd + "/config.json")) {
     rc = netadj::load_config(rd + "/config.json", {});
@@ -206,11 +208,13 @@ std::unique_ptr<CompareRun> CompareRun::start(const ComparePlan& p) {
   for (CompareEntry& e : rec.entries)
     e.budget_error = (double(cost(e.channels)) - double(rec.budget_target)) / double(rec.budget_target);
   assign_runs(rec.entries, p.seeds);
-  r->dir_ = RunDir::create(r->base_, p.out, "-compare");
-  cc.dir = r->dir_->path();
   // compare.json first: a directory with config.json always has the plan to resume.
-  write_comparison(cc, *r->dir_);
-  r->dir_->write_json("config.json", config_to_json(cc.cfg));
+  r->dir_ = RunDir::create(r->base_, p.out, "-compare", [&](const RunDir& d) {
+    cc.dir = d.path();
+    write_comparison(cc, d);
+    d.write_json("config.json", config_to_json(cc.cfg));
+  });
+  cc.dir = r->dir_->path();
   return r;
 }
 
@@ -227,7 +231,7 @@ const Comparison& CompareRun::run() {
   for (auto& e : rec.entries) {
     e.test_top1.clear();
     for (int s = 1; s <= c_.seeds(); ++s) {
-      auto r = run_result(c_.dir + "/" + e.runs[size_t(s - 1)]);
+      auto r = run_result(c_.dir + "/" + e.runs[size_t(s - 1)], c_.cfg);
       if (!r) break;
       e.test_top1.push_back(*r);
     }

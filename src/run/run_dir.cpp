@@ -1,5 +1,6 @@
 #include "netadj/run/run_dir.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -9,11 +10,13 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <set>
 
 #include "netadj/distributed/distributed.h"
 #include "netadj/run/records.h"
 #include "netadj/run/session.h"
 #include "netadj/util/error.h"
+#include "netadj/util/failpoint.h"
 #include "netadj/util/fs.h"
 
 namespace netadj {
@@ -57,6 +60,49 @@ bool make_new_dir(const std::string& dir) {
   throw IoError(dir + ": cannot create the run directory: " + std::strerror(errno));
 }
 
+// The names in `dir` (not . and ..).
+std::set<std::string> entries(const std::string& dir) {
+  std::set<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d))
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) out.insert(e->d_name);
+    ::closedir(d);
+  }
+  return out;
+}
+
+// A start that failed after it took the lock on `dir` takes back what it made there, and only that: the
+// entries that were not there when it locked (`before`), and the directory itself when it made it and nothing
+// else is left. Called with the lock held, so no other netadj process writes there meanwhile.
+void undo_start(const std::string& dir, const std::set<std::string>& before, bool created) {
+  for (const std::string& name : entries(dir))
+    if (!before.count(name)) remove_tree(dir + "/" + name);
+  if (created && entries(dir).empty()) ::rmdir(dir.c_str());
+}
+
+// Rank 0's part of a start: make or take `d`, lock it, check it holds no run, clear a crashed start's temp files
+// and run `begin`; a failure removes what this start made and nothing that another process made (the directory
+// it created may have been taken by a process that locked it first).
+std::shared_ptr<int> start_in(const std::string& d, bool created, const std::function<void(const RunDir&)>& begin,
+                              const std::function<RunDir(std::shared_ptr<int>)>& writer) {
+  if (created) failpoint("created", "run directory");
+  const bool had_lock = file_exists(d + "/.lock");
+  std::shared_ptr<int> lock = lock_dir(d);  // "in use": another process's; nothing here is this start's
+  failpoint("locked", d + "/.lock");
+  std::set<std::string> before = entries(d);
+  if (!had_lock) before.erase(".lock");
+  try {
+    if (file_exists(d + "/config.json"))
+      throw ConfigError(d + ": already holds a run; use --resume " + d + " or another --out");
+    remove_stale_temp_files(d);
+    if (begin) begin(writer(lock));
+  } catch (...) {
+    undo_start(d, before, created);
+    throw;
+  }
+  return lock;
+}
+
 // <out_dir>/<name><suffix>-<timestamp>, with -2, -3, ... when another run took that name this second.
 std::string new_default_dir(const Config& cfg, const std::string& suffix) {
   std::time_t now = std::time(nullptr);
@@ -93,20 +139,14 @@ std::string agree(const dist::World& world, const std::string& key, const std::f
 
 }  // namespace
 
-RunDir RunDir::create(const RunSession& session, const std::string& out, const std::string& suffix) {
+RunDir RunDir::create(const RunSession& session, const std::string& out, const std::string& suffix,
+                      const std::function<void(const RunDir&)>& begin) {
   session.check_trainable();
   std::shared_ptr<int> lock;
   std::string dir = agree(session.world(), "run_dir:" + suffix + ":" + out, [&] {
-    std::string d = out.empty() ? new_default_dir(session.config(), suffix) : out;
-    const bool created = !out.empty() && make_new_dir(d);
-    try {
-      lock = lock_dir(d);
-      if (file_exists(d + "/config.json"))
-        throw ConfigError(d + ": already holds a run; use --resume " + d + " or another --out");
-    } catch (const Error&) {
-      if (created || out.empty()) remove_tree(d);  // it was made for this run: leave nothing behind
-      throw;
-    }
+    const std::string d = out.empty() ? new_default_dir(session.config(), suffix) : out;
+    const bool created = out.empty() || make_new_dir(d);
+    lock = start_in(d, created, begin, [&](std::shared_ptr<int> l) { return RunDir(d, std::move(l), true); });
     return d;
   });
   return RunDir(dir, lock, session.world().root());
@@ -117,6 +157,8 @@ RunDir RunDir::resume(const RunSession& session, const std::string& dir) {
   std::shared_ptr<int> lock;
   agree(session.world(), "run_dir:resume:" + dir, [&] {
     lock = lock_dir(dir);
+    failpoint("locked", dir + "/.lock");
+    remove_stale_temp_files(dir);  // a crash between a temp file and its rename
     return dir;
   });
   return RunDir(dir, lock, session.world().root());

@@ -46,7 +46,7 @@ auto with_threads(int threads, F f) {
 // Measures (or finishes measuring) the run's latency table in `file` on the run's device.
 void measure_run_table(const RunSession& session, const RunDir& dir, const std::string& file) {
   const SearchOptions& s = session.config().search;
-  if (session.world().size() > 1)
+  if (session.world().size() > 1)  // check_search_start refuses this before a new run exists
     throw ConfigError(
         "search.budget = latency in a data-parallel run: measure the table first (`netadj bench lut`) and name it "
         "in search.latency_table");
@@ -67,6 +67,23 @@ void measure_run_table(const RunSession& session, const RunDir& dir, const std::
     return 0;
   });
 }
+
+}  // namespace
+
+void check_search_start(const RunSession& session) {
+  const SearchOptions& s = session.config().search;
+  if (s.budget != Budget::kLatency) return;
+  if (!s.latency_table.empty()) {
+    check_latency_table(read_latency_table(s.latency_table), session.spec(), s.latency_batch, s.latency_threads,
+                        s.latency_force, s.latency_table);
+  } else if (session.world().size() > 1) {
+    throw ConfigError(
+        "search.budget = latency in a data-parallel run: measure the table first (`netadj bench lut`) and name it "
+        "in search.latency_table");
+  }
+}
+
+namespace {
 
 // search.budget = latency: the run's table, kept in the run directory (latency_table.json) so that a resumed
 // search holds the same budget: a copy of search.latency_table, or measured at the start on the run's device.
@@ -102,6 +119,7 @@ class SearchLoop {
   void start_record();
   void check_split() const;
   void replay_records();
+  void remove_recorded_checkpoints() const;
   void run_iteration(int t);
   TrainResult train(int t, GraphNet& net, int epochs);
   TrainResult start_pretrained(GraphNet& net);
@@ -181,6 +199,7 @@ void SearchLoop::start_or_load(bool resume) {
     doc_ = read_record_as<SearchRecord>(path("search.json"));
     if (file_exists(path("times.json"))) times_ = read_record_as<TimesRecord>(path("times.json"));
     replay_records();
+    remove_recorded_checkpoints();
     if (!doc_.device.empty() && doc_.device != session_.device().str())
       logger()->warn("search began on {} and resumes on {}: later latencies are measured on {}", doc_.device,
                      session_.device().str(), session_.device().str());
@@ -219,6 +238,20 @@ void SearchLoop::replay_records() {
     c_ = rec.next_channels;
     note_accuracy(rec.iteration, rec.val.top1);
   }
+}
+
+// A kill between a training's record and the removal of its checkpoints leaves them behind: a resume removes
+// them, as the run that recorded the training would have.
+void SearchLoop::remove_recorded_checkpoints() const {
+  auto remove_checkpoints = [&](const std::string& folder) {
+    dir_.remove(previous_checkpoint(folder + "/checkpoint.pt"));
+    dir_.remove(folder + "/checkpoint.pt");
+  };
+  for (const auto& rec : doc_.iterations) remove_checkpoints("iter_" + std::to_string(rec.iteration));
+  if (!doc_.selection) return;
+  for (size_t i = 0; i < doc_.selection->candidates.size(); ++i)
+    for (size_t seed = 1; seed <= doc_.selection->candidates[i].val_top1.size(); ++seed)
+      remove_checkpoints(fmt::format("select/c{}_s{}", i, seed));
 }
 
 void SearchLoop::note_accuracy(int t, double top1) {

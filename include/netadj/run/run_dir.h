@@ -3,7 +3,8 @@
 // directory and holds an OS lock on DIR/.lock for as long as it lives (flock: the kernel drops it when the
 // process ends, also by SIGKILL, so a crashed run resumes), and the other ranks take its name: two processes
 // can never write one run. It is opened from a RunSession, whose construction ran every check that can fail,
-// so a failed start leaves no directory behind.
+// so a failed start leaves no directory behind; a process removes only what it made, under its lock.
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,10 +19,12 @@ class RunDir {
   /// A new run of the session's config in `out`, or in <runtime.out_dir>/<runtime.name or the
   /// arch><suffix>-<timestamp> when `out` is empty (-2, -3, ... when another run took that name). Refuses
   /// (ConfigError, exit 2) a directory that holds a run already (has config.json) or that another live
-  /// process holds. The caller writes config.json next.
-  static RunDir create(const RunSession& session, const std::string& out, const std::string& suffix = "");
+  /// process holds. `begin` writes the files that make the directory a run (config.json, ...): when it or a
+  /// check fails, what this start made is removed (the directory too, when it made it), and nothing else.
+  static RunDir create(const RunSession& session, const std::string& out, const std::string& suffix,
+                       const std::function<void(const RunDir&)>& begin);
   /// The interrupted run in `dir`, whose config the session was made from (read_resumed_config). Refuses
-  /// (exit 2) a directory that another live process holds.
+  /// (exit 2) a directory that another live process holds. Removes the temp files a crash left.
   static RunDir resume(const RunSession& session, const std::string& dir);
 
   const std::string& path() const { return path_; }

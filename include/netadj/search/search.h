@@ -178,6 +178,10 @@ Adjustment adjust_channels(const std::vector<int64_t>& c, const std::vector<int6
                            const SearchOptions& s, const CostFn& cost, int64_t target,
                            const ChannelGrid& grid = {});  ///< empty: ChannelGrid::uniform from `s`
 
+/// The checks of a new search that need more than its config (search.budget = latency: the table named in
+/// search.latency_table fits the network and its batch and threads, or the table can be measured in this run);
+/// ConfigError / DataError before a run directory exists.
+void check_search_start(const RunSession& session);
 /// Runs or resumes a search in `dir` (which holds config.json); only the process that writes the directory
 /// (rank 0) writes. Returns the best iteration's index.
 int run_search(const RunSession& session, const RunDir& dir, bool resume);
