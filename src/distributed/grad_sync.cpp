@@ -104,13 +104,13 @@ void GradSync::finish() {
   }
 }
 
-void broadcast_state(const World& world, torch::nn::Module& module) {
-  if (!world.distributed()) return;
-  std::vector<torch::Tensor> all = module.parameters();
-  for (auto& b : module.buffers()) all.push_back(b);
-  // One flat tensor per dtype: a handful of collectives instead of one per tensor.
+namespace {
+
+// `tensors` overwritten with rank 0's: one flat tensor per dtype, a handful of collectives instead of one per
+// tensor.
+void broadcast_tensors(const World& world, const std::vector<torch::Tensor>& tensors) {
   std::map<c10::ScalarType, std::vector<torch::Tensor>> by_type;
-  for (auto& t : all) by_type[t.scalar_type()].push_back(t);
+  for (const auto& t : tensors) by_type[t.scalar_type()].push_back(t);
   torch::NoGradGuard ng;
   for (auto& [type, ts] : by_type) {
     std::vector<torch::Tensor> flat_parts;
@@ -123,6 +123,20 @@ void broadcast_state(const World& world, torch::nn::Module& module) {
       off += t.numel();
     }
   }
+}
+
+}  // namespace
+
+void broadcast_state(const World& world, torch::nn::Module& module) {
+  if (!world.distributed()) return;
+  std::vector<torch::Tensor> all = module.parameters();
+  for (auto& b : module.buffers()) all.push_back(b);
+  broadcast_tensors(world, all);
+}
+
+void broadcast_buffers(const World& world, torch::nn::Module& module) {
+  if (!world.distributed()) return;
+  broadcast_tensors(world, module.buffers());
 }
 
 }  // namespace netadj::dist

@@ -371,6 +371,9 @@ EvalResult TrainLoop::evaluate_split(Split s) const {
 
 void TrainLoop::finish_epoch(EpochRecord& rec) {
   auto t0 = Clock::now();
+  // Without train.sync_bn each rank's BatchNorm statistics saw only its shard: every rank takes rank 0's, the
+  // ones the checkpoint keeps.
+  dist::broadcast_buffers(world_, *net_);
   if (eval_src_) rec.val = evaluate(net_, *eval_src_, device_, amp_, &world_);
   if (t_.eval_test_each_epoch && plan_.eval_split != Split::kTest) rec.test = evaluate_split(Split::kTest);
   rec.seconds += seconds_since(t0);

@@ -141,6 +141,10 @@ torch::Tensor sync_batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tenso
 
 /// Overwrites the module's parameters and buffers with rank 0's.
 void broadcast_state(const World& world, torch::nn::Module& module);
+/// Overwrites the module's buffers (BatchNorm's running statistics) with rank 0's, as DDP's broadcast_buffers
+/// does: every rank then evaluates the network rank 0 saves, so a run resumed from that checkpoint evaluates as
+/// the uninterrupted one did.
+void broadcast_buffers(const World& world, torch::nn::Module& module);
 
 /// Throws Interrupted("<what>: interrupted by SIGINT") when this process got SIGINT/SIGTERM, or, in a
 /// distributed world, when any rank got one: the ranks agree (one collective), so all stop at the same point.
