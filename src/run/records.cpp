@@ -5,6 +5,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "netadj/config/config.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 
@@ -297,7 +298,12 @@ void check(const CompareEntry& e, size_t seeds) {
 void check(const CompareRecord& r) {
   require(!r.seeds.empty() && r.seeds.size() <= 100, "seeds: expected 1..100 of them");
   for (size_t i = 0; i < r.seeds.size(); ++i) require(r.seeds[i] == int(i) + 1, "seeds: expected [1, ..., S]");
-  require(r.budget == "flops" || r.budget == "params", "budget '" + r.budget + "': expected flops or params");
+  // Every budget a comparison can hold its controls to (search.budget's values) resumes.
+  const std::vector<std::string> budgets = enum_names<Budget>();
+  std::string listed;
+  for (const std::string& b : budgets) listed += (listed.empty() ? "" : ", ") + b;
+  require(std::find(budgets.begin(), budgets.end(), r.budget) != budgets.end(),
+          "budget '" + r.budget + "': expected one of " + listed);
   require(r.budget_target > 0, "budget_target must be positive");
   require(!r.entries.empty() && r.entries.front().kind == "original", "no original entry first");
   for (const CompareEntry& e : r.entries) check(e, r.seeds.size());
