@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -211,6 +212,55 @@ TEST(ImportCli, ImportsRefusesAndNamesBadTargets) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << bad << ": " << r.err;
     EXPECT_NE(r.err.find("netadj import"), std::string::npos) << r.err;
   }
+}
+
+// An import refused after the trace (here netadj's own check: a module whose output nothing reads) or by the
+// importer prints no success line and leaves the --out folder as it was: nothing written, nothing beside it.
+TEST(ImportCli, ARefusedImportWritesNothing) {
+  if (unavailable()) GTEST_SKIP() << "the test Python has no torchvision";
+  const std::string d = ::testing::TempDir() + "/netadj_import_refused";
+  remove_tree(d);
+  make_dirs(d + "/pkg");
+  std::ofstream(d + "/pkg/deadnet.py") << R"(import torch
+from torch import nn
+
+
+class DeadBranch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.unused = nn.Identity()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = self.conv(x)
+        self.unused(y)
+        return self.fc(torch.flatten(self.pool(y), 1))
+
+
+def build():
+    return DeadBranch()
+)";
+  const std::string out = d + "/out";
+  make_dirs(out);
+  std::ofstream(out + "/keep.txt") << "the user's\n";
+  ::setenv("PYTHONPATH", (d + "/pkg").c_str(), 1);
+  for (const char* target : {"deadnet:build", "torchvision.models:shufflenet_v2_x1_0"}) {
+    testing_util::CliRun r =
+        testing_util::run_cli_full({"import", target, "--input", "3,16,16", "--out", out, "--python", NETADJ_PYTHON});
+    EXPECT_NE(r.status, 0) << target;
+    EXPECT_EQ(r.out, "") << target;
+    auto names = [](const std::string& dir) {
+      std::vector<std::string> n;
+      for (const auto& e : std::filesystem::directory_iterator(dir)) n.push_back(e.path().filename().string());
+      std::sort(n.begin(), n.end());
+      return n;
+    };
+    EXPECT_EQ(names(out), std::vector<std::string>{"keep.txt"}) << target << ": " << r.err;
+    EXPECT_EQ(names(d), (std::vector<std::string>{"out", "pkg"})) << target << ": a temp folder is left";
+  }
+  ::unsetenv("PYTHONPATH");
 }
 
 // The shipped ImageNet configs for imported networks (configs/imagenet/) count what the README says: ResNet-50
