@@ -466,3 +466,21 @@ TEST(RunDirStart, LatencyBudgetCompareRunsAndResumes) {
   ASSERT_EQ(c["entries"].size(), 2u);
   for (const auto& e : c["entries"]) EXPECT_EQ(e["test_top1"].size(), 1u) << e.dump();
 }
+
+// `bench search --out D` replaces its earlier runs in D/cold and D/warm, but never a run a live process holds:
+// with a search working in D/cold, the bench is refused and that search finishes with its run intact.
+TEST(RunDirStart, BenchReplacesOnlyRunsNoProcessHolds) {
+  const std::string d = testing_util::fresh_dir("bench_replace");
+  const std::vector<std::string> search = concat(concat({"search"}, kTiny), {"--set", "search.iterations=1"});
+  testing_util::CliRun held;
+  std::thread slow([&] {
+    held = run_with(concat(search, {"--out", d + "/cold"}), "renamed:config.json", "", "sleep:4000");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the search holds d/cold by now
+  auto bench = run_with(concat(concat({"bench", "search"}, kTiny), {"--out", d}), "");
+  slow.join();
+  EXPECT_EQ(bench.status, 2) << bench.err;
+  EXPECT_NE(bench.err.find("in use by another netadj process"), std::string::npos) << bench.err;
+  ASSERT_EQ(held.status, 0) << held.err;
+  EXPECT_TRUE(read_json(d + "/cold/search.json")["done"].get<bool>());
+}

@@ -297,9 +297,10 @@ namespace {
 
 json timed_search(const Config& cfg, const std::shared_ptr<const dist::World>& world, const std::string& out) {
   RunSession session(cfg, world);
-  if (session.world().root()) remove_tree(out);  // a bench run starts afresh each time
-  const RunDir run =
-      RunDir::create(session, out, "", [&](const RunDir& d) { d.write_json("config.json", config_to_json(cfg)); });
+  // A bench run starts afresh each time: the earlier one in `out` goes, unless a live process holds it.
+  const RunDir run = RunDir::create(
+      session, out, "", [&](const RunDir& d) { d.write_json("config.json", config_to_json(cfg)); },
+      /*replace=*/true);
   const std::string& dir = run.path();
   auto t0 = Clock::now();
   run_search(session, run, false);

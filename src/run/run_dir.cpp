@@ -83,12 +83,16 @@ void undo_start(const std::string& dir, const std::set<std::string>& before, boo
 // Rank 0's part of a start: make or take `d`, lock it, check it holds no run, clear a crashed start's temp files
 // and run `begin`; a failure removes what this start made and nothing that another process made (the directory
 // it created may have been taken by a process that locked it first).
-std::shared_ptr<int> start_in(const std::string& d, bool created, const std::function<void(const RunDir&)>& begin,
+std::shared_ptr<int> start_in(const std::string& d, bool created, bool replace,
+                              const std::function<void(const RunDir&)>& begin,
                               const std::function<RunDir(std::shared_ptr<int>)>& writer) {
   if (created) failpoint("created", "run directory");
   const bool had_lock = file_exists(d + "/.lock");
   std::shared_ptr<int> lock = lock_dir(d);  // "in use": another process's; nothing here is this start's
   failpoint("locked", d + "/.lock");
+  if (replace)  // the earlier run in it goes, under this lock: never one that a live process holds
+    for (const std::string& name : entries(d))
+      if (name != ".lock") remove_tree(d + "/" + name);
   std::set<std::string> before = entries(d);
   if (!had_lock) before.erase(".lock");
   try {
@@ -140,13 +144,13 @@ std::string agree(const dist::World& world, const std::string& key, const std::f
 }  // namespace
 
 RunDir RunDir::create(const RunSession& session, const std::string& out, const std::string& suffix,
-                      const std::function<void(const RunDir&)>& begin) {
+                      const std::function<void(const RunDir&)>& begin, bool replace) {
   session.check_trainable();
   std::shared_ptr<int> lock;
   std::string dir = agree(session.world(), "run_dir:" + suffix + ":" + out, [&] {
     const std::string d = out.empty() ? new_default_dir(session.config(), suffix) : out;
     const bool created = out.empty() || make_new_dir(d);
-    lock = start_in(d, created, begin, [&](std::shared_ptr<int> l) { return RunDir(d, std::move(l), true); });
+    lock = start_in(d, created, replace, begin, [&](std::shared_ptr<int> l) { return RunDir(d, std::move(l), true); });
     return d;
   });
   return RunDir(dir, lock, session.world().root());

@@ -21,8 +21,9 @@ class RunDir {
   /// (ConfigError, exit 2) a directory that holds a run already (has config.json) or that another live
   /// process holds. `begin` writes the files that make the directory a run (config.json, ...): when it or a
   /// check fails, what this start made is removed (the directory too, when it made it), and nothing else.
+  /// `replace` (bench runs): a run already in `out` is removed under the lock instead of refused.
   static RunDir create(const RunSession& session, const std::string& out, const std::string& suffix,
-                       const std::function<void(const RunDir&)>& begin);
+                       const std::function<void(const RunDir&)>& begin, bool replace = false);
   /// The interrupted run in `dir`, whose config the session was made from (read_resumed_config). Refuses
   /// (exit 2) a directory that another live process holds. Removes the temp files a crash left.
   static RunDir resume(const RunSession& session, const std::string& dir);
