@@ -12,7 +12,6 @@
 #include "netadj/bench/bench.h"
 #include "netadj/data/data.h"
 #include "netadj/run/records.h"
-#include "netadj/search/compare.h"
 #include "netadj/search/search.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"

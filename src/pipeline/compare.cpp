@@ -13,6 +13,7 @@
 #include "netadj/arch/table.h"
 #include "netadj/bench/bench.h"
 #include "netadj/pipeline/runs.h"
+#include "netadj/search/search.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/interrupt.h"

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -182,6 +183,21 @@ void RunDir::make_dirs(const std::string& name) const {
 
 void RunDir::remove(const std::string& name) const {
   if (writes_) remove_file(file(name));
+}
+
+void pin_weights(const WeightsRecord& w, const RunDir& dir) {
+  if (w.path.empty()) return;
+  const std::string file = dir.file("weights.json");
+  if (!file_exists(file)) {
+    dir.write_record("weights.json", nlohmann::json(w));
+    return;
+  }
+  const WeightsRecord began = read_record_as<WeightsRecord>(file);
+  if (began.bytes != w.bytes || began.crc32 != w.crc32)
+    throw DataError(fmt::format(
+        "{}: {} bytes with CRC-32 {:08x}, but the run began from {} bytes with CRC-32 {:08x} ({}): it would continue "
+        "from other weights; restore them or start a new run",
+        w.path, w.bytes, uint32_t(w.crc32), began.bytes, uint32_t(began.crc32), file));
 }
 
 Config read_resumed_config(const std::string& dir) {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 #include <tuple>
 
 #include "netadj/arch/graph.h"
@@ -422,6 +423,48 @@ Adjustment adjust_channels(const std::vector<int64_t>& c, const std::vector<int6
     logger()->warn("rescaling: the {} budget {} is not reachable within {:.3g}%; closest {} ({:+.3f}%)",
                    enum_name(s.budget), target, 100 * s.flops_tolerance, a.rescaled.cost, 100 * a.rescaled.rel_error);
   return a;
+}
+
+// ---- controls: other vectors at the same budget (netadj compare, latency calibration) ----
+
+namespace {
+std::vector<int64_t> on_budget(const char* what, const std::vector<int64_t>& c, const CostFn& cost, int64_t target,
+                               const SearchOptions& s, const ChannelGrid& grid) {
+  Rescaled r =
+      rescale_exact(c, cost, target, s.flops_tolerance,
+                    grid.multiple.empty() ? ChannelGrid::uniform(c.size(), s.channel_multiple, s.min_channels) : grid);
+  if (!r.reached)
+    logger()->warn("compare: the {} control misses the budget {} by {:+.3f}% (closest reachable)", what, target,
+                   100 * r.rel_error);
+  return r.channels;
+}
+}  // namespace
+
+std::vector<int64_t> uniform_control(const std::vector<int64_t>& c0, const CostFn& cost, int64_t target,
+                                     const SearchOptions& s, const ChannelGrid& grid) {
+  return on_budget("uniform", c0, cost, target, s, grid);
+}
+
+std::vector<int64_t> random_control(const std::vector<int64_t>& c0, const CostFn& cost, int64_t target,
+                                    const SearchOptions& s, uint64_t seed, double sigma, const ChannelGrid& grid) {
+  std::mt19937_64 rng(derive_seed(seed, "random-control"));
+  std::normal_distribution<double> n(0.0, 1.0);
+  std::vector<int64_t> c(c0.size());
+  for (size_t i = 0; i < c0.size(); ++i)
+    c[i] = std::clamp<int64_t>(std::llround(double(c0[i]) * std::exp(sigma * n(rng))), 1, kMaxChannels);
+  return on_budget("random", c, cost, target, s, grid);
+}
+
+std::vector<ArchSpec> latency_calibration_specs(const ModelOptions& m, const ArchSpec& spec, const SearchOptions& s,
+                                                uint64_t seed) {
+  const CostFn flops = budget_fn(m, spec.resolution, Budget::kFlops);
+  const ChannelGrid grid = channel_grid(s, spec);
+  std::vector<ArchSpec> specs;
+  for (int k = 1; k <= kLatencyCalibrationVectors; ++k)
+    specs.push_back(build_spec(m, spec.resolution,
+                               random_control(spec.channels, flops, flops(spec.channels), s,
+                                              derive_seed(seed, "latency-calibration", k), kRandomControlSigma, grid)));
+  return specs;
 }
 
 }  // namespace netadj

@@ -13,7 +13,6 @@
 #include "netadj/arch/warm.h"
 #include "netadj/distributed/distributed.h"
 #include "netadj/run/tensorboard.h"
-#include "netadj/search/compare.h"
 #include "netadj/search/eta.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/train/pretrained.h"

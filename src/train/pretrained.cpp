@@ -9,7 +9,6 @@
 #include <fstream>
 
 #include "netadj/arch/weights.h"
-#include "netadj/run/run_dir.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
@@ -175,21 +174,6 @@ void load_pretrained(const ModelOptions& m, GraphNet& net) {
   GraphNet src = load_model(m.weights, have);
   check_same_network(m.weights, have, src->spec(), m, want);
   copy_state(src, net, m.weights);
-}
-
-void pin_weights(const WeightsRecord& w, const RunDir& dir) {
-  if (w.path.empty()) return;
-  const std::string file = dir.file("weights.json");
-  if (!file_exists(file)) {
-    dir.write_record("weights.json", nlohmann::json(w));
-    return;
-  }
-  const WeightsRecord began = read_record_as<WeightsRecord>(file);
-  if (began.bytes != w.bytes || began.crc32 != w.crc32)
-    throw DataError(fmt::format(
-        "{}: {} bytes with CRC-32 {:08x}, but the run began from {} bytes with CRC-32 {:08x} ({}): it would continue "
-        "from other weights; restore them or start a new run",
-        w.path, w.bytes, uint32_t(w.crc32), began.bytes, uint32_t(began.crc32), file));
 }
 
 }  // namespace netadj

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "netadj/config/config.h"
+#include "netadj/run/records.h"
 
 namespace netadj {
 class RunSession;
@@ -51,6 +52,11 @@ class RunDir {
   std::shared_ptr<int> lock_;  ///< rank 0's locked descriptor; closed, and so unlocked, with the last copy
   bool writes_ = true;
 };
+
+/// Pins model.weights in `dir`: writes weights.json when the run begins; when it resumes, checks that the file
+/// still has the recorded size and CRC-32 (DataError naming both files otherwise), so a run never continues from
+/// other weights than it began with. Nothing without model.weights.
+void pin_weights(const WeightsRecord& w, const RunDir& dir);
 
 /// The config of the run in `dir` (its config.json); ConfigError "DIR: not a run directory (no config.json)"
 /// when there is none.

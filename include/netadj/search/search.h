@@ -178,6 +178,21 @@ Adjustment adjust_channels(const std::vector<int64_t>& c, const std::vector<int6
                            const SearchOptions& s, const CostFn& cost, int64_t target,
                            const ChannelGrid& grid = {});  ///< empty: ChannelGrid::uniform from `s`
 
+/// The original scaled by one width factor to the budget (exact rescaling, search.channel_multiple).
+/// `grid`: the widths each layer may take (channel_grid); empty: search.channel_multiple's for every layer.
+std::vector<int64_t> uniform_control(const std::vector<int64_t>& c0, const CostFn& cost, int64_t target,
+                                     const SearchOptions& s, const ChannelGrid& grid = {});
+/// Every width of the original times exp(sigma * N(0, 1)) (seeded), then rescaled to the budget.
+constexpr double kRandomControlSigma = 0.3;
+std::vector<int64_t> random_control(const std::vector<int64_t>& c0, const CostFn& cost, int64_t target,
+                                    const SearchOptions& s, uint64_t seed, double sigma = kRandomControlSigma,
+                                    const ChannelGrid& grid = {});
+
+/// The networks that calibrate a latency table (measure_latency_table): kLatencyCalibrationVectors random controls
+/// of `spec` at its FLOPs (seeded by `seed`; other draws than `bench latency-model`'s).
+std::vector<ArchSpec> latency_calibration_specs(const ModelOptions& m, const ArchSpec& spec, const SearchOptions& s,
+                                                uint64_t seed);
+
 /// The checks of a new search that need more than its config (search.budget = latency: the table named in
 /// search.latency_table fits the network and its batch and threads, or the table can be measured in this run);
 /// ConfigError / DataError before a run directory exists.

@@ -11,7 +11,6 @@
 #include "netadj/run/records.h"
 
 namespace netadj {
-class RunDir;
 
 /// What model.weights holds: its format, size, CRC-32 and input normalization (a graph file's `normalize`, a
 /// model.pt's record; empty when neither says). DataError (exit 3) naming the file when it is missing,
@@ -24,10 +23,5 @@ Normalization weights_normalization(const WeightsRecord& w);
 /// file and the difference) weights of another architecture, depth, class count or channel vector, and missing,
 /// extra or mis-shaped tensors.
 void load_pretrained(const ModelOptions& m, GraphNet& net);
-
-/// Pins model.weights in `dir`: writes weights.json when the run begins; when it resumes, checks that the file
-/// still has the recorded size and CRC-32 (DataError naming both files otherwise), so a run never continues from
-/// other weights than it began with. Nothing without model.weights.
-void pin_weights(const WeightsRecord& w, const RunDir& dir);
 
 }  // namespace netadj
