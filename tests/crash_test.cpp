@@ -420,14 +420,20 @@ TEST(RunDirStart, DiskFullAtConfigJsonLeavesNothing) {
   EXPECT_EQ(run_with(concat(train, {"--out", d + "/given"}), "").status, 0);
 }
 
+namespace {
+// A coarse latency table of the tiny runs' network (batch 1, one thread), in `file`.
+void measure_small_table(const std::string& file) {
+  auto lut = testing_util::run_cli_full(concat(concat({"--quiet", "bench", "lut"}, kTiny),
+                                               {"--threads", "1", "--points", "2", "--reps", "2", "--out", file}));
+  ASSERT_EQ(lut.status, 0) << lut.err;
+}
+}  // namespace
+
 // A latency budget whose table was measured for another batch size is refused before the run directory exists:
 // nothing is left, and the same --out then runs with --force.
 TEST(RunDirStart, RefusedLatencyTableLeavesNoRunDirectory) {
   const std::string d = testing_util::fresh_dir("start_latency");
-  auto lut = testing_util::run_cli_full(
-      concat(concat({"--quiet", "bench", "lut"}, kTiny),
-             {"--threads", "1", "--points", "2", "--reps", "2", "--out", d + "/table.json"}));
-  ASSERT_EQ(lut.status, 0) << lut.err;
+  ASSERT_NO_FATAL_FAILURE(measure_small_table(d + "/table.json"));
   const std::vector<std::string> search =
       concat(concat({"search"}, kTiny),
              {"--set", "search.iterations=1", "--set", "search.budget=latency", "--set",
@@ -459,10 +465,7 @@ TEST(RunDirStart, ADirectoryGivenForAFileIsNamed) {
 // A comparison held to a latency budget runs, is killed after its first run, and resumes to the end.
 TEST(RunDirStart, LatencyBudgetCompareRunsAndResumes) {
   const std::string d = testing_util::fresh_dir("compare_latency");
-  auto lut = testing_util::run_cli_full(
-      concat(concat({"--quiet", "bench", "lut"}, kTiny),
-             {"--threads", "1", "--points", "2", "--reps", "2", "--out", d + "/table.json"}));
-  ASSERT_EQ(lut.status, 0) << lut.err;
+  ASSERT_NO_FATAL_FAILURE(measure_small_table(d + "/table.json"));
   const std::vector<std::string> compare =
       concat(concat({"compare"}, kTiny),
              {"--set", "search.budget=latency", "--set", "search.latency_table=" + d + "/table.json", "--seeds", "1",
