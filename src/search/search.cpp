@@ -42,13 +42,18 @@ auto with_threads(int threads, F f) {
   return f();
 }
 
-// Measures (or finishes measuring) the run's latency table in `file` on the run's device.
-void measure_run_table(const RunSession& session, const RunDir& dir, const std::string& file) {
-  const SearchOptions& s = session.config().search;
-  if (session.world().size() > 1)  // check_search_start refuses this before a new run exists
+// A latency table is measured by one process: a data-parallel search needs one measured before.
+void refuse_measuring_on_ranks(const RunSession& session) {
+  if (session.world().size() > 1)
     throw ConfigError(
         "search.budget = latency in a data-parallel run: measure the table first (`netadj bench lut`) and name it "
         "in search.latency_table");
+}
+
+// Measures (or finishes measuring) the run's latency table in `file` on the run's device.
+void measure_run_table(const RunSession& session, const RunDir& dir, const std::string& file) {
+  const SearchOptions& s = session.config().search;
+  refuse_measuring_on_ranks(session);  // check_search_start refuses it before a new run exists
   with_threads(s.latency_threads, [&] {
     LatencyTable t = file_exists(file) ? read_latency_table(file)
                                        : new_latency_table(session.spec(), session.device(), s.latency_batch,
@@ -72,14 +77,10 @@ void measure_run_table(const RunSession& session, const RunDir& dir, const std::
 void check_search_start(const RunSession& session) {
   const SearchOptions& s = session.config().search;
   if (s.budget != Budget::kLatency) return;
-  if (!s.latency_table.empty()) {
-    check_latency_table(read_latency_table(s.latency_table), session.spec(), s.latency_batch, s.latency_threads,
-                        s.latency_force, s.latency_table);
-  } else if (session.world().size() > 1) {
-    throw ConfigError(
-        "search.budget = latency in a data-parallel run: measure the table first (`netadj bench lut`) and name it "
-        "in search.latency_table");
-  }
+  if (!s.latency_table.empty())
+    load_latency_model(s, session.spec());  // read and checked against the network, batch and threads
+  else
+    refuse_measuring_on_ranks(session);
 }
 
 namespace {
