@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "netadj/data/imagefolder.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"
 
@@ -194,8 +193,8 @@ void DataModule::measure_normalization() {
 }
 
 void DataModule::make_split() {
-  int64_t n = files_ ? static_cast<int64_t>(files_->train_paths.size()) : train_.labels.size(0);
-  int64_t n_test = files_ ? static_cast<int64_t>(files_->test_paths.size()) : test_.labels.size(0);
+  int64_t n = files_ ? files_->size(false) : train_.labels.size(0);
+  int64_t n_test = files_ ? files_->size(true) : test_.labels.size(0);
   int64_t val =
       opts_.val_fraction > 0 ? static_cast<int64_t>(std::llround(opts_.val_fraction * double(n))) : opts_.val_size;
   if (val >= n)
@@ -260,24 +259,12 @@ std::unique_ptr<BatchSource> DataModule::loader(Split s, const LoaderOptions& o)
   if (idx.empty())
     throw ConfigError(std::string("data: the ") + split_name(s) +
                       " split is empty (check data.val_size / data.subset)");
-  if (files_) {
-    FolderSourceOptions fo{opts_.image_size, opts_.workers, opts_.strict, opts_.max_image_pixels};
-    return make_folder_source(files_, s == Split::kTest, idx, o, fo, mean_, std_);
-  }
+  if (files_) return files_->source(s == Split::kTest, idx, o, opts_, mean_, std_);
   const ImageSet& set = s == Split::kTest ? test_ : train_;
   // Crop (4-pixel padding) + flip is the CIFAR recipe: meant for 24..64-pixel images. Smaller ones
   // (tiny synthetic sets) would lose a third of their content to a 4-pixel shift.
   bool augment = opts_.augment && resolution_ >= 24 && resolution_ <= 64;
   return std::make_unique<MemorySource>(set, idx, o, augment, mean_, std_);
-}
-
-void check_model_matches_data(const ModelOptions& m, const DataModule& d) {
-  if (m.in_channels != d.channels())
-    throw ConfigError("model.in_channels = " + std::to_string(m.in_channels) + ": the " + d.name() + " images have " +
-                      std::to_string(d.channels()) + " channel(s)");
-  if (m.num_classes != d.classes())
-    throw ConfigError("model.num_classes = " + std::to_string(m.num_classes) + ": " + d.name() + " has " +
-                      std::to_string(d.classes()) + " classes");
 }
 
 nlohmann::json DataModule::split_json() const {

@@ -401,6 +401,29 @@ std::unique_ptr<BatchSource> make_folder_source(std::shared_ptr<FileList> files,
                                         std::move(std));
 }
 
+namespace {
+class FolderDataset : public FileDataset {
+ public:
+  explicit FolderDataset(std::shared_ptr<FileList> files) : files_(std::move(files)) {}
+  int64_t size(bool test_split) const override {
+    return static_cast<int64_t>(test_split ? files_->test_paths.size() : files_->train_paths.size());
+  }
+  std::unique_ptr<BatchSource> source(bool test_split, std::vector<int64_t> indices, const LoaderOptions& o,
+                                      const DataOptions& d, std::vector<float> mean,
+                                      std::vector<float> std) const override {
+    FolderSourceOptions fo{d.image_size, d.workers, d.strict, d.max_image_pixels};
+    return make_folder_source(files_, test_split, std::move(indices), o, fo, std::move(mean), std::move(std));
+  }
+
+ private:
+  std::shared_ptr<FileList> files_;
+};
+}  // namespace
+
+std::shared_ptr<const FileDataset> folder_dataset(std::shared_ptr<FileList> files) {
+  return std::make_shared<const FolderDataset>(std::move(files));
+}
+
 std::string decode_jpeg_image(const std::string& bytes, const JpegDecodeOptions& o, torch::Tensor& out) {
   if (o.image_size < 1) return "image size " + std::to_string(o.image_size) + " is not positive";
   out = torch::zeros({3, o.image_size, o.image_size}, torch::kUInt8);

@@ -88,10 +88,11 @@ LoadedData load_synthetic(const SyntheticOptions& s, uint64_t seed) {
 
 LoadedData load_imagefolder(const DataOptions& o, const std::string& root) {
   LoadedData d;
-  d.files = list_image_folder(root, o.strict);
+  std::shared_ptr<FileList> list = list_image_folder(root, o.strict);
+  d.classes = static_cast<int>(list->classes.size());
+  d.files = folder_dataset(std::move(list));
   d.channels = 3;
   d.resolution = o.image_size;
-  d.classes = static_cast<int>(d.files->classes.size());
   d.mean = {0.485f, 0.456f, 0.406f};
   d.std = {0.229f, 0.224f, 0.225f};
   return d;

@@ -14,6 +14,17 @@
 
 namespace netadj {
 
+namespace {
+void check_model_matches_data(const ModelOptions& m, const DataModule& d) {
+  if (m.in_channels != d.channels())
+    throw ConfigError("model.in_channels = " + std::to_string(m.in_channels) + ": the " + d.name() + " images have " +
+                      std::to_string(d.channels()) + " channel(s)");
+  if (m.num_classes != d.classes())
+    throw ConfigError("model.num_classes = " + std::to_string(m.num_classes) + ": " + d.name() + " has " +
+                      std::to_string(d.classes()) + " classes");
+}
+}  // namespace
+
 RunSession::RunSession(Config cfg, std::shared_ptr<const dist::World> world)
     : cfg_(std::move(cfg)),
       world_(world ? std::move(world) : join_world(cfg_)),

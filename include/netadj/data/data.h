@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "netadj/config/config.h"
+#include "netadj/data/options.h"
 
 namespace netadj {
 
@@ -53,7 +53,17 @@ struct LoaderOptions {
   int local_world = 1;  ///< ranks on this machine, which share its cores (JPEG decoder threads)
 };
 
-struct FileList;  // imagefolder.h
+/// A dataset that stays on disk while training (image folders, data/imagefolder.h): the size of each split and
+/// a batch source over a split's indices.
+class FileDataset {
+ public:
+  virtual ~FileDataset() = default;
+  virtual int64_t size(bool test_split) const = 0;
+  /// `d`: the config's data options (image size, decoder threads, strictness, pixel limit).
+  virtual std::unique_ptr<BatchSource> source(bool test_split, std::vector<int64_t> indices, const LoaderOptions& o,
+                                              const DataOptions& d, std::vector<float> mean,
+                                              std::vector<float> std) const = 0;
+};
 
 /// Per-channel input normalization of images scaled to [0, 1]: (x - mean) / std.
 struct Normalization {
@@ -64,7 +74,7 @@ struct Normalization {
 /// What a dataset's loader returns: images in memory (CIFAR, IDX, synthetic) or a file list (imagefolder).
 struct LoadedData {
   ImageSet train, test;
-  std::shared_ptr<FileList> files;  ///< set for file-backed datasets; train/test are then empty
+  std::shared_ptr<const FileDataset> files;  ///< set for file-backed datasets; train/test are then empty
   int channels = 0, resolution = 0, classes = 0;
   std::vector<float> mean, std;  ///< per-channel normalization; empty = measured on the training split
 };
@@ -138,11 +148,8 @@ class DataModule {
   std::vector<int64_t> train_idx_, val_idx_, test_idx_;
   std::vector<float> mean_, std_;
   // imagefolder
-  std::shared_ptr<FileList> files_;
+  std::shared_ptr<const FileDataset> files_;
 };
-
-/// The model must fit the data: in_channels and num_classes equal the dataset's (ConfigError otherwise).
-void check_model_matches_data(const ModelOptions& m, const DataModule& d);
 
 // ---- format readers (also used by tests) --------------------------------------------------------
 /// CIFAR binary: cifar10 = data_batch_1..5.bin + test_batch.bin; cifar100 = train.bin + test.bin.

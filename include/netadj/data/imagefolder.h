@@ -41,4 +41,7 @@ std::unique_ptr<BatchSource> make_folder_source(std::shared_ptr<FileList> files,
                                                 const FolderSourceOptions& fo, std::vector<float> mean,
                                                 std::vector<float> std);
 
+/// The listed folders as the data module's file-backed dataset (sources made by make_folder_source).
+std::shared_ptr<const FileDataset> folder_dataset(std::shared_ptr<FileList> files);
+
 }  // namespace netadj
