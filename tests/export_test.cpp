@@ -11,6 +11,7 @@
 #include "netadj/arch/export.h"
 #include "netadj/arch/onnx.h"
 #include "netadj/arch/table.h"
+#include "netadj/arch/torchscript.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"
 #include "test_util.h"

@@ -11,7 +11,8 @@
 #include <limits>
 #include <map>
 
-#include "netadj/arch/export.h"
+#include "netadj/arch/timing.h"
+#include "netadj/arch/torchscript.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/interrupt.h"

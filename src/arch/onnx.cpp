@@ -8,7 +8,7 @@
 #include <map>
 #include <optional>
 
-#include "netadj/arch/export.h"
+#include "netadj/arch/torchscript.h"
 #include "netadj/util/error.h"
 #include "netadj/util/protobuf.h"
 

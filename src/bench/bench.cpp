@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include "netadj/arch/timing.h"
 #include "netadj/data/data.h"
 #include "netadj/distributed/distributed.h"
 #include "netadj/run/records.h"

@@ -7,8 +7,8 @@
 #include <chrono>
 #include <cmath>
 
-#include "netadj/arch/export.h"
 #include "netadj/arch/latency.h"
+#include "netadj/arch/timing.h"
 #include "netadj/bench/bench.h"
 #include "netadj/data/data.h"
 #include "netadj/run/records.h"

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "netadj/arch/table.h"
+#include "netadj/arch/timing.h"
 #include "netadj/bench/bench.h"
 #include "netadj/pipeline/runs.h"
 #include "netadj/search/search.h"

@@ -8,8 +8,8 @@
 #include <chrono>
 #include <numeric>
 
-#include "netadj/arch/export.h"
 #include "netadj/arch/table.h"
+#include "netadj/arch/timing.h"
 #include "netadj/arch/warm.h"
 #include "netadj/distributed/distributed.h"
 #include "netadj/run/tensorboard.h"

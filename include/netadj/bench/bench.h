@@ -3,7 +3,6 @@
 // ratios are taken against a baseline run on the same machine at the same time.
 #include <nlohmann/json.hpp>
 
-#include "netadj/arch/export.h"
 #include "netadj/config/config.h"
 #include "netadj/run/session.h"
 
