@@ -244,7 +244,8 @@ const std::vector<ArchInfo>& arch_registry() {
       {"mnasnet_cifar", "MnasNet-A1 for 32x32 inputs (stem and first stage at stride 1)", 32, 20,
        [](const ModelOptions& m, const std::vector<int64_t>& c, int r) { return build_mnasnet(m, c, r, true); }},
       // Designed for the file's input resolution (design_resolution); model.depth and model.width do not apply.
-      {"graph", "any CNN from a network file (model.graph; docs/graph-format.md)", 0, 1, graph_spec},
+      {"graph", "any CNN from a network file (model.graph; docs/graph-format.md)", 0, 1, graph_spec,
+       [](const ModelOptions& m) { return int(model_graph(m).input.res); }},
   };
   return reg;
 }

@@ -119,6 +119,9 @@ struct ArchInfo {
   /// Builds the spec for a channel vector (empty: the family's default widths, declared slot by slot in
   /// the same walk). Throws ConfigError when depth/options or the vector's length do not fit the family.
   std::function<ArchSpec(const ModelOptions&, const std::vector<int64_t>&, int resolution)> build;
+  /// The resolution the network is designed for when the options decide it (a network file's input); empty:
+  /// default_resolution.
+  std::function<int(const ModelOptions&)> design_resolution = nullptr;
 };
 
 const std::vector<ArchInfo>& arch_registry();
