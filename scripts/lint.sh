@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Style checks that CI runs after the tests: no function in src/ over 60 lines (lizard), no line over
 # 120 columns, every C++ file formatted by clang-format with the repository's .clang-format, no command file
-# (src/cli/cmd_*.cpp) over 120 lines, and includes between areas only downwards (docs/ARCHITECTURE.md).
+# (src/cli/cmd_*.cpp) over 120 lines, includes between areas only downwards (docs/ARCHITECTURE.md), and no
+# include circle between units (scripts/include_cycles.py).
 # Installs lizard (PyPI, into the torch virtualenv) and clang-format (Debian) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,5 +74,11 @@ while IFS= read -r hit; do
   fi
 done < <(grep -rHo '#include "netadj/[a-z_]*/' src include | grep -v '^src/main.cpp')
 
-[ $status -eq 0 ] && say "ok: function length, line length, formatting, command size and include direction"
+# Include circles between units (a header with its source), inside an area too.
+if ! python3 scripts/include_cycles.py; then
+  say "units that include each other in a circle (above): move what both need into a unit below them"
+  status=1
+fi
+
+[ $status -eq 0 ] && say "ok: function length, line length, formatting, command size, include direction and circles"
 exit $status
