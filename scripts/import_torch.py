@@ -25,7 +25,12 @@ import os
 import struct
 import sys
 
-SUPPORTED = ("Conv2d, BatchNorm2d, ReLU, ReLU6, SiLU, Hardswish, Hardsigmoid, Sigmoid, GELU, MaxPool2d, AvgPool2d, "
+# netadj's activations (src/ir/activation.cpp lists them; a test holds these keys equal to that list) and the
+# nn module class of each (GELU: only its exact form, approximate="none").
+ACTIVATIONS = {"relu": "ReLU", "relu6": "ReLU6", "silu": "SiLU", "hardswish": "Hardswish",
+               "hardsigmoid": "Hardsigmoid", "sigmoid": "Sigmoid", "gelu": "GELU"}
+
+SUPPORTED = ("Conv2d, BatchNorm2d, " + ", ".join(ACTIVATIONS.values()) + " (modules), MaxPool2d, AvgPool2d, "
              "AdaptiveAvgPool2d, Linear, Dropout, Identity, Flatten, add, mul, cat (dim 1), flatten (from dim 1), "
              "mean over H and W, relu, adaptive_avg_pool2d, dropout, stochastic_depth (row)")
 
@@ -61,12 +66,9 @@ class Importer:
 
     def module_op(self, node, m, ins):
         nn = self.torch.nn
-        acts = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.SiLU: "silu", nn.Hardswish: "hardswish",
-                nn.Hardsigmoid: "hardsigmoid", nn.Sigmoid: "sigmoid"}
-        if type(m) in acts:
-            return self.add(node, acts[type(m)], ins)
-        if isinstance(m, nn.GELU) and m.approximate == "none":
-            return self.add(node, "gelu", ins)
+        for name, cls in ACTIVATIONS.items():
+            if type(m) is getattr(nn, cls) and getattr(m, "approximate", "none") == "none":
+                return self.add(node, name, ins)
         if isinstance(m, nn.Conv2d) and m.padding_mode == "zeros" and not isinstance(m.padding, str):
             self.add(node, "conv2d", ins, out=m.out_channels, kernel=square(m.kernel_size, "kernel", node),
                      stride=square(m.stride, "stride", node), padding=square(m.padding, "padding", node),

@@ -12,35 +12,40 @@
 #include <set>
 
 #include "netadj/arch/spec.h"
+#include "netadj/ir/activation.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 
 namespace netadj {
 using nlohmann::json;
 
+namespace {
+// GraphOpKind's names, in its order ("activation" stands for every activation's own name).
+const std::vector<std::string>& kind_names() {
+  static const std::vector<std::string> names = {
+      "conv2d",   "batch_norm",        "activation", "add",     "mul",    "cat",     "max_pool",
+      "avg_pool", "adaptive_avg_pool", "mean",       "flatten", "linear", "dropout", "stochastic_depth",
+      "identity", "channel_shuffle"};
+  return names;
+}
+
+std::string op_name(const GraphOp& op) {
+  return op.kind == GraphOpKind::kActivation ? activation_def(op.act).name : kind_names()[size_t(op.kind)];
+}
+}  // namespace
+
 const std::vector<std::string>& graph_op_names() {
-  static const std::vector<std::string> names = {"conv2d",
-                                                 "batch_norm",
-                                                 "relu",
-                                                 "relu6",
-                                                 "silu",
-                                                 "hardswish",
-                                                 "hardsigmoid",
-                                                 "sigmoid",
-                                                 "gelu",
-                                                 "add",
-                                                 "mul",
-                                                 "cat",
-                                                 "max_pool",
-                                                 "avg_pool",
-                                                 "adaptive_avg_pool",
-                                                 "mean",
-                                                 "flatten",
-                                                 "linear",
-                                                 "dropout",
-                                                 "stochastic_depth",
-                                                 "identity",
-                                                 "channel_shuffle"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const std::string& k : kind_names()) {
+      if (k != "activation") {
+        n.push_back(k);
+        continue;
+      }
+      for (const ActivationDef& a : activation_table()) n.emplace_back(a.name);
+    }
+    return n;
+  }();
   return names;
 }
 
@@ -118,14 +123,21 @@ class OpReader {
   std::string at_;
 };
 
-GraphOpKind op_kind(const json& j, const std::string& at) {
+// The op's kind (and its activation) from its "op".
+void read_kind(GraphOp& op, const json& j, const std::string& at) {
   auto it = j.find("op");
   if (it == j.end() || !it->is_string()) fail(at, "needs \"op\", a string");
-  const auto& names = graph_op_names();
-  auto pos = std::find(names.begin(), names.end(), it->get<std::string>());
-  if (pos == names.end())
-    fail(at, fmt::format("unknown op \"{}\"; supported: {}", it->get<std::string>(), fmt::join(names, ", ")));
-  return static_cast<GraphOpKind>(pos - names.begin());
+  const std::string name = it->get<std::string>();
+  if (const ActivationDef* a = find_activation(name)) {
+    op.kind = GraphOpKind::kActivation;
+    op.act = a->kind;
+    return;
+  }
+  const auto& names = kind_names();
+  auto pos = std::find(names.begin(), names.end(), name);
+  if (pos == names.end() || *pos == "activation")
+    fail(at, fmt::format("unknown op \"{}\"; supported: {}", name, fmt::join(graph_op_names(), ", ")));
+  op.kind = static_cast<GraphOpKind>(pos - names.begin());
 }
 
 void read_attributes(GraphOp& op, const json& j, const std::string& at) {
@@ -386,8 +398,8 @@ Graph parse_graph(const json& doc, const std::string& where, int resolution) {
     op.source = std::make_shared<const json>(j);
     const std::string at = where + ": op '" + op.name + "'";
     if (op.name == "input" || earlier.count(op.name)) fail(at, "the name is taken (by \"input\" or an earlier op)");
-    op.kind = op_kind(j, at);
-    const std::string atk = at + " (" + graph_op_names()[size_t(op.kind)] + ")";
+    read_kind(op, j, at);
+    const std::string atk = at + " (" + op_name(op) + ")";
     read_attributes(op, j, atk);
     const json inputs = j.value("inputs", json());
     const auto [lo, hi] = arity(op.kind);

@@ -10,25 +10,6 @@
 namespace netadj {
 namespace {
 
-Activation activation_of(GraphOpKind k) {
-  switch (k) {
-    case GraphOpKind::kRelu6:
-      return Activation::kRelu6;
-    case GraphOpKind::kSilu:
-      return Activation::kSilu;
-    case GraphOpKind::kHardswish:
-      return Activation::kHardswish;
-    case GraphOpKind::kHardsigmoid:
-      return Activation::kHardsigmoid;
-    case GraphOpKind::kSigmoid:
-      return Activation::kSigmoid;
-    case GraphOpKind::kGelu:
-      return Activation::kGelu;
-    default:
-      return Activation::kRelu;
-  }
-}
-
 OpKind spec_kind(GraphOpKind k) {
   switch (k) {
     case GraphOpKind::kConv2d:
@@ -81,7 +62,7 @@ Op spec_op(const GraphOp& gop) {
   op.ceil = gop.ceil_mode;
   op.keepdim = gop.keepdim;
   op.output_size = gop.output_size;
-  op.act = activation_of(gop.kind);
+  op.act = gop.act;
   op.eps = gop.source->value("eps", 1e-5);
   op.p = gop.source->value("p", gop.kind == GraphOpKind::kDropout ? 0.5 : 0.0);
   op.per_sample = gop.kind == GraphOpKind::kStochasticDepth;

@@ -1,6 +1,7 @@
 #include "netadj/arch/model.h"
 
 #include "netadj/distributed/distributed.h"
+#include "netadj/ir/activation.h"
 #include "netadj/util/error.h"
 
 namespace netadj {
@@ -193,26 +194,6 @@ torch::Tensor GraphNetImpl::forward_suffix(std::vector<torch::Tensor> val, int o
   return val.back();
 }
 
-static torch::Tensor activation(Activation a, const torch::Tensor& x) {
-  switch (a) {
-    case Activation::kRelu:
-      return torch::relu(x);
-    case Activation::kRelu6:
-      return torch::hardtanh(x, 0.0, 6.0);
-    case Activation::kSilu:
-      return torch::silu(x);
-    case Activation::kHardswish:
-      return torch::hardswish(x);
-    case Activation::kHardsigmoid:
-      return torch::hardsigmoid(x);
-    case Activation::kSigmoid:
-      return torch::sigmoid(x);
-    case Activation::kGelu:
-      return torch::gelu(x);
-  }
-  return x;
-}
-
 // Dropout, or stochastic depth (whole samples, torchvision's "row" mode), in training; identity in eval.
 torch::Tensor GraphNetImpl::train_only_drop(const Op& op, const torch::Tensor& x) const {
   if (!is_training() || op.p <= 0.0) return x;
@@ -259,7 +240,7 @@ torch::Tensor GraphNetImpl::apply_file_op(const Op& op, Node& n, const std::vect
     case OpKind::kBatchNorm:
       return batch_norm(n.bn, in[0]);
     case OpKind::kActivation:
-      return activation(op.act, in[0]);
+      return activation_def(op.act).apply(in[0]);
     case OpKind::kMul:
       return in[0] * in[1];
     case OpKind::kFlatten:

@@ -3,100 +3,32 @@
 #include <algorithm>
 #include <map>
 
+#include "netadj/ir/op.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"
 
 namespace netadj {
 
-// ---- cost model ---------------------------------------------------------------------------------
+// ---- cost model: each op's share comes from its definition (ir/op.h) ----------------------------
 
-namespace {
-// Counts are formed in 128 bits (build_spec bounds every factor, so no product overflows there) and must
-// fit in int64: a network too large to count is refused rather than counted wrong.
-using Wide = __int128;
-int64_t fit(Wide v) {
-  if (v > Wide(INT64_MAX) || v < Wide(INT64_MIN))
-    throw ConfigError(
-        "model: the network is too large to count (its FLOPs or parameters overflow 64 bits); "
-        "reduce model.channels, model.depth or model.resolution");
-  return static_cast<int64_t>(v);
-}
-}  // namespace
-
-OpCost op_cost(const ArchSpec& s, const Op& op) {
-  OpCost c;
-  switch (op.kind) {
-    case OpKind::kConv: {
-      const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
-      int64_t k2 = int64_t(op.kernel) * op.kernel;
-      int64_t cin_per_group = op.depthwise ? 1 : in.value / op.groups;
-      c.flops = fit(Wide(k2) * cin_per_group * op.out.value * op.res * op.res);
-      c.params = fit(Wide(k2) * cin_per_group * op.out.value + (op.bias ? op.out.value : 0) +
-                     (op.bn ? 2 * Wide(op.out.value) : 0) + (op.preact ? 2 * Wide(in.value) : 0));
-      break;
-    }
-    case OpKind::kLinear: {
-      const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
-      c.flops = fit(Wide(in.value) * op.out.value);
-      c.params = fit(Wide(in.value) * op.out.value + (op.bias ? op.out.value : 0));
-      break;
-    }
-    case OpKind::kBatchNorm:
-      c.params = fit(2 * Wide(op.out.value));
-      break;
-    case OpKind::kSqueezeExcite:
-      // Two 1x1 convolutions (with bias) on the pooled 1x1 map.
-      c.flops = fit(2 * Wide(op.out.value) * op.se_width);
-      c.params = fit(2 * Wide(op.out.value) * op.se_width + op.se_width + op.out.value);
-      break;
-    case OpKind::kGlobalPool:
-      // Optional BN + ReLU before pooling (DenseNet's final pre-activation).
-      c.params = op.bn ? 2 * op.out.value : 0;
-      break;
-    default:
-      break;
-  }
-  return c;
-}
+OpCost op_cost(const ArchSpec& s, const Op& op) { return op_def(op.kind).cost(s, op); }
 
 int64_t spec_flops(const ArchSpec& s) {
-  Wide f = 0;
+  WideCount f = 0;
   for (const auto& op : s.ops) f += op_cost(s, op).flops;
-  return fit(f);
+  return count_fit(f);
 }
 
 int64_t spec_params(const ArchSpec& s) {
-  Wide p = 0;
+  WideCount p = 0;
   for (const auto& op : s.ops) p += op_cost(s, op).params;
-  return fit(p);
+  return count_fit(p);
 }
 
 std::vector<int64_t> spec_dflops(const ArchSpec& s) {
-  std::vector<Wide> g(s.channels.size(), 0);
-  auto add_terms = [&](const Width& w, Wide factor) {
-    for (auto [slot, k] : w.terms) g[static_cast<size_t>(slot)] += k * factor;
-  };
-  for (const auto& op : s.ops) {
-    if (op.kind == OpKind::kConv) {
-      const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
-      Wide base = Wide(op.kernel) * op.kernel * op.res * op.res;
-      if (op.depthwise) {
-        add_terms(op.out, base);
-      } else {
-        add_terms(in, base * (op.out.value / op.groups));
-        add_terms(op.out, base * (in.value / op.groups));
-      }
-    } else if (op.kind == OpKind::kLinear) {
-      const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
-      add_terms(in, op.out.value);
-      add_terms(op.out, in.value);  // a network file's hidden linear is a slot
-    } else if (op.kind == OpKind::kSqueezeExcite) {
-      add_terms(op.out, 2 * op.se_width);
-    }
-  }
-  std::vector<int64_t> out;
-  for (Wide v : g) out.push_back(fit(v));
-  return out;
+  FlopsGradient g(s.channels.size());
+  for (const auto& op : s.ops) op_def(op.kind).add_dflops(s, op, g);
+  return g.values();
 }
 
 // ---- registry lookups ---------------------------------------------------------------------------

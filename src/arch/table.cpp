@@ -5,36 +5,24 @@
 #include <algorithm>
 #include <regex>
 
+#include "netadj/ir/op.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 
 namespace netadj {
 using nlohmann::json;
 
-static const char* kind_name(OpKind k) {
-  switch (k) {
-    case OpKind::kConv:
-      return "conv";
-    case OpKind::kLinear:
-      return "linear";
-    case OpKind::kSqueezeExcite:
-      return "se";
-    default:
-      return "other";
-  }
-}
-
 json spec_to_json(const ArchSpec& s) {
   auto grad = spec_dflops(s);
   json layers = json::array();
   for (const auto& op : s.ops) {
-    if (op.kind != OpKind::kConv && op.kind != OpKind::kLinear && op.kind != OpKind::kSqueezeExcite) continue;
+    const OpDef& def = op_def(op.kind);
+    if (!def.has_macs()) continue;
     OpCost c = op_cost(s, op);
     const Width& in = s.ops[static_cast<size_t>(op.inputs[0])].out;
-    json row = {{"name", op.name},     {"kind", kind_name(op.kind)}, {"in", in.value},
-                {"out", op.out.value}, {"kernel", op.kernel},        {"stride", op.stride},
-                {"res", op.res},       {"flops", c.flops},           {"params", c.params},
-                {"slot", op.slot}};
+    json row = {{"name", op.name},     {"kind", def.name()},  {"in", in.value}, {"out", op.out.value},
+                {"kernel", op.kernel}, {"stride", op.stride}, {"res", op.res},  {"flops", c.flops},
+                {"params", c.params},  {"slot", op.slot}};
     if (op.depthwise) row["depthwise"] = true;
     if (op.slot >= 0) row["dflops"] = grad[static_cast<size_t>(op.slot)];
     layers.push_back(row);

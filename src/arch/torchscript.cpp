@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "netadj/ir/activation.h"
 #include "netadj/util/error.h"
 
 namespace netadj {
@@ -93,23 +94,7 @@ std::vector<std::string> add_lines(const ArchSpec& spec, size_t i) {
 }
 
 std::string activation_expr(Activation a, const std::string& x) {
-  switch (a) {
-    case Activation::kRelu:
-      return fmt::format("torch.relu({})", x);
-    case Activation::kRelu6:
-      return fmt::format("torch.hardtanh({}, 0.0, 6.0)", x);
-    case Activation::kSilu:
-      return fmt::format("torch.silu({})", x);
-    case Activation::kHardswish:
-      return fmt::format("torch.hardswish({})", x);
-    case Activation::kHardsigmoid:
-      return fmt::format("torch.hardsigmoid({})", x);
-    case Activation::kSigmoid:
-      return fmt::format("torch.sigmoid({})", x);
-    case Activation::kGelu:
-      return fmt::format("torch.gelu({})", x);
-  }
-  return x;
+  return fmt::format(fmt::runtime(activation_def(a).torchscript), x);
 }
 
 // A network file's op (eval mode: dropout and stochastic depth are the identity).

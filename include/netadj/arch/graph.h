@@ -23,13 +23,7 @@ inline constexpr int kGraphFormatVersion = 1;
 enum class GraphOpKind {
   kConv2d,
   kBatchNorm,
-  kRelu,
-  kRelu6,
-  kSilu,
-  kHardswish,
-  kHardsigmoid,
-  kSigmoid,
-  kGelu,
+  kActivation,  ///< any of ir/activation.h's, named by its own name in a file ("relu", "gelu", ...)
   kAdd,
   kMul,
   kCat,
@@ -45,7 +39,7 @@ enum class GraphOpKind {
   kChannelShuffle,
 };
 
-/// The op names a file may use, in GraphOpKind order.
+/// The op names a file may use: GraphOpKind's, with each activation's name where kActivation stands.
 const std::vector<std::string>& graph_op_names();
 
 /// An op's output: a C x R x R feature map, or a vector of C features (after flatten, mean or linear).
@@ -70,7 +64,8 @@ struct GraphOp {
   /// conv2d with one group per channel and in = out = groups, decided on the file's widths and kept by
   /// with_widths (at width 1 a depthwise conv still is one: its MACs stay linear in the slot).
   bool depthwise = false;
-  GraphShape shape;  ///< inferred
+  Activation act = Activation::kRelu;  ///< kActivation: which
+  GraphShape shape;                    ///< inferred
   /// The op as the file gave it (written back by graph_to_json); shared, so copies of a graph stay cheap.
   std::shared_ptr<const nlohmann::json> source;
 };

@@ -1,8 +1,6 @@
 #pragma once
-// The one source of truth for an architecture: a spec is plain data, a list of operations, each naming
-// where its inputs come from, its output width (as an affine function of the searchable widths), kernel,
-// stride and output resolution. The module builder (model.h), the FLOPs/params/gradient functions and
-// the human table all read it, so the network and its FLOPs count cannot drift apart.
+// Architectures as specs (ir/ir.h): the family registry, the resolution a network is built for, and the FLOPs,
+// params and dFLOPs/dc of a spec, counted by asking each op's definition (ir/op.h).
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -10,100 +8,10 @@
 #include <vector>
 
 #include "netadj/config/config.h"
+#include "netadj/ir/ir.h"
 
 namespace netadj {
 
-/// A width and its partial derivatives with respect to the searchable widths c_l.
-struct Width {
-  int64_t value = 0;
-  std::vector<std::pair<int, int64_t>> terms;  ///< (slot, d value / d c_slot), zero terms omitted
-
-  static Width constant(int64_t v) { return Width{v, {}}; }
-  static Width slot(int s, int64_t v) { return Width{v, {{s, 1}}}; }
-};
-
-enum class OpKind {
-  kInput,
-  kConv,
-  kAdd,
-  kConcat,
-  kAvgPool,
-  kMaxPool,
-  kGlobalPool,
-  kLinear,
-  kSqueezeExcite,
-  // The ops a network file adds (arch/graph.h): each is one op there, where a family's conv carries its BN
-  // and ReLU.
-  kBatchNorm,
-  kActivation,
-  kMul,
-  kFlatten,
-  kAdaptivePool,
-  kIdentity,  ///< dropout and stochastic depth in training (rate `p`); identity in eval
-  kShuffle,
-};
-
-enum class Activation { kRelu, kRelu6, kSilu, kHardswish, kHardsigmoid, kSigmoid, kGelu };
-
-struct Op {
-  OpKind kind = OpKind::kInput;
-  std::string name;
-  std::vector<int> inputs;  ///< indices of earlier ops
-  Width out;                ///< output channels (features for linear)
-  int res = 0;              ///< output height = width
-  // convolution / pooling
-  int kernel = 1;
-  int stride = 1;
-  int pad = 0;
-  bool depthwise = false;  ///< groups = channels (in = out)
-  bool bias = false;
-  bool bn = false;      ///< BatchNorm after the conv
-  bool relu = false;    ///< ReLU after the BN (or after the add)
-  bool preact = false;  ///< BN + ReLU on the input before the conv (DenseNet)
-  int slot = -1;        ///< searchable layer whose width is `out`; it gets a channel-drop point
-  // add
-  Padding padding = Padding::kMax;
-  // squeeze-excitation
-  int64_t se_width = 0;  ///< reduced width (fixed, not searched)
-  // network-file ops
-  int64_t groups = 1;  ///< conv groups (a depthwise conv: its width, set by `depthwise`); channel shuffle groups
-  int dilation = 1;
-  bool ceil = false;    ///< pools: ceil mode (a family's average pool uses it)
-  bool keepdim = true;  ///< global pool: keeps the 1x1 map (false: a vector)
-  int output_size = 1;  ///< adaptive average pool
-  Activation act = Activation::kRelu;
-  double p = 0.0;           ///< kIdentity: dropout or stochastic-depth rate in training
-  bool per_sample = false;  ///< kIdentity: stochastic depth (whole samples), else dropout
-  double eps = 1e-5;        ///< BatchNorm
-  /// Channel-drop points on the inputs (a network file's slots): in_slot[k] >= 0 when input k carries slot
-  /// in_slot[k]'s channels into an op outside that slot. One mask per slot and forward pass serves all its
-  /// points, so a dropped channel is gone from the whole group, as if the slot were narrower.
-  std::vector<int> in_slot;
-};
-
-struct LayerInfo {
-  std::string name;
-  int op = -1;  ///< index of the op that produces this slot's width
-  int stage = 0;
-  int64_t multiple = 1;  ///< the slot's width must stay a multiple of this (grouped convs)
-  int64_t min = 1;       ///< and at least this
-};
-
-struct ArchSpec {
-  std::string arch;
-  int in_channels = 3;
-  int resolution = 32;
-  int num_classes = 100;
-  std::vector<int64_t> channels;  ///< searchable widths (the vector c)
-  std::vector<LayerInfo> layers;  ///< one per slot, same order as channels
-  std::vector<Op> ops;
-};
-
-/// FLOPs = multiply-accumulates of every conv and linear layer (BN, ReLU, pooling, additions: 0).
-struct OpCost {
-  int64_t flops = 0;
-  int64_t params = 0;
-};
 OpCost op_cost(const ArchSpec& s, const Op& op);
 int64_t spec_flops(const ArchSpec& s);
 int64_t spec_params(const ArchSpec& s);

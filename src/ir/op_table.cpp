@@ -1,0 +1,59 @@
+#include "netadj/ir/op.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "netadj/util/error.h"
+#include "ops/ops.h"
+
+namespace netadj {
+
+int64_t count_fit(WideCount v) {
+  if (v > WideCount(INT64_MAX) || v < WideCount(INT64_MIN))
+    throw ConfigError(
+        "model: the network is too large to count (its FLOPs or parameters overflow 64 bits); "
+        "reduce model.channels, model.depth or model.resolution");
+  return static_cast<int64_t>(v);
+}
+
+void FlopsGradient::add(const Width& w, WideCount factor) {
+  for (auto [slot, k] : w.terms) g_[static_cast<size_t>(slot)] += k * factor;
+}
+
+std::vector<int64_t> FlopsGradient::values() const {
+  std::vector<int64_t> out;
+  out.reserve(g_.size());
+  for (WideCount v : g_) out.push_back(count_fit(v));
+  return out;
+}
+
+OpCost OpDef::cost(const ArchSpec& /*s*/, const Op& /*op*/) const { return {}; }
+void OpDef::add_dflops(const ArchSpec& /*s*/, const Op& /*op*/, FlopsGradient& /*g*/) const {}
+
+const Width& input_width(const ArchSpec& s, const Op& op, size_t k) {
+  return s.ops.at(static_cast<size_t>(op.inputs.at(k))).out;
+}
+
+const std::vector<const OpDef*>& op_table() {
+  static const std::vector<const OpDef*> table = [] {
+    const std::vector<const OpDef*> defs = {
+        &ops::input(),          &ops::conv(),          &ops::add(),         &ops::concat(),
+        &ops::avg_pool(),       &ops::max_pool(),      &ops::global_pool(), &ops::linear(),
+        &ops::squeeze_excite(), &ops::batch_norm(),    &ops::activation(),  &ops::mul(),
+        &ops::flatten(),        &ops::adaptive_pool(), &ops::identity(),    &ops::shuffle()};
+    // In OpKind order, each kind once: a definition missing or listed twice is a programming error.
+    std::vector<const OpDef*> t(defs.size(), nullptr);
+    for (const OpDef* d : defs) {
+      const auto k = static_cast<size_t>(d->kind());
+      if (k >= t.size() || t[k])
+        throw std::logic_error(std::string("op table: op '") + d->name() + "' is listed twice or out of range");
+      t[k] = d;
+    }
+    return t;
+  }();
+  return table;
+}
+
+const OpDef& op_def(OpKind kind) { return *op_table().at(static_cast<size_t>(kind)); }
+
+}  // namespace netadj

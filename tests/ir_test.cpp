@@ -1,0 +1,157 @@
+// The op table (ir/op.h) and the activation list (ir/activation.h): every op kind defined once, each op's
+// MACs, parameters and dMACs/dc as the definitions give them against counts by hand (every family's dFLOPs
+// against its traced module: EveryArch in arch_test.cpp), and
+// the activations listed once: network files name them from the table, and the Python importer and the
+// independent reference reader list the same ones.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "build_paths.h"
+#include "netadj/arch/graph.h"
+#include "netadj/arch/spec.h"
+#include "netadj/ir/activation.h"
+#include "netadj/ir/op.h"
+
+using namespace netadj;
+using nlohmann::json;
+
+namespace {
+
+std::string source_file(const std::string& rel) {
+  std::ifstream in(std::string(NETADJ_SOURCE_DIR) + "/" + rel);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The string keys of the dict literal that follows `start` in `text` ("relu": ..., ...).
+std::vector<std::string> dict_keys(const std::string& text, const std::string& start) {
+  const size_t at = text.find(start);
+  EXPECT_NE(at, std::string::npos) << start;
+  if (at == std::string::npos) return {};
+  const std::string body = text.substr(at, text.find('}', at) - at);
+  std::vector<std::string> keys;
+  const std::regex key("\"([a-z0-9_]+)\"\\s*:");
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), key); it != std::sregex_iterator(); ++it)
+    keys.push_back((*it)[1]);
+  return keys;
+}
+
+std::vector<std::string> table_names() {
+  std::vector<std::string> n;
+  for (const ActivationDef& a : activation_table()) n.emplace_back(a.name);
+  return n;
+}
+
+}  // namespace
+
+TEST(OpTable, EveryKindHasOneDefinitionWithItsOwnName) {
+  const auto& t = op_table();
+  ASSERT_EQ(t.size(), size_t(OpKind::kShuffle) + 1);
+  std::set<std::string> names;
+  for (size_t k = 0; k < t.size(); ++k) {
+    ASSERT_NE(t[k], nullptr) << k;
+    EXPECT_EQ(size_t(t[k]->kind()), k) << t[k]->name();
+    EXPECT_EQ(&op_def(OpKind(k)), t[k]);
+    EXPECT_TRUE(names.insert(t[k]->name()).second) << "two definitions are named " << t[k]->name();
+  }
+}
+
+TEST(OpTable, CostsAsCountedByHand) {
+  // input 3x8x8 -> conv 3x3 3->16 (BN) -> SE (4) -> global pool -> linear 16->10 (bias)
+  ArchSpec s;
+  s.channels = {16};
+  s.layers = {{"conv", 1, 0, 1, 1}};
+  Op in;
+  in.out = Width::constant(3);
+  in.res = 8;
+  Op conv;
+  conv.kind = OpKind::kConv;
+  conv.inputs = {0};
+  conv.out = Width::slot(0, 16);
+  conv.res = 8;
+  conv.kernel = 3;
+  conv.bn = true;
+  Op se;
+  se.kind = OpKind::kSqueezeExcite;
+  se.inputs = {1};
+  se.out = conv.out;
+  se.res = 8;
+  se.se_width = 4;
+  Op pool;
+  pool.kind = OpKind::kGlobalPool;
+  pool.inputs = {2};
+  pool.out = conv.out;
+  pool.res = 1;
+  Op fc;
+  fc.kind = OpKind::kLinear;
+  fc.inputs = {3};
+  fc.out = Width::constant(10);
+  fc.res = 1;
+  fc.bias = true;
+  s.ops = {in, conv, se, pool, fc};
+  EXPECT_EQ(op_cost(s, s.ops[1]).flops, 9 * 3 * 16 * 64);
+  EXPECT_EQ(op_cost(s, s.ops[1]).params, 9 * 3 * 16 + 2 * 16);
+  EXPECT_EQ(op_cost(s, s.ops[2]).flops, 2 * 16 * 4);
+  EXPECT_EQ(op_cost(s, s.ops[2]).params, 2 * 16 * 4 + 4 + 16);
+  EXPECT_EQ(op_cost(s, s.ops[3]).flops, 0);
+  EXPECT_EQ(op_cost(s, s.ops[4]).flops, 16 * 10);
+  EXPECT_EQ(op_cost(s, s.ops[4]).params, 16 * 10 + 10);
+  EXPECT_EQ(spec_flops(s), 9 * 3 * 16 * 64 + 2 * 16 * 4 + 16 * 10);
+  // d/dc of 9*3*c*64 + 2*c*4 + c*10
+  EXPECT_EQ(spec_dflops(s), std::vector<int64_t>{9 * 3 * 64 + 8 + 10});
+  int rows = 0;
+  for (const Op& op : s.ops) rows += op_def(op.kind).has_macs();
+  EXPECT_EQ(rows, 3);  // conv, SE, linear: the layer table's rows
+}
+
+TEST(Activations, ListedOnceInActivationOrder) {
+  std::set<std::string> names;
+  for (size_t i = 0; i < activation_table().size(); ++i) {
+    const ActivationDef& a = activation_table()[i];
+    EXPECT_EQ(size_t(a.kind), i);
+    EXPECT_EQ(&activation_def(a.kind), &a);
+    EXPECT_EQ(find_activation(a.name), &a);
+    EXPECT_TRUE(names.insert(a.name).second) << a.name;
+  }
+  EXPECT_EQ(find_activation("tanh"), nullptr);
+}
+
+TEST(Activations, NetworkFilesNameEveryActivationFromTheTable) {
+  const auto& ops = graph_op_names();
+  for (const ActivationDef& a : activation_table()) {
+    EXPECT_NE(std::find(ops.begin(), ops.end(), a.name), ops.end()) << a.name;
+    json doc = {{"format", "netadj-graph"},
+                {"version", kGraphFormatVersion},
+                {"input", {{"channels", 3}, {"resolution", 8}}},
+                {"output", "fc"},
+                {"ops",
+                 {{{"name", "act"}, {"op", a.name}, {"inputs", {"input"}}},
+                  {{"name", "flat"}, {"op", "flatten"}, {"inputs", {"act"}}},
+                  {{"name", "fc"}, {"op", "linear"}, {"inputs", {"flat"}}, {"out", 2}}}}};
+    const Graph g = parse_graph(doc, "act.json");
+    EXPECT_EQ(g.ops[0].kind, GraphOpKind::kActivation) << a.name;
+    EXPECT_EQ(g.ops[0].act, a.kind) << a.name;
+  }
+}
+
+TEST(Activations, ApplyAgreesWithTheTorchScriptExpression) {
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::randn({2, 3, 4, 4}) * 4;
+  for (const ActivationDef& a : activation_table()) {
+    const std::string expr = std::regex_replace(a.torchscript, std::regex("\\{\\}"), "x");
+    auto cu = torch::jit::compile("def f(x: Tensor) -> Tensor:\n    return " + expr + "\n");
+    const torch::Tensor y = cu->run_method("f", x).toTensor();
+    EXPECT_TRUE(torch::allclose(y, a.apply(x), 1e-6, 1e-6)) << a.name;
+  }
+}
+
+TEST(Activations, TheImporterAndTheReferenceReaderListTheTable) {
+  const std::vector<std::string> want = table_names();
+  EXPECT_EQ(dict_keys(source_file("scripts/import_torch.py"), "ACTIVATIONS = {"), want);
+  EXPECT_EQ(dict_keys(source_file("scripts/graph_reference.py"), "acts = {"), want);
+}
