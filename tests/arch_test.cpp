@@ -221,7 +221,7 @@ TEST_P(EveryArch, SaveLoadRoundTripGivesIdenticalOutput) {
 TEST_P(EveryArch, AdjustAndRescaleKeepTheBudget) {
   std::mt19937 rng(9);
   auto c0 = default_channels(m());
-  FlopsFn flops = [&](const std::vector<int64_t>& c) { return spec_flops(build_spec(m(), res(), c)); };
+  CostFn flops = [&](const std::vector<int64_t>& c) { return spec_flops(build_spec(m(), res(), c)); };
   const int64_t f0 = flops(c0);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   std::vector<double> fur(c0.size());

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
+#include <set>
 
 #include "build_paths.h"
 #include "cli_util.h"
@@ -221,9 +222,10 @@ TEST(LatencyBudget, RescalingLandsWithinToleranceOnEveryArchitecture) {
     const int res = design_resolution(m);
     const ArchSpec spec = build_spec(m, res);
     const auto model = std::make_shared<const LatencyModel>(synthetic_table(spec));
-    const BudgetModel budget = budget_model(m, res, Budget::kLatency, model);
+    const auto budget = make_budget(m, res, Budget::kLatency, model);
+    const CostFn cost = BudgetCost::cost_fn(budget);
     const auto c0 = spec.channels;
-    const int64_t b0 = budget.cost(c0);
+    const int64_t b0 = cost(c0);
     EXPECT_EQ(b0, std::llround(1e6 * model->predict_ms(spec))) << info.name;
     SearchOptions s;
     s.budget = Budget::kLatency;
@@ -233,23 +235,24 @@ TEST(LatencyBudget, RescalingLandsWithinToleranceOnEveryArchitecture) {
     for (int t = 0; t < 2; ++t) {
       std::vector<double> fur(c0.size()), se(c0.size());
       for (auto& v : fur) v = u(rng);
-      const Adjustment a = adjust_channels(c, c0, fur, se, 0, s, budget.cost, b0, channel_grid(s, spec));
-      const double rel = double(budget.cost(a.channels) - b0) / double(b0);
+      const Adjustment a = adjust_channels(c, c0, fur, se, 0, s, cost, b0, channel_grid(s, spec));
+      const double rel = double(cost(a.channels) - b0) / double(b0);
       EXPECT_LE(std::abs(rel), s.flops_tolerance) << info.name << " step " << t;
       EXPECT_NE(a.channels, c) << info.name << " step " << t;
       c = a.channels;
     }
     // The slope is positive wherever a width costs time.
-    for (double g : budget.slope(c0)) EXPECT_GE(g, 0.0) << info.name;
+    for (double g : budget->slope(c0)) EXPECT_GE(g, 0.0) << info.name;
   }
 }
 
 TEST(LatencyBudget, FurEqualizingTheBudgetUnderAFlopsBudgetIsThePapersRule) {
   const Config c = testing_util::small_config();
   const ArchSpec spec = build_spec(c.model, 12);
-  const BudgetModel flops = budget_model(c.model, 12, Budget::kFlops);
+  const auto flops = make_budget(c.model, 12, Budget::kFlops);
+  EXPECT_TRUE(flops->counts_flops());
   const std::vector<int64_t> dflops = spec_dflops(spec);
-  const std::vector<double> slope = flops.slope(spec.channels);
+  const std::vector<double> slope = flops->slope(spec.channels);
   ASSERT_EQ(slope.size(), dflops.size());
   for (size_t l = 0; l < slope.size(); ++l) EXPECT_EQ(slope[l], double(dflops[l])) << l;
   const DropPlan paper = drop_plan(spec.channels, dflops, 0.05, 0.9);
@@ -257,23 +260,46 @@ TEST(LatencyBudget, FurEqualizingTheBudgetUnderAFlopsBudgetIsThePapersRule) {
   EXPECT_EQ(budget.p, paper.p);
   // Params and latency: p_l * c_l * slope_l is the same for every unclamped layer.
   const auto model = std::make_shared<const LatencyModel>(synthetic_table(spec));
-  for (const BudgetModel& b :
-       {budget_model(c.model, 12, Budget::kParams), budget_model(c.model, 12, Budget::kLatency, model)}) {
-    const std::vector<double> g = b.slope(spec.channels);
+  for (const auto& b : {make_budget(c.model, 12, Budget::kParams), make_budget(c.model, 12, Budget::kLatency, model)}) {
+    EXPECT_FALSE(b->counts_flops()) << b->name();
+    const std::vector<double> g = b->slope(spec.channels);
     const DropPlan d = drop_plan(spec.channels, g, 0.05, 0.9);
-    EXPECT_NE(d.p, paper.p) << b.unit();
+    EXPECT_NE(d.p, paper.p) << b->unit();
     const double removed0 = d.p[0] * double(spec.channels[0]) * g[0];
     for (size_t l = 0; l < g.size(); ++l) {
       if (std::find(d.clamped.begin(), d.clamped.end(), int(l)) != d.clamped.end()) continue;
-      EXPECT_NEAR(d.p[l] * double(spec.channels[l]) * g[l], removed0, 1e-9 * removed0) << b.unit() << " " << l;
+      EXPECT_NEAR(d.p[l] * double(spec.channels[l]) * g[l], removed0, 1e-9 * removed0) << b->unit() << " " << l;
     }
   }
   // The params slope is the exact derivative of a quadratic (a central difference of one channel).
-  const BudgetModel params = budget_model(c.model, 12, Budget::kParams);
+  const auto params = make_budget(c.model, 12, Budget::kParams);
   std::vector<int64_t> up = spec.channels, down = spec.channels;
   up[2] += 1;
   down[2] -= 1;
-  EXPECT_DOUBLE_EQ(params.slope(spec.channels)[2], double(params.cost(up) - params.cost(down)) / 2);
+  EXPECT_DOUBLE_EQ(params->slope(spec.channels)[2], double(params->cost(up) - params->cost(down)) / 2);
+}
+
+// Every value search.budget takes has its budget, named as the config and the records name it; a latency budget
+// without its table is refused naming search.latency_table.
+TEST(LatencyBudget, EveryBudgetTheConfigNamesIsRegistered) {
+  const Config c = testing_util::small_config();
+  const ArchSpec spec = build_spec(c.model, 12);
+  const auto model = std::make_shared<const LatencyModel>(synthetic_table(spec));
+  std::set<std::string> units;
+  const std::vector<std::string> names = enum_names<Budget>();
+  for (size_t i = 0; i < names.size(); ++i) {
+    const Budget kind = Budget(i);
+    const std::string& name = names[i];
+    ASSERT_EQ(enum_name(kind), name);
+    const auto b = make_budget(c.model, 12, kind, model);
+    EXPECT_EQ(b->kind(), kind);
+    EXPECT_EQ(std::string(b->name()), name);
+    EXPECT_TRUE(units.insert(b->unit()).second) << b->unit();
+    EXPECT_GT(b->cost(spec.channels), 0) << name;
+    EXPECT_EQ(b->latency() != nullptr, kind == Budget::kLatency) << name;
+  }
+  const std::string e = testing_util::error_text<ConfigError>([&] { make_budget(c.model, 12, Budget::kLatency); });
+  EXPECT_NE(e.find("search.latency_table"), std::string::npos) << e;
 }
 
 TEST(LatencyTable, AnInterruptedMeasurementResumesKeepingWhatItHad) {

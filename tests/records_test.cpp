@@ -153,12 +153,14 @@ TEST(Records, ResumableRecordsRoundTripFieldByField) {
   EXPECT_EQ(round_trip(longest, "compare_long").entries[2].runs[0], "runs/" + std::string(100, 'n') + "_s1");
 
   CompareRecord cr = compare_sample();
-  cr.entries[1].mean = 0.5;  // derived values are written, never read back
+  cr.entries[1].mean = 0.5;             // derived values are written, never read back
+  cr.entries[1].budget_error = 0.0125;  // planned once, when its cost is known: read back
   const std::string path = dir() + "/compare.json";
   write_record(path, json(cr));
   EXPECT_EQ(read_json(path)["entries"][1]["mean"], 0.5);
   const CompareRecord back = read_record_as<CompareRecord>(path);
   EXPECT_FALSE(back.entries[1].mean.has_value());
+  EXPECT_EQ(back.entries[1].budget_error, 0.0125);
   EXPECT_EQ(back.arch, "resnet_cifar");
   EXPECT_EQ(back.dataset, "synthetic");
   EXPECT_EQ(back.budget, "params");

@@ -292,7 +292,7 @@ void expect_exact_budget(const ArchInfo& info, Budget budget, int multiple, std:
   ModelOptions m = testing_util::registry_model(info.name);
   const int res = design_resolution(m);
   const auto c0 = default_channels(m);
-  CostFn cost = budget_fn(m, res, budget);
+  CostFn cost = budget == Budget::kFlops ? flops_fn(m, res) : BudgetCost::cost_fn(make_budget(m, res, budget));
   const int64_t b0 = cost(c0);
   SearchOptions s;
   // Three moves each way on a network of six slots (the example file) would leave no layer free to correct.
@@ -338,7 +338,7 @@ TEST(Rescale, WithinToleranceOnEveryArchitecture) {
     ModelOptions m = testing_util::registry_model(info.name);
     int res = info.default_resolution;
     auto c0 = default_channels(m);
-    FlopsFn f = [&](const std::vector<int64_t>& c) { return spec_flops(build_spec(m, res, c)); };
+    CostFn f = [&](const std::vector<int64_t>& c) { return spec_flops(build_spec(m, res, c)); };
     int64_t f0 = f(c0);
     for (int trial = 0; trial < 3; ++trial) {
       auto c = c0;

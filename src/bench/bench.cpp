@@ -155,7 +155,7 @@ json bench_flops(const Config& cfg, int evals) {
   int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
   auto ch = cfg.model.channels.empty() ? default_channels(cfg.model) : cfg.model.channels;
   const ArchSpec spec = build_spec(cfg.model, res, ch);
-  const CostFn flops = budget_fn(cfg.model, res, Budget::kFlops);  // what the search's rescaling calls
+  const CostFn flops = flops_fn(cfg.model, res);  // what the search's rescaling calls
   int64_t sink = 0;
   auto t0 = Clock::now();
   for (int i = 0; i < evals; ++i) {
@@ -176,7 +176,7 @@ json bench_flops(const Config& cfg, int evals) {
 json bench_rescale(const Config& cfg, int steps) {
   const int res = resolve_resolution(cfg.model, nominal_resolution(cfg.data));
   const auto c0 = cfg.model.channels.empty() ? default_channels(cfg.model) : cfg.model.channels;
-  CostFn cost = config_budget(cfg.model, res, cfg.search).cost;
+  CostFn cost = BudgetCost::cost_fn(config_budget(cfg.model, res, cfg.search));
   const int64_t b0 = cost(c0);
   std::mt19937 rng(1);
   std::uniform_real_distribution<double> u(0.0, 1.0);

@@ -127,14 +127,14 @@ json bench_latency_model(const Config& cfg, const std::string& table, int vector
   check_latency_table(t, spec0, t.batch, t.threads, force, table);
   torch::set_num_threads(t.threads);
   auto model = std::make_shared<const LatencyModel>(t);
-  const BudgetModel budget = budget_model(cfg.model, res, cfg.search.budget, model);
-  const int64_t target = budget.cost(spec0.channels);
+  const CostFn cost = BudgetCost::cost_fn(make_budget(cfg.model, res, cfg.search.budget, model));
+  const int64_t target = cost(spec0.channels);
   const ChannelGrid grid = channel_grid(cfg.search, spec0);
   std::vector<ArchSpec> specs{spec0};
   for (int k = 1; k <= vectors; ++k)
     specs.push_back(build_spec(
         cfg.model, res,
-        random_control(spec0.channels, budget.cost, target, cfg.search,
+        random_control(spec0.channels, cost, target, cfg.search,
                        derive_seed(uint64_t(cfg.runtime.seed), "latency-model", k), kRandomControlSigma, grid)));
   const std::vector<double> measured = interleaved_latency(specs, dev, t.batch, 3, reps);
   json out = model_errors(specs, *model, measured);

@@ -40,9 +40,9 @@ int run_adjust(const AdjustArgs& a) {
   FurValues fur = read_fur_file(a.fur, ch.size());
   if (init.size() != ch.size()) throw ConfigError("--init: length differs from --channels");
   const ArchSpec spec = build_spec(cfg.model, res, ch);  // validates the vector
-  const BudgetModel budget = config_budget(cfg.model, res, cfg.search);
-  const CostFn& cost = budget.cost;
-  const char* unit = budget.unit();
+  const auto budget = config_budget(cfg.model, res, cfg.search);
+  const CostFn cost = BudgetCost::cost_fn(budget);
+  const char* unit = budget->unit();
   int64_t target = cost(init);
   Adjustment adj = adjust_channels(ch, init, fur.fur, fur.stderr_, a.iteration, cfg.search, cost, target,
                                    channel_grid(cfg.search, spec));
@@ -51,7 +51,7 @@ int run_adjust(const AdjustArgs& a) {
     return 0;
   }
   std::cout << nlohmann::json{{"channels", adj.channels},
-                              {"budget", enum_name(cfg.search.budget)},
+                              {"budget", budget->name()},
                               {"value", adj.rescaled.cost},
                               {"target", target},
                               {"rel_error", adj.rescaled.rel_error},

@@ -77,8 +77,7 @@ CompareEntry make_entry(std::string name, std::string kind, std::optional<std::s
 
 // The entries of a new comparison: the original, each candidate, each control; entries with equal
 // channels share their runs.
-std::vector<CompareEntry> plan_entries(const Config& cfg, int res, const ComparePlan& p) {
-  CostFn cost = config_budget(cfg.model, res, cfg.search).cost;
+std::vector<CompareEntry> plan_entries(const Config& cfg, int res, const ComparePlan& p, const CostFn& cost) {
   const ArchSpec spec0 = build_spec(cfg.model, res);
   const std::vector<int64_t> c0 = spec0.channels;
   const ChannelGrid grid = channel_grid(cfg.search, spec0);
@@ -131,9 +130,6 @@ void write_comparison(Comparison& c, const RunDir& dir) {
   for (size_t i = 0; i < r.entries.size(); ++i) {
     CompareEntry& e = r.entries[i];
     set_statistics(e, i == 0 ? nullptr : &r.entries.front().test_top1);
-    if (r.budget == "latency") continue;  // predicted latency: set when planned
-    const int64_t value = r.budget == "params" ? e.params : e.flops;
-    e.budget_error = (double(value) - double(r.budget_target)) / double(r.budget_target);
   }
   dir.write_record("compare.json", r);
 }
@@ -201,11 +197,12 @@ std::unique_ptr<CompareRun> CompareRun::start(const ComparePlan& p) {
   const int res = r->base_.resolution();  // the resolution the runs train at
   rec.arch = cc.cfg.model.arch;
   rec.dataset = cc.cfg.data.dataset;
-  rec.budget = enum_name(cc.cfg.search.budget);
+  const auto budget = config_budget(cc.cfg.model, res, cc.cfg.search);
+  const CostFn cost = BudgetCost::cost_fn(budget);
+  rec.budget = budget->name();
   rec.epochs = cc.cfg.train.epochs;
   for (int s = 1; s <= p.seeds; ++s) rec.seeds.push_back(s);
-  rec.entries = plan_entries(cc.cfg, res, p);
-  const CostFn cost = config_budget(cc.cfg.model, res, cc.cfg.search).cost;
+  rec.entries = plan_entries(cc.cfg, res, p, cost);
   rec.budget_target = cost(rec.entries.front().channels);
   for (CompareEntry& e : rec.entries)
     e.budget_error = (double(cost(e.channels)) - double(rec.budget_target)) / double(rec.budget_target);

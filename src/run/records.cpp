@@ -267,7 +267,7 @@ void visit(V& f, CompareEntry& r) {
   f("params", r.params), f("latency_ms", r.latency_ms), f("test_top1", r.test_top1), f("runs", r.runs);
   f(Derived{"mean"}, r.mean), f(Derived{"sd"}, r.sd), f(Derived{"mean_ci95"}, r.mean_ci95);
   f(Derived{"diff"}, r.diff), f(Derived{"ci95"}, r.ci95), f(Derived{"p"}, r.p);
-  f(Derived{"budget_error"}, r.budget_error);
+  f(Added{"budget_error"}, r.budget_error);
 }
 
 template <class V>

@@ -5,7 +5,6 @@
 #include <random>
 #include <tuple>
 
-#include "netadj/arch/graph.h"
 #include "netadj/arch/spec.h"
 #include "netadj/search/search.h"
 #include "netadj/util/error.h"
@@ -40,84 +39,6 @@ DropPlan drop_plan(const std::vector<int64_t>& c, const std::vector<double>& slo
 int update_count(const SearchOptions& s, int t, int layers) {
   int k = static_cast<int>(std::max(round_even(s.update_num - t * s.update_num_decay), 0.0));
   return std::min(k, layers / 2);
-}
-
-CostFn budget_fn(const ModelOptions& m, int resolution, Budget budget) {
-  if (m.arch == "graph" && budget != Budget::kLatency) {  // parsed once: thousands of evaluations per rescaling
-    auto file = std::make_shared<const Graph>(model_graph(m, resolution));
-    auto slots = std::make_shared<const std::vector<GraphSlot>>(graph_slots(*file));
-    return [file, slots, budget](const std::vector<int64_t>& c) {
-      const GraphCost g = graph_cost(with_widths(*file, *slots, c));
-      return budget == Budget::kParams ? g.params : g.flops;
-    };
-  }
-  if (budget == Budget::kLatency)
-    throw ConfigError("search.budget = latency: the budget needs its latency table (search.latency_table)");
-  if (budget == Budget::kParams)
-    return [m, resolution](const std::vector<int64_t>& c) { return spec_params(build_spec(m, resolution, c)); };
-  return [m, resolution](const std::vector<int64_t>& c) { return spec_flops(build_spec(m, resolution, c)); };
-}
-
-BudgetModel budget_model(const ModelOptions& m, int resolution, Budget budget,
-                         std::shared_ptr<const LatencyModel> latency) {
-  BudgetModel b;
-  b.kind = budget;
-  b.spec = [m, resolution](const std::vector<int64_t>& c) { return build_spec(m, resolution, c); };
-  if (budget != Budget::kLatency) {
-    b.cost = budget_fn(m, resolution, budget);
-    return b;
-  }
-  if (!latency) throw ConfigError("search.budget = latency: needs a latency table (search.latency_table)");
-  b.latency = latency;
-  b.cost = [latency, spec = b.spec](const std::vector<int64_t>& c) {
-    return int64_t(std::llround(1e6 * latency->predict_ms(spec(c))));
-  };
-  return b;
-}
-
-std::vector<double> BudgetModel::slope(const std::vector<int64_t>& c) const {
-  if (kind == Budget::kFlops) {
-    const std::vector<int64_t> g = spec_dflops(spec(c));
-    return {g.begin(), g.end()};
-  }
-  // Steps on each slot's grid (a grouped conv's width stays a multiple of its groups).
-  const ArchSpec s = spec(c);
-  std::vector<double> g(c.size());
-  std::vector<int64_t> v = c;
-  for (size_t l = 0; l < c.size(); ++l) {
-    const int64_t m = std::max<int64_t>(1, s.layers[l].multiple);
-    const int64_t h = kind == Budget::kLatency ? m * std::max<int64_t>(1, c[l] / 8 / m) : m;
-    const int64_t lo = c[l] - h >= std::max<int64_t>(1, s.layers[l].min) ? c[l] - h : c[l];
-    const int64_t hi = c[l] + h <= kMaxChannels ? c[l] + h : c[l];
-    v[l] = hi;
-    const double up = double(cost(v));
-    v[l] = lo;
-    const double down = double(cost(v));
-    v[l] = c[l];
-    g[l] = hi > lo ? (up - down) / double(hi - lo) : 0.0;
-  }
-  return g;
-}
-
-const char* BudgetModel::unit() const {
-  return kind == Budget::kParams ? "params" : kind == Budget::kLatency ? "ns" : "FLOPs";
-}
-
-std::shared_ptr<const LatencyModel> load_latency_model(const SearchOptions& s, const ArchSpec& spec) {
-  if (s.latency_table.empty()) {
-    if (s.budget == Budget::kLatency)
-      throw ConfigError("search.budget = latency: search.latency_table is not set (`netadj bench lut` measures one)");
-    return nullptr;
-  }
-  LatencyTable t = read_latency_table(s.latency_table);
-  check_latency_table(t, spec, s.latency_batch, s.latency_threads, s.latency_force, s.latency_table);
-  return std::make_shared<const LatencyModel>(std::move(t));
-}
-
-BudgetModel config_budget(const ModelOptions& m, int resolution, const SearchOptions& s) {
-  std::shared_ptr<const LatencyModel> latency;
-  if (s.budget == Budget::kLatency) latency = load_latency_model(s, build_spec(m, resolution));
-  return budget_model(m, resolution, s.budget, latency);
 }
 
 Moves choose_moves(const std::vector<double>& fur, const std::vector<double>& se, int k, bool gate, double z) {
@@ -457,7 +378,7 @@ std::vector<int64_t> random_control(const std::vector<int64_t>& c0, const CostFn
 
 std::vector<ArchSpec> latency_calibration_specs(const ModelOptions& m, const ArchSpec& spec, const SearchOptions& s,
                                                 uint64_t seed) {
-  const CostFn flops = budget_fn(m, spec.resolution, Budget::kFlops);
+  const CostFn flops = flops_fn(m, spec.resolution);
   const ChannelGrid grid = channel_grid(s, spec);
   std::vector<ArchSpec> specs;
   for (int k = 1; k <= kLatencyCalibrationVectors; ++k)

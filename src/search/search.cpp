@@ -146,7 +146,7 @@ class SearchLoop {
   const RunDir& dir_;  // rank 0 writes it: its writers do nothing on the other ranks
   const ArchSpec spec0_;
   const int64_t f0_;
-  const BudgetModel budget_;
+  const std::shared_ptr<const BudgetCost> budget_;
   const int64_t b0_;
   const uint64_t seed_;
   SearchRecord doc_;
@@ -164,8 +164,8 @@ SearchLoop::SearchLoop(const RunSession& session, const RunDir& dir, bool resume
       dir_(dir),
       spec0_(session.spec()),
       f0_(spec_flops(spec0_)),
-      budget_(budget_model(cfg_.model, session.resolution(), cfg_.search.budget, run_latency_model(session, dir))),
-      b0_(budget_.cost(spec0_.channels)),
+      budget_(make_budget(cfg_.model, session.resolution(), cfg_.search.budget, run_latency_model(session, dir))),
+      b0_(budget_->cost(spec0_.channels)),
       seed_(static_cast<uint64_t>(cfg_.runtime.seed)),
       c_(spec0_.channels),
       trainer_(trainer_options(cfg_), session.data(), session.device()) {
@@ -222,7 +222,7 @@ void SearchLoop::start_record() {
     doc_.layer_stages.push_back(l.stage);
   }
   doc_.epochs_per_iteration = cfg_.search.epochs > 0 ? cfg_.search.epochs : cfg_.train.epochs;
-  doc_.budget = enum_name(cfg_.search.budget);
+  doc_.budget = budget_->name();
   doc_.init = enum_name(cfg_.search.init);
 }
 
@@ -312,14 +312,14 @@ void SearchLoop::run_iteration(int t) {
   auto t1 = Clock::now();
   FurResult fur = measure_fur(t, net, iter);
   times.fur_seconds = seconds_since(t1);
-  Adjustment adj = adjust_channels(c_, spec0_.channels, fur.fur, fur.stderr_, t, cfg_.search, budget_.cost, b0_,
-                                   channel_grid(cfg_.search, spec0_));
+  Adjustment adj = adjust_channels(c_, spec0_.channels, fur.fur, fur.stderr_, t, cfg_.search,
+                                   BudgetCost::cost_fn(budget_), b0_, channel_grid(cfg_.search, spec0_));
   log_adjustment(t, tr, fur, adj);
   IterationRecord rec = iteration_record(t, tr, fur, adj);
   // What a deployment of this vector waits for: batch 1, eval mode, on the run's device.
   rec.latency_ms = measure_latency(spec, session_.device(), 1, 5, 30).median_ms;
-  if (budget_.latency) {
-    rec.predicted_latency_ms = budget_.latency->predict_ms(spec);
+  if (const auto latency = budget_->latency()) {
+    rec.predicted_latency_ms = latency->predict_ms(spec);
     rec.measured_latency_ms = with_threads(cfg_.search.latency_threads, [&] {
       return measure_export_latency(spec, session_.device(), cfg_.search.latency_batch, 5, 30, true, kLatencyInstances)
           .median_ms;
@@ -357,7 +357,7 @@ void SearchLoop::log_adjustment(int t, const TrainResult& tr, const FurResult& f
                    fmt::join(left_out(mv.top, mv.moved_top), ","),
                    fmt::join(left_out(mv.bottom, mv.moved_bottom), ","));
   logger()->info("iteration {}: {} after adjustment {} -> after scaling (s={:.4f}) {} (target {}, {:+.3f}%)", t,
-                 budget_.unit(), adj.cost_adjusted, adj.scale, adj.rescaled.cost, b0_, 100 * adj.rescaled.rel_error);
+                 budget_->unit(), adj.cost_adjusted, adj.scale, adj.rescaled.cost, b0_, 100 * adj.rescaled.rel_error);
 }
 
 IterationRecord SearchLoop::iteration_record(int t, const TrainResult& tr, const FurResult& fur,
@@ -467,11 +467,11 @@ FurResult SearchLoop::measure_fur(int t, GraphNet& net, const std::string& iter)
     refine = FurRefine{update_count(cfg_.search, t, int(c_.size())), cfg_.search.gate_z, cfg_.fur.max_repeats};
   // fur.equalize = budget: the drops remove the same expected amount of the budget's resource (FLOPs: the
   // paper's rule, spec_dflops inside estimate_fur).
-  const bool by_budget = cfg_.fur.equalize == FurEqualize::kBudget && budget_.kind != Budget::kFlops;
+  const bool by_budget = cfg_.fur.equalize == FurEqualize::kBudget && !budget_->counts_flops();
   FurResult fur = estimate_fur(
       net, *val, cfg_.fur, session_.device(), session_.amp(), derive_seed(seed_, "fur-iter", t), progress,
       [&](const FurProgress& p) { dir_.write_record(iter + "/fur_partial.json", p); }, refine, session_.world(),
-      by_budget ? budget_.slope(c_) : std::vector<double>{});
+      by_budget ? budget_->slope(c_) : std::vector<double>{});
   dir_.write_record(iter + "/fur.json", fur_record(fur, net->spec()));
   return fur;
 }

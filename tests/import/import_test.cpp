@@ -114,7 +114,7 @@ TEST_P(Torchvision, AdjustStepKeepsTheBudgetAndExportsToPython) {
   std::vector<double> fur(s0.channels.size());
   for (auto& v : fur) v = u(rng);
   SearchOptions so;
-  const CostFn cost = budget_fn(r.m, 224, Budget::kFlops);
+  const CostFn cost = flops_fn(r.m, 224);
   const int64_t b0 = cost(s0.channels);
   const ChannelGrid grid = channel_grid(so, s0);
   Adjustment a = adjust_channels(s0.channels, s0.channels, fur, {}, 0, so, cost, b0, grid);

@@ -195,17 +195,19 @@ struct CompareEntry {
   double latency_ms = 0;
   std::vector<double> test_top1;  ///< one per finished seed
   std::vector<std::string> runs;  ///< run directories, relative to the comparison's directory: runs/<name>_s<seed>
-  // Derived from the values above when written (set_statistics, the budget); never read back.
+  // Derived from the values above when written (set_statistics); never read back.
   std::optional<double> mean, sd, diff, p;
   std::optional<std::array<double, 2>> mean_ci95, ci95;
+  /// (cost - budget_target) / budget_target in the comparison's budget, set when planned (read back since
+  /// every budget's cost, a latency table's prediction too, is known only then).
   double budget_error = 0;
 };
 
 /// compare.json.
 struct CompareRecord {
   std::string arch, dataset;
-  std::string budget = "flops";  ///< what the controls are rescaled to: "flops" | "params"
-  int64_t budget_target = 0;     ///< the original vector's FLOPs or params
+  std::string budget = "flops";  ///< what the controls are rescaled to: a search.budget value (BudgetCost::name)
+  int64_t budget_target = 0;     ///< the original vector's cost in that budget
   int epochs = 0;
   std::string device;      ///< where the runs train and the latencies were measured; "" until then
   std::vector<int> seeds;  ///< [1, ..., S], S in 1..100

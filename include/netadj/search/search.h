@@ -16,6 +16,7 @@
 #include "netadj/run/records.h"
 #include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
+#include "netadj/search/budget.h"
 #include "netadj/train/train.h"
 
 namespace netadj {
@@ -81,35 +82,6 @@ struct FurValues {
 };
 /// Reads a JSON array of FUR values or `netadj fur --json` output (DataError naming the file).
 FurValues read_fur_file(const std::string& path, size_t layers);
-
-/// The quantity a search holds fixed (search.budget) as a function of the channel vector: FLOPs (MACs)
-/// or parameters.
-using CostFn = std::function<int64_t(const std::vector<int64_t>&)>;
-using FlopsFn = CostFn;
-/// The budget function of `m` at `resolution`: spec_flops or spec_params of the built spec (a latency budget
-/// needs its table: budget_model).
-CostFn budget_fn(const ModelOptions& m, int resolution, Budget budget);
-
-/// The search's budget (search.budget): the cost the rescaling holds (FLOPs, params, or the latency model's
-/// prediction in nanoseconds) and its slope, with which FUR's drop rates equalize the resource removed.
-struct BudgetModel {
-  Budget kind = Budget::kFlops;
-  CostFn cost;
-  std::shared_ptr<const LatencyModel> latency;  ///< kind = latency
-  std::function<ArchSpec(const std::vector<int64_t>&)> spec;
-  /// d cost / d c_l at c: FLOPs exactly (spec_dflops), params and latency by central differences (a latency
-  /// step of an eighth of the width, so the slope is the table's, not rounding's).
-  std::vector<double> slope(const std::vector<int64_t>& c) const;
-  const char* unit() const;  ///< "FLOPs", "params" or "ns"
-};
-/// `latency` is required for search.budget = latency (ConfigError otherwise).
-BudgetModel budget_model(const ModelOptions& m, int resolution, Budget budget,
-                         std::shared_ptr<const LatencyModel> latency = nullptr);
-/// The latency model of search.latency_table, checked against `spec` (search.latency_batch, latency_threads,
-/// latency_force); ConfigError when budget = latency and no table is named.
-std::shared_ptr<const LatencyModel> load_latency_model(const SearchOptions& s, const ArchSpec& spec);
-/// budget_model for search.budget, with search.latency_table's model when the budget is latency.
-BudgetModel config_budget(const ModelOptions& m, int resolution, const SearchOptions& s);
 
 /// Layers chosen by FUR in one iteration. `top` and `bottom` are the candidates (the k largest and k
 /// smallest FUR, rank order, ties by layer index); `moved_*` are those that pass the gate (all of them
