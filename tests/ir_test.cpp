@@ -5,6 +5,7 @@
 // independent reference reader list the same ones.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>

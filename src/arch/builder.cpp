@@ -1,5 +1,7 @@
 #include "netadj/arch/builder.h"
 
+#include <map>
+
 #include "netadj/util/error.h"
 
 namespace netadj {
