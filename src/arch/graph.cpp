@@ -37,9 +37,9 @@ std::string op_name(const GraphOp& op) {
 const std::vector<std::string>& graph_op_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;
-    for (const std::string& k : kind_names()) {
-      if (k != "activation") {
-        n.push_back(k);
+    for (size_t k = 0; k < kind_names().size(); ++k) {
+      if (GraphOpKind(k) != GraphOpKind::kActivation) {
+        n.push_back(kind_names()[k]);
         continue;
       }
       for (const ActivationDef& a : activation_table()) n.emplace_back(a.name);
@@ -135,9 +135,10 @@ void read_kind(GraphOp& op, const json& j, const std::string& at) {
   }
   const auto& names = kind_names();
   auto pos = std::find(names.begin(), names.end(), name);
-  if (pos == names.end() || *pos == "activation")
+  const auto kind = static_cast<GraphOpKind>(pos - names.begin());
+  if (pos == names.end() || kind == GraphOpKind::kActivation)
     fail(at, fmt::format("unknown op \"{}\"; supported: {}", name, fmt::join(graph_op_names(), ", ")));
-  op.kind = static_cast<GraphOpKind>(pos - names.begin());
+  op.kind = kind;
 }
 
 void read_attributes(GraphOp& op, const json& j, const std::string& at) {

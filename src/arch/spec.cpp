@@ -1,8 +1,5 @@
 #include "netadj/arch/spec.h"
 
-#include <algorithm>
-#include <map>
-
 #include "netadj/ir/op.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"
