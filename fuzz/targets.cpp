@@ -5,15 +5,15 @@
 
 #include <fstream>
 
-#include "netadj/arch/graph.h"
-#include "netadj/arch/latency.h"
-#include "netadj/arch/spec.h"
-#include "netadj/arch/table.h"
-#include "netadj/arch/weights.h"
+#include "netadj/backends/weights.h"
 #include "netadj/config/config.h"
+#include "netadj/cost/latency.h"
 #include "netadj/data/data.h"
 #include "netadj/data/imagefolder.h"
-#include "netadj/run/records.h"
+#include "netadj/nets/graph.h"
+#include "netadj/nets/spec.h"
+#include "netadj/nets/table.h"
+#include "netadj/records/records.h"
 #include "netadj/search/search.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"

@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 
-# The record version this script reads: kSchemaVersion in include/netadj/run/records.h.
+# The record version this script reads: kSchemaVersion in include/netadj/records/records.h.
 SCHEMA_VERSION = 1
 
 

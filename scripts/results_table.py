@@ -15,7 +15,7 @@ import math
 import os
 import sys
 
-# The record version this script reads: kSchemaVersion in include/netadj/run/records.h.
+# The record version this script reads: kSchemaVersion in include/netadj/records/records.h.
 SCHEMA_VERSION = 1
 DASH = "\u2014"
 

@@ -4,7 +4,7 @@
 
 #include <iostream>
 
-#include "netadj/arch/timing.h"
+#include "netadj/backends/timing.h"
 #include "netadj/cli/command.h"
 #include "netadj/distributed/distributed.h"
 #include "netadj/run/session.h"

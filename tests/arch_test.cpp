@@ -5,9 +5,9 @@
 #include <random>
 
 #include "error_text.h"
-#include "netadj/arch/model.h"
-#include "netadj/arch/table.h"
-#include "netadj/arch/warm.h"
+#include "netadj/backends/model.h"
+#include "netadj/backends/warm.h"
+#include "netadj/nets/table.h"
 #include "netadj/search/search.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"

@@ -2,8 +2,8 @@
 // follow from what it measured.
 #include <gtest/gtest.h>
 
-#include "netadj/arch/spec.h"
 #include "netadj/bench/bench.h"
+#include "netadj/nets/spec.h"
 #include "test_util.h"
 
 using namespace netadj;

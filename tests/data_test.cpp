@@ -10,9 +10,9 @@
 #include <set>
 
 #include "error_text.h"
-#include "netadj/arch/table.h"
 #include "netadj/data/data.h"
 #include "netadj/data/imagefolder.h"
+#include "netadj/nets/table.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 

@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "cli_util.h"
-#include "netadj/arch/builder.h"
 #include "netadj/distributed/distributed.h"
+#include "netadj/nets/builder.h"
 #include "netadj/search/search.h"
 #include "netadj/train/sgd.h"
 #include "netadj/train/train.h"

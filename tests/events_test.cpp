@@ -6,7 +6,7 @@
 #include <set>
 
 #include "cli_util.h"
-#include "netadj/run/tensorboard.h"
+#include "netadj/records/tensorboard.h"
 #include "netadj/search/eta.h"
 #include "netadj/util/events.h"
 #include "netadj/util/fs.h"

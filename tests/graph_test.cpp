@@ -1,4 +1,4 @@
-// Network files (arch/graph.h, docs/graph-format.md): the shipped example's shapes, MACs and params against an
+// Network files (nets/graph.h, docs/graph-format.md): the shipped example's shapes, MACs and params against an
 // independent reading in PyTorch (scripts/graph_reference.py), and bad files refused with exit 2 naming the node.
 #include <gtest/gtest.h>
 
@@ -10,10 +10,10 @@
 #include "build_paths.h"
 #include "cli_util.h"
 #include "error_text.h"
-#include "netadj/arch/graph.h"
-#include "netadj/arch/model.h"
-#include "netadj/arch/warm.h"
-#include "netadj/arch/weights.h"
+#include "netadj/backends/model.h"
+#include "netadj/backends/warm.h"
+#include "netadj/backends/weights.h"
+#include "netadj/nets/graph.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "test_util.h"

@@ -12,10 +12,10 @@
 #include <sstream>
 
 #include "build_paths.h"
-#include "netadj/arch/graph.h"
-#include "netadj/arch/spec.h"
 #include "netadj/ir/activation.h"
 #include "netadj/ir/op.h"
+#include "netadj/nets/graph.h"
+#include "netadj/nets/spec.h"
 
 using namespace netadj;
 using nlohmann::json;

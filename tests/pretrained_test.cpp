@@ -10,7 +10,7 @@
 #include "build_paths.h"
 #include "cli_util.h"
 #include "error_text.h"
-#include "netadj/arch/weights.h"
+#include "netadj/backends/weights.h"
 #include "netadj/pipeline/compare.h"
 #include "netadj/run/session.h"
 #include "netadj/train/pretrained.h"

@@ -1,4 +1,4 @@
-// The resumable records (include/netadj/run/records.h): every one round-trips through its file, and a damaged
+// The resumable records (include/netadj/records/records.h): every one round-trips through its file, and a damaged
 // one is refused with exit 3 naming the file and what is wrong (exit 2 for another schema_version).
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <functional>
 #include <limits>
 
-#include "netadj/run/records.h"
+#include "netadj/records/records.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/train/state.h"
 #include "netadj/train/train.h"

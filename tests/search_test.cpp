@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "build_paths.h"
-#include "netadj/arch/table.h"
+#include "netadj/nets/table.h"
 #include "netadj/search/search.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "build_paths.h"
-#include "netadj/arch/spec.h"
 #include "netadj/config/config.h"
+#include "netadj/nets/spec.h"
 #include "netadj/util/fs.h"
 
 namespace netadj::testing_util {

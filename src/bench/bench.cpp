@@ -11,10 +11,10 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
-#include "netadj/arch/timing.h"
+#include "netadj/backends/timing.h"
 #include "netadj/data/data.h"
 #include "netadj/distributed/distributed.h"
-#include "netadj/run/records.h"
+#include "netadj/records/records.h"
 #include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
 #include "netadj/search/search.h"

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <cmath>
 
-#include "netadj/arch/latency.h"
-#include "netadj/arch/timing.h"
+#include "netadj/backends/timing.h"
 #include "netadj/bench/bench.h"
+#include "netadj/cost/latency.h"
 #include "netadj/data/data.h"
-#include "netadj/run/records.h"
+#include "netadj/records/records.h"
 #include "netadj/search/search.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"

@@ -4,9 +4,9 @@
 
 #include <iostream>
 
-#include "netadj/arch/table.h"
 #include "netadj/cli/command.h"
 #include "netadj/data/data.h"
+#include "netadj/nets/table.h"
 #include "netadj/search/search.h"
 #include "netadj/util/error.h"
 

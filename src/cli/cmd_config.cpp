@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <iostream>
 
-#include "netadj/arch/spec.h"
 #include "netadj/cli/command.h"
 #include "netadj/data/data.h"
+#include "netadj/nets/spec.h"
 #include "netadj/util/error.h"
 
 namespace netadj::cli {

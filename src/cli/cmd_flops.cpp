@@ -4,11 +4,11 @@
 
 #include <iostream>
 
-#include "netadj/arch/graph.h"
-#include "netadj/arch/latency.h"
-#include "netadj/arch/table.h"
 #include "netadj/cli/command.h"
+#include "netadj/cost/latency.h"
 #include "netadj/data/data.h"
+#include "netadj/nets/graph.h"
+#include "netadj/nets/table.h"
 #include "netadj/util/log.h"
 
 namespace netadj::cli {

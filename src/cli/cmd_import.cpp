@@ -3,8 +3,8 @@
 
 #include <iostream>
 
-#include "netadj/arch/table.h"
 #include "netadj/cli/command.h"
+#include "netadj/nets/table.h"
 #include "netadj/pipeline/import.h"
 
 namespace netadj::cli {

@@ -4,9 +4,9 @@
 
 #include <iostream>
 
-#include "netadj/arch/table.h"
 #include "netadj/cli/command.h"
 #include "netadj/distributed/distributed.h"
+#include "netadj/nets/table.h"
 #include "netadj/pipeline/runs.h"
 #include "netadj/run/session.h"
 #include "netadj/train/train.h"

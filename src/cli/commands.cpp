@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "netadj/arch/table.h"
 #include "netadj/distributed/distributed.h"
+#include "netadj/nets/table.h"
 #include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
 #include "netadj/util/fs.h"

@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "netadj/arch/table.h"
-#include "netadj/arch/timing.h"
+#include "netadj/backends/timing.h"
 #include "netadj/bench/bench.h"
+#include "netadj/nets/table.h"
 #include "netadj/pipeline/runs.h"
 #include "netadj/search/search.h"
 #include "netadj/util/error.h"

@@ -7,9 +7,9 @@
 
 #include <cstdlib>
 
-#include "netadj/arch/graph.h"
-#include "netadj/arch/model.h"
-#include "netadj/arch/weights.h"
+#include "netadj/backends/model.h"
+#include "netadj/backends/weights.h"
+#include "netadj/nets/graph.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/paths.h"

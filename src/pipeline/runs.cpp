@@ -3,9 +3,9 @@
 
 #include <fmt/ranges.h>
 
-#include "netadj/arch/onnx.h"
-#include "netadj/arch/table.h"
+#include "netadj/backends/onnx.h"
 #include "netadj/distributed/distributed.h"
+#include "netadj/nets/table.h"
 #include "netadj/train/pretrained.h"
 #include "netadj/train/train.h"
 #include "netadj/util/fs.h"

@@ -14,7 +14,7 @@
 #include <set>
 
 #include "netadj/distributed/distributed.h"
-#include "netadj/run/records.h"
+#include "netadj/records/records.h"
 #include "netadj/run/session.h"
 #include "netadj/util/error.h"
 #include "netadj/util/failpoint.h"

@@ -5,7 +5,7 @@
 #include <random>
 #include <tuple>
 
-#include "netadj/arch/spec.h"
+#include "netadj/nets/spec.h"
 #include "netadj/search/search.h"
 #include "netadj/util/error.h"
 #include "netadj/util/log.h"

@@ -8,11 +8,11 @@
 #include <chrono>
 #include <numeric>
 
-#include "netadj/arch/table.h"
-#include "netadj/arch/timing.h"
-#include "netadj/arch/warm.h"
+#include "netadj/backends/timing.h"
+#include "netadj/backends/warm.h"
 #include "netadj/distributed/distributed.h"
-#include "netadj/run/tensorboard.h"
+#include "netadj/nets/table.h"
+#include "netadj/records/tensorboard.h"
 #include "netadj/search/eta.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/train/pretrained.h"

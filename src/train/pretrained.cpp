@@ -8,7 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "netadj/arch/weights.h"
+#include "netadj/backends/weights.h"
+#include "netadj/nets/spec.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
@@ -55,12 +56,15 @@ bool is_weights_file(const std::string& path) {
   return false;
 }
 
-void need_graph_arch(const ModelOptions& m) {
-  if (m.arch != "graph")
-    throw DataError(m.weights +
-                    ": a netadj-weights file holds an imported network's weights and needs model.arch = "
-                    "\"graph\" with that network file; for " +
-                    m.arch + " give a netadj model.pt");
+// A netadj-weights file holds an imported network's weights: the architecture must be one `netadj import` writes.
+void need_imported_arch(const ModelOptions& m) {
+  if (find_arch(m.arch).imported) return;
+  std::vector<std::string> takes;
+  for (const ArchInfo& a : arch_registry())
+    if (a.imported) takes.push_back("\"" + a.name + "\"");
+  throw DataError(m.weights + ": a netadj-weights file holds an imported network's weights and needs model.arch = " +
+                  fmt::format("{}", fmt::join(takes, " or ")) + " with that network file; for " + m.arch +
+                  " give a netadj model.pt");
 }
 
 std::string vec(const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); }
@@ -87,7 +91,7 @@ void check_same_network(const std::string& path, const ModelOptions& have_m, con
   auto refuse = [&](const std::string& what) { throw DataError(path + ": model.weights " + what); };
   if (have_m.arch != want_m.arch)
     refuse(fmt::format("are a {} network; the config's model.arch is {}", have_m.arch, want_m.arch));
-  if (have_m.arch != "graph" && have_m.depth != want_m.depth)
+  if (find_arch(have_m.arch).has_depth && have_m.depth != want_m.depth)
     refuse(fmt::format("are of depth {}; the config's model.depth is {}", have_m.depth, want_m.depth));
   if (have.num_classes != want.num_classes)
     refuse(fmt::format("have {} classes; the config's model.num_classes is {}", have.num_classes, want.num_classes));
@@ -132,7 +136,7 @@ WeightsRecord inspect_weights(const ModelOptions& m) {
   w.path = m.weights;
   checksum(m.weights, w);
   if (is_weights_file(m.weights)) {
-    need_graph_arch(m);
+    need_imported_arch(m);
     w.format = "netadj-weights";
     if (m.graph && m.graph->contains("normalize")) {
       const nlohmann::json& n = (*m.graph)["normalize"];
@@ -160,7 +164,7 @@ Normalization weights_normalization(const WeightsRecord& w) {
 void load_pretrained(const ModelOptions& m, GraphNet& net) {
   const ArchSpec& want = net->spec();
   if (is_weights_file(m.weights)) {
-    need_graph_arch(m);
+    need_imported_arch(m);
     ModelOptions file_widths = m;
     file_widths.channels.clear();
     const std::string diff = layer_difference(build_spec(file_widths, want.resolution), want);

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "netadj/distributed/distributed.h"
-#include "netadj/run/tensorboard.h"
+#include "netadj/records/tensorboard.h"
 #include "netadj/train/autocast.h"
 #include "netadj/train/checkpoint.h"
 #include "netadj/train/state.h"

@@ -12,12 +12,12 @@
 
 #include "build_paths.h"
 #include "cli_util.h"
-#include "netadj/arch/export.h"
-#include "netadj/arch/graph.h"
-#include "netadj/arch/warm.h"
-#include "netadj/arch/weights.h"
+#include "netadj/backends/export.h"
+#include "netadj/backends/warm.h"
+#include "netadj/backends/weights.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
+#include "netadj/nets/graph.h"
 #include "netadj/search/search.h"
 #include "netadj/util/fs.h"
 

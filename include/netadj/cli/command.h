@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "netadj/config/config.h"
-#include "netadj/run/records.h"
+#include "netadj/records/records.h"
 #include "netadj/run/run_dir.h"
 
 namespace netadj {

@@ -152,7 +152,7 @@ struct SearchOptions {
   SelectMode select = SelectMode::kArgmax;
   int select_top = 3;
   int select_seeds = 3;
-  /// Warm start: iteration t+1 starts from iteration t's weights mapped onto its widths (arch/warm.h) and
+  /// Warm start: iteration t+1 starts from iteration t's weights mapped onto its widths (backends/warm.h) and
   /// trains warm_epochs (0 = ceil(30% of the iteration's epochs)); the first iteration trains fully.
   bool warm_start = false;
   int warm_epochs = 0;
@@ -173,7 +173,7 @@ struct EvalOptions {
   int batch_size = 256;  ///< batch size of every evaluation (validation, test, FUR probes)
 };
 
-/// The export that `netadj train` and `netadj search` write at the end (arch/export.h, arch/onnx.h).
+/// The export that `netadj train` and `netadj search` write at the end (backends/export.h, backends/onnx.h).
 struct ExportOptions {
   bool enabled = true;   ///< write export/model.pt (and/or model.onnx) and export/model.json into the run directory
   bool fold_bn = false;  ///< fold BatchNorm into the convolutions (and pre-activation BN into scale/shift)

@@ -16,7 +16,7 @@ struct SyntheticOptions {
 };
 
 struct DataOptions {
-  std::string dataset = "cifar100";  ///< a dataset registry name (data/registry.h; `netadj config --list-datasets`)
+  std::string dataset = "cifar100";  ///< a dataset registry name (data/data.h; `netadj config --list-datasets`)
   std::string root;                  ///< folder of the files; "" = the dataset's default location
   int64_t val_size = 5000;           ///< images held out of the training set for the search
   double val_fraction = 0.0;         ///< alternative to val_size (used when > 0)

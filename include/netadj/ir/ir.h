@@ -1,8 +1,8 @@
 #pragma once
 // The network IR: a spec is plain data, a list of operations, each naming where its inputs come from, its
 // output width (as an affine function of the searchable widths), kernel, stride and output resolution. What
-// each op kind means (its cost, its name, ...) is defined once, in the op table (ir/op.h); the module builder
-// (arch/model.h), the cost functions (arch/spec.h) and the exporters walk a spec and ask it.
+// each op kind costs and is called is defined once, in the op table (ir/op.h), which the cost functions
+// (nets/spec.h) ask; the module (backends/model.h) and the exporters still switch on the kind.
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -31,7 +31,7 @@ enum class OpKind {
   kGlobalPool,
   kLinear,
   kSqueezeExcite,
-  // The ops a network file adds (arch/graph.h): each is one op there, where a family's conv carries its BN
+  // The ops a network file adds (nets/graph.h): each is one op there, where a family's conv carries its BN
   // and ReLU.
   kBatchNorm,
   kActivation,

@@ -3,8 +3,8 @@
 // directory and the TorchScript export of a run's model.
 #include <string>
 
-#include "netadj/arch/export.h"
-#include "netadj/run/records.h"
+#include "netadj/backends/export.h"
+#include "netadj/records/records.h"
 #include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
 
@@ -17,7 +17,7 @@ TrainRecord train_run(const RunSession& session, const RunDir& dir);
 /// What model.json needs from the session: normalization, dataset, crop.
 ExportInfo export_info(const RunSession& session, const ModelOptions& m, bool fold_bn,
                        ExportFormat format = ExportFormat::kTorchscript);
-/// With export.enabled: dir/export/model.pt (TorchScript) and dir/export/model.json (arch/export.h).
+/// With export.enabled: dir/export/model.pt (TorchScript) and dir/export/model.json (backends/export.h).
 void export_run_model(const RunSession& session, GraphNetImpl& net, const ModelOptions& m, const RunDir& dir);
 
 }  // namespace netadj

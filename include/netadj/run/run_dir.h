@@ -10,7 +10,7 @@
 #include <string>
 
 #include "netadj/config/config.h"
-#include "netadj/run/records.h"
+#include "netadj/records/records.h"
 
 namespace netadj {
 class RunSession;

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "netadj/arch/spec.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
 #include "netadj/distributed/distributed.h"
-#include "netadj/run/records.h"
+#include "netadj/nets/spec.h"
+#include "netadj/records/records.h"
 
 namespace netadj {
 class RunSession {

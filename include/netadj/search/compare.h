@@ -3,7 +3,7 @@
 // (search.h), and every entry against the original by Welch's t-test.
 #include <vector>
 
-#include "netadj/run/records.h"
+#include "netadj/records/records.h"
 
 namespace netadj {
 

@@ -8,15 +8,15 @@
 #include <string>
 #include <vector>
 
-#include "netadj/arch/latency.h"
-#include "netadj/arch/model.h"
+#include "netadj/backends/model.h"
 #include "netadj/config/config.h"
+#include "netadj/cost/budget.h"
+#include "netadj/cost/latency.h"
 #include "netadj/data/data.h"
 #include "netadj/distributed/distributed.h"
-#include "netadj/run/records.h"
+#include "netadj/records/records.h"
 #include "netadj/run/run_dir.h"
 #include "netadj/run/session.h"
-#include "netadj/search/budget.h"
 #include "netadj/train/train.h"
 
 namespace netadj {

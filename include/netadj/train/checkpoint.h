@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "netadj/arch/spec.h"
 #include "netadj/config/config.h"
+#include "netadj/nets/spec.h"
 #include "netadj/util/error.h"
 
 namespace netadj {

@@ -5,10 +5,10 @@
 // begins and checked when it resumes.
 #include <string>
 
-#include "netadj/arch/model.h"
+#include "netadj/backends/model.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
-#include "netadj/run/records.h"
+#include "netadj/records/records.h"
 
 namespace netadj {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "netadj/arch/model.h"
-#include "netadj/run/records.h"
+#include "netadj/backends/model.h"
+#include "netadj/records/records.h"
 #include "netadj/train/sgd.h"
 
 namespace netadj {

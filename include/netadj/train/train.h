@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "netadj/arch/model.h"
+#include "netadj/backends/model.h"
 #include "netadj/config/config.h"
 #include "netadj/data/data.h"
-#include "netadj/run/records.h"
+#include "netadj/records/records.h"
 #include "netadj/train/sgd.h"
 
 namespace netadj {

@@ -1,0 +1,135 @@
+#pragma once
+// A network file (docs/graph-format.md): any single-input, single-output image classifier as a list of ops in
+// topological order, each with a name, its inputs and its attributes. read_graph parses and checks one
+// completely (every op known, every input defined before use, no dangling output, widths that agree at adds,
+// concatenations, multiplies, convs and linears, resolutions that stay positive) and infers every op's shape,
+// so a bad file is one ConfigError (exit 2) naming the file and the node. graph_cost counts its multiply-
+// accumulates and parameters with the same conventions as an ArchSpec (nets/spec.h).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netadj/nets/spec.h"
+
+namespace netadj {
+
+/// The graph format's version: a file names it in "version"; a reader refuses any other.
+inline constexpr int kGraphFormatVersion = 1;
+
+enum class GraphOpKind {
+  kConv2d,
+  kBatchNorm,
+  kActivation,  ///< any of ir/activation.h's, named by its own name in a file ("relu", "gelu", ...)
+  kAdd,
+  kMul,
+  kCat,
+  kMaxPool,
+  kAvgPool,
+  kAdaptiveAvgPool,
+  kMean,
+  kFlatten,
+  kLinear,
+  kDropout,
+  kStochasticDepth,
+  kIdentity,
+  kChannelShuffle,
+};
+
+/// The op names a file may use: GraphOpKind's, with each activation's name where kActivation stands.
+const std::vector<std::string>& graph_op_names();
+
+/// An op's output: a C x R x R feature map, or a vector of C features (after flatten, mean or linear).
+struct GraphShape {
+  int64_t channels = 0;
+  int64_t res = 0;  ///< 0 for a vector
+  bool is_vector() const { return res == 0; }
+};
+
+struct GraphOp {
+  std::string name;
+  GraphOpKind kind = GraphOpKind::kIdentity;
+  std::vector<int> inputs;  ///< indices into Graph::ops; -1 is the network's input
+  // conv2d, linear: output width; conv2d/pools: kernel, stride, padding, dilation; conv2d: groups, bias
+  int64_t out = 0;
+  int kernel = 1, stride = 1, padding = 0, dilation = 1;
+  int64_t groups = 1;  ///< conv2d groups; channel_shuffle groups
+  bool bias = false;
+  bool ceil_mode = false;  ///< max/avg pool
+  int output_size = 1;     ///< adaptive_avg_pool
+  bool keepdim = false;    ///< mean over H and W
+  /// conv2d with one group per channel and in = out = groups, decided on the file's widths and kept by
+  /// with_widths (at width 1 a depthwise conv still is one: its MACs stay linear in the slot).
+  bool depthwise = false;
+  Activation act = Activation::kRelu;  ///< kActivation: which
+  GraphShape shape;                    ///< inferred
+  /// The op as the file gave it (written back by graph_to_json); shared, so copies of a graph stay cheap.
+  std::shared_ptr<const nlohmann::json> source;
+};
+
+struct Graph {
+  GraphShape input;  ///< channels and square resolution of the network's input
+  std::vector<GraphOp> ops;
+  int output = -1;                               ///< the op whose result is the logits (a vector)
+  std::optional<std::vector<double>> mean, std;  ///< the input normalization the weights were trained with
+  std::vector<std::string> fixed;                ///< ops whose width the search must not change
+  std::map<std::string, int64_t> min_channels;   ///< op -> the least width the search may give its slot
+};
+
+/// Parses and checks a graph document; `where` names it in errors ("net.json"). ConfigError (exit 2) naming
+/// the node and what is wrong. `resolution` > 0 infers the shapes for that input resolution instead of the
+/// file's.
+Graph parse_graph(const nlohmann::json& doc, const std::string& where, int resolution = 0);
+/// read_json(path) then parse_graph; a file that is not JSON is a DataError (exit 3), as for every input file.
+Graph read_graph(const std::string& path);
+
+/// One searchable width of a graph: a group of ops whose output widths are tied (by adds, depthwise convs,
+/// squeeze-excitation multiplies, and ops that keep their input's width) and can change together.
+struct GraphSlot {
+  std::string name;      ///< the group's first op, in file order
+  int64_t width = 0;     ///< its width in the file
+  int64_t multiple = 1;  ///< every width must be a multiple of this (the groups of the convs it feeds or leaves)
+  int64_t min = 1;       ///< the least width: the largest min_channels of its ops, raised to a multiple
+  std::vector<int> ops;  ///< the ops whose output has this width, in file order
+};
+/// The searchable slots, in the order of their first op. Not searchable: the input's width, the output's
+/// (the classes), the ops listed in "fixed" and everything tied to them, concatenations and flattens (their
+/// width follows their parts) and whatever an add or a multiply ties to one of those.
+std::vector<GraphSlot> graph_slots(const Graph& g);
+/// The graph with slot i at width c[i]: each slot's conv2d and linear ops get the new width (a depthwise conv
+/// its groups too) and the shapes are inferred again. ConfigError naming the slot when c has the wrong
+/// length or a width is not a positive multiple of the slot's `multiple`.
+Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std::vector<int64_t>& c);
+/// Exact dFLOPs/dc for every slot: the partial derivatives of graph_cost's MACs, a polynomial of degree 2 in
+/// the slot widths (FUR's drop rates need them, as spec_dflops for an ArchSpec).
+std::vector<int64_t> graph_dflops(const Graph& g, const std::vector<GraphSlot>& slots);
+/// The graph as a file (the format read_graph reads).
+nlohmann::json graph_to_json(const Graph& g);
+
+/// Multiply-accumulates of every conv2d and linear for one image (BN, activations, pooling, adds: 0), and
+/// trainable parameters (conv and linear weights and biases, BatchNorm's weight and bias), as ArchSpec counts.
+struct GraphCost {
+  int64_t flops = 0, params = 0;
+};
+GraphCost graph_cost(const Graph& g);
+/// One op's share of graph_cost (the MACs and parameters of its own weights).
+GraphCost op_cost(const Graph& g, const GraphOp& op);
+/// `netadj flops --graph`: {"flops", "params", "input": [C, R, R], "output", "classes", "slots": [{"name",
+/// "width", "multiple", "min", "flops" (of the slot's own ops), "ops"}]}.
+nlohmann::json graph_summary_json(const Graph& g);
+
+/// model.graph parsed (ConfigError naming model.graph when it is missing or wrong), shapes for `resolution`
+/// (0: the file's).
+Graph model_graph(const ModelOptions& m, int resolution = 0);
+/// The spec of a network file (model.arch "graph"): one spec op per file op, widths as affine functions of the
+/// slots (graph_slots), a channel-drop point wherever a slot's channels flow into an op outside the slot, and
+/// each slot's multiple and least width. `c` empty: the file's widths. ConfigError when model.num_classes or
+/// model.in_channels disagree with the file, or `c` does not fit the slots.
+ArchSpec graph_spec(const ModelOptions& m, const std::vector<int64_t>& c, int resolution);
+/// FLOPs and params per channel vector of model.graph at `resolution`, the file parsed and its slots found once.
+SpecCounter graph_counter(const ModelOptions& m, int resolution);
+
+}  // namespace netadj

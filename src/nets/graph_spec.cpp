@@ -1,0 +1,187 @@
+// A network file as an ArchSpec (model.arch "graph"): the module, the FLOPs polynomial, FUR, rescaling and
+// export then read it as they read a family's spec.
+#include <fmt/format.h>
+
+#include <map>
+#include <memory>
+
+#include "netadj/nets/graph.h"
+#include "netadj/util/error.h"
+
+namespace netadj {
+namespace {
+
+OpKind spec_kind(GraphOpKind k) {
+  switch (k) {
+    case GraphOpKind::kConv2d:
+      return OpKind::kConv;
+    case GraphOpKind::kBatchNorm:
+      return OpKind::kBatchNorm;
+    case GraphOpKind::kAdd:
+      return OpKind::kAdd;
+    case GraphOpKind::kMul:
+      return OpKind::kMul;
+    case GraphOpKind::kCat:
+      return OpKind::kConcat;
+    case GraphOpKind::kMaxPool:
+      return OpKind::kMaxPool;
+    case GraphOpKind::kAvgPool:
+      return OpKind::kAvgPool;
+    case GraphOpKind::kAdaptiveAvgPool:
+      return OpKind::kAdaptivePool;
+    case GraphOpKind::kMean:
+      return OpKind::kGlobalPool;
+    case GraphOpKind::kFlatten:
+      return OpKind::kFlatten;
+    case GraphOpKind::kLinear:
+      return OpKind::kLinear;
+    case GraphOpKind::kDropout:
+    case GraphOpKind::kStochasticDepth:
+    case GraphOpKind::kIdentity:
+      return OpKind::kIdentity;
+    case GraphOpKind::kChannelShuffle:
+      return OpKind::kShuffle;
+    default:
+      return OpKind::kActivation;
+  }
+}
+
+// The attributes of one file op on its spec op (widths and drop points come after).
+Op spec_op(const GraphOp& gop) {
+  Op op;
+  op.kind = spec_kind(gop.kind);
+  op.name = gop.name;
+  for (int j : gop.inputs) op.inputs.push_back(j + 1);  // spec op 0 is the input
+  op.res = gop.shape.is_vector() ? 1 : int(gop.shape.res);
+  op.kernel = gop.kernel;
+  op.stride = gop.stride;
+  op.pad = gop.padding;
+  op.dilation = gop.dilation;
+  op.groups = gop.kind == GraphOpKind::kChannelShuffle || gop.kind == GraphOpKind::kConv2d ? gop.groups : 1;
+  op.depthwise = gop.depthwise;  // decided on the file's widths, so new widths never change an op's kind
+  op.bias = gop.bias;
+  op.ceil = gop.ceil_mode;
+  op.keepdim = gop.keepdim;
+  op.output_size = gop.output_size;
+  op.act = gop.act;
+  op.eps = gop.source->value("eps", 1e-5);
+  op.p = gop.source->value("p", gop.kind == GraphOpKind::kDropout ? 0.5 : 0.0);
+  op.per_sample = gop.kind == GraphOpKind::kStochasticDepth;
+  return op;
+}
+
+// Each op's width as an affine function of the slots: a slot's own ops have its width, a concatenation the
+// sum of its parts', a flatten its input's times the map's area, a fixed conv or linear a constant, and every
+// other op its input's.
+Width width_of(const ArchSpec& s, const GraphOp& gop, const Op& op, int slot) {
+  if (slot >= 0) return Width::slot(slot, gop.shape.channels);
+  const Width& in = s.ops[size_t(op.inputs[0])].out;
+  switch (op.kind) {
+    case OpKind::kConv:
+      return op.depthwise ? in : Width::constant(gop.shape.channels);
+    case OpKind::kLinear:
+      return Width::constant(gop.shape.channels);
+    case OpKind::kConcat: {
+      std::map<int, int64_t> terms;
+      Width w;
+      for (int j : op.inputs) {
+        w.value += s.ops[size_t(j)].out.value;
+        for (auto [l, k] : s.ops[size_t(j)].out.terms) terms[l] += k;
+      }
+      for (auto [l, k] : terms) w.terms.emplace_back(l, k);
+      return w;
+    }
+    case OpKind::kFlatten: {
+      const int64_t area = int64_t(s.ops[size_t(op.inputs[0])].res) * s.ops[size_t(op.inputs[0])].res;
+      Width w{in.value * area, {}};
+      for (auto [l, k] : in.terms) w.terms.emplace_back(l, k * area);
+      return w;
+    }
+    default:
+      return in;
+  }
+}
+
+// Stage of each slot for the figures: how many times the resolution fell before its first op.
+std::vector<int> slot_stages(const Graph& g, const std::vector<GraphSlot>& slots) {
+  std::vector<int> stage_at(g.ops.size(), 0);
+  int stage = 0;
+  int64_t res = g.input.res;
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    if (!g.ops[i].shape.is_vector() && g.ops[i].shape.res < res) {
+      res = g.ops[i].shape.res;
+      ++stage;
+    }
+    stage_at[i] = stage;
+  }
+  std::vector<int> out;
+  for (const GraphSlot& sl : slots) out.push_back(stage_at[size_t(sl.ops.front())]);
+  return out;
+}
+
+void check_against_model(const ModelOptions& m, const Graph& g) {
+  const int64_t classes = g.ops[size_t(g.output)].shape.channels;
+  if (m.num_classes != classes)
+    throw ConfigError(fmt::format("model.num_classes = {}: the network file's output '{}' has {} classes",
+                                  m.num_classes, g.ops[size_t(g.output)].name, classes));
+  if (m.in_channels != g.input.channels)
+    throw ConfigError(fmt::format("model.in_channels = {}: the network file's input has {} channels", m.in_channels,
+                                  g.input.channels));
+}
+
+}  // namespace
+
+Graph model_graph(const ModelOptions& m, int resolution) {
+  if (!m.graph) throw ConfigError("model.graph: model.arch \"graph\" needs a network file");
+  return parse_graph(*m.graph, "model.graph", resolution);
+}
+
+SpecCounter graph_counter(const ModelOptions& m, int resolution) {
+  auto file = std::make_shared<const Graph>(model_graph(m, resolution));
+  auto slots = std::make_shared<const std::vector<GraphSlot>>(graph_slots(*file));
+  return [file, slots](const std::vector<int64_t>& c) {
+    const GraphCost g = graph_cost(with_widths(*file, *slots, c));
+    return SpecCount{g.flops, g.params};
+  };
+}
+
+ArchSpec graph_spec(const ModelOptions& m, const std::vector<int64_t>& c, int resolution) {
+  const Graph file = model_graph(m, resolution);
+  check_against_model(m, file);
+  const std::vector<GraphSlot> slots = graph_slots(file);
+  if (!c.empty() && c.size() != slots.size())
+    throw ConfigError(fmt::format("model.channels: has {} entries, but the network file has {} searchable slots",
+                                  c.size(), slots.size()));
+  const Graph g = c.empty() ? file : with_widths(file, slots, c);
+  std::vector<int> slot_of(g.ops.size(), -1);
+  for (size_t l = 0; l < slots.size(); ++l)
+    for (int i : slots[l].ops) slot_of[size_t(i)] = int(l);
+  ArchSpec s;
+  s.arch = m.arch;
+  s.in_channels = int(g.input.channels);
+  s.resolution = int(g.input.res);
+  s.num_classes = int(g.ops[size_t(g.output)].shape.channels);
+  Op input;
+  input.name = "input";
+  input.out = Width::constant(g.input.channels);
+  input.res = int(g.input.res);
+  s.ops.push_back(input);
+  const std::vector<int> stages = slot_stages(g, slots);
+  for (size_t l = 0; l < slots.size(); ++l) {
+    s.channels.push_back(g.ops[size_t(slots[l].ops.front())].shape.channels);
+    s.layers.push_back(LayerInfo{slots[l].name, slots[l].ops.front() + 1, stages[l], slots[l].multiple, slots[l].min});
+  }
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const GraphOp& gop = g.ops[i];
+    Op op = spec_op(gop);
+    op.out = width_of(s, gop, op, slot_of[i]);
+    for (int j : gop.inputs) {
+      const int from = j < 0 ? -1 : slot_of[size_t(j)];
+      op.in_slot.push_back(from >= 0 && from != slot_of[i] ? from : -1);
+    }
+    s.ops.push_back(std::move(op));
+  }
+  return s;
+}
+
+}  // namespace netadj
