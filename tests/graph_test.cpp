@@ -468,3 +468,28 @@ TEST(GraphSpec, WarmWideningKeepsTheOutputThroughShuffleAndHiddenLinear) {
   torch::Tensor want = from->forward(x), got = to->forward(x);
   EXPECT_LE((got - want).abs().max().item<double>(), 1e-5 * std::max(1.0, want.abs().max().item<double>()));
 }
+
+// Narrowing a slot keeps the channels whose BatchNorm (a separate op in a file) has the largest |gamma|, in
+// their order, for the conv and the BatchNorm alike; with "l1", those of the largest filter L1 norm.
+TEST(GraphSpec, WarmNarrowingKeepsTheChannelsOfLargestBatchNormGamma) {
+  const ModelOptions m = graph_model(tiny());
+  torch::manual_seed(2);
+  GraphNet from(build_spec(m, 8));
+  {
+    torch::NoGradGuard ng;
+    from->node(2).bn->weight.copy_(torch::tensor({0.1, -0.9, 0.2, 0.8, -0.05, 0.7, 0.3, 0.01}));
+    from->node(1).conv->weight.mul_(0).add_(1);
+    from->node(1).conv->weight[6].mul_(3);
+    from->node(1).conv->weight[0].mul_(2);
+  }
+  const ArchSpec narrow = build_spec(m, 8, {3});
+  const auto bn = warm_channel_maps(from, narrow, WarmMapOptions{WarmImportance::kBn, 0.0, 1});
+  EXPECT_EQ(bn[1], (std::vector<int64_t>{1, 3, 5}));
+  EXPECT_EQ(bn[2], (std::vector<int64_t>{1, 3, 5}));
+  const auto l1 = warm_channel_maps(from, narrow, WarmMapOptions{WarmImportance::kL1, 0.0, 1});
+  EXPECT_EQ(l1[1], (std::vector<int64_t>{0, 1, 6}));
+  GraphNet to(narrow);
+  warm_transfer(from, to, WarmMapOptions{WarmImportance::kBn, 0.0, 1});
+  EXPECT_TRUE(torch::equal(to->node(2).bn->weight,
+                           from->node(2).bn->weight.index_select(0, torch::tensor({1, 3, 5}, torch::kLong))));
+}

@@ -16,24 +16,6 @@ namespace {
 
 using Map = std::vector<int64_t>;
 
-bool is_root_conv(const Op& op) { return op.kind == OpKind::kConv && !op.depthwise; }
-
-// Ops whose output channels are their (first) input's channels, and the add that ties two together.
-bool passes_channels(const Op& op) {
-  switch (op.kind) {
-    case OpKind::kConv:
-      return op.depthwise;
-    case OpKind::kAdd:
-    case OpKind::kAvgPool:
-    case OpKind::kMaxPool:
-    case OpKind::kGlobalPool:
-    case OpKind::kSqueezeExcite:
-      return true;
-    default:
-      return false;
-  }
-}
-
 struct Dsu {
   std::vector<int> parent;
   explicit Dsu(size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
@@ -91,14 +73,6 @@ Map positional_map(int64_t w_old, int64_t w_new) {
     m[size_t(j)] = q >= 0 && q < w_old ? q : -1;
   }
   return m;
-}
-
-std::vector<double> importance_of(GraphNetImpl& net, int op, WarmImportance how) {
-  const auto& n = net.node(size_t(op));
-  torch::Tensor v =
-      how == WarmImportance::kBn && n.bn ? n.bn->weight.detach().abs() : n.conv->weight.detach().abs().sum({1, 2, 3});
-  v = v.to(torch::kDouble).contiguous();
-  return std::vector<double>(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
 }
 
 // The add's output channels from its inputs' maps, following fit_channels (zeros in front, truncation
@@ -191,189 +165,89 @@ void copy_bn(const torch::nn::BatchNorm2d& from, const torch::nn::BatchNorm2d& t
   to->num_batches_tracked.copy_(from->num_batches_tracked);
 }
 
-struct Transfer {
-  GraphNetImpl& from;
-  GraphNetImpl& to;
-  const std::vector<Map>& maps;
-  double noise;
-  at::Generator gen;
+// ---- channel maps ----------------------------------------------------------------------------------
+// Channels live in spaces: an op that keeps its input's channels (a depthwise conv, a pool, a BatchNorm, an
+// activation, squeeze-excitation) is in its input's space, an add ties all its inputs, a multiply those of its
+// width. The ops that make a space's channels are its roots: the convolutions (not depthwise) and linears.
+// Roots of one slot share a space too.
 
-  const Map& in_map(const Op& op) const { return maps[size_t(op.inputs.at(0))]; }
-  int64_t old_width(int op) const { return from.spec().ops[size_t(op)].out.value; }
+// The slot whose width `w` is, or -1.
+int slot_of(const Width& w) { return w.terms.size() == 1 && w.terms[0].second == 1 ? w.terms[0].first : -1; }
 
-  void conv(size_t i, const Op& op) {
-    const auto& a = from.node(i);
-    const auto& b = to.node(i);
-    const Map& out = maps[i];
-    const Gathered source = gathered(out);
-    const torch::Tensor has_source = along(source.valid, 0, 4);
-    torch::Tensor w;
-    if (op.depthwise) {
-      w = pick_rows(a.conv->weight, out, b.conv->weight);
-    } else {
-      torch::Tensor rows = a.conv->weight.index_select(0, source.idx);
-      w = split_columns(rows, in_map(op), old_width(op.inputs[0]), b.conv->weight, noise, gen);
-      w = torch::where(has_source, w, b.conv->weight);
+bool is_root(const Op& op) { return (op.kind == OpKind::kConv && !op.depthwise) || op.kind == OpKind::kLinear; }
+
+// The inputs of `op` in its own space.
+std::vector<int> tied_inputs(const ArchSpec& s, const Op& op) {
+  switch (op.kind) {
+    case OpKind::kConv:
+      return op.depthwise ? std::vector<int>{op.inputs[0]} : std::vector<int>{};
+    case OpKind::kAdd:
+      return op.inputs;
+    case OpKind::kMul: {
+      std::vector<int> same;
+      for (int in : op.inputs)
+        if (s.ops[size_t(in)].out.terms == op.out.terms) same.push_back(in);
+      return same;
     }
-    // A new output channel keeps its own filter when a BN (gamma = 0) zeroes its output, else a zero one.
-    if (!b.bn) w = torch::where(has_source, w, torch::zeros_like(w));
-    assign(b.conv->weight, w);
-    if (b.conv->bias.defined()) assign(b.conv->bias, pick_rows(a.conv->bias, out, torch::zeros_like(b.conv->bias)));
-    if (b.pre_bn) copy_bn(a.pre_bn, b.pre_bn, in_map(op), false);
-    if (b.bn) copy_bn(a.bn, b.bn, out, true);
+    case OpKind::kAvgPool:
+    case OpKind::kMaxPool:
+    case OpKind::kGlobalPool:
+    case OpKind::kAdaptivePool:
+    case OpKind::kSqueezeExcite:
+    case OpKind::kBatchNorm:
+    case OpKind::kActivation:
+    case OpKind::kIdentity:
+    case OpKind::kShuffle:
+      return {op.inputs[0]};
+    default:
+      return {};
   }
+}
 
-  void squeeze_excite(size_t i, const Op& op) {
-    const auto& a = from.node(i);
-    const auto& b = to.node(i);
-    const Map& m = in_map(op);
-    assign(b.se_reduce->weight,
-           split_columns(a.se_reduce->weight, m, old_width(op.inputs[0]), b.se_reduce->weight, noise, gen));
-    assign(b.se_reduce->bias, a.se_reduce->bias);
-    assign(b.se_expand->weight, pick_rows(a.se_expand->weight, m, b.se_expand->weight));
-    assign(b.se_expand->bias, pick_rows(a.se_expand->bias, m, b.se_expand->bias));
-  }
-
-  void run() {
-    torch::NoGradGuard ng;
-    const auto& ops = to.spec().ops;
-    for (size_t i = 0; i < ops.size(); ++i) {
-      const Op& op = ops[i];
-      const auto& a = from.node(i);
-      const auto& b = to.node(i);
-      switch (op.kind) {
-        case OpKind::kConv:
-          conv(i, op);
-          break;
-        case OpKind::kSqueezeExcite:
-          squeeze_excite(i, op);
-          break;
-        case OpKind::kGlobalPool:
-          if (b.pre_bn) copy_bn(a.pre_bn, b.pre_bn, in_map(op), false);
-          break;
-        case OpKind::kLinear:
-          assign(b.fc->weight,
-                 split_columns(a.fc->weight, in_map(op), old_width(op.inputs[0]), b.fc->weight, noise, gen));
-          assign(b.fc->bias, a.fc->bias);
-          break;
-        default:
-          break;
-      }
-    }
-  }
-};
-
-}  // namespace
-
-namespace {
-
-// The channel spaces of `to`'s ops: per space (keyed by its representative op), its convolutions in op
-// order, and whether an input, concat or linear output is in it too.
+// Per space (keyed by its representative op): its roots in op order, and whether the input or a concat is in it
+// (its channels then do not come from its roots alone).
 struct Spaces {
-  std::map<int, std::vector<int>> convs;
+  std::map<int, std::vector<int>> roots;
   std::map<int, bool> mixed;
 };
 
 Spaces channel_spaces(const ArchSpec& to) {
   const size_t n = to.ops.size();
   Dsu dsu(n);
-  for (size_t i = 0; i < n; ++i)
-    if (passes_channels(to.ops[i])) {
-      const auto& ins = to.ops[i].inputs;
-      for (size_t k = 0; k < (to.ops[i].kind == OpKind::kAdd ? ins.size() : 1); ++k) dsu.unite(int(i), ins[k]);
-    }
+  std::map<int, int> slot_root;
+  for (size_t i = 0; i < n; ++i) {
+    const Op& op = to.ops[i];
+    for (int in : tied_inputs(to, op)) dsu.unite(int(i), in);
+    const int slot = is_root(op) ? slot_of(op.out) : -1;
+    if (slot < 0) continue;
+    if (slot_root.count(slot))
+      dsu.unite(int(i), slot_root[slot]);
+    else
+      slot_root[slot] = int(i);
+  }
   Spaces sp;
   for (size_t i = 0; i < n; ++i) {
     const Op& op = to.ops[i];
     const int s = dsu.find(int(i));
-    if (is_root_conv(op))
-      sp.convs[s].push_back(int(i));
-    else if (op.kind == OpKind::kInput || op.kind == OpKind::kConcat || op.kind == OpKind::kLinear)
+    if (is_root(op))
+      sp.roots[s].push_back(int(i));
+    else if (op.kind == OpKind::kInput || op.kind == OpKind::kConcat)
       sp.mixed[s] = true;
   }
   return sp;
 }
 
-// The maps of every space's convolutions: one shared map where they all have one width before and one
-// after, else by position.
-void map_convolutions(GraphNetImpl& from, const ArchSpec& to, const WarmMapOptions& o, std::vector<Map>& maps) {
-  const ArchSpec& a = from.spec();
-  Spaces sp = channel_spaces(to);
-  std::mt19937_64 rng(o.seed);
-  // Spaces in the order of their first convolution, so the random picks do not depend on map ordering.
-  std::vector<std::pair<int, int>> order;
-  for (const auto& [s, members] : sp.convs) order.emplace_back(members.front(), s);
-  std::sort(order.begin(), order.end());
-  for (const auto& entry : order) {
-    const std::vector<int>& members = sp.convs[entry.second];
-    const int64_t w_old = a.ops[size_t(members[0])].out.value, w_new = to.ops[size_t(members[0])].out.value;
-    bool shared = !sp.mixed[entry.second];
-    for (int i : members)
-      shared = shared && a.ops[size_t(i)].out.value == w_old && to.ops[size_t(i)].out.value == w_new;
-    if (!shared) {
-      for (int i : members) maps[size_t(i)] = positional_map(a.ops[size_t(i)].out.value, to.ops[size_t(i)].out.value);
-      continue;
-    }
-    std::vector<double> importance(size_t(w_old), 0.0);
-    if (w_new < w_old)
-      for (int i : members) {
-        auto v = importance_of(from, i, o.importance);
-        for (size_t q = 0; q < v.size(); ++q) importance[q] += v[q];
-      }
-    Map m = shared_map(w_old, w_new, importance, rng);
-    for (int i : members) maps[size_t(i)] = m;
-  }
-}
-
-// The other ops' maps follow from their inputs'.
-Map derived_map(const ArchSpec& a, const Op& op, const std::vector<Map>& maps, size_t i) {
-  switch (op.kind) {
-    case OpKind::kInput:
-    case OpKind::kLinear:
-      return identity(op.out.value);
-    case OpKind::kConv:
-      return op.depthwise ? maps[size_t(op.inputs[0])] : maps[i];
-    case OpKind::kAdd:
-      return add_map(a, op, maps, i);
-    case OpKind::kConcat: {
-      Map m;
-      int64_t offset = 0;
-      for (int in : op.inputs) {
-        for (int64_t q : maps[size_t(in)]) m.push_back(q < 0 ? -1 : q + offset);
-        offset += a.ops[size_t(in)].out.value;
-      }
-      return m;
-    }
-    default:
-      return maps[size_t(op.inputs.at(0))];
-  }
-}
-
-// ---- network files ---------------------------------------------------------------------------------
-// A file's slots are whole channel spaces of one width (adds and multiplies join equal widths), so each slot
-// gets one map, kept within the groups of its grouped convs; every other op's map follows from its width.
-
-// The slot whose width `w` is, or -1.
-int slot_of(const Width& w) { return w.terms.size() == 1 && w.terms[0].second == 1 ? w.terms[0].first : -1; }
-
-// A slot's channel importance: over its convs and linears (not depthwise), BN |gamma| of the BatchNorm that
-// reads the conv (with "bn"), else the L1 norm of the filter.
-std::vector<double> file_importance(GraphNetImpl& net, int slot, WarmImportance how) {
+// A root's channel importance: |gamma| of its BatchNorm (fused, or the BatchNorm op that reads it) with "bn",
+// else the L1 norm of each output channel's weights.
+std::vector<double> importance_of(GraphNetImpl& net, int op, WarmImportance how) {
   const ArchSpec& s = net.spec();
-  std::vector<double> imp(size_t(s.channels[size_t(slot)]), 0.0);
-  for (size_t i = 0; i < s.ops.size(); ++i) {
-    const Op& op = s.ops[i];
-    if ((op.kind != OpKind::kConv || op.depthwise) && op.kind != OpKind::kLinear) continue;
-    if (slot_of(op.out) != slot) continue;
-    torch::Tensor w = op.kind == OpKind::kConv ? net.node(i).conv->weight : net.node(i).fc->weight;
-    torch::Tensor v = w.detach().abs().flatten(1).sum(1);
-    for (size_t j = i + 1; how == WarmImportance::kBn && j < s.ops.size(); ++j)
-      if (s.ops[j].kind == OpKind::kBatchNorm && s.ops[j].inputs[0] == int(i))
-        v = net.node(j).bn->weight.detach().abs();
-    v = v.to(torch::kDouble).contiguous();
-    for (int64_t q = 0; q < v.numel(); ++q) imp[size_t(q)] += v.data_ptr<double>()[q];
-  }
-  return imp;
+  const auto& n = net.node(size_t(op));
+  torch::Tensor v = (n.conv ? n.conv->weight : n.fc->weight).detach().abs().flatten(1).sum(1);
+  if (how == WarmImportance::kBn && n.bn) v = n.bn->weight.detach().abs();
+  for (size_t j = size_t(op) + 1; how == WarmImportance::kBn && !n.bn && j < s.ops.size(); ++j)
+    if (s.ops[j].kind == OpKind::kBatchNorm && s.ops[j].inputs[0] == op) v = net.node(j).bn->weight.detach().abs();
+  v = v.to(torch::kDouble).contiguous();
+  return std::vector<double>(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
 }
 
 // shared_map within each of `groups` equal parts (a grouped conv's channels stay in their group).
@@ -388,6 +262,39 @@ Map grouped_map(int64_t w_old, int64_t w_new, int64_t groups, const std::vector<
   return m;
 }
 
+// The maps of every space's roots: one shared map where they all have one width before and one after (kept
+// within the groups of the slot's grouped convs), else by position.
+void map_roots(GraphNetImpl& from, const ArchSpec& to, const WarmMapOptions& o, std::vector<Map>& maps) {
+  const ArchSpec& a = from.spec();
+  Spaces sp = channel_spaces(to);
+  std::mt19937_64 rng(o.seed);
+  // Spaces in the order of their first root, so the random picks do not depend on map ordering.
+  std::vector<std::pair<int, int>> order;
+  for (const auto& [s, members] : sp.roots) order.emplace_back(members.front(), s);
+  std::sort(order.begin(), order.end());
+  for (const auto& entry : order) {
+    const std::vector<int>& members = sp.roots[entry.second];
+    const int64_t w_old = a.ops[size_t(members[0])].out.value, w_new = to.ops[size_t(members[0])].out.value;
+    bool shared = !sp.mixed[entry.second];
+    for (int i : members)
+      shared = shared && a.ops[size_t(i)].out.value == w_old && to.ops[size_t(i)].out.value == w_new;
+    if (!shared) {
+      for (int i : members) maps[size_t(i)] = positional_map(a.ops[size_t(i)].out.value, to.ops[size_t(i)].out.value);
+      continue;
+    }
+    std::vector<double> importance(size_t(w_old), 0.0);
+    if (w_new < w_old)
+      for (int i : members) {
+        auto v = importance_of(from, i, o.importance);
+        for (size_t q = 0; q < v.size(); ++q) importance[q] += v[q];
+      }
+    const int slot = slot_of(to.ops[size_t(members[0])].out);
+    const int64_t groups = slot >= 0 ? to.layers[size_t(slot)].multiple : 1;
+    Map m = grouped_map(w_old, w_new, groups, importance, rng);
+    for (int i : members) maps[size_t(i)] = m;
+  }
+}
+
 // A channel shuffle's map: output k = j * g + i reads input i * (C / g) + j, in the new network and in the old.
 Map shuffled_map(const Map& in, int64_t w_old, int64_t g) {
   const int64_t per_new = int64_t(in.size()) / g, per_old = w_old / g;
@@ -399,35 +306,36 @@ Map shuffled_map(const Map& in, int64_t w_old, int64_t g) {
   return m;
 }
 
-std::vector<Map> file_maps(GraphNetImpl& from, const ArchSpec& to, const WarmMapOptions& o) {
-  const ArchSpec& a = from.spec();
-  std::mt19937_64 rng(o.seed);
-  std::vector<Map> slot_maps;
-  for (size_t l = 0; l < to.channels.size(); ++l) {
-    const int64_t w_old = a.channels[l], w_new = to.channels[l];
-    const std::vector<double> imp =
-        w_new < w_old ? file_importance(from, int(l), o.importance) : std::vector<double>(size_t(w_old), 0.0);
-    slot_maps.push_back(grouped_map(w_old, w_new, to.layers[l].multiple, imp, rng));
-  }
-  std::vector<Map> maps(to.ops.size());
-  for (size_t i = 0; i < to.ops.size(); ++i) {
-    const Op& op = to.ops[i];
-    const int slot = slot_of(op.out);
-    if (op.kind == OpKind::kShuffle) {
-      maps[i] = shuffled_map(maps[size_t(op.inputs[0])], a.ops[i].out.value, op.groups);
-    } else if (slot >= 0) {
-      maps[i] = slot_maps[size_t(slot)];
-    } else if (op.out.terms.empty()) {
-      maps[i] = identity(op.out.value);
-    } else if (op.kind == OpKind::kFlatten) {
+// The other ops' maps follow from their inputs'.
+Map derived_map(const ArchSpec& a, const ArchSpec& to, const std::vector<Map>& maps, size_t i) {
+  const Op& op = to.ops[i];
+  if (is_root(op)) return maps[i];
+  switch (op.kind) {
+    case OpKind::kInput:
+      return identity(op.out.value);
+    case OpKind::kAdd:
+      return add_map(a, op, maps, i);
+    case OpKind::kConcat: {
+      Map m;
+      int64_t offset = 0;
+      for (int in : op.inputs) {
+        for (int64_t q : maps[size_t(in)]) m.push_back(q < 0 ? -1 : q + offset);
+        offset += a.ops[size_t(in)].out.value;
+      }
+      return m;
+    }
+    case OpKind::kShuffle:
+      return shuffled_map(maps[size_t(op.inputs[0])], a.ops[i].out.value, op.groups);
+    case OpKind::kFlatten: {
+      Map m;
       const int64_t area = int64_t(to.ops[size_t(op.inputs[0])].res) * to.ops[size_t(op.inputs[0])].res;
       for (int64_t q : maps[size_t(op.inputs[0])])
-        for (int64_t k = 0; k < area; ++k) maps[i].push_back(q < 0 ? -1 : q * area + k);
-    } else {
-      maps[i] = derived_map(a, op, maps, i);  // a concatenation, or an op that keeps its input's channels
+        for (int64_t k = 0; k < area; ++k) m.push_back(q < 0 ? -1 : q * area + k);
+      return m;
     }
+    default:
+      return maps[size_t(op.inputs.at(0))];
   }
-  return maps;
 }
 
 // A grouped conv's weight [out, in / groups, k, k] for the new channels: row o from old row out[o], column i
@@ -452,44 +360,74 @@ torch::Tensor grouped_weight(const torch::Tensor& old, const Map& out, const Map
   return w.view({int64_t(out.size()), pn_in, old.size(2), old.size(3)});
 }
 
-struct FileTransfer {
+// The weights of `to` from `from`'s through the maps. An op's modules decide: a conv with its BN and
+// pre-activation BN where a family fuses them, a BatchNorm op, a linear, a squeeze-excitation, a global pool's
+// pre-activation BN.
+struct Transfer {
   GraphNetImpl& from;
   GraphNetImpl& to;
   const std::vector<Map>& maps;
   double noise;
   at::Generator gen;
 
+  const Map& in_map(const Op& op) const { return maps[size_t(op.inputs.at(0))]; }
+  int64_t old_width(int op) const { return from.spec().ops[size_t(op)].out.value; }
+
   void conv(size_t i, const Op& op) {
     const auto& a = from.node(i);
     const auto& b = to.node(i);
     const Map& out = maps[i];
-    const Map& in = maps[size_t(op.inputs[0])];
+    const Gathered source = gathered(out);
+    const torch::Tensor has_source = along(source.valid, 0, 4);
     torch::Tensor w;
     if (op.depthwise) {
       w = pick_rows(a.conv->weight, out, b.conv->weight);
     } else if (op.groups > 1) {
-      w = grouped_weight(a.conv->weight, out, in, op.groups);
+      w = grouped_weight(a.conv->weight, out, in_map(op), op.groups);
     } else {
-      torch::Tensor rows = a.conv->weight.index_select(0, gathered(out).idx);
-      w = split_columns(rows, in, from.spec().ops[size_t(op.inputs[0])].out.value, b.conv->weight, noise, gen);
+      torch::Tensor rows = a.conv->weight.index_select(0, source.idx);
+      w = split_columns(rows, in_map(op), old_width(op.inputs[0]), b.conv->weight, noise, gen);
+      w = torch::where(has_source, w, b.conv->weight);
     }
+    // A new output channel keeps its own filter when a BN (gamma = 0) zeroes its output, else a zero one.
+    if (!b.bn) w = torch::where(has_source, w, torch::zeros_like(w));
     assign(b.conv->weight, w);
-    if (b.conv->bias.defined()) assign(b.conv->bias, pick_rows(a.conv->bias, out, b.conv->bias));
+    if (b.conv->bias.defined()) assign(b.conv->bias, pick_rows(a.conv->bias, out, torch::zeros_like(b.conv->bias)));
+    if (b.pre_bn) copy_bn(a.pre_bn, b.pre_bn, in_map(op), false);
+    if (b.bn) copy_bn(a.bn, b.bn, out, true);
+  }
+
+  void linear(size_t i, const Op& op) {
+    const auto& a = from.node(i);
+    const auto& b = to.node(i);
+    torch::Tensor rows = a.fc->weight.index_select(0, gathered(maps[i]).idx);
+    assign(b.fc->weight, split_columns(rows, in_map(op), old_width(op.inputs[0]), b.fc->weight, noise, gen));
+    if (b.fc->bias.defined()) assign(b.fc->bias, pick_rows(a.fc->bias, maps[i], b.fc->bias));
+  }
+
+  void squeeze_excite(size_t i, const Op& op) {
+    const auto& a = from.node(i);
+    const auto& b = to.node(i);
+    const Map& m = in_map(op);
+    assign(b.se_reduce->weight,
+           split_columns(a.se_reduce->weight, m, old_width(op.inputs[0]), b.se_reduce->weight, noise, gen));
+    assign(b.se_reduce->bias, a.se_reduce->bias);
+    assign(b.se_expand->weight, pick_rows(a.se_expand->weight, m, b.se_expand->weight));
+    assign(b.se_expand->bias, pick_rows(a.se_expand->bias, m, b.se_expand->bias));
   }
 
   void run() {
     torch::NoGradGuard ng;
     const auto& ops = to.spec().ops;
     for (size_t i = 0; i < ops.size(); ++i) {
+      const Op& op = ops[i];
       const auto& a = from.node(i);
       const auto& b = to.node(i);
-      if (ops[i].kind == OpKind::kConv) conv(i, ops[i]);
-      if (ops[i].kind == OpKind::kBatchNorm) copy_bn(a.bn, b.bn, maps[i], false);
-      if (ops[i].kind != OpKind::kLinear) continue;
-      torch::Tensor rows = a.fc->weight.index_select(0, gathered(maps[i]).idx);
-      const int64_t w_old = from.spec().ops[size_t(ops[i].inputs[0])].out.value;
-      assign(b.fc->weight, split_columns(rows, maps[size_t(ops[i].inputs[0])], w_old, b.fc->weight, noise, gen));
-      if (b.fc->bias.defined()) assign(b.fc->bias, pick_rows(a.fc->bias, maps[i], b.fc->bias));
+      if (b.conv) conv(i, op);
+      if (b.fc) linear(i, op);
+      if (b.se_reduce) squeeze_excite(i, op);
+      if (b.bn && !b.conv) copy_bn(a.bn, b.bn, maps[i], false);                 // a BatchNorm op
+      if (b.pre_bn && !b.conv) copy_bn(a.pre_bn, b.pre_bn, in_map(op), false);  // a pre-activation pool
     }
   }
 };
@@ -499,15 +437,13 @@ struct FileTransfer {
 std::vector<Map> warm_channel_maps(GraphNet& from, const ArchSpec& to, const WarmMapOptions& o) {
   const ArchSpec& a = from->spec();
   check_same_architecture(a, to);
-  if (to.arch == "graph") return file_maps(*from, to, o);
   std::vector<Map> maps(to.ops.size());
-  map_convolutions(*from, to, o, maps);
+  map_roots(*from, to, o, maps);
   for (size_t i = 0; i < to.ops.size(); ++i) {
-    const Op& op = to.ops[i];
-    maps[i] = derived_map(a, op, maps, i);
-    if (int64_t(maps[i].size()) != op.out.value)
-      throw std::logic_error("warm start: op " + op.name + " mapped to " + std::to_string(maps[i].size()) +
-                             " channels, it has " + std::to_string(op.out.value));
+    maps[i] = derived_map(a, to, maps, i);
+    if (int64_t(maps[i].size()) != to.ops[i].out.value)
+      throw std::logic_error("warm start: op " + to.ops[i].name + " mapped to " + std::to_string(maps[i].size()) +
+                             " channels, it has " + std::to_string(to.ops[i].out.value));
   }
   return maps;
 }
@@ -515,10 +451,6 @@ std::vector<Map> warm_channel_maps(GraphNet& from, const ArchSpec& to, const War
 void warm_transfer(GraphNet& from, GraphNet& to, const WarmMapOptions& o) {
   const std::vector<Map> maps = warm_channel_maps(from, to->spec(), o);
   at::Generator gen = at::detail::createCPUGenerator(o.seed ^ 0x9e3779b97f4a7c15ULL);
-  if (to->spec().arch == "graph") {
-    FileTransfer{*from, *to, maps, o.noise, gen}.run();
-    return;
-  }
   Transfer{*from, *to, maps, o.noise, gen}.run();
 }
 
