@@ -52,6 +52,10 @@ def run(doc, x):
             y = a[0].mean((2, 3), keepdim=op.get("keepdim", False))
         elif k == "flatten":
             y = torch.flatten(a[0], 1)
+        elif k == "add" and "fit" in op:  # zero padding in front, or the first channels kept
+            w = max(t.shape[1] for t in a) if op["fit"] == "max" else a[1].shape[1]
+            fit = [F.pad(t, (0, 0, 0, 0, w - t.shape[1], 0)) if t.shape[1] < w else t[:, :w] for t in a]
+            y = fit[0] + fit[1]
         elif k == "add":
             y = a[0]
             for t in a[1:]:

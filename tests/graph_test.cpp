@@ -13,7 +13,9 @@
 #include "netadj/backends/model.h"
 #include "netadj/backends/warm.h"
 #include "netadj/backends/weights.h"
+#include "netadj/cost/budget.h"
 #include "netadj/nets/graph.h"
+#include "netadj/search/search.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "test_util.h"
@@ -367,27 +369,34 @@ json shuffle_and_hidden_linear() {
 }
 }  // namespace
 
-// The spec of a network file counts what the file's own count does (MACs, params, dFLOPs/dc), at the file's
-// widths and at other widths and resolutions, and the module built from it has exactly those parameters.
-TEST(GraphSpec, CountsEqualTheFileCountAndTheModule) {
+// A network file's spec, at the file's widths and at others and at two resolutions: dMACs/dc equals the central
+// difference of the MACs over one multiple of each slot (MACs are of degree 2 in the widths, so exactly), and the
+// module built from it has exactly its parameters. (The counts themselves are checked against PyTorch by
+// ExampleAgreesWithPyTorch and NewWidthsKeepTheCountExact.)
+TEST(GraphSpec, DflopsAreExactAndTheModuleHasTheParams) {
   for (const json& doc :
        {read_json(testing_util::example_graph_path()), tiny_depthwise(), shuffle_and_hidden_linear()}) {
     const ModelOptions m = graph_model(doc);
     std::mt19937 rng(3);
     for (int res : {32, 17}) {
-      const Graph file = model_graph(m, res);
-      const std::vector<GraphSlot> slots = graph_slots(file);
+      const std::vector<GraphSlot> slots = graph_slots(model_graph(m, res));
       std::vector<int64_t> c;
       for (const GraphSlot& s : slots) c.push_back(s.width);
       for (int trial = 0; trial < 3; ++trial) {
-        const Graph g = with_widths(file, slots, c);
         const ArchSpec s = build_spec(m, res, c);
         const std::string what = "res " + std::to_string(res) + " widths " + json(c).dump();
-        EXPECT_EQ(spec_flops(s), graph_cost(g).flops) << what;
-        EXPECT_EQ(spec_params(s), graph_cost(g).params) << what;
-        EXPECT_EQ(spec_dflops(s), graph_dflops(g, slots)) << what;
+        const std::vector<int64_t> d = spec_dflops(s);
+        for (size_t l = 0; l < c.size(); ++l) {
+          const int64_t step = slots[l].multiple;
+          if (c[l] - step < slots[l].min) continue;
+          std::vector<int64_t> up = c, down = c;
+          up[l] += step;
+          down[l] -= step;
+          const int64_t diff = spec_flops(build_spec(m, res, up)) - spec_flops(build_spec(m, res, down));
+          EXPECT_EQ(d[l] * 2 * step, diff) << what << " slot " << l;
+        }
         GraphNet net(s);
-        EXPECT_EQ(count_parameters(*net), graph_cost(g).params) << what;
+        EXPECT_EQ(count_parameters(*net), spec_params(s)) << what;
         for (size_t l = 0; l < c.size(); ++l) {
           const int64_t k = std::uniform_int_distribution<int64_t>(1, 6)(rng);
           c[l] = std::max(slots[l].min, k * slots[l].multiple);
@@ -492,4 +501,222 @@ TEST(GraphSpec, WarmNarrowingKeepsTheChannelsOfLargestBatchNormGamma) {
   warm_transfer(from, to, WarmMapOptions{WarmImportance::kBn, 0.0, 1});
   EXPECT_TRUE(torch::equal(to->node(2).bn->weight,
                            from->node(2).bn->weight.index_select(0, torch::tensor({1, 3, 5}, torch::kLong))));
+}
+
+// ---- families written as network files ---------------------------------------------------------------
+// A family and the same network written as a file by hand (plain ops: conv2d, batch_norm, relu, pools, mean,
+// linear) count the same MACs, params and dMACs/dc, have the same slots, compute the same function from the
+// same seed, drop channels at the same points for FUR, and take the same adjustment step.
+namespace {
+
+struct FileWriter {
+  json ops = json::array();
+  std::string last = "input";
+  void op(const std::string& name, json attrs) {
+    attrs["name"] = name;
+    if (!attrs.contains("inputs")) attrs["inputs"] = {last};
+    ops.push_back(attrs);
+    last = name;
+  }
+  // conv2d, then batch_norm and relu as a family's conv carries them.
+  void conv(const std::string& name, int64_t out, int kernel, int stride, bool bn, bool relu) {
+    op(name, {{"op", "conv2d"}, {"out", out}, {"kernel", kernel}, {"stride", stride}, {"padding", kernel / 2}});
+    if (bn) op(name + "_bn", {{"op", "batch_norm"}});
+    if (relu) op(name + "_relu", {{"op", "relu"}});
+  }
+  json finish(int classes, json fixed = json::array()) {
+    op("gap", {{"op", "mean"}});
+    op("fc", {{"op", "linear"}, {"out", classes}});
+    return {{"format", "netadj-graph"}, {"version", 1},  {"input", {{"channels", 3}, {"resolution", 32}}}, {"ops", ops},
+            {"output", "fc"},           {"fixed", fixed}};
+  }
+};
+
+json vgg16_file() {
+  FileWriter f;
+  int i = 0;
+  for (int w : {64, 64, -1, 128, 128, -1, 256, 256, 256, -1, 512, 512, 512, -1, 512, 512, 512, -1}) {
+    if (w < 0)
+      f.op("pool" + std::to_string(i++), {{"op", "max_pool"}, {"kernel", 2}, {"stride", 2}});
+    else
+      f.conv("conv" + std::to_string(i++), w, 3, 1, true, true);
+  }
+  return f.finish(10);
+}
+
+// plain_cifar of depth 6n+2: a fixed stem, then n cells of two convs per stage (16, 32, 64 wide).
+json plain_file(int n) {
+  FileWriter f;
+  f.conv("stem", 16, 3, 1, true, true);
+  for (int stage = 0; stage < 3; ++stage)
+    for (int i = 0; i < n; ++i) {
+      const std::string cell = "s" + std::to_string(stage) + "c" + std::to_string(i);
+      f.conv(cell + "a", 16 << stage, 3, stage > 0 && i == 0 ? 2 : 1, true, true);
+      f.conv(cell + "b", 16 << stage, 3, 1, true, true);
+    }
+  return f.finish(10, {"stem"});
+}
+
+// resnet_cifar (relu after the sum) or pyramidnet_cifar (widths 16 + 24 (cell + 1) / 3n, no relu after the sum) of
+// depth 6n+2: a fixed stem conv and BN, cells of two convs whose sum with the shortcut (average-pooled where the
+// cell strides) zero-pads the narrower, as the paper's ResNets do ("fit": "max").
+json residual_file(int n, bool pyramid, const std::string& fit = "max") {
+  FileWriter f;
+  f.conv("stem", 16, 3, 1, true, false);
+  for (int stage = 0; stage < 3; ++stage)
+    for (int i = 0; i < n; ++i) {
+      const std::string cell = "s" + std::to_string(stage) + "c" + std::to_string(i), x = f.last;
+      const int stride = stage > 0 && i == 0 ? 2 : 1;
+      const int64_t w = pyramid ? std::llround(16 + 24.0 * (stage * n + i + 1) / (3 * n)) : 16 << stage;
+      f.conv(cell + "a", w, 3, stride, true, true);
+      f.conv(cell + "b", w, 3, 1, true, false);
+      const std::string branch = f.last;
+      std::string shortcut = x;
+      if (stride == 2) {
+        f.op(cell + "_pool", {{"op", "avg_pool"}, {"kernel", 2}, {"stride", 2}, {"inputs", {x}}});
+        shortcut = cell + "_pool";
+      }
+      f.op(cell + "_add", {{"op", "add"}, {"inputs", {shortcut, branch}}, {"fit", fit}});
+      if (!pyramid) f.op(cell + "_relu", {{"op", "relu"}});
+    }
+  return f.finish(10, {"stem"});
+}
+
+// densenet_cifar of depth 3n+4 (growth 12): a fixed stem; per block, n pre-activation layers (BN, ReLU, conv)
+// each concatenated to what came before; pre-activation 1x1 transitions and the final BN, ReLU, mean.
+json densenet_file(int n) {
+  FileWriter f;
+  f.conv("stem", 24, 3, 1, false, false);
+  int64_t width = 24;
+  for (int b = 0; b < 3; ++b) {
+    for (int i = 0; i < n; ++i) {
+      const std::string x = f.last, l = "d" + std::to_string(b) + "l" + std::to_string(i);
+      f.op(l + "_bn", {{"op", "batch_norm"}});
+      f.op(l + "_relu", {{"op", "relu"}});
+      f.op(l, {{"op", "conv2d"}, {"out", 12}, {"kernel", 3}, {"padding", 1}});
+      f.op(l + "_cat", {{"op", "cat"}, {"inputs", {x, l}}});
+      width += 12;
+    }
+    if (b == 2) break;
+    const std::string t = "t" + std::to_string(b);
+    f.op(t + "_bn", {{"op", "batch_norm"}});
+    f.op(t + "_relu", {{"op", "relu"}});
+    f.op(t, {{"op", "conv2d"}, {"out", width}, {"kernel", 1}});
+    f.op(t + "_pool", {{"op", "avg_pool"}, {"kernel", 2}, {"stride", 2}});
+  }
+  f.op("final_bn", {{"op", "batch_norm"}});
+  f.op("final_relu", {{"op", "relu"}});
+  return f.finish(10, {"stem"});
+}
+
+ModelOptions family(const std::string& arch, int depth) {
+  ModelOptions m;
+  m.arch = arch;
+  m.depth = depth;
+  m.num_classes = 10;
+  return m;
+}
+
+// `drops_differ`: the slots where the two drop channels at different points (see the DenseNet test).
+void expect_same_network(const ModelOptions& fam, const ModelOptions& file, const std::vector<int>& drops_differ = {}) {
+  SCOPED_TRACE(fam.arch);
+  const ArchSpec a = build_spec(fam, 32), b = build_spec(file, 32);
+  ASSERT_EQ(a.channels, b.channels);
+  std::mt19937 rng(7);
+  std::vector<std::vector<int64_t>> vectors = {a.channels};
+  for (int t = 0; t < 3; ++t) {
+    std::vector<int64_t> c = a.channels;
+    for (auto& w : c) w = std::max<int64_t>(1, w + int64_t(rng() % 17) - 8);
+    vectors.push_back(c);
+  }
+  for (const auto& c : vectors) {
+    const ArchSpec x = build_spec(fam, 32, c), y = build_spec(file, 32, c);
+    EXPECT_EQ(spec_flops(x), spec_flops(y));
+    EXPECT_EQ(spec_params(x), spec_params(y));
+    EXPECT_EQ(spec_dflops(x), spec_dflops(y));
+  }
+  // The same seed gives the same weights (conv and linear initialisation in op order), so the same function,
+  // with no drop and with channels dropped at each slot in turn.
+  auto make = [](const ArchSpec& spec) {
+    torch::manual_seed(3);
+    GraphNet net(spec);
+    torch::NoGradGuard ng;
+    for (const auto& mod : net->modules(false))  // BatchNorms in the same order in both: the same statistics
+      if (auto* bn = mod->as<torch::nn::BatchNorm2dImpl>()) {
+        bn->running_mean.uniform_(-0.2, 0.2);
+        bn->running_var.uniform_(0.5, 2.0);
+        bn->weight.uniform_(0.5, 1.5);
+        bn->bias.uniform_(-0.5, 0.5);
+      }
+    return net;
+  };
+  GraphNet f = make(a), g = make(b);
+  f->eval();
+  g->eval();
+  torch::NoGradGuard ng;
+  const torch::Tensor x = torch::randn({2, 3, 32, 32});
+  EXPECT_TRUE(torch::allclose(f->forward(x), g->forward(x), 1e-5, 1e-5));
+  std::vector<int> differ;
+  for (int slot = 0; slot < f->num_slots(); ++slot) {
+    f->set_drop_at(slot, 0.5, DropType::kBernoulli);
+    g->set_drop_at(slot, 0.5, DropType::kBernoulli);
+    torch::manual_seed(100 + slot);
+    const torch::Tensor want = f->forward(x);
+    torch::manual_seed(100 + slot);
+    if (!torch::allclose(want, g->forward(x), 1e-5, 1e-5)) differ.push_back(slot);
+  }
+  EXPECT_EQ(differ, drops_differ);
+  // One adjustment step from the same FUR gives the same next vector.
+  SearchOptions s;
+  std::vector<double> fur(a.channels.size());
+  for (auto& v : fur) v = double(rng() % 1000) / 1000.0;
+  const CostFn cost_a = BudgetCost::cost_fn(make_budget(fam, 32, Budget::kFlops, nullptr));
+  const CostFn cost_b = BudgetCost::cost_fn(make_budget(file, 32, Budget::kFlops, nullptr));
+  const int64_t target = cost_a(a.channels);
+  const Adjustment adj_a = adjust_channels(a.channels, a.channels, fur, {}, 0, s, cost_a, target, channel_grid(s, a));
+  const Adjustment adj_b = adjust_channels(b.channels, b.channels, fur, {}, 0, s, cost_b, target, channel_grid(s, b));
+  EXPECT_EQ(adj_a.channels, adj_b.channels);
+  EXPECT_EQ(adj_a.adjusted, adj_b.adjusted);
+}
+
+}  // namespace
+
+// The paper's ResNets pad a residual sum whose widths differ; a file says so with an add's "fit", so the file has
+// the family's slots (two per cell; a tied add would leave one per stage).
+TEST(BothWays, ZeroPaddedResidualNetworksAsFilesEqualTheirFamilies) {
+  expect_same_network(family("resnet_cifar", 8), graph_model(residual_file(1, false)));
+  expect_same_network(family("resnet_cifar", 14), graph_model(residual_file(2, false)));
+  expect_same_network(family("pyramidnet_cifar", 8), graph_model(residual_file(1, true)));
+  ModelOptions local = family("resnet_cifar", 8);
+  local.padding = Padding::kLocal;
+  expect_same_network(local, graph_model(residual_file(1, false, "local")));
+  // PyTorch reads a "fit" add to the same shapes and count, at widths where the shortcut is the wider.
+  for (const std::string fit : {"max", "local"}) {
+    const Graph g = parse_graph(residual_file(1, false, fit), "resnet.json");
+    const std::vector<GraphSlot> slots = graph_slots(g);
+    const Graph w = with_widths(g, slots, {8, 24, 40, 20, 70, 50});
+    const std::string file = testing_util::fresh_dir("graph_fit") + "/" + fit + ".json";
+    write_json_atomic(file, graph_to_json(w));
+    const json ref = reference(file);
+    if (ref.is_null()) GTEST_SKIP() << NETADJ_PYTHON << " has no torch";
+    EXPECT_EQ(graph_cost(w).flops, ref["flops"].get<int64_t>()) << fit;
+    for (const GraphOp& op : w.ops) {
+      if (op.kind == GraphOpKind::kAdd) {
+        EXPECT_EQ(ref["shapes"][op.name][0], op.shape.channels) << fit << op.name;
+      }
+    }
+  }
+}
+
+TEST(BothWays, VggAndPlainAsFilesEqualTheirFamilies) {
+  expect_same_network(family("vgg_cifar", 16), graph_model(vgg16_file()));
+  expect_same_network(family("plain_cifar", 8), graph_model(plain_file(1)));
+}
+
+// DenseNet: the same counts, slots, function and step. The drop points differ at the transitions, whose channels
+// reach the next layer through that layer's pre-activation BN and ReLU: the family drops at the conv's output,
+// before them (a dropped channel becomes BN's shift after them), the file where the channels leave the slot,
+// after them (the next conv sees zeros, as it would with the channels removed).
+TEST(BothWays, DenseNetAsAFileEqualsItsFamilyButForTheTransitionDrops) {
+  expect_same_network(family("densenet_cifar", 10), graph_model(densenet_file(2)), {2, 5});
 }

@@ -66,6 +66,7 @@ const std::vector<std::string>& allowed_keys(GraphOpKind k) {
   static const std::vector<std::string> drop = {"p"};
   static const std::vector<std::string> bn = {"eps"};
   static const std::vector<std::string> shuffle = {"groups"};
+  static const std::vector<std::string> add = {"fit"};
   switch (k) {
     case GraphOpKind::kConv2d:
       return conv;
@@ -85,6 +86,8 @@ const std::vector<std::string>& allowed_keys(GraphOpKind k) {
       return bn;
     case GraphOpKind::kChannelShuffle:
       return shuffle;
+    case GraphOpKind::kAdd:
+      return add;
     default:
       return none;
   }
@@ -187,6 +190,13 @@ void read_attributes(GraphOp& op, const json& j, const std::string& at) {
     case GraphOpKind::kChannelShuffle:
       op.groups = r.integer("groups", 1, kMaxChannels, std::nullopt);
       break;
+    case GraphOpKind::kAdd:
+      if (j.contains("fit")) {
+        const json& f = j["fit"];
+        if (f != "max" && f != "local") fail(at, fmt::format("\"fit\" = {}: expected \"max\" or \"local\"", f.dump()));
+        op.fit = f == "max" ? Padding::kMax : Padding::kLocal;
+      }
+      break;
     default:
       break;
   }
@@ -225,9 +235,18 @@ GraphShape joined_shape(const GraphOp& op, const std::vector<GraphShape>& in, co
   const GraphShape& x = in[0];
   switch (op.kind) {
     case GraphOpKind::kAdd:
+      if (op.fit) {
+        if (in.size() != 2) fail(at, fmt::format("\"fit\" adds two inputs, got {}", in.size()));
+        const GraphShape& y = in[1];
+        if (x.is_vector() || y.is_vector() || x.res != y.res)
+          fail(at,
+               fmt::format("adds {} to {}: \"fit\" needs feature maps of one resolution", shape_str(y), shape_str(x)));
+        return {*op.fit == Padding::kLocal ? y.channels : std::max(x.channels, y.channels), x.res};
+      }
       for (const GraphShape& s : in)
         if (s.channels != x.channels || s.res != x.res)
-          fail(at, fmt::format("adds {} to {}: the inputs' widths or resolutions differ", shape_str(s), shape_str(x)));
+          fail(at, fmt::format("adds {} to {}: the inputs' widths or resolutions differ (\"fit\" pads them)",
+                               shape_str(s), shape_str(x)));
       return x;
     case GraphOpKind::kMul: {
       const GraphShape& y = in[1];
@@ -507,14 +526,26 @@ class Spaces {
   std::vector<int> joined_;
 };
 
-GraphShape input_of(const Graph& g, const GraphOp& op) {
-  return op.inputs[0] < 0 ? g.input : g.ops[size_t(op.inputs[0])].shape;
-}
-
-GraphCost fit64(__int128 flops, __int128 params);
-
 // A conv with one group per channel, in = out (its output width is its input's).
 bool depthwise(const Graph&, const GraphOp& op) { return op.depthwise; }
+
+// The output's space and the files' "fixed" ops are fixed. A concatenation, flatten, channel shuffle or fitted add
+// whose width may not change (fixed, as a flatten that gives the logits, or tied to another width by an add or a
+// multiply) fixes its parts, latest first, so that a part that is itself such an op passes it on.
+void fix_spaces(const Graph& g, Spaces& sp, const std::vector<int>& space, int input) {
+  auto of = [&](int i) { return i < 0 ? input : space[size_t(i)]; };
+  sp.fix(space[size_t(g.output)]);
+  for (const std::string& name : g.fixed)
+    for (size_t i = 0; i < g.ops.size(); ++i)
+      if (g.ops[i].name == name) sp.fix(space[i]);
+  for (size_t i = g.ops.size(); i-- > 0;) {
+    const GraphOp& op = g.ops[i];
+    const bool derived = op.kind == GraphOpKind::kCat || op.kind == GraphOpKind::kFlatten ||
+                         op.kind == GraphOpKind::kChannelShuffle || (op.kind == GraphOpKind::kAdd && op.fit);
+    if (derived && (sp.is_fixed(space[i]) || sp.derived_and_joined(space[i])))
+      for (int j : op.inputs) sp.fix(of(j));
+  }
+}
 
 // The space of every op's output, joined as the ops tie them; the input's and the output's are fixed.
 std::vector<int> assign_spaces(const Graph& g, Spaces& sp) {
@@ -544,6 +575,12 @@ std::vector<int> assign_spaces(const Graph& g, Spaces& sp) {
         space[i] = sp.add(false, /*derived=*/true);  // its width follows its parts
         break;
       case GraphOpKind::kAdd:
+        if (op.fit) {
+          space[i] = sp.add(false, /*derived=*/true);  // its width follows its inputs'
+          break;
+        }
+        for (int j : op.inputs) sp.unite(in, of(j));
+        break;
       case GraphOpKind::kMul:
         for (int j : op.inputs) sp.unite(in, of(j));
         break;
@@ -557,19 +594,7 @@ std::vector<int> assign_spaces(const Graph& g, Spaces& sp) {
         break;
     }
   }
-  sp.fix(space[size_t(g.output)]);
-  for (const std::string& name : g.fixed)
-    for (size_t i = 0; i < g.ops.size(); ++i)
-      if (g.ops[i].name == name) sp.fix(space[i]);
-  // A concatenation, flatten or channel shuffle whose width may not change (fixed, as a flatten that gives the
-  // logits, or tied to another width by an add or a multiply) fixes its parts, latest first, so that a part
-  // that is itself such an op passes it on.
-  for (size_t i = g.ops.size(); i-- > 0;) {
-    const GraphOp& op = g.ops[i];
-    if ((op.kind == GraphOpKind::kCat || op.kind == GraphOpKind::kFlatten || op.kind == GraphOpKind::kChannelShuffle) &&
-        (sp.is_fixed(space[i]) || sp.derived_and_joined(space[i])))
-      for (int j : op.inputs) sp.fix(of(j));
-  }
+  fix_spaces(g, sp, space, input);
   return space;
 }
 
@@ -617,43 +642,9 @@ Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std
   return out;
 }
 
-std::vector<int64_t> graph_dflops(const Graph& g, const std::vector<GraphSlot>& slots) {
-  const size_t L = slots.size();
-  std::vector<int> slot_of(g.ops.size(), -1);
-  for (size_t s = 0; s < L; ++s)
-    for (int i : slots[s].ops) slot_of[size_t(i)] = int(s);
-  // d[i][l]: how op i's output width changes with slot l's width.
-  std::vector<std::vector<__int128>> d(g.ops.size(), std::vector<__int128>(L, 0));
-  const std::vector<__int128> none(L, 0);
-  auto din = [&](const GraphOp& op, size_t k) -> const std::vector<__int128>& {
-    return op.inputs[k] < 0 ? none : d[size_t(op.inputs[k])];
-  };
-  std::vector<__int128> grad(L, 0);
-  for (size_t i = 0; i < g.ops.size(); ++i) {
-    const GraphOp& op = g.ops[i];
-    const bool dw = depthwise(g, op);
-    if (slot_of[i] >= 0) {
-      d[i][size_t(slot_of[i])] = 1;
-    } else if (op.kind == GraphOpKind::kCat) {
-      for (size_t k = 0; k < op.inputs.size(); ++k)
-        for (size_t l = 0; l < L; ++l) d[i][l] += din(op, k)[l];
-    } else if (op.kind == GraphOpKind::kFlatten) {
-      const GraphShape in = input_of(g, op);
-      for (size_t l = 0; l < L; ++l) d[i][l] = din(op, 0)[l] * in.res * in.res;
-    } else if ((op.kind != GraphOpKind::kConv2d || dw) && op.kind != GraphOpKind::kLinear) {
-      d[i] = din(op, 0);  // a width-keeping op, or a depthwise conv, has its input's width
-    }
-    if (op.kind != GraphOpKind::kConv2d && op.kind != GraphOpKind::kLinear) continue;
-    const GraphShape in = input_of(g, op);
-    const __int128 area =
-        op.kind == GraphOpKind::kConv2d ? __int128(op.kernel) * op.kernel * op.shape.res * op.shape.res : 1;
-    for (size_t l = 0; l < L; ++l)
-      grad[l] += dw ? area * d[i][l]  // k^2 R^2 c: one input channel per output channel
-                    : area * (din(op, 0)[l] * (op.out / op.groups) + (in.channels / op.groups) * d[i][l]);
-  }
-  std::vector<int64_t> out;
-  for (__int128 v : grad) out.push_back(fit64(v, 0).flops);
-  return out;
+size_t fitted_input(const Graph& g, const GraphOp& op) {
+  auto width = [&](int j) { return j < 0 ? g.input.channels : g.ops[size_t(j)].shape.channels; };
+  return *op.fit == Padding::kLocal || width(op.inputs[1]) > width(op.inputs[0]) ? 1 : 0;
 }
 
 json graph_to_json(const Graph& g) {
@@ -673,73 +664,6 @@ json graph_to_json(const Graph& g) {
   if (!g.fixed.empty()) doc["fixed"] = g.fixed;
   if (!g.min_channels.empty()) doc["min_channels"] = g.min_channels;
   return doc;
-}
-
-namespace {
-
-// One op's MACs and parameters, 128-bit.
-std::pair<__int128, __int128> op_cost128(const Graph& g, const GraphOp& op) {
-  const GraphShape in = op.inputs[0] < 0 ? g.input : g.ops[size_t(op.inputs[0])].shape;
-  switch (op.kind) {
-    case GraphOpKind::kConv2d: {
-      const __int128 w = __int128(op.kernel) * op.kernel * (in.channels / op.groups) * op.out;
-      return {w * op.shape.res * op.shape.res, w + (op.bias ? op.out : 0)};
-    }
-    case GraphOpKind::kLinear:
-      return {__int128(in.channels) * op.out, __int128(in.channels) * op.out + (op.bias ? op.out : 0)};
-    case GraphOpKind::kBatchNorm:
-      return {0, 2 * __int128(op.shape.channels)};
-    default:
-      return {0, 0};
-  }
-}
-
-GraphCost fit64(__int128 flops, __int128 params) {
-  const __int128 max = std::numeric_limits<int64_t>::max();
-  if (flops > max || params > max) throw ConfigError("graph: FLOPs or params beyond 64 bits");
-  return {int64_t(flops), int64_t(params)};
-}
-
-}  // namespace
-
-GraphCost graph_cost(const Graph& g) {
-  __int128 flops = 0, params = 0;
-  for (const GraphOp& op : g.ops) {
-    auto [f, p] = op_cost128(g, op);
-    flops += f;
-    params += p;
-  }
-  return fit64(flops, params);
-}
-
-GraphCost op_cost(const Graph& g, const GraphOp& op) {
-  auto [f, p] = op_cost128(g, op);
-  return fit64(f, p);
-}
-
-json graph_summary_json(const Graph& g) {
-  const GraphCost total = graph_cost(g);
-  json slots = json::array();
-  for (const GraphSlot& s : graph_slots(g)) {
-    int64_t flops = 0;
-    json ops = json::array();
-    for (int i : s.ops) {
-      flops += op_cost(g, g.ops[size_t(i)]).flops;
-      ops.push_back(g.ops[size_t(i)].name);
-    }
-    slots.push_back({{"name", s.name},
-                     {"width", s.width},
-                     {"multiple", s.multiple},
-                     {"min", s.min},
-                     {"flops", flops},
-                     {"ops", ops}});
-  }
-  return {{"flops", total.flops},
-          {"params", total.params},
-          {"input", {g.input.channels, g.input.res, g.input.res}},
-          {"output", g.ops[size_t(g.output)].name},
-          {"classes", g.ops[size_t(g.output)].shape.channels},
-          {"slots", slots}};
 }
 
 }  // namespace netadj

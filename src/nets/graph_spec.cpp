@@ -67,13 +67,14 @@ Op spec_op(const GraphOp& gop) {
   op.eps = gop.source->value("eps", 1e-5);
   op.p = gop.source->value("p", gop.kind == GraphOpKind::kDropout ? 0.5 : 0.0);
   op.per_sample = gop.kind == GraphOpKind::kStochasticDepth;
+  op.padding = gop.fit.value_or(Padding::kMax);
   return op;
 }
 
 // Each op's width as an affine function of the slots: a slot's own ops have its width, a concatenation the
 // sum of its parts', a flatten its input's times the map's area, a fixed conv or linear a constant, and every
 // other op its input's.
-Width width_of(const ArchSpec& s, const GraphOp& gop, const Op& op, int slot) {
+Width width_of(const ArchSpec& s, const Graph& g, const GraphOp& gop, const Op& op, int slot) {
   if (slot >= 0) return Width::slot(slot, gop.shape.channels);
   const Width& in = s.ops[size_t(op.inputs[0])].out;
   switch (op.kind) {
@@ -91,6 +92,8 @@ Width width_of(const ArchSpec& s, const GraphOp& gop, const Op& op, int slot) {
       for (auto [l, k] : terms) w.terms.emplace_back(l, k);
       return w;
     }
+    case OpKind::kAdd:
+      return gop.fit ? s.ops[size_t(op.inputs[fitted_input(g, gop)])].out : in;
     case OpKind::kFlatten: {
       const int64_t area = int64_t(s.ops[size_t(op.inputs[0])].res) * s.ops[size_t(op.inputs[0])].res;
       Width w{in.value * area, {}};
@@ -136,19 +139,8 @@ Graph model_graph(const ModelOptions& m, int resolution) {
   return parse_graph(*m.graph, "model.graph", resolution);
 }
 
-SpecCounter graph_counter(const ModelOptions& m, int resolution) {
-  auto file = std::make_shared<const Graph>(model_graph(m, resolution));
-  auto slots = std::make_shared<const std::vector<GraphSlot>>(graph_slots(*file));
-  return [file, slots](const std::vector<int64_t>& c) {
-    const GraphCost g = graph_cost(with_widths(*file, *slots, c));
-    return SpecCount{g.flops, g.params};
-  };
-}
-
-ArchSpec graph_spec(const ModelOptions& m, const std::vector<int64_t>& c, int resolution) {
-  const Graph file = model_graph(m, resolution);
-  check_against_model(m, file);
-  const std::vector<GraphSlot> slots = graph_slots(file);
+ArchSpec graph_to_spec(const Graph& file, const std::vector<GraphSlot>& slots, const std::vector<int64_t>& c,
+                       const std::string& arch) {
   if (!c.empty() && c.size() != slots.size())
     throw ConfigError(fmt::format("model.channels: has {} entries, but the network file has {} searchable slots",
                                   c.size(), slots.size()));
@@ -157,7 +149,7 @@ ArchSpec graph_spec(const ModelOptions& m, const std::vector<int64_t>& c, int re
   for (size_t l = 0; l < slots.size(); ++l)
     for (int i : slots[l].ops) slot_of[size_t(i)] = int(l);
   ArchSpec s;
-  s.arch = m.arch;
+  s.arch = arch;
   s.in_channels = int(g.input.channels);
   s.resolution = int(g.input.res);
   s.num_classes = int(g.ops[size_t(g.output)].shape.channels);
@@ -174,7 +166,7 @@ ArchSpec graph_spec(const ModelOptions& m, const std::vector<int64_t>& c, int re
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const GraphOp& gop = g.ops[i];
     Op op = spec_op(gop);
-    op.out = width_of(s, gop, op, slot_of[i]);
+    op.out = width_of(s, g, gop, op, slot_of[i]);
     for (int j : gop.inputs) {
       const int from = j < 0 ? -1 : slot_of[size_t(j)];
       op.in_slot.push_back(from >= 0 && from != slot_of[i] ? from : -1);
@@ -182,6 +174,56 @@ ArchSpec graph_spec(const ModelOptions& m, const std::vector<int64_t>& c, int re
     s.ops.push_back(std::move(op));
   }
   return s;
+}
+
+GraphCost graph_cost(const Graph& g) {
+  const ArchSpec s = graph_to_spec(g, graph_slots(g), {});
+  return {spec_flops(s), spec_params(s)};
+}
+
+std::vector<int64_t> graph_dflops(const Graph& g, const std::vector<GraphSlot>& slots) {
+  return spec_dflops(graph_to_spec(g, slots, {}));
+}
+
+nlohmann::json graph_summary_json(const Graph& g) {
+  const std::vector<GraphSlot> slots = graph_slots(g);
+  const ArchSpec s = graph_to_spec(g, slots, {});
+  nlohmann::json out_slots = nlohmann::json::array();
+  for (const GraphSlot& sl : slots) {
+    int64_t flops = 0;
+    nlohmann::json ops = nlohmann::json::array();
+    for (int i : sl.ops) {
+      flops += op_cost(s, s.ops[size_t(i) + 1]).flops;  // spec op 0 is the input
+      ops.push_back(g.ops[size_t(i)].name);
+    }
+    out_slots.push_back({{"name", sl.name},
+                         {"width", sl.width},
+                         {"multiple", sl.multiple},
+                         {"min", sl.min},
+                         {"flops", flops},
+                         {"ops", ops}});
+  }
+  return {{"flops", spec_flops(s)},
+          {"params", spec_params(s)},
+          {"input", {g.input.channels, g.input.res, g.input.res}},
+          {"output", g.ops[size_t(g.output)].name},
+          {"classes", g.ops[size_t(g.output)].shape.channels},
+          {"slots", out_slots}};
+}
+
+SpecCounter graph_counter(const ModelOptions& m, int resolution) {
+  auto file = std::make_shared<const Graph>(model_graph(m, resolution));
+  auto slots = std::make_shared<const std::vector<GraphSlot>>(graph_slots(*file));
+  return [file, slots](const std::vector<int64_t>& c) {
+    const ArchSpec s = graph_to_spec(*file, *slots, c);
+    return SpecCount{spec_flops(s), spec_params(s)};
+  };
+}
+
+ArchSpec graph_spec(const ModelOptions& m, const std::vector<int64_t>& c, int resolution) {
+  const Graph file = model_graph(m, resolution);
+  check_against_model(m, file);
+  return graph_to_spec(file, graph_slots(file), c, m.arch);
 }
 
 }  // namespace netadj

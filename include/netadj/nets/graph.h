@@ -3,8 +3,8 @@
 // topological order, each with a name, its inputs and its attributes. read_graph parses and checks one
 // completely (every op known, every input defined before use, no dangling output, widths that agree at adds,
 // concatenations, multiplies, convs and linears, resolutions that stay positive) and infers every op's shape,
-// so a bad file is one ConfigError (exit 2) naming the file and the node. graph_cost counts its multiply-
-// accumulates and parameters with the same conventions as an ArchSpec (nets/spec.h).
+// so a bad file is one ConfigError (exit 2) naming the file and the node. A file becomes a spec (graph_to_spec),
+// and is counted as every spec is, by the op table (nets/spec.h).
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -65,7 +65,10 @@ struct GraphOp {
   /// with_widths (at width 1 a depthwise conv still is one: its MACs stay linear in the slot).
   bool depthwise = false;
   Activation act = Activation::kRelu;  ///< kActivation: which
-  GraphShape shape;                    ///< inferred
+  /// add of two widths ("fit"): zero-padded in front or truncated to the wider one (max) or to the second
+  /// input's (local), as a residual sum with a zero-padding shortcut; empty: the inputs have one width.
+  std::optional<Padding> fit;
+  GraphShape shape;  ///< inferred
   /// The op as the file gave it (written back by graph_to_json); shared, so copies of a graph stay cheap.
   std::shared_ptr<const nlohmann::json> source;
 };
@@ -104,19 +107,21 @@ std::vector<GraphSlot> graph_slots(const Graph& g);
 /// length or a width is not a positive multiple of the slot's `multiple`.
 Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std::vector<int64_t>& c);
 /// Exact dFLOPs/dc for every slot: the partial derivatives of graph_cost's MACs, a polynomial of degree 2 in
-/// the slot widths (FUR's drop rates need them, as spec_dflops for an ArchSpec).
+/// the slot widths (spec_dflops of the file's spec).
 std::vector<int64_t> graph_dflops(const Graph& g, const std::vector<GraphSlot>& slots);
+/// The input of a "fit" add whose width it has: the second when it is strictly wider (always with fit local),
+/// else the first.
+size_t fitted_input(const Graph& g, const GraphOp& op);
 /// The graph as a file (the format read_graph reads).
 nlohmann::json graph_to_json(const Graph& g);
 
 /// Multiply-accumulates of every conv2d and linear for one image (BN, activations, pooling, adds: 0), and
-/// trainable parameters (conv and linear weights and biases, BatchNorm's weight and bias), as ArchSpec counts.
+/// trainable parameters (conv and linear weights and biases, BatchNorm's weight and bias): the file's spec's
+/// spec_flops and spec_params.
 struct GraphCost {
   int64_t flops = 0, params = 0;
 };
 GraphCost graph_cost(const Graph& g);
-/// One op's share of graph_cost (the MACs and parameters of its own weights).
-GraphCost op_cost(const Graph& g, const GraphOp& op);
 /// `netadj flops --graph`: {"flops", "params", "input": [C, R, R], "output", "classes", "slots": [{"name",
 /// "width", "multiple", "min", "flops" (of the slot's own ops), "ops"}]}.
 nlohmann::json graph_summary_json(const Graph& g);
@@ -129,6 +134,11 @@ Graph model_graph(const ModelOptions& m, int resolution = 0);
 /// each slot's multiple and least width. `c` empty: the file's widths. ConfigError when model.num_classes or
 /// model.in_channels disagree with the file, or `c` does not fit the slots.
 ArchSpec graph_spec(const ModelOptions& m, const std::vector<int64_t>& c, int resolution);
+/// The spec of a parsed file at the slot widths `c` (empty: the file's): one spec op per file op (spec op 0 is the
+/// input), widths as affine functions of the slots, a channel-drop point wherever a slot's channels flow into
+/// an op outside the slot. ConfigError when `c` does not fit the slots.
+ArchSpec graph_to_spec(const Graph& file, const std::vector<GraphSlot>& slots, const std::vector<int64_t>& c,
+                       const std::string& arch = "graph");
 /// FLOPs and params per channel vector of model.graph at `resolution`, the file parsed and its slots found once.
 SpecCounter graph_counter(const ModelOptions& m, int resolution);
 
