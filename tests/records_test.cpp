@@ -206,7 +206,7 @@ TEST(Records, TheOtherRecordsRoundTrip) {
   f.repeats = {2, 4};
   round_trip(f, "fur");
   TimesRecord times;
-  times.iterations = {{0, 1.5, 0.5, true}};
+  times.iterations = {{0, 1.5, 0.5, true, 2.5}};
   round_trip(times, "times");
   SearchRecord s;
   s.arch = "resnet_cifar";

@@ -18,14 +18,6 @@ using testing_util::run_cli;
 namespace {
 const std::string kSmoke = std::string(NETADJ_SOURCE_DIR) + "/configs/smoke_synthetic.json";
 
-bool json_file_has(const std::string& file, const std::function<bool(const json&)>& pred) {
-  try {
-    return file_exists(file) && pred(read_json(file));
-  } catch (...) {
-    return false;
-  }
-}
-
 double mean(const json& a) {
   double s = 0;
   for (const auto& v : a) s += v.get<double>();
