@@ -418,7 +418,14 @@ TEST(GraphSpec, ModelOptionsMustAgreeWithTheFile) {
   EXPECT_NE(config_error([&] { build_spec(m, 32, {16, 16, 4, 30, 16, 24}); }).find("'down' = 30"), std::string::npos);
   EXPECT_NE(config_error([&] { build_spec(m, 32, {16, 16}); }).find("2 entries"), std::string::npos);
   m.graph = nullptr;
-  EXPECT_NE(config_error([&] { build_spec(m, 32); }).find("model.graph"), std::string::npos);
+  EXPECT_EQ(config_error([&] { build_spec(m, 32); }), "model.graph: model.arch \"graph\" needs a network file");
+  // A network file for a family, which would ignore it.
+  ModelOptions family = testing_util::registry_model("resnet_cifar");
+  family.graph = graph_model(tiny()).graph;
+  EXPECT_EQ(config_error([&] { build_spec(family, 32); }),
+            "model.graph: a network file needs model.arch = \"graph\", not \"resnet_cifar\"");
+  EXPECT_EQ(config_error([&] { default_channels(family); }),
+            "model.graph: a network file needs model.arch = \"graph\", not \"resnet_cifar\"");
 }
 
 namespace {
@@ -582,6 +589,36 @@ json residual_file(int n, bool pyramid, const std::string& fit = "max") {
   return f.finish(10, {"stem"});
 }
 
+// resnet_imagenet of depth 18: a fixed 7x7 stem and max pool, four stages of two cells. A cell that strides adds
+// a 1x1 projection of its branch's width, tied to it (a plain add: the projection is in the branch's slot); the
+// others zero-pad ("fit"), with the branch first so that a tie of widths gives the sum the branch's width, as the
+// family does.
+json resnet18_file(int res) {
+  FileWriter f;
+  f.conv("stem", 64, 7, 2, true, true);
+  f.op("pool", {{"op", "max_pool"}, {"kernel", 3}, {"stride", 2}, {"padding", 1}});
+  for (int stage = 0; stage < 4; ++stage)
+    for (int i = 0; i < 2; ++i) {
+      const std::string cell = "s" + std::to_string(stage) + "c" + std::to_string(i), x = f.last;
+      const int stride = stage > 0 && i == 0 ? 2 : 1;
+      const int64_t w = 64 << stage;
+      f.conv(cell + "a", w, 3, stride, true, true);
+      f.conv(cell + "b", w, 3, 1, true, false);
+      const std::string branch = f.last;
+      if (stride == 2) {
+        f.op(cell + "_proj", {{"op", "conv2d"}, {"out", w}, {"kernel", 1}, {"stride", 2}, {"inputs", {x}}});
+        f.op(cell + "_proj_bn", {{"op", "batch_norm"}});
+        f.op(cell + "_add", {{"op", "add"}, {"inputs", {cell + "_proj_bn", branch}}});
+      } else {
+        f.op(cell + "_add", {{"op", "add"}, {"inputs", {branch, x}}, {"fit", "max"}});
+      }
+      f.op(cell + "_relu", {{"op", "relu"}});
+    }
+  json doc = f.finish(10, {"stem"});
+  doc["input"]["resolution"] = res;
+  return doc;
+}
+
 // densenet_cifar of depth 3n+4 (growth 12): a fixed stem; per block, n pre-activation layers (BN, ReLU, conv)
 // each concatenated to what came before; pre-activation 1x1 transitions and the final BN, ReLU, mean.
 json densenet_file(int n) {
@@ -618,9 +655,10 @@ ModelOptions family(const std::string& arch, int depth) {
 }
 
 // `drops_differ`: the slots where the two drop channels at different points (see the DenseNet test).
-void expect_same_network(const ModelOptions& fam, const ModelOptions& file, const std::vector<int>& drops_differ = {}) {
+void expect_same_network(const ModelOptions& fam, const ModelOptions& file, const std::vector<int>& drops_differ = {},
+                         int res = 32) {
   SCOPED_TRACE(fam.arch);
-  const ArchSpec a = build_spec(fam, 32), b = build_spec(file, 32);
+  const ArchSpec a = build_spec(fam, res), b = build_spec(file, res);
   ASSERT_EQ(a.channels, b.channels);
   std::mt19937 rng(7);
   std::vector<std::vector<int64_t>> vectors = {a.channels};
@@ -630,7 +668,7 @@ void expect_same_network(const ModelOptions& fam, const ModelOptions& file, cons
     vectors.push_back(c);
   }
   for (const auto& c : vectors) {
-    const ArchSpec x = build_spec(fam, 32, c), y = build_spec(file, 32, c);
+    const ArchSpec x = build_spec(fam, res, c), y = build_spec(file, res, c);
     EXPECT_EQ(spec_flops(x), spec_flops(y));
     EXPECT_EQ(spec_params(x), spec_params(y));
     EXPECT_EQ(spec_dflops(x), spec_dflops(y));
@@ -654,7 +692,7 @@ void expect_same_network(const ModelOptions& fam, const ModelOptions& file, cons
   f->eval();
   g->eval();
   torch::NoGradGuard ng;
-  const torch::Tensor x = torch::randn({2, 3, 32, 32});
+  const torch::Tensor x = torch::randn({2, 3, res, res});
   EXPECT_TRUE(torch::allclose(f->forward(x), g->forward(x), 1e-5, 1e-5));
   std::vector<int> differ;
   for (int slot = 0; slot < f->num_slots(); ++slot) {
@@ -670,8 +708,8 @@ void expect_same_network(const ModelOptions& fam, const ModelOptions& file, cons
   SearchOptions s;
   std::vector<double> fur(a.channels.size());
   for (auto& v : fur) v = double(rng() % 1000) / 1000.0;
-  const CostFn cost_a = BudgetCost::cost_fn(make_budget(fam, 32, Budget::kFlops, nullptr));
-  const CostFn cost_b = BudgetCost::cost_fn(make_budget(file, 32, Budget::kFlops, nullptr));
+  const CostFn cost_a = BudgetCost::cost_fn(make_budget(fam, res, Budget::kFlops, nullptr));
+  const CostFn cost_b = BudgetCost::cost_fn(make_budget(file, res, Budget::kFlops, nullptr));
   const int64_t target = cost_a(a.channels);
   const Adjustment adj_a = adjust_channels(a.channels, a.channels, fur, {}, 0, s, cost_a, target, channel_grid(s, a));
   const Adjustment adj_b = adjust_channels(b.channels, b.channels, fur, {}, 0, s, cost_b, target, channel_grid(s, b));
@@ -706,6 +744,14 @@ TEST(BothWays, ZeroPaddedResidualNetworksAsFilesEqualTheirFamilies) {
       }
     }
   }
+}
+
+// ResNet-18: the same, but for the drop points of the three slots that hold a projection: the family drops the
+// branch's channels before the sum, the projection's stay; in the file the projection is in the slot, so the drop
+// comes where the slot's channels leave it, after the sum.
+TEST(BothWays, ResNet18AsAFileEqualsItsFamilyButForTheProjectionDrops) {
+  ModelOptions fam = family("resnet_imagenet", 18);
+  expect_same_network(fam, graph_model(resnet18_file(64)), {5, 9, 13}, 64);
 }
 
 TEST(BothWays, VggAndPlainAsFilesEqualTheirFamilies) {

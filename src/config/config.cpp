@@ -413,8 +413,7 @@ void check_model(const Checker& ck, const ModelOptions& m) {
   ck.at_least("model.num_classes", m.num_classes, 2);
   ck.at_least("model.in_channels", m.in_channels, 1);
   ck.at_least("model.resolution", m.resolution, 0);
-  if (m.arch == "graph" && !m.graph) ck.fail("model.graph", nullptr, "model.arch \"graph\" needs a network file");
-  if (m.arch != "graph" && m.graph) ck.fail("model.graph", "...", "a network file needs model.arch = \"graph\"");
+  // model.graph with the architecture: nets/spec.cpp, where the registry says which reads a network file.
   for (size_t i = 0; i < m.channels.size(); ++i)
     if (m.channels[i] < 1)
       ck.fail("model.channels[" + std::to_string(i) + "]", m.channels[i], "channel numbers must be >= 1");

@@ -39,8 +39,25 @@ const ArchInfo& find_arch(const std::string& name) {
   throw ConfigError("model.arch = \"" + name + "\": unknown model; known: " + known);
 }
 
-int design_resolution(const ModelOptions& m) {
+namespace {
+
+// model.graph goes with an architecture that reads a network file, and only with one (ConfigError otherwise).
+const ArchInfo& arch_for(const ModelOptions& m) {
   const ArchInfo& a = find_arch(m.arch);
+  if (a.imported && !m.graph) throw ConfigError("model.graph: model.arch \"" + m.arch + "\" needs a network file");
+  if (!a.imported && m.graph) {
+    std::string takes;
+    for (const ArchInfo& other : arch_registry())
+      if (other.imported) takes += (takes.empty() ? "\"" : " or \"") + other.name + "\"";
+    throw ConfigError("model.graph: a network file needs model.arch = " + takes + ", not \"" + m.arch + "\"");
+  }
+  return a;
+}
+
+}  // namespace
+
+int design_resolution(const ModelOptions& m) {
+  const ArchInfo& a = arch_for(m);
   return a.design_resolution ? a.design_resolution(m) : a.default_resolution;
 }
 
@@ -64,11 +81,11 @@ void warn_if_far_from_design(const ModelOptions& m, int resolution) {
 }
 
 std::vector<int64_t> default_channels(const ModelOptions& m) {
-  return find_arch(m.arch).build(m, {}, design_resolution(m)).channels;
+  return arch_for(m).build(m, {}, design_resolution(m)).channels;
 }
 
 ArchSpec build_spec(const ModelOptions& m, int resolution, const std::vector<int64_t>& channels) {
-  const ArchInfo& a = find_arch(m.arch);
+  const ArchInfo& a = arch_for(m);
   if (channels.empty()) throw ConfigError("model.channels: empty; give one width per searchable layer");
   for (size_t i = 0; i < channels.size(); ++i)
     if (channels[i] < 1 || channels[i] > kMaxChannels)
@@ -98,7 +115,7 @@ SpecCounter spec_counter(const ModelOptions& m, int resolution) {
 ArchSpec build_spec(const ModelOptions& m, int resolution) {
   if (m.channels.empty()) {
     check_model_size(m, resolution);
-    ArchSpec s = find_arch(m.arch).build(m, {}, resolution);
+    ArchSpec s = arch_for(m).build(m, {}, resolution);
     for (size_t i = 0; i < s.channels.size(); ++i)
       if (s.channels[i] > kMaxChannels)
         throw ConfigError("model: default width " + std::to_string(s.channels[i]) + " of layer " + std::to_string(i) +

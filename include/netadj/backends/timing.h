@@ -36,8 +36,8 @@ std::vector<double> interleaved_latency(const std::vector<ArchSpec>& specs, cons
 
 /// Lets oneDNN keep the compiled kernels of many networks (16384 primitives instead of its 1024) unless
 /// ONEDNN_PRIMITIVE_CACHE_CAPACITY is set: timing dozens of networks in one process (latency tables, interleaved
-/// benchmarks) otherwise evicts each network's kernels before its next timed call, which then recompiles them (15 to
-/// 25% slower than the network runs alone, as deployed). Called before any op runs.
+/// benchmarks) otherwise evicts each network's kernels before its next timed call, which then recompiles them
+/// (slower than the network runs alone, as deployed; docs/latency-table.md). Called before any op runs.
 void keep_onednn_kernels();
 
 }  // namespace netadj

@@ -22,8 +22,8 @@ torch::Device setup_device(const RuntimeOptions& r, int local_rank = 0, int loca
 AmpMode resolve_amp(const RuntimeOptions& r, const torch::Device& d);
 
 /// Whether to train in channels-last layout. "auto": always on CUDA (cuDNN); on the CPU only when every
-/// searchable width is a multiple of 8. oneDNN's blocked kernels then gain up to ~20%, while widths
-/// like 17 or 83, which the search produces, run ~10% slower than contiguous (measured; see README).
+/// searchable width is a multiple of 8: oneDNN's blocked kernels gain then, while widths like 17 or 83, which
+/// the search produces, run slower than contiguous (docs/performance.md has the figures).
 bool uses_channels_last(const RuntimeOptions& r, const torch::Device& d, const std::vector<int64_t>& widths);
 
 /// Each rank's share of train.batch_size, which is the global batch: ConfigError naming the key when it does
