@@ -1,12 +1,11 @@
-// The network file: strict parsing, the checks a bad file fails (each names its node), shape inference and
-// the MACs/params count (docs/graph-format.md).
+// The network file: strict parsing, the checks a bad file fails (each names its node), shape inference and the
+// searchable slots (docs/graph-format.md). Its counts are its spec's (graph_spec.cpp).
 #include "netadj/nets/graph.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <limits>
 #include <map>
 #include <numeric>
 #include <set>
