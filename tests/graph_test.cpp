@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <numeric>
 #include <random>
 #include <sstream>
 
@@ -619,6 +620,60 @@ json resnet18_file(int res) {
   return doc;
 }
 
+// mnasnet_cifar: MnasNet-A1 for 32x32 inputs, its slots named as the family names them (an expansion conv, a
+// stage's first projection). Squeeze-excitation is written out: mean, 1x1 conv (fixed width, bias), ReLU, 1x1
+// conv (bias), sigmoid, times the map.
+json mnasnet_cifar_file() {
+  struct Stage {
+    int repeats, kernel, stride, expand;
+    int64_t out;
+    bool se;
+  };
+  const std::vector<Stage> stages = {{2, 3, 1, 6, 24, false}, {3, 5, 2, 3, 40, true},  {4, 3, 2, 6, 80, false},
+                                     {2, 3, 1, 6, 112, true}, {3, 5, 2, 6, 160, true}, {1, 3, 1, 6, 320, false}};
+  FileWriter f;
+  json fixed = {"stem", "head"};
+  f.conv("stem", 32, 3, 1, true, true);
+  f.op("s0.dw", {{"op", "conv2d"}, {"out", 32}, {"kernel", 3}, {"padding", 1}, {"groups", 32}});
+  f.op("s0.dw_bn", {{"op", "batch_norm"}});
+  f.op("s0.dw_relu", {{"op", "relu"}});
+  f.conv("s0.out", 16, 1, 1, true, false);
+  int64_t in_w = 16;
+  for (size_t si = 1; si <= stages.size(); ++si) {
+    const Stage& st = stages[si - 1];
+    for (int r = 0; r < st.repeats; ++r) {
+      const std::string block = "s" + std::to_string(si) + ".b" + std::to_string(r), x = f.last;
+      const int64_t w = (r == 0 ? in_w : st.out) * st.expand;
+      f.conv(block + ".expand", w, 1, 1, true, true);
+      f.op(block + ".dw", {{"op", "conv2d"},
+                           {"out", w},
+                           {"kernel", st.kernel},
+                           {"stride", r == 0 ? st.stride : 1},
+                           {"padding", st.kernel / 2},
+                           {"groups", w}});
+      f.op(block + ".dw_bn", {{"op", "batch_norm"}});
+      f.op(block + ".dw_relu", {{"op", "relu"}});
+      if (st.se) {
+        const std::string h = f.last;
+        const int64_t def_in = r == 0 ? stages[si - 2].out : st.out;
+        f.op(block + ".se_pool", {{"op", "mean"}, {"keepdim", true}});
+        f.op(block + ".se_reduce",
+             {{"op", "conv2d"}, {"out", std::max<int64_t>(1, def_in / 4)}, {"kernel", 1}, {"bias", true}});
+        f.op(block + ".se_relu", {{"op", "relu"}});
+        f.op(block + ".se_expand", {{"op", "conv2d"}, {"out", w}, {"kernel", 1}, {"bias", true}});
+        f.op(block + ".se_gate", {{"op", "sigmoid"}});
+        f.op(block + ".se", {{"op", "mul"}, {"inputs", {h, block + ".se_gate"}}});
+        fixed.push_back(block + ".se_reduce");
+      }
+      f.conv(r == 0 ? "s" + std::to_string(si) + ".out" : block + ".project", st.out, 1, 1, true, false);
+      if (r > 0) f.op(block + ".add", {{"op", "add"}, {"inputs", {x, f.last}}});
+    }
+    in_w = st.out;
+  }
+  f.conv("head", 1280, 1, 1, true, true);
+  return f.finish(10, fixed);
+}
+
 // densenet_cifar of depth 3n+4 (growth 12): a fixed stem; per block, n pre-activation layers (BN, ReLU, conv)
 // each concatenated to what came before; pre-activation 1x1 transitions and the final BN, ReLU, mean.
 json densenet_file(int n) {
@@ -655,11 +710,37 @@ ModelOptions family(const std::string& arch, int depth) {
 }
 
 // `drops_differ`: the slots where the two drop channels at different points (see the DenseNet test).
+// Family slot l is the file's slot perm[l]: the one that bears its name where the file names every slot as the
+// family does, else the same index.
+std::vector<size_t> slot_permutation(const ArchSpec& fam, const ArchSpec& file) {
+  std::vector<size_t> perm(fam.layers.size()), identity(fam.layers.size());
+  std::iota(identity.begin(), identity.end(), size_t(0));
+  for (size_t l = 0; l < perm.size(); ++l) {
+    auto it = std::find_if(file.layers.begin(), file.layers.end(),
+                           [&](const LayerInfo& k) { return k.name == fam.layers[l].name; });
+    if (it == file.layers.end()) return identity;  // the file names its slots its own way
+    perm[l] = size_t(it - file.layers.begin());
+  }
+  return perm;
+}
+
+template <class T>
+std::vector<T> permuted(const std::vector<T>& v, const std::vector<size_t>& perm) {
+  std::vector<T> out(v.size());
+  for (size_t l = 0; l < v.size(); ++l) out[perm[l]] = v[l];
+  return out;
+}
+
+// `drops_differ`: the family's slots where the two drop channels at different points (see the tests below).
+// `same_init`: the same seed initialises both alike (else the file's weights are copied from the family's, in
+// registration order, which must then agree in every shape).
 void expect_same_network(const ModelOptions& fam, const ModelOptions& file, const std::vector<int>& drops_differ = {},
-                         int res = 32) {
+                         int res = 32, bool same_init = true) {
   SCOPED_TRACE(fam.arch);
   const ArchSpec a = build_spec(fam, res), b = build_spec(file, res);
-  ASSERT_EQ(a.channels, b.channels);
+  ASSERT_EQ(a.channels.size(), b.channels.size());
+  const std::vector<size_t> perm = slot_permutation(a, b);
+  ASSERT_EQ(permuted(a.channels, perm), b.channels);
   std::mt19937 rng(7);
   std::vector<std::vector<int64_t>> vectors = {a.channels};
   for (int t = 0; t < 3; ++t) {
@@ -668,10 +749,10 @@ void expect_same_network(const ModelOptions& fam, const ModelOptions& file, cons
     vectors.push_back(c);
   }
   for (const auto& c : vectors) {
-    const ArchSpec x = build_spec(fam, res, c), y = build_spec(file, res, c);
+    const ArchSpec x = build_spec(fam, res, c), y = build_spec(file, res, permuted(c, perm));
     EXPECT_EQ(spec_flops(x), spec_flops(y));
     EXPECT_EQ(spec_params(x), spec_params(y));
-    EXPECT_EQ(spec_dflops(x), spec_dflops(y));
+    EXPECT_EQ(permuted(spec_dflops(x), perm), spec_dflops(y));
   }
   // The same seed gives the same weights (conv and linear initialisation in op order), so the same function,
   // with no drop and with channels dropped at each slot in turn.
@@ -689,15 +770,33 @@ void expect_same_network(const ModelOptions& fam, const ModelOptions& file, cons
     return net;
   };
   GraphNet f = make(a), g = make(b);
-  f->eval();
-  g->eval();
   torch::NoGradGuard ng;
-  const torch::Tensor x = torch::randn({2, 3, res, res});
+  const auto pf = f->parameters(), pg = g->parameters();
+  ASSERT_EQ(pf.size(), pg.size());
+  bool equal = true;
+  for (size_t k = 0; k < pf.size(); ++k) {
+    ASSERT_EQ(pf[k].sizes(), pg[k].sizes()) << "parameter " << k;
+    equal = equal && torch::equal(pf[k], pg[k]);
+    pg[k].copy_(pf[k]);
+  }
+  const auto bf = f->buffers(), bg = g->buffers();  // BatchNorm statistics
+  ASSERT_EQ(bf.size(), bg.size());
+  for (size_t k = 0; k < bf.size(); ++k) {
+    ASSERT_EQ(bf[k].sizes(), bg[k].sizes()) << "buffer " << k;
+    equal = equal && torch::equal(bf[k], bg[k]);
+    bg[k].copy_(bf[k]);
+  }
+  EXPECT_EQ(equal, same_init);
+  // Training mode: BatchNorm normalizes with the batch's statistics, so a deep network's output still depends on
+  // what an early drop removed (with random running statistics its signal could fade).
+  f->train();
+  g->train();
+  const torch::Tensor x = torch::randn({4, 3, res, res});
   EXPECT_TRUE(torch::allclose(f->forward(x), g->forward(x), 1e-5, 1e-5));
   std::vector<int> differ;
   for (int slot = 0; slot < f->num_slots(); ++slot) {
     f->set_drop_at(slot, 0.5, DropType::kBernoulli);
-    g->set_drop_at(slot, 0.5, DropType::kBernoulli);
+    g->set_drop_at(int(perm[size_t(slot)]), 0.5, DropType::kBernoulli);
     torch::manual_seed(100 + slot);
     const torch::Tensor want = f->forward(x);
     torch::manual_seed(100 + slot);
@@ -712,9 +811,10 @@ void expect_same_network(const ModelOptions& fam, const ModelOptions& file, cons
   const CostFn cost_b = BudgetCost::cost_fn(make_budget(file, res, Budget::kFlops, nullptr));
   const int64_t target = cost_a(a.channels);
   const Adjustment adj_a = adjust_channels(a.channels, a.channels, fur, {}, 0, s, cost_a, target, channel_grid(s, a));
-  const Adjustment adj_b = adjust_channels(b.channels, b.channels, fur, {}, 0, s, cost_b, target, channel_grid(s, b));
-  EXPECT_EQ(adj_a.channels, adj_b.channels);
-  EXPECT_EQ(adj_a.adjusted, adj_b.adjusted);
+  const Adjustment adj_b =
+      adjust_channels(b.channels, b.channels, permuted(fur, perm), {}, 0, s, cost_b, target, channel_grid(s, b));
+  EXPECT_EQ(permuted(adj_a.adjusted, perm), adj_b.adjusted);
+  EXPECT_EQ(permuted(adj_a.channels, perm), adj_b.channels);
 }
 
 }  // namespace
@@ -752,6 +852,18 @@ TEST(BothWays, ZeroPaddedResidualNetworksAsFilesEqualTheirFamilies) {
 TEST(BothWays, ResNet18AsAFileEqualsItsFamilyButForTheProjectionDrops) {
   ModelOptions fam = family("resnet_imagenet", 18);
   expect_same_network(fam, graph_model(resnet18_file(64)), {5, 9, 13}, 64);
+}
+
+// MnasNet-A1 (32x32): the family declares its slots stage by stage (expansions, then the stage's output), a file
+// finds them in op order, so slots are matched by name; the family's squeeze-excitation convs take LibTorch's
+// default initialisation, so the weights are copied. Drops differ at every slot but the first and the last: an
+// expansion's drop comes before the depthwise conv in the family, where its channels leave the slot in the file
+// (after the depthwise conv and the SE gate); a stage of several blocks draws one mask per projection in the
+// family, one for the slot in the file.
+TEST(BothWays, MnasNetAsAFileEqualsItsFamilyButForTheDrops) {
+  std::vector<int> differ;
+  for (int l = 1; l <= 20; ++l) differ.push_back(l);
+  expect_same_network(family("mnasnet_cifar", 20), graph_model(mnasnet_cifar_file()), differ, 32, false);
 }
 
 TEST(BothWays, VggAndPlainAsFilesEqualTheirFamilies) {
