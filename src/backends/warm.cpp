@@ -14,7 +14,7 @@
 namespace netadj {
 namespace {
 
-using Map = std::vector<int64_t>;
+using Map = ChannelMap;
 
 struct Dsu {
   std::vector<int> parent;
@@ -42,21 +42,15 @@ void check_same_architecture(const ArchSpec& a, const ArchSpec& b) {
                       std::to_string(a.ops.size()) + " ops, " + b.arch + " with " + std::to_string(b.ops.size()) + ")");
 }
 
-Map identity(int64_t n) {
-  Map m(static_cast<size_t>(n), 0);
-  std::iota(m.begin(), m.end(), 0);
-  return m;
-}
-
 // Net2Net: the old channels, then copies of random ones; narrowed: the most important, in their order.
 Map shared_map(int64_t w_old, int64_t w_new, const std::vector<double>& importance, std::mt19937_64& rng) {
   if (w_new >= w_old) {
-    Map m = identity(w_old);
+    Map m = identity_map(w_old);
     std::uniform_int_distribution<int64_t> pick(0, w_old - 1);
     while (int64_t(m.size()) < w_new) m.push_back(pick(rng));
     return m;
   }
-  Map order = identity(w_old);
+  Map order = identity_map(w_old);
   std::stable_sort(order.begin(), order.end(),
                    [&](int64_t x, int64_t y) { return importance[size_t(x)] > importance[size_t(y)]; });
   order.resize(size_t(w_new));
@@ -72,27 +66,6 @@ Map positional_map(int64_t w_old, int64_t w_new) {
     int64_t q = j - (w_new - w_old);
     m[size_t(j)] = q >= 0 && q < w_old ? q : -1;
   }
-  return m;
-}
-
-// The add's output channels from its inputs' maps, following fit_channels (zeros in front, truncation
-// keeps the first channels) in the new network and in the old one.
-Map add_map(const ArchSpec& from, const Op& op_new, const std::vector<Map>& maps, size_t i) {
-  const int64_t w_new = op_new.out.value, w_old = from.ops[i].out.value;
-  Map m(size_t(w_new), -1);
-  for (int64_t j = 0; j < w_new; ++j)
-    for (int in : op_new.inputs) {
-      const Map& src = maps[size_t(in)];
-      const int64_t wi_new = int64_t(src.size()), wi_old = from.ops[size_t(in)].out.value;
-      const int64_t jj = wi_new >= w_new ? j : j - (w_new - wi_new);
-      if (jj < 0 || src[size_t(jj)] < 0) continue;
-      const int64_t q = src[size_t(jj)];
-      const int64_t pos = wi_old >= w_old ? (q < w_old ? q : -1) : q + (w_old - wi_old);
-      if (pos >= 0) {
-        m[size_t(j)] = pos;
-        break;
-      }
-    }
   return m;
 }
 
@@ -166,43 +139,15 @@ void copy_bn(const torch::nn::BatchNorm2d& from, const torch::nn::BatchNorm2d& t
 }
 
 // ---- channel maps ----------------------------------------------------------------------------------
-// Channels live in spaces: an op that keeps its input's channels (a depthwise conv, a pool, a BatchNorm, an
-// activation, squeeze-excitation) is in its input's space, an add ties all its inputs, a multiply those of its
-// width. The ops that make a space's channels are its roots: the convolutions (not depthwise) and linears.
-// Roots of one slot share a space too.
+// Channels live in spaces: each op says which inputs it is tied to (OpDef::tied_inputs: a depthwise conv, a
+// pool, a BatchNorm, an activation, squeeze-excitation its input, an add all its inputs, a multiply those of its
+// width). The ops that make a space's channels are its roots (OpDef::makes_channels: the convolutions, not
+// depthwise, and linears). Roots of one slot share a space too.
 
 // The slot whose width `w` is, or -1.
 int slot_of(const Width& w) { return w.terms.size() == 1 && w.terms[0].second == 1 ? w.terms[0].first : -1; }
 
-bool is_root(const Op& op) { return (op.kind == OpKind::kConv && !op.depthwise) || op.kind == OpKind::kLinear; }
-
-// The inputs of `op` in its own space.
-std::vector<int> tied_inputs(const ArchSpec& s, const Op& op) {
-  switch (op.kind) {
-    case OpKind::kConv:
-      return op.depthwise ? std::vector<int>{op.inputs[0]} : std::vector<int>{};
-    case OpKind::kAdd:
-      return op.inputs;
-    case OpKind::kMul: {
-      std::vector<int> same;
-      for (int in : op.inputs)
-        if (s.ops[size_t(in)].out.terms == op.out.terms) same.push_back(in);
-      return same;
-    }
-    case OpKind::kAvgPool:
-    case OpKind::kMaxPool:
-    case OpKind::kGlobalPool:
-    case OpKind::kAdaptivePool:
-    case OpKind::kSqueezeExcite:
-    case OpKind::kBatchNorm:
-    case OpKind::kActivation:
-    case OpKind::kIdentity:
-    case OpKind::kShuffle:
-      return {op.inputs[0]};
-    default:
-      return {};
-  }
-}
+bool is_root(const Op& op) { return op_def(op.kind).makes_channels(op); }
 
 // Per space (keyed by its representative op): its roots in op order, and whether the input or a concat is in it
 // (its channels then do not come from its roots alone).
@@ -217,7 +162,7 @@ Spaces channel_spaces(const ArchSpec& to) {
   std::map<int, int> slot_root;
   for (size_t i = 0; i < n; ++i) {
     const Op& op = to.ops[i];
-    for (int in : tied_inputs(to, op)) dsu.unite(int(i), in);
+    for (int in : op_def(op.kind).tied_inputs(to, op)) dsu.unite(int(i), in);
     const int slot = is_root(op) ? slot_of(op.out) : -1;
     if (slot < 0) continue;
     if (slot_root.count(slot))
@@ -231,7 +176,7 @@ Spaces channel_spaces(const ArchSpec& to) {
     const int s = dsu.find(int(i));
     if (is_root(op))
       sp.roots[s].push_back(int(i));
-    else if (op.kind == OpKind::kInput || op.kind == OpKind::kConcat)
+    else if (op_def(op.kind).brings_channels())
       sp.mixed[s] = true;
   }
   return sp;
@@ -245,7 +190,7 @@ std::vector<double> importance_of(GraphNetImpl& net, int op, WarmImportance how)
   torch::Tensor v = (n.conv ? n.conv->weight : n.fc->weight).detach().abs().flatten(1).sum(1);
   if (how == WarmImportance::kBn && n.bn) v = n.bn->weight.detach().abs();
   for (size_t j = size_t(op) + 1; how == WarmImportance::kBn && !n.bn && j < s.ops.size(); ++j)
-    if (s.ops[j].kind == OpKind::kBatchNorm && s.ops[j].inputs[0] == op) v = net.node(j).bn->weight.detach().abs();
+    if (op_def(s.ops[j].kind).is_batch_norm() && s.ops[j].inputs[0] == op) v = net.node(j).bn->weight.detach().abs();
   v = v.to(torch::kDouble).contiguous();
   return std::vector<double>(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
 }
@@ -295,47 +240,10 @@ void map_roots(GraphNetImpl& from, const ArchSpec& to, const WarmMapOptions& o, 
   }
 }
 
-// A channel shuffle's map: output k = j * g + i reads input i * (C / g) + j, in the new network and in the old.
-Map shuffled_map(const Map& in, int64_t w_old, int64_t g) {
-  const int64_t per_new = int64_t(in.size()) / g, per_old = w_old / g;
-  Map m(in.size(), -1);
-  for (int64_t k = 0; k < int64_t(in.size()); ++k) {
-    const int64_t q = in[size_t((k % g) * per_new + k / g)];
-    if (q >= 0) m[size_t(k)] = (q % per_old) * g + q / per_old;
-  }
-  return m;
-}
-
-// The other ops' maps follow from their inputs'.
+// The other ops' maps follow from their inputs' (OpDef::derived_map).
 Map derived_map(const ArchSpec& a, const ArchSpec& to, const std::vector<Map>& maps, size_t i) {
   const Op& op = to.ops[i];
-  if (is_root(op)) return maps[i];
-  switch (op.kind) {
-    case OpKind::kInput:
-      return identity(op.out.value);
-    case OpKind::kAdd:
-      return add_map(a, op, maps, i);
-    case OpKind::kConcat: {
-      Map m;
-      int64_t offset = 0;
-      for (int in : op.inputs) {
-        for (int64_t q : maps[size_t(in)]) m.push_back(q < 0 ? -1 : q + offset);
-        offset += a.ops[size_t(in)].out.value;
-      }
-      return m;
-    }
-    case OpKind::kShuffle:
-      return shuffled_map(maps[size_t(op.inputs[0])], a.ops[i].out.value, op.groups);
-    case OpKind::kFlatten: {
-      Map m;
-      const int64_t area = int64_t(to.ops[size_t(op.inputs[0])].res) * to.ops[size_t(op.inputs[0])].res;
-      for (int64_t q : maps[size_t(op.inputs[0])])
-        for (int64_t k = 0; k < area; ++k) m.push_back(q < 0 ? -1 : q * area + k);
-      return m;
-    }
-    default:
-      return maps[size_t(op.inputs.at(0))];
-  }
+  return is_root(op) ? maps[i] : op_def(op.kind).derived_map(a, to, maps, i);
 }
 
 // A grouped conv's weight [out, in / groups, k, k] for the new channels: row o from old row out[o], column i

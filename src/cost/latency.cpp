@@ -12,7 +12,7 @@
 #include <map>
 
 #include "netadj/backends/timing.h"
-#include "netadj/backends/torchscript.h"
+#include "netadj/ir/lower.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
 #include "netadj/util/interrupt.h"
@@ -26,59 +26,35 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// The ops whose time grows with their widths (everything else is the table's rest). Every one of them is timed,
-// whether its widths depend on the searchable ones or not: which do can change with the vector (a residual sum
-// is as wide as its widest input), and the model must match the same ops for every vector.
-// A residual sum of two inputs is timed too: its inputs are zero-padded (or cut) to its width when they differ.
-bool timed(const ArchSpec&, const Op& op) {
-  return op.kind == OpKind::kConv || op.kind == OpKind::kLinear || op.kind == OpKind::kSqueezeExcite ||
-         (op.kind == OpKind::kAdd && op.inputs.size() == 2);
-}
+// The ops whose time grows with their widths (everything else is the table's rest) say how they are timed
+// (OpDef::latency_key). Every one of them is timed, whether its widths depend on the searchable ones or not:
+// which do can change with the vector (a residual sum is as wide as its widest input), and the model must match
+// the same ops for every vector.
+std::optional<LatencyKey> timed(const ArchSpec& s, size_t i) { return op_def(s.ops[i].kind).latency_key(s, i); }
 
-// A network file's BatchNorm that reads only this conv folds into it (as the export folds it).
-bool has_folded_bn(const ArchSpec& s, size_t conv) {
-  for (size_t j = conv + 1; j < s.ops.size(); ++j)
-    if (s.ops[j].kind == OpKind::kBatchNorm && s.ops[j].inputs[0] == int(conv)) return true;
-  return false;
-}
-
-LatencyEntry entry_shape(const ArchSpec& s, size_t i) {
-  const Op& op = s.ops[i];
-  const Op& in = s.ops[size_t(op.inputs[0])];
+LatencyEntry entry_shape(const ArchSpec& s, size_t i, const LatencyKey& k) {
   LatencyEntry e;
-  e.name = op.name;
-  e.res_in = in.res;
-  e.res_out = op.res;
-  if (op.kind == OpKind::kConv) {
-    e.kind = op.depthwise ? "dwconv" : "conv";
-    e.kernel = op.kernel;
-    e.stride = op.stride;
-    e.pad = op.pad;
-    e.dilation = op.dilation;
-    e.groups = op.depthwise ? 1 : op.groups;
-    e.bias = op.bias || op.bn || has_folded_bn(s, i);
-    e.relu = op.relu;
-    e.preact = op.preact;
-  } else if (op.kind == OpKind::kAdd) {
-    e.kind = "add";  // axes: the widths of its two inputs
-    e.padding = op.padding == Padding::kLocal ? "local" : "max";
-    e.relu = op.relu;
-    e.res_in = e.res_out = op.res;
-  } else if (op.kind == OpKind::kLinear) {
-    e.kind = "linear";
-    e.bias = op.bias;
-    e.res_in = e.res_out = 1;
-  } else {
-    e.kind = "se";
-    e.se_width = op.se_width;
-  }
+  e.name = s.ops[i].name;
+  e.kind = k.kind;
+  e.kernel = k.kernel;
+  e.stride = k.stride;
+  e.pad = k.pad;
+  e.dilation = k.dilation;
+  e.groups = k.groups;
+  e.res_in = k.res_in;
+  e.res_out = k.res_out;
+  e.bias = k.bias;
+  e.relu = k.relu;
+  e.preact = k.preact;
+  e.se_width = k.se_width;
+  e.padding = k.padding;
   return e;
 }
 
-// The widths an entry's axes take in `s`: (input, output), a sum's two inputs; a 1-D entry's input is its output.
-std::pair<int64_t, int64_t> axes_of(const ArchSpec& s, const Op& op) {
-  if (op.kind == OpKind::kAdd) return {s.ops[size_t(op.inputs[0])].out.value, s.ops[size_t(op.inputs[1])].out.value};
-  return {s.ops[size_t(op.inputs[0])].out.value, op.out.value};
+// The widths an entry's axes take in `s`: (input, output); a 1-D entry's input is its output.
+std::pair<int64_t, int64_t> axes_of(const ArchSpec& s, const LatencyKey& k) {
+  const int64_t out = s.ops[size_t(k.out_axis)].out.value;
+  return {k.in_axis >= 0 ? s.ops[size_t(k.in_axis)].out.value : out, out};
 }
 
 // `points` widths on multiples of `step` from the least to twice `w`'s, its own among them.
@@ -140,14 +116,11 @@ bool LatencyTable::complete() const {
 std::vector<LatencyEntry> latency_entries(const ArchSpec& spec, int min_channels, int points) {
   std::vector<LatencyEntry> out;
   for (size_t i = 0; i < spec.ops.size(); ++i) {
-    const Op& op = spec.ops[i];
-    if (!timed(spec, op)) continue;
-    LatencyEntry e = entry_shape(spec, i);
-    const int64_t step = e.kind == "conv" ? std::max<int64_t>(op.groups, 1) : 1;
-    e.out =
-        axis_grid(op.kind == OpKind::kAdd ? spec.ops[size_t(op.inputs[1])].out : op.out, step, min_channels, points);
-    if (e.kind != "dwconv" && e.kind != "se")
-      e.in = axis_grid(spec.ops[size_t(op.inputs[0])].out, step, min_channels, points);
+    const std::optional<LatencyKey> k = timed(spec, i);
+    if (!k) continue;
+    LatencyEntry e = entry_shape(spec, i, *k);
+    e.out = axis_grid(spec.ops[size_t(k->out_axis)].out, k->step, min_channels, points);
+    if (k->in_axis >= 0) e.in = axis_grid(spec.ops[size_t(k->in_axis)].out, k->step, min_channels, points);
     e.ms.assign(e.one_d() ? 1 : e.in.size(), std::vector<double>(e.out.size(), kNaN));
     out.push_back(std::move(e));
   }
@@ -425,13 +398,13 @@ LatencyPrediction LatencyModel::predict(const ArchSpec& spec) const {
   LatencyPrediction p;
   size_t k = 0;
   for (size_t i = 0; i < spec.ops.size(); ++i) {
-    const Op& op = spec.ops[i];
-    if (!timed(spec, op)) continue;
+    const std::optional<LatencyKey> key = timed(spec, i);
+    if (!key) continue;
     if (k >= table_.entries.size())
       throw ConfigError(
           fmt::format("latency table: {} has more timed layers than the table's {}", spec.arch, table_.entries.size()));
     const LatencyEntry& e = table_.entries[k];
-    const auto [cin, cout] = axes_of(spec, op);
+    const auto [cin, cout] = axes_of(spec, *key);
     bool outside = false;
     p.entry_ms.push_back(interpolate(e, mono_[k], cin, cout, &outside));
     p.ops.push_back(int(i));

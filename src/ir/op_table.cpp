@@ -1,5 +1,7 @@
 #include "netadj/ir/op.h"
 
+#include <algorithm>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +31,36 @@ std::vector<int64_t> FlopsGradient::values() const {
 
 OpCost OpDef::cost(const ArchSpec& /*s*/, const Op& /*op*/) const { return {}; }
 void OpDef::add_dflops(const ArchSpec& /*s*/, const Op& /*op*/, FlopsGradient& /*g*/) const {}
+std::vector<int> OpDef::tied_inputs(const ArchSpec& /*s*/, const Op& /*op*/) const { return {}; }
+ChannelMap OpDef::derived_map(const ArchSpec& /*from*/, const ArchSpec& to, const std::vector<ChannelMap>& maps,
+                              size_t i) const {
+  return maps[size_t(to.ops[i].inputs.at(0))];
+}
+void OpDef::build(ModuleBuild& /*b*/) const {}
+
+ChannelMap identity_map(int64_t n) {
+  ChannelMap m(static_cast<size_t>(n), 0);
+  std::iota(m.begin(), m.end(), 0);
+  return m;
+}
+
+int bn_fold_target(const ArchSpec& s, size_t bn) {
+  const Op& op = s.ops.at(bn);
+  if (!op_def(op.kind).is_batch_norm() || op.inputs.size() != 1) return -1;
+  const int target = op.inputs[0];
+  const Op& producer = s.ops[size_t(target)];
+  if (!op_def(producer.kind).absorbs_bn(producer)) return -1;
+  for (size_t j = 0; j < s.ops.size(); ++j)
+    if (j != bn && std::count(s.ops[j].inputs.begin(), s.ops[j].inputs.end(), target) > 0) return -1;
+  return target;
+}
+
+int folded_bn(const ArchSpec& s, size_t i) {
+  for (size_t j = i + 1; j < s.ops.size(); ++j)
+    if (std::count(s.ops[j].inputs.begin(), s.ops[j].inputs.end(), int(i)) > 0)
+      return bn_fold_target(s, j) == int(i) ? int(j) : -1;
+  return -1;
+}
 
 const Width& input_width(const ArchSpec& s, const Op& op, size_t k) {
   return s.ops.at(static_cast<size_t>(op.inputs.at(k))).out;

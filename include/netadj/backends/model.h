@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "netadj/ir/lower.h"
 #include "netadj/nets/spec.h"
 
 namespace netadj {
@@ -57,15 +58,8 @@ class GraphNetImpl : public torch::nn::Module {
   void use_channels_last();
   bool channels_last() const { return channels_last_; }
 
-  /// The modules of one op (null where the op has none): TorchScript, ONNX and warm start (backends/) read them.
-  struct Node {
-    torch::nn::Conv2d conv{nullptr};
-    torch::nn::BatchNorm2d bn{nullptr};
-    torch::nn::BatchNorm2d pre_bn{nullptr};
-    torch::nn::Linear fc{nullptr};
-    torch::nn::Conv2d se_reduce{nullptr};
-    torch::nn::Conv2d se_expand{nullptr};
-  };
+  /// The modules of one op (null where the op has none), as its definition built them (ir/lower.h).
+  using Node = OpModules;
   const Node& node(size_t op) const { return nodes_.at(op); }
 
   /// train.sync_bn: in training mode every BatchNorm normalizes with the statistics of the whole global
@@ -76,19 +70,15 @@ class GraphNetImpl : public torch::nn::Module {
   void set_trace(std::vector<TraceRecord>* sink) { trace_ = sink; }
 
  private:
-  torch::Tensor fit_channels(const torch::Tensor& x, int64_t c) const;
-  torch::Tensor batch_norm(torch::nn::BatchNorm2d& m, const torch::Tensor& x);
-  /// Output of op `i` from its inputs' values (channel drops on them already applied).
-  torch::Tensor apply(size_t i, const std::vector<torch::Tensor>& in);
-  torch::Tensor apply_file_op(const Op& op, Node& n, const std::vector<torch::Tensor>& in);
-  torch::Tensor train_only_drop(const Op& op, const torch::Tensor& x) const;
+  class Run;
+  /// Output of op `i` from its inputs' values (channel drops on them already applied); without `with_drop`
+  /// an op that drops its own output does not.
+  torch::Tensor apply(size_t i, const std::vector<torch::Tensor>& in, bool with_drop);
   /// x with slot `slot`'s channel drop: one mask per slot and forward pass, drawn at its first point.
   torch::Tensor slot_drop(const torch::Tensor& x, int slot);
-  torch::Tensor apply_conv(const Op& op, Node& n, const torch::Tensor& in, bool with_drop = true);
   /// Runs ops [from, to) into `val`, freeing each value after its last consumer.
   void run_ops(std::vector<torch::Tensor>& val, size_t from, size_t to);
   torch::Tensor input(const torch::Tensor& x) const;
-  torch::Tensor apply_squeeze_excite(const Op& op, Node& n, const torch::Tensor& in);
   void record(const std::string& name, const torch::Tensor& w, const torch::Tensor& out) const;
 
   ArchSpec spec_;

@@ -1,3 +1,4 @@
+#include "netadj/ir/activation.h"
 #include "ops.h"
 
 namespace netadj::ops {
@@ -8,6 +9,13 @@ class Activate final : public OpDef {
  public:
   OpKind kind() const override { return OpKind::kActivation; }
   const char* name() const override { return "activation"; }
+
+  std::vector<int> tied_inputs(const ArchSpec& /*s*/, const Op& op) const override { return {op.inputs[0]}; }
+  void forward(OpRun& r) const override { r.out = activation_def(r.op.act).apply(r.in[0]); }
+  void script(ScriptEmit& e) const override {
+    e.set(fmt::format(fmt::runtime(activation_def(e.op.act).torchscript), e.in()));
+  }
+  void onnx(OnnxEmit& e) const override { e.out = activation_def(e.op.act).onnx(e, e.in(), e.v()); }
 };
 
 }  // namespace

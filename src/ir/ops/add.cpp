@@ -8,6 +8,71 @@ class Add final : public OpDef {
  public:
   OpKind kind() const override { return OpKind::kAdd; }
   const char* name() const override { return "add"; }
+
+  std::vector<int> tied_inputs(const ArchSpec& /*s*/, const Op& op) const override { return op.inputs; }
+  // The add's output channels from its inputs' maps, following fit_channels (zeros in front, truncation keeps
+  // the first channels) in the new network and in the old one.
+  ChannelMap derived_map(const ArchSpec& from, const ArchSpec& to, const std::vector<ChannelMap>& maps,
+                         size_t i) const override {
+    const Op& op_new = to.ops[i];
+    const int64_t w_new = op_new.out.value, w_old = from.ops[i].out.value;
+    ChannelMap m(size_t(w_new), -1);
+    for (int64_t j = 0; j < w_new; ++j)
+      for (int in : op_new.inputs) {
+        const ChannelMap& src = maps[size_t(in)];
+        const int64_t wi_new = int64_t(src.size()), wi_old = from.ops[size_t(in)].out.value;
+        const int64_t jj = wi_new >= w_new ? j : j - (w_new - wi_new);
+        if (jj < 0 || src[size_t(jj)] < 0) continue;
+        const int64_t q = src[size_t(jj)];
+        const int64_t pos = wi_old >= w_old ? (q < w_old ? q : -1) : q + (w_old - wi_old);
+        if (pos >= 0) {
+          m[size_t(j)] = pos;
+          break;
+        }
+      }
+    return m;
+  }
+
+  void forward(OpRun& r) const override {
+    torch::Tensor y = fit_channels(r.in[0], r.op.out.value);
+    for (size_t k = 1; k < r.in.size(); ++k) y = y + fit_channels(r.in[k], r.op.out.value);
+    r.out = r.op.relu ? torch::relu_(y) : y;
+  }
+  void script(ScriptEmit& e) const override {
+    const Op& op = e.op;
+    auto fitted = [&](size_t k) {
+      return fit_channels_source(e.in(k), e.spec.ops[size_t(op.inputs[k])].out.value, op.out.value);
+    };
+    std::string sum = fitted(0) + " + " + fitted(1);
+    for (size_t k = 2; k < op.inputs.size(); ++k) sum += " + " + e.in(k);
+    e.set(sum);
+    if (op.relu) e.set("torch.relu(" + e.v() + ")");
+  }
+  void onnx(OnnxEmit& e) const override {
+    const Op& op = e.op;
+    std::string sum = e.fit(e.in(0), e.spec.ops[size_t(op.inputs[0])].out.value, op.out.value);
+    for (size_t k = 1; k < op.inputs.size(); ++k) {
+      std::string b = e.in(k);
+      if (k == 1) b = e.fit(b, e.spec.ops[size_t(op.inputs[1])].out.value, op.out.value);
+      sum = e.node("Add", {sum, b}, e.v() + "_add");
+    }
+    e.out = op.relu ? e.node("Relu", {sum}, e.v()) : sum;
+  }
+
+  // A sum of two inputs is timed: they are zero-padded (or cut) to its width when they differ. Axes: the two
+  // inputs' widths.
+  std::optional<LatencyKey> latency_key(const ArchSpec& s, size_t i) const override {
+    const Op& op = s.ops[i];
+    if (op.inputs.size() != 2) return std::nullopt;
+    LatencyKey k;
+    k.kind = "add";
+    k.padding = op.padding == Padding::kLocal ? "local" : "max";
+    k.relu = op.relu;
+    k.res_in = k.res_out = op.res;
+    k.in_axis = op.inputs[0];
+    k.out_axis = op.inputs[1];
+    return k;
+  }
 };
 
 }  // namespace

@@ -11,6 +11,23 @@ class BatchNorm final : public OpDef {
   OpCost cost(const ArchSpec& /*s*/, const Op& op) const override {
     return {0, count_fit(2 * WideCount(op.out.value))};
   }
+
+  bool is_batch_norm() const override { return true; }
+  std::vector<int> tied_inputs(const ArchSpec& /*s*/, const Op& op) const override { return {op.inputs[0]}; }
+  void build(ModuleBuild& b) const override {
+    b.m.bn = b.add("", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(b.op.out.value).eps(b.op.eps)));
+  }
+  void forward(OpRun& r) const override { r.out = r.batch_norm(r.m.bn, r.in[0]); }
+  // Folded into its conv (bn_fold_target), it is gone; otherwise a BatchNorm, or a scale and shift with fold_bn.
+  void script(ScriptEmit& e) const override {
+    if (e.fold_bn && bn_fold_target(e.spec, e.index) >= 0)
+      e.set(e.in());
+    else
+      e.set(e.batch_norm(e.in(), "pre_", e.m.bn, e.fold_bn));
+  }
+  void onnx(OnnxEmit& e) const override {
+    e.out = e.param("pre_s") || e.param("pre_w") ? e.batch_norm(e.in(), "pre_") : e.in();
+  }
 };
 
 }  // namespace

@@ -8,6 +8,20 @@ class Flatten final : public OpDef {
  public:
   OpKind kind() const override { return OpKind::kFlatten; }
   const char* name() const override { return "flatten"; }
+
+  // Channel q of the input becomes features q * area .. q * area + area - 1.
+  ChannelMap derived_map(const ArchSpec& /*from*/, const ArchSpec& to, const std::vector<ChannelMap>& maps,
+                         size_t i) const override {
+    const Op& in = to.ops[size_t(to.ops[i].inputs[0])];
+    const int64_t area = int64_t(in.res) * in.res;
+    ChannelMap m;
+    for (int64_t q : maps[size_t(to.ops[i].inputs[0])])
+      for (int64_t k = 0; k < area; ++k) m.push_back(q < 0 ? -1 : q * area + k);
+    return m;
+  }
+  void forward(OpRun& r) const override { r.out = r.in[0].flatten(1); }
+  void script(ScriptEmit& e) const override { e.set(e.in() + ".flatten(1)"); }
+  void onnx(OnnxEmit& e) const override { e.out = e.node("Flatten", {e.in()}, e.v(), {OnnxAttr::integer("axis", 1)}); }
 };
 
 }  // namespace

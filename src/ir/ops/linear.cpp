@@ -21,6 +21,35 @@ class Linear final : public OpDef {
     g.add(in, op.out.value);
     g.add(op.out, in.value);  // a network file's hidden linear is a slot
   }
+
+  bool makes_channels(const Op& /*op*/) const override { return true; }
+  void build(ModuleBuild& b) const override {
+    b.m.fc = b.add("", torch::nn::Linear(torch::nn::LinearOptions(b.in_width(), b.op.out.value).bias(b.op.bias)));
+  }
+  void forward(OpRun& r) const override {
+    r.out = r.m.fc(r.in[0].flatten(1));
+    r.record(r.op.name, r.m.fc->weight, r.out);
+  }
+  void script(ScriptEmit& e) const override {
+    e.param("w", e.m.fc->weight);
+    if (e.op.bias) e.param("b", e.m.fc->bias);
+    e.set(fmt::format("torch.linear({}.flatten(1), {}, {})", e.in(), e.attr("w"), e.op.bias ? e.attr("b") : "None"));
+  }
+  void onnx(OnnxEmit& e) const override {
+    std::string x = e.node("Flatten", {e.in()}, e.v() + "_flat", {OnnxAttr::integer("axis", 1)});
+    std::vector<std::string> inputs{x, e.weight("w")};
+    if (e.param("b")) inputs.push_back(e.weight("b"));
+    e.out = e.node("Gemm", inputs, e.v(), {OnnxAttr::integer("transB", 1)});
+  }
+
+  std::optional<LatencyKey> latency_key(const ArchSpec& s, size_t i) const override {
+    LatencyKey k;
+    k.kind = "linear";
+    k.bias = s.ops[i].bias;
+    k.in_axis = s.ops[i].inputs[0];
+    k.out_axis = int(i);
+    return k;
+  }
 };
 
 }  // namespace
