@@ -839,7 +839,7 @@ TEST(BothWays, ZeroPaddedResidualNetworksAsFilesEqualTheirFamilies) {
     if (ref.is_null()) GTEST_SKIP() << NETADJ_PYTHON << " has no torch";
     EXPECT_EQ(graph_cost(w).flops, ref["flops"].get<int64_t>()) << fit;
     for (const GraphOp& op : w.ops) {
-      if (op.kind == GraphOpKind::kAdd) {
+      if (op.kind == OpKind::kAdd) {
         EXPECT_EQ(ref["shapes"][op.name][0], op.shape.channels) << fit << op.name;
       }
     }

@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "build_paths.h"
+#include "netadj/backends/torchscript.h"
+#include "netadj/cost/latency.h"
 #include "netadj/ir/activation.h"
 #include "netadj/ir/op.h"
 #include "netadj/nets/graph.h"
@@ -110,6 +112,65 @@ TEST(OpTable, CostsAsCountedByHand) {
   EXPECT_EQ(rows, 3);  // conv, SE, linear: the layer table's rows
 }
 
+TEST(OpTable, EveryFileNameBelongsToOneDefinition) {
+  std::set<std::string> seen;
+  for (const std::string& name : file_op_names()) {
+    EXPECT_TRUE(seen.insert(name).second) << name;
+    const OpDef* def = file_op_def(name);
+    ASSERT_NE(def, nullptr) << name;
+    const auto names = def->file_names();
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+  EXPECT_EQ(file_op_def("se"), nullptr);  // the families' fused ops have no file name
+  EXPECT_EQ(file_op_def("input"), nullptr);
+  EXPECT_EQ(seen.size(), 15 + activation_table().size());
+}
+
+// One BN-fold rule: a BatchNorm op folds into the conv it reads only when it is that conv's only reader; the
+// TorchScript export folds by it and the latency model times the conv with a bias by it.
+TEST(OpTable, ABatchNormFoldsOnlyIntoAConvItAloneReads) {
+  auto op = [](const char* name, const char* kind, std::vector<std::string> in, json attrs = json::object()) {
+    attrs["name"] = name;
+    attrs["op"] = kind;
+    attrs["inputs"] = in;
+    return attrs;
+  };
+  const json doc = {{"format", "netadj-graph"},
+                    {"version", kGraphFormatVersion},
+                    {"input", {{"channels", 3}, {"resolution", 8}}},
+                    {"output", "fc"},
+                    {"ops",
+                     {op("c1", "conv2d", {"input"}, {{"out", 4}, {"kernel", 3}, {"padding", 1}}),
+                      op("b1", "batch_norm", {"c1"}),  // c1's only reader: folds
+                      op("c2", "conv2d", {"b1"}, {{"out", 4}, {"kernel", 1}}),
+                      op("b2", "batch_norm", {"c2"}),  // c2 is read by the add too: stays
+                      op("s", "add", {"c2", "b2"}), op("m", "mean", {"s"}), op("fc", "linear", {"m"}, {{"out", 2}})}}};
+  const Graph g = parse_graph(doc, "fold.json");
+  const ArchSpec s = graph_to_spec(g, graph_slots(g), {});  // spec op 0 is the input
+  EXPECT_EQ(bn_fold_target(s, 2), 1);
+  EXPECT_EQ(folded_bn(s, 1), 2);
+  EXPECT_EQ(bn_fold_target(s, 4), -1);
+  EXPECT_EQ(folded_bn(s, 3), -1);
+  const std::vector<LatencyEntry> entries = latency_entries(s, 1, 3);
+  ASSERT_GE(entries.size(), 2u);
+  EXPECT_EQ(entries[0].name, "c1");
+  EXPECT_TRUE(entries[0].bias);
+  EXPECT_EQ(entries[1].name, "c2");
+  EXPECT_FALSE(entries[1].bias);
+  GraphNet net(s);
+  net->eval();
+  torch::jit::Module m = to_torchscript(*net, /*fold_bn=*/true);
+  std::set<std::string> params;
+  for (const auto& p : m.named_parameters(false)) params.insert(p.name);
+  EXPECT_TRUE(params.count("a1_b"));       // b1 folded into c1's weights and a bias
+  EXPECT_FALSE(params.count("a2_pre_s"));  // and gone
+  EXPECT_FALSE(params.count("a3_b"));      // c2 keeps no bias
+  EXPECT_TRUE(params.count("a4_pre_s"));   // b2 a scale and shift of its own
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::randn({2, 3, 8, 8});
+  EXPECT_TRUE(torch::allclose(m.forward({x}).toTensor(), net->forward(x), 1e-5, 1e-5));
+}
+
 TEST(Activations, ListedOnceInActivationOrder) {
   std::set<std::string> names;
   for (size_t i = 0; i < activation_table().size(); ++i) {
@@ -123,7 +184,7 @@ TEST(Activations, ListedOnceInActivationOrder) {
 }
 
 TEST(Activations, NetworkFilesNameEveryActivationFromTheTable) {
-  const auto& ops = graph_op_names();
+  const auto& ops = file_op_names();
   for (const ActivationDef& a : activation_table()) {
     EXPECT_NE(std::find(ops.begin(), ops.end(), a.name), ops.end()) << a.name;
     json doc = {{"format", "netadj-graph"},
@@ -135,7 +196,7 @@ TEST(Activations, NetworkFilesNameEveryActivationFromTheTable) {
                   {{"name", "flat"}, {"op", "flatten"}, {"inputs", {"act"}}},
                   {{"name", "fc"}, {"op", "linear"}, {"inputs", {"flat"}}, {"out", 2}}}}};
     const Graph g = parse_graph(doc, "act.json");
-    EXPECT_EQ(g.ops[0].kind, GraphOpKind::kActivation) << a.name;
+    EXPECT_EQ(g.ops[0].kind, OpKind::kActivation) << a.name;
     EXPECT_EQ(g.ops[0].act, a.kind) << a.name;
   }
 }

@@ -42,32 +42,23 @@ CostFn count_fn(const ModelOptions& m, int resolution, bool params) {
   };
 }
 
-class FlopsBudget final : public BudgetCost {
+// FLOPs or params, counted exactly; the FLOPs' slope is their exact derivative.
+class CountBudget final : public BudgetCost {
  public:
-  FlopsBudget(const ModelOptions& m, int resolution)
-      : BudgetCost(m, resolution), count_(count_fn(m, resolution, false)) {}
-  Budget kind() const override { return Budget::kFlops; }
-  const char* unit() const override { return "FLOPs"; }
+  CountBudget(const ModelOptions& m, int resolution, Budget kind)
+      : BudgetCost(m, resolution), kind_(kind), count_(count_fn(m, resolution, kind == Budget::kParams)) {}
+  Budget kind() const override { return kind_; }
+  const char* unit() const override { return kind_ == Budget::kFlops ? "FLOPs" : "params"; }
   int64_t cost(const std::vector<int64_t>& c) const override { return count_(c); }
   std::vector<double> slope(const std::vector<int64_t>& c) const override {
+    if (kind_ != Budget::kFlops) return BudgetCost::slope(c);
     const std::vector<int64_t> g = spec_dflops(spec(c));
     return {g.begin(), g.end()};
   }
-  bool counts_flops() const override { return true; }
+  bool counts_flops() const override { return kind_ == Budget::kFlops; }
 
  private:
-  CostFn count_;
-};
-
-class ParamsBudget final : public BudgetCost {
- public:
-  ParamsBudget(const ModelOptions& m, int resolution)
-      : BudgetCost(m, resolution), count_(count_fn(m, resolution, true)) {}
-  Budget kind() const override { return Budget::kParams; }
-  const char* unit() const override { return "params"; }
-  int64_t cost(const std::vector<int64_t>& c) const override { return count_(c); }
-
- private:
+  Budget kind_;
   CostFn count_;
 };
 
@@ -100,9 +91,9 @@ std::shared_ptr<const BudgetCost> make_budget(const ModelOptions& m, int resolut
                                               std::shared_ptr<const LatencyModel> latency) {
   switch (b) {
     case Budget::kFlops:
-      return std::make_shared<const FlopsBudget>(m, resolution);
+      return std::make_shared<const CountBudget>(m, resolution, Budget::kFlops);
     case Budget::kParams:
-      return std::make_shared<const ParamsBudget>(m, resolution);
+      return std::make_shared<const CountBudget>(m, resolution, Budget::kParams);
     case Budget::kLatency:
       if (!latency) throw ConfigError("search.budget = latency: needs a latency table (search.latency_table)");
       return std::make_shared<const LatencyBudget>(m, resolution, std::move(latency));

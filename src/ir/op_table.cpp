@@ -5,6 +5,11 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <nlohmann/json.hpp>
+
 #include "netadj/util/error.h"
 #include "ops/ops.h"
 
@@ -37,6 +42,50 @@ ChannelMap OpDef::derived_map(const ArchSpec& /*from*/, const ArchSpec& to, cons
   return maps[size_t(to.ops[i].inputs.at(0))];
 }
 void OpDef::build(ModuleBuild& /*b*/) const {}
+void OpDef::read(const std::string& /*file_name*/, const FileReader& /*r*/, Op& /*op*/) const {}
+Shape OpDef::infer(const Op& /*op*/, const std::vector<Shape>& in, const FileSite& /*site*/) const { return in.at(0); }
+Width OpDef::width(const ArchSpec& s, const Op& op, int64_t /*channels*/) const { return input_width(s, op); }
+
+std::string to_string(const Shape& s) {
+  return s.is_vector() ? fmt::format("{} features", s.channels) : fmt::format("{}x{}x{}", s.channels, s.res, s.res);
+}
+
+void FileSite::fail(const std::string& what) const { throw ConfigError(at_ + ": " + what); }
+
+int64_t FileReader::integer(const char* key, int64_t lo, int64_t hi, std::optional<int64_t> dflt) const {
+  auto it = j_.find(key);
+  if (it == j_.end()) {
+    if (!dflt) fail(std::string("needs \"") + key + "\"");
+    return *dflt;
+  }
+  if (!it->is_number_integer() || it->get<int64_t>() < lo || it->get<int64_t>() > hi ||
+      (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(hi)))
+    fail(fmt::format("\"{}\" = {}: expected an integer in {}..{}", key, it->dump(), lo, hi));
+  return it->get<int64_t>();
+}
+
+bool FileReader::boolean(const char* key, bool dflt) const {
+  auto it = j_.find(key);
+  if (it == j_.end()) return dflt;
+  if (!it->is_boolean()) fail(fmt::format("\"{}\" = {}: expected true or false", key, it->dump()));
+  return it->get<bool>();
+}
+
+double FileReader::real(const char* key, double lo, double hi, double dflt) const {
+  auto it = j_.find(key);
+  if (it == j_.end()) return dflt;
+  if (!it->is_number() || !(it->get<double>() >= lo && it->get<double>() <= hi))
+    fail(fmt::format("\"{}\" = {}: expected a number in [{}, {}]", key, it->dump(), lo, hi));
+  return it->get<double>();
+}
+
+std::optional<std::string> FileReader::choice(const char* key, const std::vector<std::string>& choices) const {
+  auto it = j_.find(key);
+  if (it == j_.end()) return std::nullopt;
+  if (!it->is_string() || std::find(choices.begin(), choices.end(), it->get<std::string>()) == choices.end())
+    fail(fmt::format("\"{}\" = {}: expected \"{}\"", key, it->dump(), fmt::join(choices, "\" or \"")));
+  return it->get<std::string>();
+}
 
 ChannelMap identity_map(int64_t n) {
   ChannelMap m(static_cast<size_t>(n), 0);
@@ -87,5 +136,36 @@ const std::vector<const OpDef*>& op_table() {
 }
 
 const OpDef& op_def(OpKind kind) { return *op_table().at(static_cast<size_t>(kind)); }
+
+namespace {
+const std::vector<std::pair<std::string, const OpDef*>>& file_ops() {
+  static const std::vector<std::pair<std::string, const OpDef*>> names = [] {
+    std::vector<std::pair<std::string, const OpDef*>> n;
+    for (const OpDef* d : op_table())
+      for (const std::string& name : d->file_names()) {
+        for (const auto& [seen, def] : n)
+          if (seen == name) throw std::logic_error("op table: the file name '" + name + "' is taken twice");
+        n.emplace_back(name, d);
+      }
+    return n;
+  }();
+  return names;
+}
+}  // namespace
+
+const OpDef* file_op_def(const std::string& file_name) {
+  for (const auto& [name, def] : file_ops())
+    if (name == file_name) return def;
+  return nullptr;
+}
+
+const std::vector<std::string>& file_op_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& entry : file_ops()) n.push_back(entry.first);
+    return n;
+  }();
+  return names;
+}
 
 }  // namespace netadj

@@ -10,7 +10,6 @@
 #include <numeric>
 #include <set>
 
-#include "netadj/ir/activation.h"
 #include "netadj/nets/spec.h"
 #include "netadj/util/error.h"
 #include "netadj/util/fs.h"
@@ -19,315 +18,35 @@ namespace netadj {
 using nlohmann::json;
 
 namespace {
-// GraphOpKind's names, in its order ("activation" stands for every activation's own name).
-const std::vector<std::string>& kind_names() {
-  static const std::vector<std::string> names = {
-      "conv2d",   "batch_norm",        "activation", "add",     "mul",    "cat",     "max_pool",
-      "avg_pool", "adaptive_avg_pool", "mean",       "flatten", "linear", "dropout", "stochastic_depth",
-      "identity", "channel_shuffle"};
-  return names;
-}
-
-std::string op_name(const GraphOp& op) {
-  return op.kind == GraphOpKind::kActivation ? activation_def(op.act).name : kind_names()[size_t(op.kind)];
-}
-}  // namespace
-
-const std::vector<std::string>& graph_op_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> n;
-    for (size_t k = 0; k < kind_names().size(); ++k) {
-      if (GraphOpKind(k) != GraphOpKind::kActivation) {
-        n.push_back(kind_names()[k]);
-        continue;
-      }
-      for (const ActivationDef& a : activation_table()) n.emplace_back(a.name);
-    }
-    return n;
-  }();
-  return names;
-}
-
-namespace {
-
-constexpr int64_t kMaxFeatures = int64_t(1) << 31;  // a flattened map or a linear layer's width
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) { throw ConfigError(where + ": " + what); }
 
-// The attributes each op may carry; any other key is refused (a typo must not be ignored).
-const std::vector<std::string>& allowed_keys(GraphOpKind k) {
-  static const std::vector<std::string> none = {};
-  static const std::vector<std::string> conv = {"out", "kernel", "stride", "padding", "dilation", "groups", "bias"};
-  static const std::vector<std::string> pool = {"kernel", "stride", "padding", "ceil_mode"};
-  static const std::vector<std::string> adaptive = {"output_size"};
-  static const std::vector<std::string> mean = {"keepdim"};
-  static const std::vector<std::string> linear = {"out", "bias"};
-  static const std::vector<std::string> drop = {"p"};
-  static const std::vector<std::string> bn = {"eps"};
-  static const std::vector<std::string> shuffle = {"groups"};
-  static const std::vector<std::string> add = {"fit"};
-  switch (k) {
-    case GraphOpKind::kConv2d:
-      return conv;
-    case GraphOpKind::kMaxPool:
-    case GraphOpKind::kAvgPool:
-      return pool;
-    case GraphOpKind::kAdaptiveAvgPool:
-      return adaptive;
-    case GraphOpKind::kMean:
-      return mean;
-    case GraphOpKind::kLinear:
-      return linear;
-    case GraphOpKind::kDropout:
-    case GraphOpKind::kStochasticDepth:
-      return drop;
-    case GraphOpKind::kBatchNorm:
-      return bn;
-    case GraphOpKind::kChannelShuffle:
-      return shuffle;
-    case GraphOpKind::kAdd:
-      return add;
-    default:
-      return none;
-  }
-}
-
-// Reads one op's fields with their ranges; `at` prefixes every message ("net.json: op 'conv1' (conv2d)").
-class OpReader {
- public:
-  OpReader(const json& j, std::string at) : j_(j), at_(std::move(at)) {}
-  int64_t integer(const char* key, int64_t lo, int64_t hi, std::optional<int64_t> dflt) const {
-    auto it = j_.find(key);
-    if (it == j_.end()) {
-      if (!dflt) fail(at_, std::string("needs \"") + key + "\"");
-      return *dflt;
-    }
-    if (!it->is_number_integer() || it->get<int64_t>() < lo || it->get<int64_t>() > hi ||
-        (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(hi)))
-      fail(at_, fmt::format("\"{}\" = {}: expected an integer in {}..{}", key, it->dump(), lo, hi));
-    return it->get<int64_t>();
-  }
-  bool boolean(const char* key, bool dflt) const {
-    auto it = j_.find(key);
-    if (it == j_.end()) return dflt;
-    if (!it->is_boolean()) fail(at_, fmt::format("\"{}\" = {}: expected true or false", key, it->dump()));
-    return it->get<bool>();
-  }
-  void number(const char* key, double lo, double hi) const {
-    auto it = j_.find(key);
-    if (it == j_.end()) return;
-    if (!it->is_number() || !(it->get<double>() >= lo && it->get<double>() <= hi))
-      fail(at_, fmt::format("\"{}\" = {}: expected a number in [{}, {}]", key, it->dump(), lo, hi));
-  }
-
- private:
-  const json& j_;
-  std::string at_;
-};
-
-// The op's kind (and its activation) from its "op".
-void read_kind(GraphOp& op, const json& j, const std::string& at) {
+// The op's definition, by the name the file gives it in "op".
+const OpDef& read_kind(GraphOp& op, const json& j, const std::string& at) {
   auto it = j.find("op");
   if (it == j.end() || !it->is_string()) fail(at, "needs \"op\", a string");
-  const std::string name = it->get<std::string>();
-  if (const ActivationDef* a = find_activation(name)) {
-    op.kind = GraphOpKind::kActivation;
-    op.act = a->kind;
-    return;
-  }
-  const auto& names = kind_names();
-  auto pos = std::find(names.begin(), names.end(), name);
-  const auto kind = static_cast<GraphOpKind>(pos - names.begin());
-  if (pos == names.end() || kind == GraphOpKind::kActivation)
-    fail(at, fmt::format("unknown op \"{}\"; supported: {}", name, fmt::join(graph_op_names(), ", ")));
-  op.kind = kind;
+  const OpDef* def = file_op_def(it->get<std::string>());
+  if (!def)
+    fail(at, fmt::format("unknown op \"{}\"; supported: {}", it->get<std::string>(), fmt::join(file_op_names(), ", ")));
+  op.kind = def->kind();
+  return *def;
 }
 
-void read_attributes(GraphOp& op, const json& j, const std::string& at) {
+// The op's attributes, any key it does not take refused (a typo must not be ignored).
+void read_attributes(const OpDef& def, GraphOp& op, const json& j, const std::string& at) {
+  const std::string file_name = j["op"].get<std::string>();
+  const std::vector<std::string> allowed = def.file_keys(file_name);
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
-    const auto& allowed = allowed_keys(op.kind);
     if (k != "name" && k != "op" && k != "inputs" && std::find(allowed.begin(), allowed.end(), k) == allowed.end())
       fail(at, fmt::format("unknown attribute \"{}\" (this op takes: {})", k,
                            allowed.empty() ? std::string("none") : fmt::format("{}", fmt::join(allowed, ", "))));
   }
-  OpReader r(j, at);
-  switch (op.kind) {
-    case GraphOpKind::kConv2d:
-      op.out = r.integer("out", 1, kMaxChannels, std::nullopt);
-      op.kernel = int(r.integer("kernel", 1, 64, std::nullopt));
-      op.stride = int(r.integer("stride", 1, 64, 1));
-      op.padding = int(r.integer("padding", 0, 64, 0));
-      op.dilation = int(r.integer("dilation", 1, 64, 1));
-      op.groups = r.integer("groups", 1, kMaxChannels, 1);
-      op.bias = r.boolean("bias", false);
-      break;
-    case GraphOpKind::kMaxPool:
-    case GraphOpKind::kAvgPool:
-      op.kernel = int(r.integer("kernel", 1, 64, std::nullopt));
-      op.stride = int(r.integer("stride", 1, 64, op.kernel));
-      op.padding = int(r.integer("padding", 0, op.kernel / 2, 0));  // PyTorch: at most half the kernel
-      op.ceil_mode = r.boolean("ceil_mode", false);
-      break;
-    case GraphOpKind::kAdaptiveAvgPool:
-      op.output_size = int(r.integer("output_size", 1, 64, 1));
-      break;
-    case GraphOpKind::kMean:
-      op.keepdim = r.boolean("keepdim", false);
-      break;
-    case GraphOpKind::kLinear:
-      op.out = r.integer("out", 1, kMaxFeatures, std::nullopt);
-      op.bias = r.boolean("bias", true);
-      break;
-    case GraphOpKind::kDropout:
-    case GraphOpKind::kStochasticDepth:
-      r.number("p", 0.0, 1.0);
-      break;
-    case GraphOpKind::kBatchNorm:
-      r.number("eps", 0.0, 1.0);
-      break;
-    case GraphOpKind::kChannelShuffle:
-      op.groups = r.integer("groups", 1, kMaxChannels, std::nullopt);
-      break;
-    case GraphOpKind::kAdd:
-      if (j.contains("fit")) {
-        const json& f = j["fit"];
-        if (f != "max" && f != "local") fail(at, fmt::format("\"fit\" = {}: expected \"max\" or \"local\"", f.dump()));
-        op.fit = f == "max" ? Padding::kMax : Padding::kLocal;
-      }
-      break;
-    default:
-      break;
-  }
-}
-
-// How many inputs each op takes: {min, max}.
-std::pair<size_t, size_t> arity(GraphOpKind k) {
-  switch (k) {
-    case GraphOpKind::kAdd:
-      return {2, 64};
-    case GraphOpKind::kMul:
-      return {2, 2};
-    case GraphOpKind::kCat:
-      return {1, 4096};
-    default:
-      return {1, 1};
-  }
-}
-
-// A pooled or convolved side: PyTorch's output size, with ceil_mode's rule that the last window starts inside.
-int64_t window_out(int64_t res, int k, int s, int p, int d, bool ceil_mode) {
-  const int64_t span = res + 2 * int64_t(p) - int64_t(d) * (k - 1) - 1;
-  if (span < 0) return 0;
-  int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-  if (ceil_mode && (out - 1) * s >= res + p) --out;
-  return out;
-}
-
-std::string shape_str(const GraphShape& s) {
-  return s.is_vector() ? fmt::format("{} features", s.channels) : fmt::format("{}x{}x{}", s.channels, s.res, s.res);
-}
-
-// An op that joins several inputs: they must agree (add: equal shapes; mul: equal, or a Cx1x1 gate; cat: one
-// resolution).
-GraphShape joined_shape(const GraphOp& op, const std::vector<GraphShape>& in, const std::string& at) {
-  const GraphShape& x = in[0];
-  switch (op.kind) {
-    case GraphOpKind::kAdd:
-      if (op.fit) {
-        if (in.size() != 2) fail(at, fmt::format("\"fit\" adds two inputs, got {}", in.size()));
-        const GraphShape& y = in[1];
-        if (x.is_vector() || y.is_vector() || x.res != y.res)
-          fail(at,
-               fmt::format("adds {} to {}: \"fit\" needs feature maps of one resolution", shape_str(y), shape_str(x)));
-        return {*op.fit == Padding::kLocal ? y.channels : std::max(x.channels, y.channels), x.res};
-      }
-      for (const GraphShape& s : in)
-        if (s.channels != x.channels || s.res != x.res)
-          fail(at, fmt::format("adds {} to {}: the inputs' widths or resolutions differ (\"fit\" pads them)",
-                               shape_str(s), shape_str(x)));
-      return x;
-    case GraphOpKind::kMul: {
-      const GraphShape& y = in[1];
-      const bool same = x.channels == y.channels && x.res == y.res;
-      const bool gate = !x.is_vector() && !y.is_vector() && x.channels == y.channels && (x.res == 1 || y.res == 1);
-      if (!same && !gate)
-        fail(at, fmt::format("multiplies {} by {}: expected equal shapes or a Cx1x1 gate of the same width",
-                             shape_str(x), shape_str(y)));
-      return x.res >= y.res ? x : y;
-    }
-    case GraphOpKind::kCat: {
-      GraphShape out{0, x.res};
-      for (const GraphShape& s : in) {
-        if (s.is_vector()) fail(at, "needs feature maps, got " + shape_str(s));
-        if (s.res != x.res)
-          fail(at, fmt::format("concatenates {} with {}: the resolutions differ", shape_str(s), shape_str(x)));
-        out.channels += s.channels;
-      }
-      if (out.channels > kMaxChannels) fail(at, fmt::format("concatenates to {} channels", out.channels));
-      return out;
-    }
-    default:
-      return x;
-  }
+  def.read(file_name, FileReader(j, at), op);
 }
 
 GraphShape infer_shape(const GraphOp& op, const std::vector<GraphShape>& in, const std::string& at) {
-  auto need_map = [&](const GraphShape& s) {
-    if (s.is_vector()) fail(at, "needs a feature map, got " + shape_str(s));
-  };
-  const GraphShape& x = in[0];
-  switch (op.kind) {
-    case GraphOpKind::kConv2d: {
-      need_map(x);
-      if (x.channels % op.groups != 0 || op.out % op.groups != 0)
-        fail(at,
-             fmt::format("groups = {} must divide its {} input and {} output channels", op.groups, x.channels, op.out));
-      const int64_t r = window_out(x.res, op.kernel, op.stride, op.padding, op.dilation, false);
-      if (r < 1) fail(at, fmt::format("kernel {} does not fit its {} input", op.kernel, shape_str(x)));
-      if (r > kMaxResolution)
-        fail(at, fmt::format("its padding grows the map past {}x{}", kMaxResolution, kMaxResolution));
-      return {op.out, r};
-    }
-    case GraphOpKind::kMaxPool:
-    case GraphOpKind::kAvgPool: {
-      need_map(x);
-      const int64_t r = window_out(x.res, op.kernel, op.stride, op.padding, 1, op.ceil_mode);
-      if (r < 1) fail(at, fmt::format("kernel {} does not fit its {} input", op.kernel, shape_str(x)));
-      if (r > kMaxResolution)
-        fail(at, fmt::format("its padding grows the map past {}x{}", kMaxResolution, kMaxResolution));
-      return {x.channels, r};
-    }
-    case GraphOpKind::kAdaptiveAvgPool:
-      need_map(x);
-      return {x.channels, op.output_size};
-    case GraphOpKind::kMean:
-      need_map(x);
-      return {x.channels, op.keepdim ? 1 : 0};
-    case GraphOpKind::kFlatten: {
-      need_map(x);
-      const int64_t f = x.res > kMaxFeatures / x.channels / x.res ? kMaxFeatures + 1 : x.channels * x.res * x.res;
-      if (f > kMaxFeatures) fail(at, fmt::format("flattens {} into more than 2^31 features", shape_str(x)));
-      return {f, 0};
-    }
-    case GraphOpKind::kLinear:
-      if (!x.is_vector()) fail(at, "needs a vector (flatten or mean first), got " + shape_str(x));
-      return {op.out, 0};
-    case GraphOpKind::kAdd:
-    case GraphOpKind::kMul:
-    case GraphOpKind::kCat:
-      return joined_shape(op, in, at);
-    case GraphOpKind::kChannelShuffle:
-      need_map(x);
-      if (x.channels % op.groups != 0)
-        fail(at, fmt::format("groups = {} must divide its {} channels", op.groups, x.channels));
-      return x;
-    case GraphOpKind::kBatchNorm:
-      need_map(x);
-      return x;
-    default:  // activations, dropout, stochastic depth, identity
-      return x;
-  }
+  return op_def(op.kind).infer(op, in, FileSite(at));
 }
 
 // The input of op `self` named `name`: an earlier op, or the network's input. A name defined later is a cycle
@@ -354,7 +73,7 @@ void read_header(Graph& g, const json& doc, const std::string& where) {
                             doc.value("version", json()).dump(), kGraphFormatVersion));
   const json in = doc.value("input", json());
   if (!in.is_object()) fail(where, "needs \"input\": {\"channels\": C, \"resolution\": R}");
-  OpReader r(in, where + ": input");
+  FileReader r(in, where + ": input");
   g.input = {r.integer("channels", 1, kMaxChannels, std::nullopt),
              r.integer("resolution", 1, kMaxResolution, std::nullopt)};
   if (doc.contains("normalize")) {
@@ -417,11 +136,11 @@ Graph parse_graph(const json& doc, const std::string& where, int resolution) {
     op.source = std::make_shared<const json>(j);
     const std::string at = where + ": op '" + op.name + "'";
     if (op.name == "input" || earlier.count(op.name)) fail(at, "the name is taken (by \"input\" or an earlier op)");
-    read_kind(op, j, at);
-    const std::string atk = at + " (" + op_name(op) + ")";
-    read_attributes(op, j, atk);
+    const OpDef& def = read_kind(op, j, at);
+    const std::string atk = at + " (" + j["op"].get<std::string>() + ")";
+    read_attributes(def, op, j, atk);
     const json inputs = j.value("inputs", json());
-    const auto [lo, hi] = arity(op.kind);
+    const auto [lo, hi] = def.arity();
     if (!inputs.is_array() || inputs.size() < lo || inputs.size() > hi ||
         !std::all_of(inputs.begin(), inputs.end(), [](const json& x) { return x.is_string(); }))
       fail(atk, fmt::format("\"inputs\" must name {} earlier op{} (or \"input\")",
@@ -432,8 +151,7 @@ Graph parse_graph(const json& doc, const std::string& where, int resolution) {
       shapes.push_back(op.inputs.back() < 0 ? g.input : g.ops[size_t(op.inputs.back())].shape);
     }
     op.shape = infer_shape(op, shapes, atk);
-    op.depthwise =
-        op.kind == GraphOpKind::kConv2d && op.groups > 1 && op.groups == op.out && shapes[0].channels == op.out;
+    def.settle(op, shapes);
     earlier[op.name] = int(g.ops.size());
     g.ops.push_back(std::move(op));
   }
@@ -443,7 +161,7 @@ Graph parse_graph(const json& doc, const std::string& where, int resolution) {
   g.output = earlier[out.get<std::string>()];
   if (!g.ops[size_t(g.output)].shape.is_vector())
     fail(where, fmt::format("output '{}' is a {} map: the logits must be a vector (flatten, mean or linear)",
-                            out.get<std::string>(), shape_str(g.ops[size_t(g.output)].shape)));
+                            out.get<std::string>(), to_string(g.ops[size_t(g.output)].shape)));
   check_used(g, where);
   parse_tail(g, doc, where, earlier);
   return g;
@@ -462,7 +180,7 @@ void parse_tail(Graph& g, const json& doc, const std::string& where, const std::
   if (!mins.is_object()) fail(where, "\"min_channels\" must be an object: {\"op\": least width}");
   for (auto it = mins.begin(); it != mins.end(); ++it) {
     if (!earlier.count(it.key())) fail(where, "min_channels: \"" + it.key() + "\" is no op");
-    g.min_channels[it.key()] = OpReader(mins, where + ": min_channels").integer(it.key().c_str(), 1, kMaxChannels, 1);
+    g.min_channels[it.key()] = FileReader(mins, where + ": min_channels").integer(it.key().c_str(), 1, kMaxChannels, 1);
   }
   for (const GraphSlot& s : graph_slots(g))
     if (s.min > s.width)
@@ -525,9 +243,6 @@ class Spaces {
   std::vector<int> joined_;
 };
 
-// A conv with one group per channel, in = out (its output width is its input's).
-bool depthwise(const Graph&, const GraphOp& op) { return op.depthwise; }
-
 // The output's space and the files' "fixed" ops are fixed. A concatenation, flatten, channel shuffle or fitted add
 // whose width may not change (fixed, as a flatten that gives the logits, or tied to another width by an add or a
 // multiply) fixes its parts, latest first, so that a part that is itself such an op passes it on.
@@ -539,8 +254,7 @@ void fix_spaces(const Graph& g, Spaces& sp, const std::vector<int>& space, int i
       if (g.ops[i].name == name) sp.fix(space[i]);
   for (size_t i = g.ops.size(); i-- > 0;) {
     const GraphOp& op = g.ops[i];
-    const bool derived = op.kind == GraphOpKind::kCat || op.kind == GraphOpKind::kFlatten ||
-                         op.kind == GraphOpKind::kChannelShuffle || (op.kind == GraphOpKind::kAdd && op.fit);
+    const bool derived = op_def(op.kind).width_rule(op) == WidthRule::kDerived;
     if (derived && (sp.is_fixed(space[i]) || sp.derived_and_joined(space[i])))
       for (int j : op.inputs) sp.fix(of(j));
   }
@@ -555,41 +269,25 @@ std::vector<int> assign_spaces(const Graph& g, Spaces& sp) {
     const GraphOp& op = g.ops[i];
     const int in = of(op.inputs[0]);
     space[i] = in;  // BN, activations, pooling, mean, dropout, identity keep their input's width
+    const OpDef& def = op_def(op.kind);
     // Groups on a concatenation's width (a grouped or depthwise conv, a channel shuffle) would need its parts
     // to move together: they are fixed instead, as for a concatenation tied by an add.
-    if ((op.kind == GraphOpKind::kConv2d && op.groups > 1) || op.kind == GraphOpKind::kChannelShuffle)
-      sp.join_if_derived(in);
-    switch (op.kind) {
-      case GraphOpKind::kConv2d:
-        if (depthwise(g, op)) break;
+    const int64_t groups = def.input_groups(op);
+    if (groups > 1) sp.join_if_derived(in);
+    switch (def.width_rule(op)) {
+      case WidthRule::kSame:
+        break;
+      case WidthRule::kNew:
         space[i] = sp.add();
-        sp.need_multiple(space[i], op.groups);
-        sp.need_multiple(in, op.groups);
+        sp.need_multiple(space[i], groups);
+        sp.need_multiple(in, groups);
         break;
-      case GraphOpKind::kLinear:
-        space[i] = sp.add();
-        break;
-      case GraphOpKind::kCat:
-      case GraphOpKind::kFlatten:
-        space[i] = sp.add(false, /*derived=*/true);  // its width follows its parts
-        break;
-      case GraphOpKind::kAdd:
-        if (op.fit) {
-          space[i] = sp.add(false, /*derived=*/true);  // its width follows its inputs'
-          break;
-        }
+      case WidthRule::kTied:
         for (int j : op.inputs) sp.unite(in, of(j));
         break;
-      case GraphOpKind::kMul:
-        for (int j : op.inputs) sp.unite(in, of(j));
-        break;
-      case GraphOpKind::kChannelShuffle:
-        // Its channels are its input's in another order: a space of its own, derived like a concatenation's, so
-        // that one slot never holds channels in two orders (a drop mask or a warm-start map would mix them).
-        sp.need_multiple(in, op.groups);
-        space[i] = sp.add(false, /*derived=*/true);
-        break;
-      default:
+      case WidthRule::kDerived:
+        sp.need_multiple(in, groups);
+        space[i] = sp.add(false, /*derived=*/true);  // its width follows its inputs'
         break;
     }
   }
@@ -626,12 +324,7 @@ Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std
     if (c[s] < slots[s].min || c[s] > kMaxChannels || c[s] % slots[s].multiple != 0)
       throw ConfigError(fmt::format("graph: slot '{}' = {}: expected a multiple of {} in {}..{}", slots[s].name, c[s],
                                     slots[s].multiple, slots[s].min, kMaxChannels));
-    for (int i : slots[s].ops) {
-      GraphOp& op = out.ops[size_t(i)];
-      if (op.kind != GraphOpKind::kConv2d && op.kind != GraphOpKind::kLinear) continue;
-      if (depthwise(g, g.ops[size_t(i)])) op.groups = c[s];
-      op.out = c[s];
-    }
+    for (int i : slots[s].ops) op_def(out.ops[size_t(i)].kind).set_width(out.ops[size_t(i)], c[s]);
   }
   for (GraphOp& op : out.ops) {
     std::vector<GraphShape> in;
@@ -641,17 +334,11 @@ Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std
   return out;
 }
 
-size_t fitted_input(const Graph& g, const GraphOp& op) {
-  auto width = [&](int j) { return j < 0 ? g.input.channels : g.ops[size_t(j)].shape.channels; };
-  return *op.fit == Padding::kLocal || width(op.inputs[1]) > width(op.inputs[0]) ? 1 : 0;
-}
-
 json graph_to_json(const Graph& g) {
   json ops = json::array();
   for (const GraphOp& op : g.ops) {
     json j = *op.source;
-    if (op.kind == GraphOpKind::kConv2d || op.kind == GraphOpKind::kLinear) j["out"] = op.out;
-    if (op.kind == GraphOpKind::kConv2d && op.groups > 1) j["groups"] = op.groups;
+    op_def(op.kind).write_width(op, j);
     ops.push_back(std::move(j));
   }
   json doc = {{"format", "netadj-graph"},

@@ -11,98 +11,21 @@
 namespace netadj {
 namespace {
 
-OpKind spec_kind(GraphOpKind k) {
-  switch (k) {
-    case GraphOpKind::kConv2d:
-      return OpKind::kConv;
-    case GraphOpKind::kBatchNorm:
-      return OpKind::kBatchNorm;
-    case GraphOpKind::kAdd:
-      return OpKind::kAdd;
-    case GraphOpKind::kMul:
-      return OpKind::kMul;
-    case GraphOpKind::kCat:
-      return OpKind::kConcat;
-    case GraphOpKind::kMaxPool:
-      return OpKind::kMaxPool;
-    case GraphOpKind::kAvgPool:
-      return OpKind::kAvgPool;
-    case GraphOpKind::kAdaptiveAvgPool:
-      return OpKind::kAdaptivePool;
-    case GraphOpKind::kMean:
-      return OpKind::kGlobalPool;
-    case GraphOpKind::kFlatten:
-      return OpKind::kFlatten;
-    case GraphOpKind::kLinear:
-      return OpKind::kLinear;
-    case GraphOpKind::kDropout:
-    case GraphOpKind::kStochasticDepth:
-    case GraphOpKind::kIdentity:
-      return OpKind::kIdentity;
-    case GraphOpKind::kChannelShuffle:
-      return OpKind::kShuffle;
-    default:
-      return OpKind::kActivation;
-  }
-}
-
-// The attributes of one file op on its spec op (widths and drop points come after).
+// A file op as a spec op: the same op, its inputs shifted past spec op 0 (the input), a vector 1x1. Its width
+// comes after.
 Op spec_op(const GraphOp& gop) {
-  Op op;
-  op.kind = spec_kind(gop.kind);
-  op.name = gop.name;
-  for (int j : gop.inputs) op.inputs.push_back(j + 1);  // spec op 0 is the input
+  Op op = gop;
+  for (int& j : op.inputs) ++j;
   op.res = gop.shape.is_vector() ? 1 : int(gop.shape.res);
-  op.kernel = gop.kernel;
-  op.stride = gop.stride;
-  op.pad = gop.padding;
-  op.dilation = gop.dilation;
-  op.groups = gop.kind == GraphOpKind::kChannelShuffle || gop.kind == GraphOpKind::kConv2d ? gop.groups : 1;
-  op.depthwise = gop.depthwise;  // decided on the file's widths, so new widths never change an op's kind
-  op.bias = gop.bias;
-  op.ceil = gop.ceil_mode;
-  op.keepdim = gop.keepdim;
-  op.output_size = gop.output_size;
-  op.act = gop.act;
-  op.eps = gop.source->value("eps", 1e-5);
-  op.p = gop.source->value("p", gop.kind == GraphOpKind::kDropout ? 0.5 : 0.0);
-  op.per_sample = gop.kind == GraphOpKind::kStochasticDepth;
-  op.padding = gop.fit.value_or(Padding::kMax);
   return op;
 }
 
-// Each op's width as an affine function of the slots: a slot's own ops have its width, a concatenation the
-// sum of its parts', a flatten its input's times the map's area, a fixed conv or linear a constant, and every
-// other op its input's.
-Width width_of(const ArchSpec& s, const Graph& g, const GraphOp& gop, const Op& op, int slot) {
+// Each op's width as an affine function of the slots: a slot's own ops have its width, every other op its
+// op table entry's rule (OpDef::width: a concatenation the sum of its parts', a flatten its input's times the
+// map's area, a fixed conv or linear a constant, most ops their input's).
+Width width_of(const ArchSpec& s, const GraphOp& gop, const Op& op, int slot) {
   if (slot >= 0) return Width::slot(slot, gop.shape.channels);
-  const Width& in = s.ops[size_t(op.inputs[0])].out;
-  switch (op.kind) {
-    case OpKind::kConv:
-      return op.depthwise ? in : Width::constant(gop.shape.channels);
-    case OpKind::kLinear:
-      return Width::constant(gop.shape.channels);
-    case OpKind::kConcat: {
-      std::map<int, int64_t> terms;
-      Width w;
-      for (int j : op.inputs) {
-        w.value += s.ops[size_t(j)].out.value;
-        for (auto [l, k] : s.ops[size_t(j)].out.terms) terms[l] += k;
-      }
-      for (auto [l, k] : terms) w.terms.emplace_back(l, k);
-      return w;
-    }
-    case OpKind::kAdd:
-      return gop.fit ? s.ops[size_t(op.inputs[fitted_input(g, gop)])].out : in;
-    case OpKind::kFlatten: {
-      const int64_t area = int64_t(s.ops[size_t(op.inputs[0])].res) * s.ops[size_t(op.inputs[0])].res;
-      Width w{in.value * area, {}};
-      for (auto [l, k] : in.terms) w.terms.emplace_back(l, k * area);
-      return w;
-    }
-    default:
-      return in;
-  }
+  return op_def(op.kind).width(s, op, gop.shape.channels);
 }
 
 // Stage of each slot for the figures: how many times the resolution fell before its first op.
@@ -166,7 +89,7 @@ ArchSpec graph_to_spec(const Graph& file, const std::vector<GraphSlot>& slots, c
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const GraphOp& gop = g.ops[i];
     Op op = spec_op(gop);
-    op.out = width_of(s, g, gop, op, slot_of[i]);
+    op.out = width_of(s, gop, op, slot_of[i]);
     for (int j : gop.inputs) {
       const int from = j < 0 ? -1 : slot_of[size_t(j)];
       op.in_slot.push_back(from >= 0 && from != slot_of[i] ? from : -1);

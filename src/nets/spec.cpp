@@ -45,16 +45,20 @@ namespace {
 const ArchInfo& arch_for(const ModelOptions& m) {
   const ArchInfo& a = find_arch(m.arch);
   if (a.imported && !m.graph) throw ConfigError("model.graph: model.arch \"" + m.arch + "\" needs a network file");
-  if (!a.imported && m.graph) {
-    std::string takes;
-    for (const ArchInfo& other : arch_registry())
-      if (other.imported) takes += (takes.empty() ? "\"" : " or \"") + other.name + "\"";
-    throw ConfigError("model.graph: a network file needs model.arch = " + takes + ", not \"" + m.arch + "\"");
-  }
+  if (!a.imported && m.graph)
+    throw ConfigError("model.graph: a network file needs model.arch = " + imported_arch_names() + ", not \"" + m.arch +
+                      "\"");
   return a;
 }
 
 }  // namespace
+
+std::string imported_arch_names() {
+  std::string names;
+  for (const ArchInfo& a : arch_registry())
+    if (a.imported) names += (names.empty() ? "\"" : " or \"") + a.name + "\"";
+  return names;
+}
 
 int design_resolution(const ModelOptions& m) {
   const ArchInfo& a = arch_for(m);

@@ -59,12 +59,8 @@ bool is_weights_file(const std::string& path) {
 // A netadj-weights file holds an imported network's weights: the architecture must be one `netadj import` writes.
 void need_imported_arch(const ModelOptions& m) {
   if (find_arch(m.arch).imported) return;
-  std::vector<std::string> takes;
-  for (const ArchInfo& a : arch_registry())
-    if (a.imported) takes.push_back("\"" + a.name + "\"");
   throw DataError(m.weights + ": a netadj-weights file holds an imported network's weights and needs model.arch = " +
-                  fmt::format("{}", fmt::join(takes, " or ")) + " with that network file; for " + m.arch +
-                  " give a netadj model.pt");
+                  imported_arch_names() + " with that network file; for " + m.arch + " give a netadj model.pt");
 }
 
 std::string vec(const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); }

@@ -12,6 +12,11 @@
 
 namespace netadj {
 
+/// Bounds that keep a spec in memory and every count in 64 bits: build_spec, validation and network files
+/// refuse more.
+constexpr int64_t kMaxChannels = 1 << 16;
+constexpr int kMaxResolution = 8192;
+
 /// A width and its partial derivatives with respect to the searchable widths c_l.
 struct Width {
   int64_t value = 0;
@@ -62,6 +67,7 @@ struct Op {
   int slot = -1;        ///< searchable layer whose width is `out`; it gets a channel-drop point
   // add
   Padding padding = Padding::kMax;
+  bool fit = false;  ///< a network file's add of two widths ("fit"): padded per `padding`, its width its own
   // squeeze-excitation
   int64_t se_width = 0;  ///< reduced width (fixed, not searched)
   // network-file ops

@@ -6,8 +6,10 @@
 // MACs, the input's channels). Adding an op kind = an OpKind value, one file, one row in op_table.cpp and a row
 // in the op tests.
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "netadj/ir/ir.h"
@@ -51,6 +53,53 @@ struct LatencyKey {
   int out_axis = -1;    ///< the op whose width is the output axis
   int64_t step = 1;     ///< the grid's widths are multiples of this
 };
+
+/// An op's output in a network file: a C x R x R feature map, or a vector of C features (res 0).
+struct Shape {
+  int64_t channels = 0;
+  int64_t res = 0;
+  bool is_vector() const { return res == 0; }
+};
+std::string to_string(const Shape& s);  ///< "8x16x16", "10 features"
+
+/// Where a network file's op is ("net.json: op 'conv1' (conv2d)"), for its one-line errors.
+class FileSite {
+ public:
+  explicit FileSite(std::string at) : at_(std::move(at)) {}
+  /// ConfigError "<at>: <what>".
+  [[noreturn]] void fail(const std::string& what) const;
+  const std::string& at() const { return at_; }
+
+ private:
+  std::string at_;
+};
+
+/// A network file op's attributes, read with their ranges; each failure names the node and the attribute.
+class FileReader : public FileSite {
+ public:
+  FileReader(const nlohmann::json& j, std::string at) : FileSite(std::move(at)), j_(j) {}
+  /// An integer in lo..hi, or `dflt` when absent (none: required).
+  int64_t integer(const char* key, int64_t lo, int64_t hi, std::optional<int64_t> dflt) const;
+  bool boolean(const char* key, bool dflt) const;
+  /// A number in [lo, hi], or `dflt` when absent.
+  double real(const char* key, double lo, double hi, double dflt) const;
+  /// One of `choices`, or nothing when absent.
+  std::optional<std::string> choice(const char* key, const std::vector<std::string>& choices) const;
+
+ private:
+  const nlohmann::json& j_;
+};
+
+/// How a network file's op ties its output's width to its inputs' (the slot finder, nets/graph.cpp).
+enum class WidthRule {
+  kSame,     ///< its first input's (BatchNorm, activations, pools, a depthwise conv)
+  kNew,      ///< a width of its own (a conv, a linear): a slot's, unless fixed
+  kTied,     ///< one width for all its inputs and itself (an add, a multiply)
+  kDerived,  ///< follows its inputs' (a concatenation, a flatten, a shuffle, a fitted add): not searched
+};
+
+/// A network file may not go beyond these (a flattened map or a linear layer's width).
+inline constexpr int64_t kMaxFeatures = int64_t(1) << 31;
 
 // The contexts an op lowers into (ir/lower.h).
 class ModuleBuild;
@@ -105,10 +154,40 @@ class OpDef {
   /// Op `i`'s entry in a latency table, or nothing for an op timed with the rest (its time does not grow with
   /// its widths). An op that has one has it at every width vector.
   virtual std::optional<LatencyKey> latency_key(const ArchSpec& /*s*/, size_t /*i*/) const { return std::nullopt; }
+
+  // ---- network files (docs/graph-format.md; nets/graph.h parses them into these ops) ----
+  /// The names a file gives this op ("conv2d"; an activation each its own); none for an op only families emit.
+  virtual std::vector<std::string> file_names() const { return {}; }
+  /// The attributes a file may give the op it names `file_name`, besides name, op and inputs; any other is refused.
+  virtual std::vector<std::string> file_keys(const std::string& /*file_name*/) const { return {}; }
+  /// How many inputs it takes: {least, most}.
+  virtual std::pair<size_t, size_t> arity() const { return {1, 1}; }
+  /// Reads its attributes into `op`; `file_name` is the name the file gave (one of file_names()).
+  virtual void read(const std::string& file_name, const FileReader& r, Op& op) const;
+  /// Its output shape from its inputs', which it checks (failures at `site`). Default: its input's.
+  virtual Shape infer(const Op& op, const std::vector<Shape>& in, const FileSite& site) const;
+  /// Settles what the file's widths decide once and new widths keep (a conv that is depthwise stays so).
+  virtual void settle(Op& /*op*/, const std::vector<Shape>& /*in*/) const {}
+  /// How its width follows its inputs' (the slot finder). Default: its first input's.
+  virtual WidthRule width_rule(const Op& /*op*/) const { return WidthRule::kSame; }
+  /// The groups its input's width is split into (a grouped conv, a channel shuffle): that width, and a new width
+  /// of its own, must stay multiples of it.
+  virtual int64_t input_groups(const Op& /*op*/) const { return 1; }
+  /// Gives an op of a slot the slot's width `c` (a conv's or linear's "out"; a depthwise conv's groups too).
+  virtual void set_width(Op& /*op*/, int64_t /*c*/) const {}
+  /// Writes what set_width changed back into the op's file entry.
+  virtual void write_width(const Op& /*op*/, nlohmann::json& /*j*/) const {}
+  /// Its width as an affine function of the slots when it is no slot's: its inputs' widths in `s` (the spec so
+  /// far; op's inputs index it), `channels` its width at the file's vector. Default: its first input's.
+  virtual Width width(const ArchSpec& s, const Op& op, int64_t channels) const;
 };
 
 /// The definition of `kind` (every OpKind has exactly one).
 const OpDef& op_def(OpKind kind);
+/// The definition a network file names `file_name` by, or null.
+const OpDef* file_op_def(const std::string& file_name);
+/// Every name a network file may use, in op-table order.
+const std::vector<std::string>& file_op_names();
 /// Every definition, in OpKind order.
 const std::vector<const OpDef*>& op_table();
 

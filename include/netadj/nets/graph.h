@@ -3,8 +3,9 @@
 // topological order, each with a name, its inputs and its attributes. read_graph parses and checks one
 // completely (every op known, every input defined before use, no dangling output, widths that agree at adds,
 // concatenations, multiplies, convs and linears, resolutions that stay positive) and infers every op's shape,
-// so a bad file is one ConfigError (exit 2) naming the file and the node. A file becomes a spec (graph_to_spec),
-// and is counted as every spec is, by the op table (nets/spec.h).
+// so a bad file is one ConfigError (exit 2) naming the file and the node. Its ops are the IR's: each op's file
+// name, attributes, arity, shape and width rule are its op table entry's (ir/op.h). A file becomes a spec
+// (graph_to_spec), and is counted as every spec is, by the op table (nets/spec.h).
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "netadj/ir/op.h"
 #include "netadj/nets/spec.h"
 
 namespace netadj {
@@ -20,54 +22,12 @@ namespace netadj {
 /// The graph format's version: a file names it in "version"; a reader refuses any other.
 inline constexpr int kGraphFormatVersion = 1;
 
-enum class GraphOpKind {
-  kConv2d,
-  kBatchNorm,
-  kActivation,  ///< any of ir/activation.h's, named by its own name in a file ("relu", "gelu", ...)
-  kAdd,
-  kMul,
-  kCat,
-  kMaxPool,
-  kAvgPool,
-  kAdaptiveAvgPool,
-  kMean,
-  kFlatten,
-  kLinear,
-  kDropout,
-  kStochasticDepth,
-  kIdentity,
-  kChannelShuffle,
-};
-
-/// The op names a file may use: GraphOpKind's, with each activation's name where kActivation stands.
-const std::vector<std::string>& graph_op_names();
-
 /// An op's output: a C x R x R feature map, or a vector of C features (after flatten, mean or linear).
-struct GraphShape {
-  int64_t channels = 0;
-  int64_t res = 0;  ///< 0 for a vector
-  bool is_vector() const { return res == 0; }
-};
+using GraphShape = Shape;
 
-struct GraphOp {
-  std::string name;
-  GraphOpKind kind = GraphOpKind::kIdentity;
-  std::vector<int> inputs;  ///< indices into Graph::ops; -1 is the network's input
-  // conv2d, linear: output width; conv2d/pools: kernel, stride, padding, dilation; conv2d: groups, bias
-  int64_t out = 0;
-  int kernel = 1, stride = 1, padding = 0, dilation = 1;
-  int64_t groups = 1;  ///< conv2d groups; channel_shuffle groups
-  bool bias = false;
-  bool ceil_mode = false;  ///< max/avg pool
-  int output_size = 1;     ///< adaptive_avg_pool
-  bool keepdim = false;    ///< mean over H and W
-  /// conv2d with one group per channel and in = out = groups, decided on the file's widths and kept by
-  /// with_widths (at width 1 a depthwise conv still is one: its MACs stay linear in the slot).
-  bool depthwise = false;
-  Activation act = Activation::kRelu;  ///< kActivation: which
-  /// add of two widths ("fit"): zero-padded in front or truncated to the wider one (max) or to the second
-  /// input's (local), as a residual sum with a zero-padding shortcut; empty: the inputs have one width.
-  std::optional<Padding> fit;
+/// A file's op is an IR op (ir/ir.h), read by its op table entry (OpDef::read, infer): kernel, stride, pad,
+/// groups, ..., `out` for a conv's or linear's width. Its inputs index Graph::ops (-1 is the network's input).
+struct GraphOp : Op {
   GraphShape shape;  ///< inferred
   /// The op as the file gave it (written back by graph_to_json); shared, so copies of a graph stay cheap.
   std::shared_ptr<const nlohmann::json> source;
@@ -109,9 +69,6 @@ Graph with_widths(const Graph& g, const std::vector<GraphSlot>& slots, const std
 /// Exact dFLOPs/dc for every slot: the partial derivatives of graph_cost's MACs, a polynomial of degree 2 in
 /// the slot widths (spec_dflops of the file's spec).
 std::vector<int64_t> graph_dflops(const Graph& g, const std::vector<GraphSlot>& slots);
-/// The input of a "fit" add whose width it has: the second when it is strictly wider (always with fit local),
-/// else the first.
-size_t fitted_input(const Graph& g, const GraphOp& op);
 /// The graph as a file (the format read_graph reads).
 nlohmann::json graph_to_json(const Graph& g);
 

@@ -48,6 +48,8 @@ struct ArchInfo {
 
 const std::vector<ArchInfo>& arch_registry();
 const ArchInfo& find_arch(const std::string& name);  ///< "unknown model 'x'; known: ..."
+/// The architectures that read a network file (`imported`), for messages: "\"graph\" or \"imported\"".
+std::string imported_arch_names();
 
 /// The resolution an architecture is designed for: the family's, or a network file's input resolution.
 int design_resolution(const ModelOptions& m);
@@ -58,10 +60,9 @@ int resolve_resolution(const ModelOptions& m, int data_resolution = 0);
 bool far_from_design(const ModelOptions& m, int resolution);
 void warn_if_far_from_design(const ModelOptions& m, int resolution);
 /// Builds the spec for model.channels (or the defaults), validating the vector's length and entries.
-/// Bounds that keep a spec in memory and every count in 64 bits; build_spec and validation refuse more.
-constexpr int64_t kMaxChannels = 1 << 16;
+/// Bounds that keep a spec in memory and every count in 64 bits (with kMaxChannels and kMaxResolution,
+/// ir/ir.h); build_spec and validation refuse more.
 constexpr int kMaxDepth = 2000;
-constexpr int kMaxResolution = 8192;
 /// ConfigError naming model.depth or model.resolution when it is beyond those bounds (the families check
 /// the rest of the depth: 6n+2 and so on).
 void check_model_size(const ModelOptions& m, int resolution);

@@ -16,6 +16,15 @@ class Activate final : public OpDef {
     e.set(fmt::format(fmt::runtime(activation_def(e.op.act).torchscript), e.in()));
   }
   void onnx(OnnxEmit& e) const override { e.out = activation_def(e.op.act).onnx(e, e.in(), e.v()); }
+
+  std::vector<std::string> file_names() const override {
+    std::vector<std::string> n;
+    for (const ActivationDef& a : activation_table()) n.emplace_back(a.name);
+    return n;
+  }
+  void read(const std::string& name, const FileReader& /*r*/, Op& op) const override {
+    op.act = find_activation(name)->kind;
+  }
 };
 
 }  // namespace

@@ -38,6 +38,16 @@ class AdaptivePool final : public OpDef {
     const std::string rows = e.node("MatMul", {e.tensor(e.v() + "_a", a), e.in()}, e.v() + "_rows");
     e.out = e.node("MatMul", {rows, e.tensor(e.v() + "_at", a.t().contiguous())}, e.v());
   }
+
+  std::vector<std::string> file_names() const override { return {"adaptive_avg_pool"}; }
+  std::vector<std::string> file_keys(const std::string& /*name*/) const override { return {"output_size"}; }
+  void read(const std::string& /*name*/, const FileReader& r, Op& op) const override {
+    op.output_size = int(r.integer("output_size", 1, 64, 1));
+  }
+  Shape infer(const Op& op, const std::vector<Shape>& in, const FileSite& site) const override {
+    need_map(in[0], site);
+    return {in[0].channels, op.output_size};
+  }
 };
 
 }  // namespace

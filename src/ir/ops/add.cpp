@@ -1,5 +1,8 @@
 #include "ops.h"
 
+#include <algorithm>
+#include <optional>
+
 namespace netadj::ops {
 namespace {
 
@@ -72,6 +75,39 @@ class Add final : public OpDef {
     k.in_axis = op.inputs[0];
     k.out_axis = op.inputs[1];
     return k;
+  }
+
+  std::vector<std::string> file_names() const override { return {"add"}; }
+  std::vector<std::string> file_keys(const std::string& /*name*/) const override { return {"fit"}; }
+  std::pair<size_t, size_t> arity() const override { return {2, 64}; }
+  void read(const std::string& /*name*/, const FileReader& r, Op& op) const override {
+    const std::optional<std::string> fit = r.choice("fit", {"max", "local"});
+    op.fit = fit.has_value();
+    op.padding = fit == "local" ? Padding::kLocal : Padding::kMax;
+  }
+  Shape infer(const Op& op, const std::vector<Shape>& in, const FileSite& site) const override {
+    const Shape& x = in[0];
+    if (op.fit) {
+      if (in.size() != 2) site.fail(fmt::format("\"fit\" adds two inputs, got {}", in.size()));
+      const Shape& y = in[1];
+      if (x.is_vector() || y.is_vector() || x.res != y.res)
+        site.fail(
+            fmt::format("adds {} to {}: \"fit\" needs feature maps of one resolution", to_string(y), to_string(x)));
+      return {op.padding == Padding::kLocal ? y.channels : std::max(x.channels, y.channels), x.res};
+    }
+    for (const Shape& s : in)
+      if (s.channels != x.channels || s.res != x.res)
+        site.fail(fmt::format("adds {} to {}: the inputs' widths or resolutions differ (\"fit\" pads them)",
+                              to_string(s), to_string(x)));
+    return x;
+  }
+  WidthRule width_rule(const Op& op) const override { return op.fit ? WidthRule::kDerived : WidthRule::kTied; }
+  // A fitted add has the width of the input it fits to: the second when it is strictly wider (always with fit
+  // local), else the first.
+  Width width(const ArchSpec& s, const Op& op, int64_t /*channels*/) const override {
+    if (!op.fit) return input_width(s, op);
+    const bool second = op.padding == Padding::kLocal || input_width(s, op, 1).value > input_width(s, op, 0).value;
+    return input_width(s, op, second ? 1 : 0);
   }
 };
 

@@ -4,12 +4,11 @@ namespace netadj::ops {
 namespace {
 
 // Average pooling (kernel, stride, padding, ceil mode).
-class AvgPool final : public OpDef {
+class AvgPool final : public WindowPool {
  public:
   OpKind kind() const override { return OpKind::kAvgPool; }
   const char* name() const override { return "avg_pool"; }
 
-  std::vector<int> tied_inputs(const ArchSpec& /*s*/, const Op& op) const override { return {op.inputs[0]}; }
   void forward(OpRun& r) const override {
     r.out = torch::avg_pool2d(r.in[0], r.op.kernel, r.op.stride, r.op.pad, r.op.ceil);
   }
@@ -30,6 +29,8 @@ class AvgPool final : public OpDef {
                    {Attr::list("kernel_shape", {op.kernel, op.kernel}), Attr::list("strides", {op.stride, op.stride}),
                     Attr::integer("ceil_mode", op.ceil), Attr::integer("count_include_pad", 0)});
   }
+
+  std::vector<std::string> file_names() const override { return {"avg_pool"}; }
 };
 
 }  // namespace

@@ -28,6 +28,16 @@ class BatchNorm final : public OpDef {
   void onnx(OnnxEmit& e) const override {
     e.out = e.param("pre_s") || e.param("pre_w") ? e.batch_norm(e.in(), "pre_") : e.in();
   }
+
+  std::vector<std::string> file_names() const override { return {"batch_norm"}; }
+  std::vector<std::string> file_keys(const std::string& /*name*/) const override { return {"eps"}; }
+  void read(const std::string& /*name*/, const FileReader& r, Op& op) const override {
+    op.eps = r.real("eps", 0.0, 1.0, 1e-5);
+  }
+  Shape infer(const Op& /*op*/, const std::vector<Shape>& in, const FileSite& site) const override {
+    need_map(in[0], site);
+    return in[0];
+  }
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "ops.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 
 namespace netadj::ops {
@@ -127,6 +129,46 @@ class Conv final : public OpDef {
     k.out_axis = int(i);
     k.step = op.depthwise ? 1 : std::max<int64_t>(op.groups, 1);
     return k;
+  }
+
+  std::vector<std::string> file_names() const override { return {"conv2d"}; }
+  std::vector<std::string> file_keys(const std::string& /*name*/) const override {
+    return {"out", "kernel", "stride", "padding", "dilation", "groups", "bias"};
+  }
+  void read(const std::string& /*name*/, const FileReader& r, Op& op) const override {
+    op.out = Width::constant(r.integer("out", 1, kMaxChannels, std::nullopt));
+    op.kernel = int(r.integer("kernel", 1, 64, std::nullopt));
+    op.stride = int(r.integer("stride", 1, 64, 1));
+    op.pad = int(r.integer("padding", 0, 64, 0));
+    op.dilation = int(r.integer("dilation", 1, 64, 1));
+    op.groups = r.integer("groups", 1, kMaxChannels, 1);
+    op.bias = r.boolean("bias", false);
+  }
+  Shape infer(const Op& op, const std::vector<Shape>& in, const FileSite& site) const override {
+    const Shape& x = in[0];
+    need_map(x, site);
+    if (x.channels % op.groups != 0 || op.out.value % op.groups != 0)
+      site.fail(fmt::format("groups = {} must divide its {} input and {} output channels", op.groups, x.channels,
+                            op.out.value));
+    return {op.out.value, checked_window_out(x, op, op.dilation, false, site)};
+  }
+  // One group per channel, in = out: decided on the file's widths and kept at any other (at width 1 a depthwise
+  // conv still is one: its MACs stay linear in the slot).
+  void settle(Op& op, const std::vector<Shape>& in) const override {
+    op.depthwise = op.groups > 1 && op.groups == op.out.value && in[0].channels == op.out.value;
+  }
+  WidthRule width_rule(const Op& op) const override { return op.depthwise ? WidthRule::kSame : WidthRule::kNew; }
+  int64_t input_groups(const Op& op) const override { return op.groups; }
+  void set_width(Op& op, int64_t c) const override {
+    if (op.depthwise) op.groups = c;
+    op.out.value = c;
+  }
+  void write_width(const Op& op, nlohmann::json& j) const override {
+    j["out"] = op.out.value;
+    if (op.groups > 1) j["groups"] = op.groups;
+  }
+  Width width(const ArchSpec& s, const Op& op, int64_t channels) const override {
+    return op.depthwise ? input_width(s, op) : Width::constant(channels);
   }
 };
 

@@ -27,6 +27,16 @@ class GlobalPool final : public OpDef {
     x = e.node("GlobalAveragePool", {x}, e.op.keepdim ? e.v() : e.v() + "_gap");
     e.out = e.op.keepdim ? x : e.node("Flatten", {x}, e.v(), {OnnxAttr::integer("axis", 1)});
   }
+
+  std::vector<std::string> file_names() const override { return {"mean"}; }
+  std::vector<std::string> file_keys(const std::string& /*name*/) const override { return {"keepdim"}; }
+  void read(const std::string& /*name*/, const FileReader& r, Op& op) const override {
+    op.keepdim = r.boolean("keepdim", false);
+  }
+  Shape infer(const Op& op, const std::vector<Shape>& in, const FileSite& site) const override {
+    need_map(in[0], site);
+    return {in[0].channels, op.keepdim ? 1 : 0};
+  }
 };
 
 }  // namespace

@@ -28,6 +28,16 @@ class Identity final : public OpDef {
   }
   void script(ScriptEmit& e) const override { e.set(e.in()); }
   void onnx(OnnxEmit& e) const override { e.out = e.in(); }
+
+  std::vector<std::string> file_names() const override { return {"dropout", "stochastic_depth", "identity"}; }
+  std::vector<std::string> file_keys(const std::string& name) const override {
+    return name == "identity" ? std::vector<std::string>{} : std::vector<std::string>{"p"};
+  }
+  void read(const std::string& name, const FileReader& r, Op& op) const override {
+    if (name == "identity") return;
+    op.p = r.real("p", 0.0, 1.0, name == "dropout" ? 0.5 : 0.0);
+    op.per_sample = name == "stochastic_depth";
+  }
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "ops.h"
 
+#include <nlohmann/json.hpp>
+
 namespace netadj::ops {
 namespace {
 
@@ -49,6 +51,23 @@ class Linear final : public OpDef {
     k.in_axis = s.ops[i].inputs[0];
     k.out_axis = int(i);
     return k;
+  }
+
+  std::vector<std::string> file_names() const override { return {"linear"}; }
+  std::vector<std::string> file_keys(const std::string& /*name*/) const override { return {"out", "bias"}; }
+  void read(const std::string& /*name*/, const FileReader& r, Op& op) const override {
+    op.out = Width::constant(r.integer("out", 1, kMaxFeatures, std::nullopt));
+    op.bias = r.boolean("bias", true);
+  }
+  Shape infer(const Op& op, const std::vector<Shape>& in, const FileSite& site) const override {
+    if (!in[0].is_vector()) site.fail("needs a vector (flatten or mean first), got " + to_string(in[0]));
+    return {op.out.value, 0};
+  }
+  WidthRule width_rule(const Op& /*op*/) const override { return WidthRule::kNew; }
+  void set_width(Op& op, int64_t c) const override { op.out.value = c; }
+  void write_width(const Op& op, nlohmann::json& j) const override { j["out"] = op.out.value; }
+  Width width(const ArchSpec& /*s*/, const Op& /*op*/, int64_t channels) const override {
+    return Width::constant(channels);
   }
 };
 

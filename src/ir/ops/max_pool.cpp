@@ -4,12 +4,11 @@ namespace netadj::ops {
 namespace {
 
 // Max pooling (kernel, stride, padding, ceil mode).
-class MaxPool final : public OpDef {
+class MaxPool final : public WindowPool {
  public:
   OpKind kind() const override { return OpKind::kMaxPool; }
   const char* name() const override { return "max_pool"; }
 
-  std::vector<int> tied_inputs(const ArchSpec& /*s*/, const Op& op) const override { return {op.inputs[0]}; }
   void forward(OpRun& r) const override {
     r.out = torch::max_pool2d(r.in[0], r.op.kernel, r.op.stride, r.op.pad, 1, r.op.ceil);
   }
@@ -25,6 +24,8 @@ class MaxPool final : public OpDef {
                    {Attr::list("kernel_shape", {op.kernel, op.kernel}), Attr::list("strides", {op.stride, op.stride}),
                     Attr::integer("ceil_mode", op.ceil), Attr::list("pads", {op.pad, op.pad, op.pad, op.pad})});
   }
+
+  std::vector<std::string> file_names() const override { return {"max_pool"}; }
 };
 
 }  // namespace

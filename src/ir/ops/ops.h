@@ -28,6 +28,24 @@ const OpDef& identity();
 const OpDef& shuffle();
 
 // Shared by several definitions.
+
+// A network file's op that needs a feature map.
+inline void need_map(const Shape& x, const FileSite& site) {
+  if (x.is_vector()) site.fail("needs a feature map, got " + to_string(x));
+}
+// A pooled or convolved side: PyTorch's output size, with ceil_mode's rule that the last window starts inside.
+int64_t window_out(int64_t res, int k, int s, int p, int d, bool ceil_mode);
+// window_out for a file's op, checked: at least 1 and at most kMaxResolution.
+int64_t checked_window_out(const Shape& x, const Op& op, int dilation, bool ceil_mode, const FileSite& site);
+
+// A max or average pool over a window: what the two share (its file attributes, its shape, its channels).
+class WindowPool : public OpDef {
+ public:
+  std::vector<int> tied_inputs(const ArchSpec& s, const Op& op) const override;
+  std::vector<std::string> file_keys(const std::string& name) const override;
+  void read(const std::string& name, const FileReader& r, Op& op) const override;
+  Shape infer(const Op& op, const std::vector<Shape>& in, const FileSite& site) const override;
+};
 inline std::string pair(int64_t v) { return fmt::format("[{}, {}]", v, v); }
 inline const char* py_bool(bool b) { return b ? "True" : "False"; }
 

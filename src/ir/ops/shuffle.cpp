@@ -34,6 +34,22 @@ class Shuffle final : public OpDef {
     x = e.node("Transpose", {x}, e.v() + "_t", {OnnxAttr::list("perm", {0, 2, 1, 3})});
     e.out = e.node("Reshape", {x, e.ints("shape", {0, c, r, r})}, e.v());
   }
+
+  std::vector<std::string> file_names() const override { return {"channel_shuffle"}; }
+  std::vector<std::string> file_keys(const std::string& /*name*/) const override { return {"groups"}; }
+  void read(const std::string& /*name*/, const FileReader& r, Op& op) const override {
+    op.groups = r.integer("groups", 1, kMaxChannels, std::nullopt);
+  }
+  Shape infer(const Op& op, const std::vector<Shape>& in, const FileSite& site) const override {
+    need_map(in[0], site);
+    if (in[0].channels % op.groups != 0)
+      site.fail(fmt::format("groups = {} must divide its {} channels", op.groups, in[0].channels));
+    return in[0];
+  }
+  // Its channels are its input's in another order: a space of its own, derived like a concatenation's, so that
+  // one slot never holds channels in two orders (a drop mask or a warm-start map would mix them).
+  WidthRule width_rule(const Op& /*op*/) const override { return WidthRule::kDerived; }
+  int64_t input_groups(const Op& op) const override { return op.groups; }
 };
 
 }  // namespace
