@@ -5,7 +5,6 @@
 #include "netadj/util/error.h"
 
 namespace netadj {
-namespace nn = torch::nn;
 
 GraphNetImpl::GraphNetImpl(ArchSpec spec) : spec_(std::move(spec)) {
   const auto& ops = spec_.ops;

@@ -2,7 +2,6 @@
 // export then read it as they read a family's spec.
 #include <fmt/format.h>
 
-#include <map>
 #include <memory>
 
 #include "netadj/nets/graph.h"

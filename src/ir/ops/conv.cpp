@@ -7,6 +7,9 @@
 namespace netadj::ops {
 namespace {
 
+// The conv's groups: a depthwise conv one per input channel.
+int64_t groups_of(const ArchSpec& s, const Op& op) { return op.depthwise ? input_width(s, op).value : op.groups; }
+
 // A convolution; a family's conv carries its BatchNorm (bn), the ReLU after it (relu) and a pre-activation
 // BatchNorm + ReLU on its input (preact).
 class Conv final : public OpDef {
@@ -52,7 +55,7 @@ class Conv final : public OpDef {
                                         .stride(op.stride)
                                         .padding(op.pad)
                                         .dilation(op.dilation)
-                                        .groups(op.depthwise ? in_w : op.groups)
+                                        .groups(groups_of(b.spec, op))
                                         .bias(op.bias)));
     torch::nn::init::kaiming_normal_(b.m.conv->weight, 0.0, torch::kFanOut, torch::kReLU);
     if (op.bn) b.m.bn = b.add("_bn", nn::BatchNorm2d(op.out.value));
@@ -87,7 +90,7 @@ class Conv final : public OpDef {
     }
     e.param("w", w);
     if (b.defined()) e.param("b", b);
-    const int64_t groups = op.depthwise ? e.spec.ops[size_t(op.inputs[0])].out.value : op.groups;
+    const int64_t groups = groups_of(e.spec, op);
     e.set(fmt::format("torch.conv2d({}, {}, {}, {}, {}, {}, {})", x, e.attr("w"), b.defined() ? e.attr("b") : "None",
                       pair(op.stride), pair(op.pad), pair(op.dilation), groups));
     if (op.bn && !e.fold_bn) e.set(e.batch_norm(e.v(), "bn_", e.m.bn, false));
@@ -98,7 +101,7 @@ class Conv final : public OpDef {
     const Op& op = e.op;
     std::string x = e.in();
     if (op.preact) x = e.node("Relu", {e.batch_norm(x, "pre_")}, e.v() + "_pre");
-    const int64_t groups = op.depthwise ? e.spec.ops[size_t(op.inputs[0])].out.value : op.groups;
+    const int64_t groups = groups_of(e.spec, op);
     std::vector<std::string> inputs{x, e.weight("w")};
     if (e.param("b")) inputs.push_back(e.weight("b"));
     const std::vector<int64_t> w = e.param("w")->sizes().vec();
