@@ -1,7 +1,9 @@
 // Pins the smoke search's results on the CPU: the channels, FLOPs and accuracies of every iteration exactly; FUR
-// to 1% (+1e-5) and the loss to 0.1%, since CPUs with other vector units (AVX2, AVX-512) sum floats in
-// another order and the trained weights differ in their last digits. A refactor that changes what the search
-// computes fails here.
+// to a quarter of its standard error, its standard error to 25% and the loss to 0.5% (each + 1e-5), since CPUs
+// with other vector units (AVX2, AVX-512) sum floats in another order and the trained weights differ in their
+// last digits: one commit gave FUR up to 0.07 standard errors apart, a standard error 10% apart and the loss
+// 0.19% apart on two Xeons. A refactor that changes what the search computes (another mask or weight order)
+// moves FUR by about a standard error and fails here.
 // NETADJ_UPDATE_GOLDEN=1 rewrites the golden file (only after a change that is meant to alter results).
 #include <gtest/gtest.h>
 
@@ -34,11 +36,12 @@ json pinned(const json& s) {
   return {{"f0", s.at("f0")}, {"best_iteration", s.at("best").at("iteration")}, {"iterations", its}};
 }
 
-void expect_close(const json& want, const json& got, const std::string& where) {
+// Each value within 1e-5 + its scale times `k` (its own magnitude, or its standard error).
+void expect_close(const json& want, const json& got, const json& scale, double k, const std::string& where) {
   ASSERT_EQ(want.size(), got.size()) << where;
   for (size_t i = 0; i < want.size(); ++i) {
     const double w = want[i].get<double>();
-    EXPECT_NEAR(w, got[i].get<double>(), 1e-5 + 1e-2 * std::abs(w)) << where << "[" << i << "]";
+    EXPECT_NEAR(w, got[i].get<double>(), 1e-5 + k * std::abs(scale[i].get<double>())) << where << "[" << i << "]";
   }
 }
 
@@ -67,10 +70,10 @@ TEST(Golden, SmokeSearchIsUnchanged) {
     std::string where = "iteration " + std::to_string(t);
     for (const char* k : {"channels", "flops", "next_channels", "next_flops"})
       EXPECT_EQ(w[k], g[k]) << where << " " << k;
-    expect_close(w["fur"], g["fur"], where + " fur");
-    expect_close(w["fur_stderr"], g["fur_stderr"], where + " fur_stderr");
+    expect_close(w["fur"], g["fur"], w["fur_stderr"], 0.25, where + " fur");
+    expect_close(w["fur_stderr"], g["fur_stderr"], w["fur_stderr"], 0.25, where + " fur_stderr");
     EXPECT_NEAR(w["val_top1"].get<double>(), g["val_top1"].get<double>(), 1e-6) << where;
     const double loss = w["val_loss"].get<double>();
-    EXPECT_NEAR(loss, g["val_loss"].get<double>(), 1e-3 * loss) << where;
+    EXPECT_NEAR(loss, g["val_loss"].get<double>(), 1e-5 + 5e-3 * loss) << where;
   }
 }
