@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <fstream>
 #include <functional>
+#include <optional>
 
 #include <random>
 
@@ -9,6 +10,7 @@
 #include "netadj/backends/warm.h"
 #include "netadj/nets/table.h"
 #include "netadj/search/search.h"
+#include "netadj/train/checkpoint.h"
 #include "netadj/train/train.h"
 #include "netadj/util/error.h"
 #include "test_util.h"
@@ -218,6 +220,32 @@ TEST_P(EveryArch, SaveLoadRoundTripGivesIdenticalOutput) {
   EXPECT_TRUE(torch::equal(net->forward(x), loaded->forward(x)));
 }
 
+// A family's model saved before each BatchNorm was a module of its own (no module_layout entry) is refused with
+// exit 3 and a line naming both layouts; the same archive in layout 2 loads.
+TEST(Checkpoint, AFamilyModelInTheOldLayoutIsRefused) {
+  const ModelOptions opts = model("resnet_cifar", 8, 10);
+  GraphNet net(build_spec(opts, 32));
+  const std::string path = ::testing::TempDir() + "/netadj_layout1.pt";
+  auto save = [&](std::optional<int64_t> layout) {
+    torch::serialize::OutputArchive ar, model_ar;
+    net->save(model_ar);
+    ar.write("model", model_ar);
+    Config c;
+    c.model = opts;
+    c.model.resolution = 32;
+    ar.write("model_options", c10::IValue(config_to_json(c)["model"].dump()));
+    if (layout) ar.write("module_layout", c10::IValue(*layout));
+    save_archive(ar, path);
+  };
+  ModelOptions back;
+  save(std::nullopt);
+  const std::string why = testing_util::error_text<DataError>([&] { load_model(path, back); });
+  EXPECT_NE(why.find(path + ": resnet_cifar weights in module layout 1"), std::string::npos) << why;
+  EXPECT_NE(why.find("reads layout 2"), std::string::npos) << why;
+  save(kModuleLayout);
+  EXPECT_EQ(load_model(path, back)->spec().channels, net->spec().channels);
+}
+
 TEST_P(EveryArch, AdjustAndRescaleKeepTheBudget) {
   std::mt19937 rng(9);
   auto c0 = default_channels(m());
@@ -330,8 +358,8 @@ VggSlotChange vgg_slot_change(int64_t width) {
   randomize_bn(v.from);
   v.c = s.channels;
   v.c[1] = width;
-  v.op = v.from->drop_op(1);
-  v.next = v.from->drop_op(2);
+  v.op = s.layers[1].op;  // its BatchNorm is the next op
+  v.next = s.layers[2].op;
   return v;
 }
 
@@ -347,16 +375,17 @@ TEST(Warm, NarrowingKeepsTheMostImportantChannelsExactly) {
   for (WarmImportance how : {WarmImportance::kBn, WarmImportance::kL1}) {
     warm_transfer(from, to, WarmMapOptions{how, 0.05, 1});
     const auto &a = from->node(size_t(op)), &b = to->node(size_t(op));
-    torch::Tensor score = how == WarmImportance::kBn ? a.bn->weight.abs() : a.conv->weight.abs().sum({1, 2, 3});
+    const auto &a_bn = from->node(size_t(op) + 1).bn, &b_bn = to->node(size_t(op) + 1).bn;
+    torch::Tensor score = how == WarmImportance::kBn ? a_bn->weight.abs() : a.conv->weight.abs().sum({1, 2, 3});
     torch::Tensor kept = std::get<0>(torch::sort(std::get<1>(torch::topk(score, 40))));
     EXPECT_TRUE(torch::equal(b.conv->weight, a.conv->weight.index_select(0, kept)));
-    EXPECT_TRUE(torch::equal(b.bn->weight, a.bn->weight.index_select(0, kept)));
-    EXPECT_TRUE(torch::equal(b.bn->running_var, a.bn->running_var.index_select(0, kept)));
+    EXPECT_TRUE(torch::equal(b_bn->weight, a_bn->weight.index_select(0, kept)));
+    EXPECT_TRUE(torch::equal(b_bn->running_var, a_bn->running_var.index_select(0, kept)));
     EXPECT_TRUE(
         torch::equal(to->node(size_t(next)).conv->weight, from->node(size_t(next)).conv->weight.index_select(1, kept)));
     // The layer before keeps everything.
-    EXPECT_TRUE(torch::equal(to->node(size_t(from->drop_op(0))).conv->weight,
-                             from->node(size_t(from->drop_op(0))).conv->weight));
+    const size_t first = size_t(from->spec().layers[0].op);
+    EXPECT_TRUE(torch::equal(to->node(first).conv->weight, from->node(first).conv->weight));
   }
 }
 
@@ -382,7 +411,8 @@ TEST(Warm, WideningCopiesChannelsAndSplitsTheirWeights) {
   torch::Tensor idx = torch::tensor(m, torch::kLong);
   const auto &a = from->node(size_t(op)), &b = to->node(size_t(op));
   EXPECT_TRUE(torch::equal(b.conv->weight, a.conv->weight.index_select(0, idx)));
-  EXPECT_TRUE(torch::equal(b.bn->weight, a.bn->weight.index_select(0, idx)));
+  EXPECT_TRUE(
+      torch::equal(to->node(size_t(op) + 1).bn->weight, from->node(size_t(op) + 1).bn->weight.index_select(0, idx)));
   torch::Tensor w_old = from->node(size_t(next)).conv->weight, w_new = to->node(size_t(next)).conv->weight;
   torch::Tensor summed = torch::zeros_like(w_old).index_add_(1, idx, w_new);
   EXPECT_LE(max_abs_diff(summed, w_old), 1e-6);
@@ -400,7 +430,7 @@ TEST(Warm, ZeroPaddedStageMapsByPosition) {
   ArchSpec s = build_spec(mo, 32);
   GraphNet from(s);
   randomize_bn(from);
-  const int conv2 = from->drop_op(1);
+  const int conv2 = s.layers[1].op;
   for (int64_t w : {12, 20}) {
     std::vector<int64_t> c = s.channels;
     c[1] = w;
@@ -412,8 +442,9 @@ TEST(Warm, ZeroPaddedStageMapsByPosition) {
                              a.conv->weight.narrow(0, 16 - keep, keep)))
         << w;
     if (w > 16) {
-      EXPECT_TRUE(torch::equal(b.bn->weight.narrow(0, 0, w - 16), torch::zeros({w - 16}))) << w;
-      EXPECT_TRUE(torch::equal(b.bn->bias.narrow(0, 0, w - 16), torch::zeros({w - 16}))) << w;
+      const auto& bn = to->node(size_t(conv2) + 1).bn;
+      EXPECT_TRUE(torch::equal(bn->weight.narrow(0, 0, w - 16), torch::zeros({w - 16}))) << w;
+      EXPECT_TRUE(torch::equal(bn->bias.narrow(0, 0, w - 16), torch::zeros({w - 16}))) << w;
     }
   }
 }

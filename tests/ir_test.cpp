@@ -65,7 +65,7 @@ TEST(OpTable, EveryKindHasOneDefinitionWithItsOwnName) {
 }
 
 TEST(OpTable, CostsAsCountedByHand) {
-  // input 3x8x8 -> conv 3x3 3->16 (BN) -> SE (4) -> global pool -> linear 16->10 (bias)
+  // input 3x8x8 -> conv 3x3 3->16 -> BatchNorm -> global pool -> linear 16->10 (bias)
   ArchSpec s;
   s.channels = {16};
   s.layers = {{"conv", 1, 0, 1, 1}};
@@ -78,13 +78,11 @@ TEST(OpTable, CostsAsCountedByHand) {
   conv.out = Width::slot(0, 16);
   conv.res = 8;
   conv.kernel = 3;
-  conv.bn = true;
-  Op se;
-  se.kind = OpKind::kSqueezeExcite;
-  se.inputs = {1};
-  se.out = conv.out;
-  se.res = 8;
-  se.se_width = 4;
+  Op bn;
+  bn.kind = OpKind::kBatchNorm;
+  bn.inputs = {1};
+  bn.out = conv.out;
+  bn.res = 8;
   Op pool;
   pool.kind = OpKind::kGlobalPool;
   pool.inputs = {2};
@@ -96,20 +94,20 @@ TEST(OpTable, CostsAsCountedByHand) {
   fc.out = Width::constant(10);
   fc.res = 1;
   fc.bias = true;
-  s.ops = {in, conv, se, pool, fc};
+  s.ops = {in, conv, bn, pool, fc};
   EXPECT_EQ(op_cost(s, s.ops[1]).flops, 9 * 3 * 16 * 64);
-  EXPECT_EQ(op_cost(s, s.ops[1]).params, 9 * 3 * 16 + 2 * 16);
-  EXPECT_EQ(op_cost(s, s.ops[2]).flops, 2 * 16 * 4);
-  EXPECT_EQ(op_cost(s, s.ops[2]).params, 2 * 16 * 4 + 4 + 16);
+  EXPECT_EQ(op_cost(s, s.ops[1]).params, 9 * 3 * 16);
+  EXPECT_EQ(op_cost(s, s.ops[2]).flops, 0);
+  EXPECT_EQ(op_cost(s, s.ops[2]).params, 2 * 16);
   EXPECT_EQ(op_cost(s, s.ops[3]).flops, 0);
   EXPECT_EQ(op_cost(s, s.ops[4]).flops, 16 * 10);
   EXPECT_EQ(op_cost(s, s.ops[4]).params, 16 * 10 + 10);
-  EXPECT_EQ(spec_flops(s), 9 * 3 * 16 * 64 + 2 * 16 * 4 + 16 * 10);
-  // d/dc of 9*3*c*64 + 2*c*4 + c*10
-  EXPECT_EQ(spec_dflops(s), std::vector<int64_t>{9 * 3 * 64 + 8 + 10});
+  EXPECT_EQ(spec_flops(s), 9 * 3 * 16 * 64 + 16 * 10);
+  // d/dc of 9*3*c*64 + c*10
+  EXPECT_EQ(spec_dflops(s), std::vector<int64_t>{9 * 3 * 64 + 10});
   int rows = 0;
   for (const Op& op : s.ops) rows += op_def(op.kind).has_macs();
-  EXPECT_EQ(rows, 3);  // conv, SE, linear: the layer table's rows
+  EXPECT_EQ(rows, 2);  // conv, linear: the layer table's rows
 }
 
 TEST(OpTable, EveryFileNameBelongsToOneDefinition) {

@@ -55,6 +55,43 @@ ArchSpec small_spec() {
 
 }  // namespace
 
+// A kernel runs a conv with its folded BatchNorm, the ReLU after it and a pre-activation, a sum with its ReLU, a
+// squeeze-excitation as one block: the latency model finds them in the plain ops a family writes.
+TEST(LatencyTable, EntriesTimeWhatAKernelRunsTogether) {
+  struct Count {
+    int conv = 0, conv_relu = 0, conv_preact = 0, conv_res1 = 0, add_relu = 0, se = 0;
+  };
+  auto count = [](const std::string& arch, int depth) {
+    ModelOptions m;
+    m.arch = arch;
+    m.depth = depth;
+    m.num_classes = 10;
+    Count n;
+    for (const LatencyEntry& e : latency_entries(build_spec(m, 32), 1, 2)) {
+      const bool conv = e.kind == "conv" || e.kind == "dwconv";
+      n.conv += conv;
+      n.conv_relu += conv && e.relu;
+      n.conv_preact += conv && e.preact;
+      n.conv_res1 += conv && e.res_out == 1;
+      n.add_relu += e.kind == "add" && e.relu;
+      n.se += e.kind == "se";
+      EXPECT_TRUE(!conv || e.bias || arch == "densenet_cifar") << arch << " " << e.name;  // its BN folded
+    }
+    return n;
+  };
+  const Count resnet = count("resnet_cifar", 8);  // the stem, and per cell conv1 (ReLU), conv2, the sum (ReLU)
+  EXPECT_EQ(resnet.conv, 7);
+  EXPECT_EQ(resnet.conv_relu, 3);
+  EXPECT_EQ(resnet.add_relu, 3);
+  const Count dense = count("densenet_cifar", 10);  // 6 layers and 2 transitions after BN and ReLU
+  EXPECT_EQ(dense.conv, 9);
+  EXPECT_EQ(dense.conv_preact, 8);
+  EXPECT_EQ(dense.conv_relu, 0);
+  const Count mnas = count("mnasnet_cifar", 20);  // 8 blocks with squeeze-excitation, its convs inside the block
+  EXPECT_EQ(mnas.se, 8);
+  EXPECT_EQ(mnas.conv_res1, 0);
+}
+
 TEST(LatencyTable, RoundTripsThroughItsFileWithUnmeasuredTimesAsNull) {
   LatencyTable t = synthetic_table(small_spec());
   t.entries[1].ms[0][1] = std::nan("");  // an interrupted measurement

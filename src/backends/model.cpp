@@ -90,7 +90,7 @@ void GraphNetImpl::run_ops(std::vector<torch::Tensor>& val, size_t from, size_t 
       const torch::Tensor& x = val[size_t(ops[i].inputs[k])];
       in.push_back(k < ops[i].in_slot.size() && ops[i].in_slot[k] >= 0 ? slot_drop(x, ops[i].in_slot[k]) : x);
     }
-    val[i] = apply(i, in, /*with_drop=*/true);
+    val[i] = apply(i, in);
     // Free intermediate results as soon as their last consumer ran.
     for (int j : ops[i].inputs)
       if (last_use_[static_cast<size_t>(j)] == static_cast<int>(i)) val[static_cast<size_t>(j)] = torch::Tensor();
@@ -105,15 +105,10 @@ torch::Tensor GraphNetImpl::forward(torch::Tensor x) {
   return val.back();
 }
 
-// A family's conv drops its own output's channels; a network file's slot drops where it flows out.
-static bool drops_output(const Op& op) { return op_def(op.kind).drops_output(op); }
-
+// A slot's channels are dropped where they flow out of the ops that make them, on the reading ops' inputs.
 int GraphNetImpl::drop_op(int slot) const {
-  for (size_t i = 0; i < spec_.ops.size(); ++i) {
-    const Op& op = spec_.ops[i];
-    if ((drops_output(op) && op.slot == slot) || std::count(op.in_slot.begin(), op.in_slot.end(), slot) > 0)
-      return static_cast<int>(i);
-  }
+  for (size_t i = 0; i < spec_.ops.size(); ++i)
+    if (std::count(spec_.ops[i].in_slot.begin(), spec_.ops[i].in_slot.end(), slot) > 0) return static_cast<int>(i);
   return -1;
 }
 
@@ -123,35 +118,22 @@ std::vector<torch::Tensor> GraphNetImpl::forward_prefix(torch::Tensor x, int op)
   val[0] = input(x);
   masks_.assign(drop_p_.size(), torch::Tensor());
   run_ops(val, 1, size_t(op));
-  const Op& o = spec_.ops[size_t(op)];
-  if (!drops_output(o)) return val;  // the drop is on op's inputs: the suffix starts at op
-  std::vector<torch::Tensor> in;
-  for (int j : o.inputs) in.push_back(val[size_t(j)]);
-  val[size_t(op)] = apply(size_t(op), in, /*with_drop=*/false);
-  for (int j : o.inputs)
-    if (last_use_[size_t(j)] == op) val[size_t(j)] = torch::Tensor();
-  return val;
+  return val;  // the drop is on op's inputs: the suffix starts at op
 }
 
 torch::Tensor GraphNetImpl::forward_suffix(std::vector<torch::Tensor> val, int op) {
-  const Op& o = spec_.ops.at(size_t(op));
-  TORCH_CHECK(val.size() == spec_.ops.size() && (!drops_output(o) || val[size_t(op)].defined()),
+  TORCH_CHECK(val.size() == spec_.ops.size() && op > 0 && size_t(op) < val.size(),
               "forward_suffix: not a prefix of op ", op);
   masks_.assign(drop_p_.size(), torch::Tensor());
-  if (!drops_output(o)) {
-    run_ops(val, size_t(op), val.size());
-    return val.back();
-  }
-  val[size_t(op)] = channel_drop(val[size_t(op)], drop_p_[size_t(o.slot)], drop_type_);
-  run_ops(val, size_t(op) + 1, val.size());
+  run_ops(val, size_t(op), val.size());
   return val.back();
 }
 
 // What a forward pass provides to the op it runs.
 class GraphNetImpl::Run final : public OpRun {
  public:
-  Run(GraphNetImpl& net, const Op& op, OpModules& m, const std::vector<torch::Tensor>& in, bool with_drop)
-      : OpRun(op, m, in), net_(net), with_drop_(with_drop) {}
+  Run(GraphNetImpl& net, const Op& op, OpModules& m, const std::vector<torch::Tensor>& in)
+      : OpRun(op, m, in), net_(net) {}
   bool training() const override { return net_.is_training(); }
   torch::Tensor batch_norm(torch::nn::BatchNorm2d& bn, const torch::Tensor& x) override {
     return net_.sync_bn_ && net_.is_training() ? dist::sync_batch_norm(*bn, x, *net_.sync_bn_) : bn(x);
@@ -159,19 +141,14 @@ class GraphNetImpl::Run final : public OpRun {
   void record(const std::string& name, const torch::Tensor& w, const torch::Tensor& y) override {
     net_.record(name, w, y);
   }
-  torch::Tensor drop_output(const torch::Tensor& x) override {
-    if (!with_drop_ || op.slot < 0) return x;
-    return channel_drop(x, net_.drop_p_[size_t(op.slot)], net_.drop_type_);
-  }
 
  private:
   GraphNetImpl& net_;
-  bool with_drop_;
 };
 
-torch::Tensor GraphNetImpl::apply(size_t i, const std::vector<torch::Tensor>& in, bool with_drop) {
+torch::Tensor GraphNetImpl::apply(size_t i, const std::vector<torch::Tensor>& in) {
   const Op& op = spec_.ops[i];
-  Run r(*this, op, nodes_[i], in, with_drop);
+  Run r(*this, op, nodes_[i], in);
   op_def(op.kind).forward(r);
   return r.out;
 }

@@ -29,8 +29,8 @@ struct Dsu {
 // Everything but the widths.
 bool same_op(const Op& x, const Op& y) {
   return x.kind == y.kind && x.name == y.name && x.inputs == y.inputs && x.kernel == y.kernel && x.stride == y.stride &&
-         x.pad == y.pad && x.depthwise == y.depthwise && x.bias == y.bias && x.bn == y.bn && x.relu == y.relu &&
-         x.preact == y.preact && x.slot == y.slot && x.padding == y.padding && x.se_width == y.se_width;
+         x.pad == y.pad && x.depthwise == y.depthwise && x.bias == y.bias && x.act == y.act && x.slot == y.slot &&
+         x.padding == y.padding;
 }
 
 void check_same_architecture(const ArchSpec& a, const ArchSpec& b) {
@@ -140,9 +140,9 @@ void copy_bn(const torch::nn::BatchNorm2d& from, const torch::nn::BatchNorm2d& t
 
 // ---- channel maps ----------------------------------------------------------------------------------
 // Channels live in spaces: each op says which inputs it is tied to (OpDef::tied_inputs: a depthwise conv, a
-// pool, a BatchNorm, an activation, squeeze-excitation its input, an add all its inputs, a multiply those of its
-// width). The ops that make a space's channels are its roots (OpDef::makes_channels: the convolutions, not
-// depthwise, and linears). Roots of one slot share a space too.
+// pool, a BatchNorm, an activation, an add all its inputs, a multiply those of its width). The ops that make a space's
+// channels are its roots (OpDef::makes_channels: the convolutions, not depthwise, and linears). Roots of one slot share
+// a space too.
 
 // The slot whose width `w` is, or -1.
 int slot_of(const Width& w) { return w.terms.size() == 1 && w.terms[0].second == 1 ? w.terms[0].first : -1; }
@@ -182,14 +182,13 @@ Spaces channel_spaces(const ArchSpec& to) {
   return sp;
 }
 
-// A root's channel importance: |gamma| of its BatchNorm (fused, or the BatchNorm op that reads it) with "bn",
-// else the L1 norm of each output channel's weights.
+// A root's channel importance: |gamma| of the BatchNorm op that reads it with "bn", else the L1 norm of each
+// output channel's weights.
 std::vector<double> importance_of(GraphNetImpl& net, int op, WarmImportance how) {
   const ArchSpec& s = net.spec();
   const auto& n = net.node(size_t(op));
   torch::Tensor v = (n.conv ? n.conv->weight : n.fc->weight).detach().abs().flatten(1).sum(1);
-  if (how == WarmImportance::kBn && n.bn) v = n.bn->weight.detach().abs();
-  for (size_t j = size_t(op) + 1; how == WarmImportance::kBn && !n.bn && j < s.ops.size(); ++j)
+  for (size_t j = size_t(op) + 1; how == WarmImportance::kBn && j < s.ops.size(); ++j)
     if (op_def(s.ops[j].kind).is_batch_norm() && s.ops[j].inputs[0] == op) v = net.node(j).bn->weight.detach().abs();
   v = v.to(torch::kDouble).contiguous();
   return std::vector<double>(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
@@ -268,9 +267,9 @@ torch::Tensor grouped_weight(const torch::Tensor& old, const Map& out, const Map
   return w.view({int64_t(out.size()), pn_in, old.size(2), old.size(3)});
 }
 
-// The weights of `to` from `from`'s through the maps. An op's modules decide: a conv with its BN and
-// pre-activation BN where a family fuses them, a BatchNorm op, a linear, a squeeze-excitation, a global pool's
-// pre-activation BN.
+// The weights of `to` from `from`'s through the maps. An op's modules decide: a conv, a BatchNorm op, a linear.
+// A conv's new output channels are zero: by their BatchNorm's gamma where one alone reads the conv (the
+// conv keeps its own filters there, to train), else by zero filters.
 struct Transfer {
   GraphNetImpl& from;
   GraphNetImpl& to;
@@ -297,12 +296,9 @@ struct Transfer {
       w = split_columns(rows, in_map(op), old_width(op.inputs[0]), b.conv->weight, noise, gen);
       w = torch::where(has_source, w, b.conv->weight);
     }
-    // A new output channel keeps its own filter when a BN (gamma = 0) zeroes its output, else a zero one.
-    if (!b.bn) w = torch::where(has_source, w, torch::zeros_like(w));
+    if (folded_bn(to.spec(), i) < 0) w = torch::where(has_source, w, torch::zeros_like(w));
     assign(b.conv->weight, w);
     if (b.conv->bias.defined()) assign(b.conv->bias, pick_rows(a.conv->bias, out, torch::zeros_like(b.conv->bias)));
-    if (b.pre_bn) copy_bn(a.pre_bn, b.pre_bn, in_map(op), false);
-    if (b.bn) copy_bn(a.bn, b.bn, out, true);
   }
 
   void linear(size_t i, const Op& op) {
@@ -311,17 +307,6 @@ struct Transfer {
     torch::Tensor rows = a.fc->weight.index_select(0, gathered(maps[i]).idx);
     assign(b.fc->weight, split_columns(rows, in_map(op), old_width(op.inputs[0]), b.fc->weight, noise, gen));
     if (b.fc->bias.defined()) assign(b.fc->bias, pick_rows(a.fc->bias, maps[i], b.fc->bias));
-  }
-
-  void squeeze_excite(size_t i, const Op& op) {
-    const auto& a = from.node(i);
-    const auto& b = to.node(i);
-    const Map& m = in_map(op);
-    assign(b.se_reduce->weight,
-           split_columns(a.se_reduce->weight, m, old_width(op.inputs[0]), b.se_reduce->weight, noise, gen));
-    assign(b.se_reduce->bias, a.se_reduce->bias);
-    assign(b.se_expand->weight, pick_rows(a.se_expand->weight, m, b.se_expand->weight));
-    assign(b.se_expand->bias, pick_rows(a.se_expand->bias, m, b.se_expand->bias));
   }
 
   void run() {
@@ -333,9 +318,7 @@ struct Transfer {
       const auto& b = to.node(i);
       if (b.conv) conv(i, op);
       if (b.fc) linear(i, op);
-      if (b.se_reduce) squeeze_excite(i, op);
-      if (b.bn && !b.conv) copy_bn(a.bn, b.bn, maps[i], false);                 // a BatchNorm op
-      if (b.pre_bn && !b.conv) copy_bn(a.pre_bn, b.pre_bn, in_map(op), false);  // a pre-activation pool
+      if (b.bn) copy_bn(a.bn, b.bn, maps[i], bn_fold_target(to.spec(), i) >= 0);
     }
   }
 };

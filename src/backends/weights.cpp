@@ -113,7 +113,7 @@ void load_weights(GraphNetImpl& net, const std::map<std::string, torch::Tensor>&
       l.take(op + ".weight", n.conv->weight);
       l.take(op + ".bias", n.conv->bias);
     }
-    if (n.bn && !n.conv) {  // a BatchNorm op
+    if (n.bn) {  // a BatchNorm op
       l.take(op + ".weight", n.bn->weight);
       l.take(op + ".bias", n.bn->bias);
       l.take(op + ".running_mean", n.bn->running_mean);

@@ -104,11 +104,19 @@ int bn_fold_target(const ArchSpec& s, size_t bn) {
   return target;
 }
 
+int only_reader(const ArchSpec& s, size_t i) {
+  int reader = -1;
+  for (size_t j = i + 1; j < s.ops.size(); ++j) {
+    const auto n = std::count(s.ops[j].inputs.begin(), s.ops[j].inputs.end(), int(i));
+    if (n > 1 || (n == 1 && reader >= 0)) return -1;
+    if (n == 1) reader = int(j);
+  }
+  return reader;
+}
+
 int folded_bn(const ArchSpec& s, size_t i) {
-  for (size_t j = i + 1; j < s.ops.size(); ++j)
-    if (std::count(s.ops[j].inputs.begin(), s.ops[j].inputs.end(), int(i)) > 0)
-      return bn_fold_target(s, j) == int(i) ? int(j) : -1;
-  return -1;
+  const int j = only_reader(s, i);
+  return j >= 0 && bn_fold_target(s, size_t(j)) == int(i) ? j : -1;
 }
 
 const Width& input_width(const ArchSpec& s, const Op& op, size_t k) {
@@ -118,10 +126,9 @@ const Width& input_width(const ArchSpec& s, const Op& op, size_t k) {
 const std::vector<const OpDef*>& op_table() {
   static const std::vector<const OpDef*> table = [] {
     const std::vector<const OpDef*> defs = {
-        &ops::input(),          &ops::conv(),          &ops::add(),         &ops::concat(),
-        &ops::avg_pool(),       &ops::max_pool(),      &ops::global_pool(), &ops::linear(),
-        &ops::squeeze_excite(), &ops::batch_norm(),    &ops::activation(),  &ops::mul(),
-        &ops::flatten(),        &ops::adaptive_pool(), &ops::identity(),    &ops::shuffle()};
+        &ops::input(),    &ops::conv(),        &ops::add(),           &ops::concat(),     &ops::avg_pool(),
+        &ops::max_pool(), &ops::global_pool(), &ops::linear(),        &ops::batch_norm(), &ops::activation(),
+        &ops::mul(),      &ops::flatten(),     &ops::adaptive_pool(), &ops::identity(),   &ops::shuffle()};
     // In OpKind order, each kind once: a definition missing or listed twice is a programming error.
     std::vector<const OpDef*> t(defs.size(), nullptr);
     for (const OpDef* d : defs) {

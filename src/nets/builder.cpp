@@ -19,11 +19,49 @@ SpecBuilder::SpecBuilder(const ModelOptions& m, int resolution, std::vector<int6
   in.out = Width::constant(m.in_channels);
   in.res = resolution;
   spec_.ops.push_back(in);
+  drops_.push_back(-1);
 }
 
 int SpecBuilder::push(Op op) {
+  op.in_slot.assign(op.inputs.size(), -1);
+  bool drops = false;
+  for (size_t k = 0; k < op.inputs.size(); ++k) {
+    op.in_slot[k] = drops_[size_t(op.inputs[k])];
+    drops = drops || op.in_slot[k] >= 0;
+  }
+  if (!drops) op.in_slot.clear();
   spec_.ops.push_back(std::move(op));
+  drops_.push_back(-1);
   return static_cast<int>(spec_.ops.size()) - 1;
+}
+
+// The layer an op belongs to: a conv's BatchNorm and ReLU are named after it ("<conv>.bn", "<conv>.relu").
+static std::string layer_of(std::string name) {
+  for (const std::string suffix : {".relu", ".bn"})
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      name.resize(name.size() - suffix.size());
+  return name;
+}
+
+// A BatchNorm or an activation: same width and resolution as its input.
+static Op elementwise(OpKind kind, const Op& in, int index, const std::string& name) {
+  Op o;
+  o.kind = kind;
+  o.name = name;
+  o.inputs = {index};
+  o.out = in.out;
+  o.res = in.res;
+  return o;
+}
+
+int SpecBuilder::batch_norm(int in, const std::string& name) {
+  return push(elementwise(OpKind::kBatchNorm, op(in), in, name));
+}
+
+int SpecBuilder::activation(int in, const std::string& name, Activation act) {
+  Op o = elementwise(OpKind::kActivation, op(in), in, name);
+  o.act = act;
+  return push(std::move(o));
 }
 
 int SpecBuilder::slot(const std::string& name, int stage, int64_t default_width) {
@@ -41,6 +79,7 @@ static int conv_out_res(int res, int kernel, int stride, int pad) {
 }
 
 int SpecBuilder::conv(int in, const std::string& name, const Width& out, int kernel, int stride, ConvFlags f) {
+  if (f.preact) in = activation(batch_norm(in, name + ".prebn"), name + ".prerelu", Activation::kRelu);
   Op op;
   op.kind = OpKind::kConv;
   op.name = name;
@@ -52,23 +91,25 @@ int SpecBuilder::conv(int in, const std::string& name, const Width& out, int ker
   if (op.res < 1)
     throw ConfigError(spec_.arch + ": input resolution " + std::to_string(spec_.resolution) + " is too small (layer " +
                       name + " would have no pixels left)");
-  op.bn = f.bn;
-  op.relu = f.relu;
-  op.preact = f.preact;
   op.depthwise = f.depthwise;
   op.bias = f.bias;
   if (f.depthwise && out.value != width(in).value)
     throw ConfigError(spec_.arch + ": depthwise layer " + name + " must keep its width");
   op.out = out;
-  return push(std::move(op));
+  int x = push(std::move(op));
+  if (f.bn) x = batch_norm(x, name + ".bn");
+  if (f.relu) x = activation(x, name + ".relu", Activation::kRelu);
+  return x;
 }
 
 int SpecBuilder::searchable_conv(int in, int slot, int kernel, int stride, ConvFlags f) {
   const auto& l = spec_.layers.at(static_cast<size_t>(slot));
-  int i = conv(in, l.name, Width::slot(slot, channel(slot)), kernel, stride, f);
-  spec_.ops[static_cast<size_t>(i)].slot = slot;
-  spec_.layers[static_cast<size_t>(slot)].op = i;
-  return i;
+  const size_t first = spec_.ops.size() + (f.preact ? 2 : 0);  // the conv, after a pre-activation
+  const int last = conv(in, l.name, Width::slot(slot, channel(slot)), kernel, stride, f);
+  spec_.ops[first].slot = slot;
+  spec_.layers[static_cast<size_t>(slot)].op = int(first);
+  drops_[size_t(last)] = slot;
+  return last;
 }
 
 int SpecBuilder::add(int stream, int branch, Padding padding, bool branch_wins_ties, bool relu) {
@@ -79,18 +120,20 @@ int SpecBuilder::add(int stream, int branch, Padding padding, bool branch_wins_t
                       " and " + std::to_string(b.res));
   Op o;
   o.kind = OpKind::kAdd;
-  o.name = b.name + ".add";
+  o.name = layer_of(b.name) + ".add";
   o.inputs = {stream, branch};
   o.res = b.res;
   o.padding = padding;
-  o.relu = relu;
+  o.fit = true;
   if (padding == Padding::kLocal) {
     o.out = b.out;
   } else {
     bool take_branch = b.out.value > a.out.value || (branch_wins_ties && b.out.value == a.out.value);
     o.out = take_branch ? b.out : a.out;
   }
-  return push(std::move(o));
+  const std::string name = o.name;
+  const int sum = push(std::move(o));
+  return relu ? activation(sum, name + ".relu", Activation::kRelu) : sum;
 }
 
 int SpecBuilder::concat(const std::vector<int>& ins, const std::string& name) {
@@ -115,7 +158,7 @@ int SpecBuilder::concat(const std::vector<int>& ins, const std::string& name) {
 static Op pool_op(OpKind kind, const Op& in, int index, const char* suffix, int kernel, int stride, int res) {
   Op o;
   o.kind = kind;
-  o.name = in.name + suffix;
+  o.name = layer_of(in.name) + suffix;
   o.inputs = {index};
   o.kernel = kernel;
   o.stride = stride;
@@ -146,9 +189,8 @@ int SpecBuilder::max_pool(int in, int kernel, int stride, int pad) {
 }
 
 int SpecBuilder::global_pool(int in, bool preact) {
+  if (preact) in = activation(batch_norm(in, "final.bn"), "final.relu", Activation::kRelu);
   Op o;
-  o.bn = preact;
-  o.relu = preact;
   o.kind = OpKind::kGlobalPool;
   o.name = "global_pool";
   o.inputs = {in};
@@ -169,14 +211,21 @@ int SpecBuilder::linear(int in, int64_t out) {
 }
 
 int SpecBuilder::squeeze_excite(int in, int64_t se_width) {
-  Op o;
-  o.kind = OpKind::kSqueezeExcite;
-  o.name = op(in).name + ".se";
-  o.inputs = {in};
-  o.res = op(in).res;
-  o.out = width(in);
-  o.se_width = se_width;
-  return push(std::move(o));
+  const std::string name = layer_of(op(in).name) + ".se";
+  Op pool;
+  pool.kind = OpKind::kGlobalPool;
+  pool.name = name + ".pool";
+  pool.inputs = {in};
+  pool.res = 1;
+  pool.out = width(in);
+  int x = push(std::move(pool));
+  const ConvFlags se{/*bn=*/false, /*relu=*/true, /*preact=*/false, /*depthwise=*/false, /*bias=*/true};
+  x = conv(x, name + ".reduce", Width::constant(se_width), 1, 1, se);
+  x = conv(x, name + ".expand", width(in), 1, 1, {false, false, false, false, true});
+  x = activation(x, name + ".gate", Activation::kSigmoid);
+  Op mul = elementwise(OpKind::kMul, op(in), in, name);
+  mul.inputs = {in, x};
+  return push(std::move(mul));
 }
 
 ArchSpec SpecBuilder::finish() {

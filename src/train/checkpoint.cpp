@@ -5,6 +5,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <fmt/format.h>
+
 #include <cstring>
 #include <sstream>
 
@@ -99,6 +101,19 @@ void write_model_options(torch::serialize::OutputArchive& ar, const ModelOptions
   c.model.resolution = spec.resolution;
   c.model.weights.clear();  // the archive holds its own weights
   ar.write("model_options", c10::IValue(config_to_json(c)["model"].dump()));
+  ar.write("module_layout", c10::IValue(kModuleLayout));
+}
+
+void check_module_layout(torch::serialize::InputArchive& ar, const std::string& path, const std::string& arch) {
+  c10::IValue v;
+  const int64_t layout = ar.try_read("module_layout", v) && v.isInt() ? v.toInt() : 1;
+  // A network file's ops were always plain: its weights read in either layout.
+  if (layout == kModuleLayout || (layout == 1 && find_arch(arch).imported)) return;
+  throw DataError(
+      fmt::format("{}: {} weights in module layout {}, written by an older netadj; this netadj reads "
+                  "layout {} (a family's BatchNorm and ReLU are ops of their own): train it again, or "
+                  "use the netadj that wrote it",
+                  path, arch, layout, kModuleLayout));
 }
 
 void save_model(GraphNet& net, const ModelOptions& m, const std::string& path, const Normalization& norm) {
@@ -140,6 +155,7 @@ GraphNet load_model(const std::string& path, ModelOptions& m, Normalization* nor
                       "record, not a netadj model or checkpoint (" + kModelExpected + ")");
     json j = json::parse(opts.toStringRef());
     m = config_from_json(json{{"model", j}}, path).model;
+    check_module_layout(ar, path, m.arch);
     ar.read("model", model_ar);
     if (norm) *norm = read_normalization(ar, path, m.in_channels);
   } catch (const Error&) {

@@ -62,6 +62,7 @@ TrainState::Loaded TrainState::load(const std::string& path) {
     json j = json::parse(meta_value.toStringRef(), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) throw_malformed_record(path + " (meta)", "not JSON");
     meta = record_from_json<CheckpointRecord>(j, path + " (meta)");
+    check_module_layout(ar, path, net_->spec().arch);
     ar.read("model", model_ar);
     ar.read("optimizer", opt_ar);
     net_->load(model_ar);

@@ -32,11 +32,11 @@ class GraphNetImpl : public torch::nn::Module {
 
   torch::Tensor forward(torch::Tensor x);
 
-  /// The first op where slot `slot`'s channels are dropped: a family's conv (on its output) or, in a network
-  /// file, the first op that reads the slot's channels from outside it (on that input); -1 when none.
+  /// The first op where slot `slot`'s channels are dropped: the first op that reads them from outside the ops
+  /// that make them (on that input, Op::in_slot); -1 when none.
   int drop_op(int slot) const;
-  /// forward() split at op `op` (a drop_op): forward_prefix runs the ops up to `op` (and a conv `op` without
-  /// its drop) and returns what the rest needs (the outputs still used later; the others are undefined);
+  /// forward() split at op `op` (a drop_op): forward_prefix runs the ops before `op` and returns what the rest
+  /// needs (the outputs still used later; the others are undefined);
   /// forward_suffix applies the drops and runs the rest. forward_suffix(forward_prefix(x, op), op)
   /// equals forward(x), random draws included (ops before a drop point draw nothing). FUR runs the prefix
   /// once per batch and the suffix once per repeat. The prefix's tensors are never modified.
@@ -71,9 +71,8 @@ class GraphNetImpl : public torch::nn::Module {
 
  private:
   class Run;
-  /// Output of op `i` from its inputs' values (channel drops on them already applied); without `with_drop`
-  /// an op that drops its own output does not.
-  torch::Tensor apply(size_t i, const std::vector<torch::Tensor>& in, bool with_drop);
+  /// Output of op `i` from its inputs' values (channel drops on them already applied).
+  torch::Tensor apply(size_t i, const std::vector<torch::Tensor>& in);
   /// x with slot `slot`'s channel drop: one mask per slot and forward pass, drawn at its first point.
   torch::Tensor slot_drop(const torch::Tensor& x, int slot);
   /// Runs ops [from, to) into `val`, freeing each value after its last consumer.

@@ -2,7 +2,8 @@
 // The network IR: a spec is plain data, a list of operations, each naming where its inputs come from, its
 // output width (as an affine function of the searchable widths), kernel, stride and output resolution. What
 // each op kind costs and is called is defined once, in the op table (ir/op.h), which the cost functions
-// (nets/spec.h) ask; the module (backends/model.h) and the exporters still switch on the kind.
+// (nets/spec.h), the module (backends/model.h), the exporters and the latency model ask. Families and network
+// files write the same plain ops: a conv, its BatchNorm and its ReLU are three ops.
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -35,9 +36,6 @@ enum class OpKind {
   kMaxPool,
   kGlobalPool,
   kLinear,
-  kSqueezeExcite,
-  // The ops a network file adds (nets/graph.h): each is one op there, where a family's conv carries its BN
-  // and ReLU.
   kBatchNorm,
   kActivation,
   kMul,
@@ -61,16 +59,10 @@ struct Op {
   int pad = 0;
   bool depthwise = false;  ///< groups = channels (in = out)
   bool bias = false;
-  bool bn = false;      ///< BatchNorm after the conv
-  bool relu = false;    ///< ReLU after the BN (or after the add)
-  bool preact = false;  ///< BN + ReLU on the input before the conv (DenseNet)
-  int slot = -1;        ///< searchable layer whose width is `out`; it gets a channel-drop point
+  int slot = -1;  ///< searchable layer whose width is `out`
   // add
   Padding padding = Padding::kMax;
-  bool fit = false;  ///< a network file's add of two widths ("fit"): padded per `padding`, its width its own
-  // squeeze-excitation
-  int64_t se_width = 0;  ///< reduced width (fixed, not searched)
-  // network-file ops
+  bool fit = false;    ///< an add of two widths, padded per `padding` (a family's residual sum; a file's "fit")
   int64_t groups = 1;  ///< conv groups (a depthwise conv: its width, set by `depthwise`); channel shuffle groups
   int dilation = 1;
   bool ceil = false;    ///< pools: ceil mode (a family's average pool uses it)
@@ -80,9 +72,9 @@ struct Op {
   double p = 0.0;           ///< kIdentity: dropout or stochastic-depth rate in training
   bool per_sample = false;  ///< kIdentity: stochastic depth (whole samples), else dropout
   double eps = 1e-5;        ///< BatchNorm
-  /// Channel-drop points on the inputs (a network file's slots): in_slot[k] >= 0 when input k carries slot
-  /// in_slot[k]'s channels into an op outside that slot. One mask per slot and forward pass serves all its
-  /// points, so a dropped channel is gone from the whole group, as if the slot were narrower.
+  /// Channel-drop points on the inputs: in_slot[k] >= 0 when input k carries slot in_slot[k]'s channels out of
+  /// the ops that make them (a family's conv, BN and ReLU; a network file's slot group). One mask per slot and forward
+  /// pass serves all its points, so a dropped channel is gone from the whole group, as if the slot were narrower.
   std::vector<int> in_slot;
 };
 

@@ -18,10 +18,7 @@ namespace netadj {
 struct OpModules {
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
-  torch::nn::BatchNorm2d pre_bn{nullptr};
   torch::nn::Linear fc{nullptr};
-  torch::nn::Conv2d se_reduce{nullptr};
-  torch::nn::Conv2d se_expand{nullptr};
 };
 
 /// Building op `index`'s modules on the network `owner`, registered as op<index>_<op name> plus a suffix
@@ -62,8 +59,6 @@ class OpRun {
   virtual torch::Tensor batch_norm(torch::nn::BatchNorm2d& bn, const torch::Tensor& x) = 0;
   /// A conv or linear ran: the MACs of its output `y` from its weight `w` go to a traced forward's count.
   virtual void record(const std::string& name, const torch::Tensor& w, const torch::Tensor& y) = 0;
-  /// x with the op's own slot drop (ops that drops_output); x itself where the pass stops before the drop.
-  virtual torch::Tensor drop_output(const torch::Tensor& x) = 0;
 };
 
 /// x with `want` channels: zero channels in front when it has fewer, its first `want` when more (the

@@ -140,9 +140,6 @@ class OpDef {
   virtual void build(ModuleBuild& b) const;
   /// Computes op's output from its inputs in a forward pass (sets r.out).
   virtual void forward(OpRun& r) const = 0;
-  /// True when a slot's channel drop (FUR, SpatialDropout) is on op's own output (a family's conv carrying a
-  /// slot); otherwise a slot drops where its channels leave it, on the reading op's input.
-  virtual bool drops_output(const Op& /*op*/) const { return false; }
   /// Registers op's parameters on the TorchScript module and writes its lines of forward().
   virtual void script(ScriptEmit& e) const = 0;
   /// Writes op's ONNX nodes, reading the parameters script() registered.
@@ -193,6 +190,9 @@ const std::vector<const OpDef*>& op_table();
 
 /// The width of op's k-th input.
 const Width& input_width(const ArchSpec& s, const Op& op, size_t k = 0);
+
+/// The op that alone reads op `i`'s output (once), or -1 (none, or several).
+int only_reader(const ArchSpec& s, size_t i);
 
 /// The one BN-fold rule (the exports fold, the latency model times the folded conv): a BatchNorm op folds into
 /// the op it reads when that op absorbs_bn and the BatchNorm is its only reader. bn_fold_target: the op that

@@ -2,7 +2,9 @@
 // SpecBuilder: the only place that tracks widths and resolutions while an architecture is written down.
 // Family builders (zoo.cpp) call it op by op; each call returns the new op's index. A builder declares
 // each searchable slot once, with its default width (slot()); built without a channel vector it takes
-// those defaults, so one walk gives both the network and the family's default vector.
+// those defaults, so one walk gives both the network and the family's default vector. It writes plain ops, as
+// a network file does: a conv, its BatchNorm and its ReLU are three; a slot's channels are dropped (FUR) where
+// they leave the ops that make them.
 #include <string>
 #include <vector>
 
@@ -10,6 +12,7 @@
 
 namespace netadj {
 
+/// What a conv comes with, each written as an op of its own.
 struct ConvFlags {
   bool bn = true;
   bool relu = true;
@@ -29,9 +32,10 @@ class SpecBuilder {
   int64_t channel(int slot) const { return spec_.channels.at(static_cast<size_t>(slot)); }
   int num_slots() const { return static_cast<int>(spec_.channels.size()); }
 
-  /// A conv whose output width is searchable slot `slot` (a channel-drop point follows it).
+  /// A conv whose output width is searchable slot `slot`; the readers of its last op (the conv, its BN or ReLU)
+  /// drop the slot's channels. Returns that last op.
   int searchable_conv(int in, int slot, int kernel, int stride, ConvFlags f = {});
-  /// A conv of fixed output width (stem, head, projection), or of a width expression.
+  /// A conv of fixed output width (stem, head, projection), or of a width expression: its last op.
   int conv(int in, const std::string& name, const Width& out, int kernel, int stride, ConvFlags f = {});
   /// Residual sum of `stream` and `branch` with zero padding / truncation on the channel axis.
   /// padding "max": the output is the wider; its derivative goes to the branch when it is strictly wider
@@ -43,6 +47,7 @@ class SpecBuilder {
   /// Global average pool; `preact` puts BN + ReLU before it (DenseNet's final pre-activation).
   int global_pool(int in, bool preact = false);
   int linear(int in, int64_t out);
+  /// Squeeze-excitation: in * sigmoid(conv(relu(conv(mean(in))))), the 1x1 convs (with bias) to se_width and back.
   int squeeze_excite(int in, int64_t se_width);
 
   /// Declares the next searchable slot: its layer name, stage (for figures) and default width. Returns
@@ -54,7 +59,10 @@ class SpecBuilder {
 
  private:
   int push(Op op);
+  int batch_norm(int in, const std::string& name);
+  int activation(int in, const std::string& name, Activation act);
   ArchSpec spec_;
+  std::vector<int> drops_;      ///< per op: the slot its readers drop, or -1
   std::vector<int64_t> given_;  ///< the vector asked for (empty: defaults)
   int depth_ = 0;
 };

@@ -27,7 +27,12 @@ std::string previous_checkpoint(const std::string& path);
 /// end in a matching trailer (which is then removed), else what is wrong; `had_trailer` tells which.
 std::string checksum_trailer(const std::string& bytes);
 std::string strip_checksum(std::string& bytes, bool& had_trailer);
-/// Records the model options (with the spec's channels and resolution) that rebuild the network.
+/// Records the model options (with the spec's channels and resolution) that rebuild the network, and the
+/// module layout its weights are stored in.
 void write_model_options(torch::serialize::OutputArchive& ar, const ModelOptions& m, const ArchSpec& spec);
+/// The module layout: 2 since a family's conv, BatchNorm and ReLU are ops of their own (1: fused, unnamed).
+inline constexpr int64_t kModuleLayout = 2;
+/// DataError (exit 3) naming the layout when the archive at `path` holds a family's weights in another layout.
+void check_module_layout(torch::serialize::InputArchive& ar, const std::string& path, const std::string& arch);
 
 }  // namespace netadj

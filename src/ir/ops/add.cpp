@@ -39,7 +39,7 @@ class Add final : public OpDef {
   void forward(OpRun& r) const override {
     torch::Tensor y = fit_channels(r.in[0], r.op.out.value);
     for (size_t k = 1; k < r.in.size(); ++k) y = y + fit_channels(r.in[k], r.op.out.value);
-    r.out = r.op.relu ? torch::relu_(y) : y;
+    r.out = y;
   }
   void script(ScriptEmit& e) const override {
     const Op& op = e.op;
@@ -49,7 +49,6 @@ class Add final : public OpDef {
     std::string sum = fitted(0) + " + " + fitted(1);
     for (size_t k = 2; k < op.inputs.size(); ++k) sum += " + " + e.in(k);
     e.set(sum);
-    if (op.relu) e.set("torch.relu(" + e.v() + ")");
   }
   void onnx(OnnxEmit& e) const override {
     const Op& op = e.op;
@@ -57,20 +56,20 @@ class Add final : public OpDef {
     for (size_t k = 1; k < op.inputs.size(); ++k) {
       std::string b = e.in(k);
       if (k == 1) b = e.fit(b, e.spec.ops[size_t(op.inputs[1])].out.value, op.out.value);
-      sum = e.node("Add", {sum, b}, e.v() + "_add");
+      sum = e.node("Add", {sum, b}, e.v());
     }
-    e.out = op.relu ? e.node("Relu", {sum}, e.v()) : sum;
+    e.out = sum;
   }
 
-  // A sum of two inputs is timed: they are zero-padded (or cut) to its width when they differ. Axes: the two
-  // inputs' widths.
+  // A sum of two inputs is timed, with the ReLU after it (fused.cpp): they are zero-padded (or cut) to its width
+  // when they differ. Axes: the two inputs' widths.
   std::optional<LatencyKey> latency_key(const ArchSpec& s, size_t i) const override {
     const Op& op = s.ops[i];
     if (op.inputs.size() != 2) return std::nullopt;
     LatencyKey k;
     k.kind = "add";
     k.padding = op.padding == Padding::kLocal ? "local" : "max";
-    k.relu = op.relu;
+    k.relu = fused_relu(s, i) >= 0;
     k.res_in = k.res_out = op.res;
     k.in_axis = op.inputs[0];
     k.out_axis = op.inputs[1];

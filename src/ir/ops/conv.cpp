@@ -10,8 +10,7 @@ namespace {
 // The conv's groups: a depthwise conv one per input channel.
 int64_t groups_of(const ArchSpec& s, const Op& op) { return op.depthwise ? input_width(s, op).value : op.groups; }
 
-// A convolution; a family's conv carries its BatchNorm (bn), the ReLU after it (relu) and a pre-activation
-// BatchNorm + ReLU on its input (preact).
+// A convolution (its BatchNorm and activation are ops of their own).
 class Conv final : public OpDef {
  public:
   OpKind kind() const override { return OpKind::kConv; }
@@ -23,8 +22,7 @@ class Conv final : public OpDef {
     const int64_t cin_per_group = op.depthwise ? 1 : in.value / op.groups;
     OpCost c;
     c.flops = count_fit(WideCount(k2) * cin_per_group * op.out.value * op.res * op.res);
-    c.params = count_fit(WideCount(k2) * cin_per_group * op.out.value + (op.bias ? op.out.value : 0) +
-                         (op.bn ? 2 * WideCount(op.out.value) : 0) + (op.preact ? 2 * WideCount(in.value) : 0));
+    c.params = count_fit(WideCount(k2) * cin_per_group * op.out.value + (op.bias ? op.out.value : 0));
     return c;
   }
   void add_dflops(const ArchSpec& s, const Op& op, FlopsGradient& g) const override {
@@ -43,79 +41,59 @@ class Conv final : public OpDef {
   }
   bool makes_channels(const Op& op) const override { return !op.depthwise; }
   bool absorbs_bn(const Op& /*op*/) const override { return true; }
-  bool drops_output(const Op& op) const override { return op.slot >= 0; }
 
   void build(ModuleBuild& b) const override {
     namespace nn = torch::nn;
     const Op& op = b.op;
     const int64_t in_w = b.in_width();
     TORCH_CHECK(in_w > 0 && op.out.value > 0, "layer ", op.name, " has zero width");
-    if (op.preact) b.m.pre_bn = b.add("_prebn", nn::BatchNorm2d(in_w));
     b.m.conv = b.add("", nn::Conv2d(nn::Conv2dOptions(in_w, op.out.value, op.kernel)
                                         .stride(op.stride)
                                         .padding(op.pad)
                                         .dilation(op.dilation)
                                         .groups(groups_of(b.spec, op))
                                         .bias(op.bias)));
-    torch::nn::init::kaiming_normal_(b.m.conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    if (op.bn) b.m.bn = b.add("_bn", nn::BatchNorm2d(op.out.value));
+    // A squeeze-excitation's convs keep LibTorch's own initialisation.
+    if (!in_se(b.spec, b.index)) torch::nn::init::kaiming_normal_(b.m.conv->weight, 0.0, torch::kFanOut, torch::kReLU);
   }
   void forward(OpRun& r) const override {
-    torch::Tensor y = r.in[0];
-    if (r.m.pre_bn) y = r.batch_norm(r.m.pre_bn, y).relu_();
-    y = r.m.conv(y);
-    r.record(r.op.name, r.m.conv->weight, y);
-    if (r.m.bn) y = r.batch_norm(r.m.bn, y);
-    if (r.op.relu) y = torch::relu_(y);  // in place: y is the BN output, not needed by its backward
-    r.out = r.op.slot >= 0 ? r.drop_output(y) : y;
+    r.out = r.m.conv(r.in[0]);
+    r.record(r.op.name, r.m.conv->weight, r.out);
   }
-  // With fold_bn, the BN (fused, or a BatchNorm op that folds into this conv) goes into the filters and a bias;
-  // a pre-activation BN cannot (a ReLU sits between), it becomes a scale and shift.
+  // With fold_bn, a BatchNorm op that folds into this conv goes into the filters and a bias.
   void script(ScriptEmit& e) const override {
     const Op& op = e.op;
-    std::string x = e.in();
-    if (op.preact) {
-      e.set("torch.relu(" + e.batch_norm(x, "pre_", e.m.pre_bn, e.fold_bn) + ")");
-      x = e.v();
-    }
     torch::Tensor w = e.m.conv->weight, b = op.bias ? e.m.conv->bias : torch::Tensor();
     const int next_bn = e.fold_bn ? folded_bn(e.spec, e.index) : -1;
-    const torch::nn::BatchNorm2d* into = next_bn >= 0         ? &e.node(size_t(next_bn)).bn
-                                         : op.bn && e.fold_bn ? &e.m.bn
-                                                              : nullptr;
-    if (into) {
-      FoldedBn f = fold(*into);
+    if (next_bn >= 0) {
+      FoldedBn f = fold(e.node(size_t(next_bn)).bn);
       b = (b.defined() ? b * f.scale : torch::zeros_like(f.shift)) + f.shift;
       w = w * f.scale.view({-1, 1, 1, 1});
     }
     e.param("w", w);
     if (b.defined()) e.param("b", b);
     const int64_t groups = groups_of(e.spec, op);
-    e.set(fmt::format("torch.conv2d({}, {}, {}, {}, {}, {}, {})", x, e.attr("w"), b.defined() ? e.attr("b") : "None",
-                      pair(op.stride), pair(op.pad), pair(op.dilation), groups));
-    if (op.bn && !e.fold_bn) e.set(e.batch_norm(e.v(), "bn_", e.m.bn, false));
-    if (op.relu) e.set("torch.relu(" + e.v() + ")");
+    e.set(fmt::format("torch.conv2d({}, {}, {}, {}, {}, {}, {})", e.in(), e.attr("w"),
+                      b.defined() ? e.attr("b") : "None", pair(op.stride), pair(op.pad), pair(op.dilation), groups));
   }
   void onnx(OnnxEmit& e) const override {
     using Attr = OnnxAttr;
     const Op& op = e.op;
-    std::string x = e.in();
-    if (op.preact) x = e.node("Relu", {e.batch_norm(x, "pre_")}, e.v() + "_pre");
     const int64_t groups = groups_of(e.spec, op);
-    std::vector<std::string> inputs{x, e.weight("w")};
+    std::vector<std::string> inputs{e.in(), e.weight("w")};
     if (e.param("b")) inputs.push_back(e.weight("b"));
     const std::vector<int64_t> w = e.param("w")->sizes().vec();
-    x = e.node("Conv", inputs, e.v() + "_conv",
-               {Attr::list("kernel_shape", {w[2], w[3]}), Attr::list("strides", {op.stride, op.stride}),
-                Attr::list("pads", {op.pad, op.pad, op.pad, op.pad}),
-                Attr::list("dilations", {op.dilation, op.dilation}), Attr::integer("group", groups)});
-    if (op.bn && e.param("bn_w")) x = e.batch_norm(x, "bn_");
-    e.out = op.relu ? e.node("Relu", {x}, e.v()) : x;
+    e.out = e.node("Conv", inputs, e.v(),
+                   {Attr::list("kernel_shape", {w[2], w[3]}), Attr::list("strides", {op.stride, op.stride}),
+                    Attr::list("pads", {op.pad, op.pad, op.pad, op.pad}),
+                    Attr::list("dilations", {op.dilation, op.dilation}), Attr::integer("group", groups)});
   }
 
-  // Timed with its BN (fused, or a BatchNorm op that folds into it) as a bias, its ReLU and pre-activation.
+  // Timed with a BatchNorm op that folds into it (as a bias), the ReLU after it and a pre-activation before it
+  // (fused.cpp); a squeeze-excitation's convs are timed with their gate (the mul).
   std::optional<LatencyKey> latency_key(const ArchSpec& s, size_t i) const override {
     const Op& op = s.ops[i];
+    if (in_se(s, i)) return std::nullopt;
     LatencyKey k;
     k.kind = op.depthwise ? "dwconv" : "conv";
     k.kernel = op.kernel;
@@ -123,9 +101,9 @@ class Conv final : public OpDef {
     k.pad = op.pad;
     k.dilation = op.dilation;
     k.groups = op.depthwise ? 1 : op.groups;
-    k.bias = op.bias || op.bn || folded_bn(s, i) >= 0;
-    k.relu = op.relu;
-    k.preact = op.preact;
+    k.bias = op.bias || folded_bn(s, i) >= 0;
+    k.relu = fused_relu(s, i) >= 0;
+    k.preact = has_preact(s, i);
     k.res_in = s.ops[size_t(op.inputs[0])].res;
     k.res_out = op.res;
     k.in_axis = op.depthwise ? -1 : op.inputs[0];

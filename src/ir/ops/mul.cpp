@@ -33,6 +33,19 @@ class Mul final : public OpDef {
     return x.res >= y.res ? x : y;
   }
   WidthRule width_rule(const Op& /*op*/) const override { return WidthRule::kTied; }
+
+  // A squeeze-excitation's gate (fused.cpp) is timed as one block, with its two convs; axis: the input's width.
+  std::optional<LatencyKey> latency_key(const ArchSpec& s, size_t i) const override {
+    const int reduce = se_reduce(s, i);
+    if (reduce < 0) return std::nullopt;
+    LatencyKey k;
+    k.kind = "se";
+    k.se_width = s.ops[size_t(reduce)].out.value;
+    k.res_in = s.ops[size_t(s.ops[i].inputs[0])].res;
+    k.res_out = s.ops[i].res;
+    k.out_axis = int(i);
+    return k;
+  }
 };
 
 }  // namespace

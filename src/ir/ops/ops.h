@@ -18,7 +18,6 @@ const OpDef& avg_pool();
 const OpDef& max_pool();
 const OpDef& global_pool();
 const OpDef& linear();
-const OpDef& squeeze_excite();
 const OpDef& batch_norm();
 const OpDef& activation();
 const OpDef& mul();
@@ -46,6 +45,16 @@ class WindowPool : public OpDef {
   void read(const std::string& name, const FileReader& r, Op& op) const override;
   Shape infer(const Op& op, const std::vector<Shape>& in, const FileSite& site) const override;
 };
+// What the latency model times with an op (fused.cpp): its neighbours that a kernel fuses into it.
+// The ReLU activation alone reading op i (or the BatchNorm folded into it) or -1.
+int fused_relu(const ArchSpec& s, size_t i);
+// True when op i reads a ReLU of a BatchNorm, each read by nothing else: a pre-activation.
+bool has_preact(const ArchSpec& s, size_t i);
+// Squeeze-excitation in plain ops: mul(x, sigmoid(conv(relu(conv(mean(x)))))). se_reduce: for the mul `i`, the
+// first 1x1 conv, or -1 when op i is no such gate; in_se: true for either of a gate's convs.
+int se_reduce(const ArchSpec& s, size_t i);
+bool in_se(const ArchSpec& s, size_t i);
+
 inline std::string pair(int64_t v) { return fmt::format("[{}, {}]", v, v); }
 inline const char* py_bool(bool b) { return b ? "True" : "False"; }
 
