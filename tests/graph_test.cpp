@@ -709,7 +709,6 @@ ModelOptions family(const std::string& arch, int depth) {
   return m;
 }
 
-// `drops_differ`: the slots where the two drop channels at different points (see the DenseNet test).
 // Family slot l is the file's slot perm[l]: the one that bears its name where the file names every slot as the
 // family does, else the same index.
 std::vector<size_t> slot_permutation(const ArchSpec& fam, const ArchSpec& file) {
@@ -731,11 +730,8 @@ std::vector<T> permuted(const std::vector<T>& v, const std::vector<size_t>& perm
   return out;
 }
 
-// `drops_differ`: the family's slots where the two drop channels at different points (see the tests below).
-// `same_init`: the same seed initialises both alike (else the file's weights are copied from the family's, in
-// registration order, which must then agree in every shape).
-void expect_same_network(const ModelOptions& fam, const ModelOptions& file, const std::vector<int>& drops_differ = {},
-                         int res = 32, bool same_init = true) {
+// The same counts, slots, dFLOPs, weights (from one seed), function, FUR drop points and adjustment step.
+void expect_same_network(const ModelOptions& fam, const ModelOptions& file, int res = 32) {
   SCOPED_TRACE(fam.arch);
   const ArchSpec a = build_spec(fam, res), b = build_spec(file, res);
   ASSERT_EQ(a.channels.size(), b.channels.size());
@@ -786,14 +782,16 @@ void expect_same_network(const ModelOptions& fam, const ModelOptions& file, cons
     equal = equal && torch::equal(bf[k], bg[k]);
     bg[k].copy_(bf[k]);
   }
-  EXPECT_EQ(equal, same_init);
+  EXPECT_TRUE(equal) << "one seed initialises both alike";
   // Training mode: BatchNorm normalizes with the batch's statistics, so a deep network's output still depends on
   // what an early drop removed (with random running statistics its signal could fade).
   f->train();
   g->train();
   const torch::Tensor x = torch::randn({4, 3, res, res});
-  EXPECT_TRUE(torch::allclose(f->forward(x), g->forward(x), 1e-5, 1e-5));
-  std::vector<int> differ;
+  const torch::Tensor undropped = f->forward(x);
+  EXPECT_TRUE(torch::allclose(undropped, g->forward(x), 1e-5, 1e-5));
+  // The same drop points: the same channels dropped (one mask per slot) give the same output.
+  std::vector<int> differ, no_drop;
   for (int slot = 0; slot < f->num_slots(); ++slot) {
     f->set_drop_at(slot, 0.5, DropType::kBernoulli);
     g->set_drop_at(int(perm[size_t(slot)]), 0.5, DropType::kBernoulli);
@@ -801,8 +799,12 @@ void expect_same_network(const ModelOptions& fam, const ModelOptions& file, cons
     const torch::Tensor want = f->forward(x);
     torch::manual_seed(100 + slot);
     if (!torch::allclose(want, g->forward(x), 1e-5, 1e-5)) differ.push_back(slot);
+    if (torch::allclose(want, undropped, 1e-5, 1e-5)) no_drop.push_back(slot);
   }
-  EXPECT_EQ(differ, drops_differ);
+  EXPECT_EQ(differ, std::vector<int>{});
+  EXPECT_EQ(no_drop, std::vector<int>{});  // every slot drops somewhere
+  f->clear_drop();
+  g->clear_drop();
   // One adjustment step from the same FUR gives the same next vector.
   SearchOptions s;
   std::vector<double> fur(a.channels.size());
@@ -846,26 +848,19 @@ TEST(BothWays, ZeroPaddedResidualNetworksAsFilesEqualTheirFamilies) {
   }
 }
 
-// ResNet-18: the same, but for the drop points of the three slots that hold a projection: the family drops the
-// branch's channels before the sum, the projection's stay; in the file the projection is in the slot, so the drop
-// comes where the slot's channels leave it, after the sum.
-TEST(BothWays, ResNet18AsAFileEqualsItsFamilyButForTheProjectionDrops) {
+// ResNet-18: a projection's sum adds two inputs of one width, so the projection is in the cell's slot, in the
+// family as in the file, and the slot's channels drop after the sum.
+TEST(BothWays, ResNet18AsAFileEqualsItsFamily) {
   ModelOptions fam = family("resnet_imagenet", 18);
-  expect_same_network(fam, graph_model(resnet18_file(64)), {5, 9, 13}, 64);
+  expect_same_network(fam, graph_model(resnet18_file(64)), 64);
 }
 
 // MnasNet-A1 (32x32): the family declares its slots stage by stage (expansions, then the stage's output), a file
 // finds them in op order, so slots are matched by name. The squeeze-excitation convs keep LibTorch's
-// initialisation in both. Drops differ at the expansions: the family drops an expansion's channels before the
-// depthwise conv, the file where they leave the slot (after the depthwise conv and the SE gate). A stage's output
-// drops alike: one mask per slot, at every block's projection in the family, where the channels leave the stage
-// in the file.
-TEST(BothWays, MnasNetAsAFileEqualsItsFamilyButForTheExpansionDrops) {
-  const ArchSpec s = build_spec(family("mnasnet_cifar", 20), 32);
-  std::vector<int> differ;
-  for (size_t l = 0; l < s.layers.size(); ++l)
-    if (s.layers[l].name.find(".expand") != std::string::npos) differ.push_back(int(l));
-  expect_same_network(family("mnasnet_cifar", 20), graph_model(mnasnet_cifar_file()), differ, 32);
+// initialisation in both. An expansion's channels drop where they leave its slot, after the depthwise conv and
+// the SE gate; a stage's output where it leaves the stage.
+TEST(BothWays, MnasNetAsAFileEqualsItsFamily) {
+  expect_same_network(family("mnasnet_cifar", 20), graph_model(mnasnet_cifar_file()), 32);
 }
 
 TEST(BothWays, VggAndPlainAsFilesEqualTheirFamilies) {
@@ -873,10 +868,9 @@ TEST(BothWays, VggAndPlainAsFilesEqualTheirFamilies) {
   expect_same_network(family("plain_cifar", 8), graph_model(plain_file(1)));
 }
 
-// DenseNet: the same counts, slots, function and step. The drop points differ at the transitions, whose channels
-// reach the next layer through that layer's pre-activation BN and ReLU: the family drops at the conv's output,
-// before them (a dropped channel becomes BN's shift after them), the file where the channels leave the slot,
-// after them (the next conv sees zeros, as it would with the channels removed).
-TEST(BothWays, DenseNetAsAFileEqualsItsFamilyButForTheTransitionDrops) {
-  expect_same_network(family("densenet_cifar", 10), graph_model(densenet_file(2)), {2, 5});
+// DenseNet: a transition's channels reach the next layer through that layer's pre-activation BN and ReLU, which
+// are in the transition's slot: they drop after them (the next conv sees zeros, as it would with the channels
+// removed), in the family as in the file.
+TEST(BothWays, DenseNetAsAFileEqualsItsFamily) {
+  expect_same_network(family("densenet_cifar", 10), graph_model(densenet_file(2)));
 }

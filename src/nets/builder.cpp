@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "netadj/ir/drops.h"
 #include "netadj/util/error.h"
 
 namespace netadj {
@@ -19,19 +20,10 @@ SpecBuilder::SpecBuilder(const ModelOptions& m, int resolution, std::vector<int6
   in.out = Width::constant(m.in_channels);
   in.res = resolution;
   spec_.ops.push_back(in);
-  drops_.push_back(-1);
 }
 
 int SpecBuilder::push(Op op) {
-  op.in_slot.assign(op.inputs.size(), -1);
-  bool drops = false;
-  for (size_t k = 0; k < op.inputs.size(); ++k) {
-    op.in_slot[k] = drops_[size_t(op.inputs[k])];
-    drops = drops || op.in_slot[k] >= 0;
-  }
-  if (!drops) op.in_slot.clear();
   spec_.ops.push_back(std::move(op));
-  drops_.push_back(-1);
   return static_cast<int>(spec_.ops.size()) - 1;
 }
 
@@ -108,7 +100,6 @@ int SpecBuilder::searchable_conv(int in, int slot, int kernel, int stride, ConvF
   const int last = conv(in, l.name, Width::slot(slot, channel(slot)), kernel, stride, f);
   spec_.ops[first].slot = slot;
   spec_.layers[static_cast<size_t>(slot)].op = int(first);
-  drops_[size_t(last)] = slot;
   return last;
 }
 
@@ -124,7 +115,7 @@ int SpecBuilder::add(int stream, int branch, Padding padding, bool branch_wins_t
   o.inputs = {stream, branch};
   o.res = b.res;
   o.padding = padding;
-  o.fit = true;
+  o.fit = a.out.value != b.out.value || a.out.terms != b.out.terms;  // pads: its inputs' widths differ
   if (padding == Padding::kLocal) {
     o.out = b.out;
   } else {
@@ -236,6 +227,7 @@ ArchSpec SpecBuilder::finish() {
   for (size_t l = 0; l < spec_.layers.size(); ++l)
     if (spec_.layers[l].op < 0)
       throw std::logic_error(spec_.arch + ": searchable slot " + std::to_string(l) + " has no layer");
+  place_drops(spec_);
   return std::move(spec_);
 }
 

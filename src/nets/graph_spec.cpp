@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "netadj/ir/drops.h"
 #include "netadj/nets/graph.h"
 #include "netadj/util/error.h"
 
@@ -89,12 +90,9 @@ ArchSpec graph_to_spec(const Graph& file, const std::vector<GraphSlot>& slots, c
     const GraphOp& gop = g.ops[i];
     Op op = spec_op(gop);
     op.out = width_of(s, gop, op, slot_of[i]);
-    for (int j : gop.inputs) {
-      const int from = j < 0 ? -1 : slot_of[size_t(j)];
-      op.in_slot.push_back(from >= 0 && from != slot_of[i] ? from : -1);
-    }
     s.ops.push_back(std::move(op));
   }
+  place_drops(s);
   return s;
 }
 

@@ -4,7 +4,7 @@
 // each searchable slot once, with its default width (slot()); built without a channel vector it takes
 // those defaults, so one walk gives both the network and the family's default vector. It writes plain ops, as
 // a network file does: a conv, its BatchNorm and its ReLU are three; a slot's channels are dropped (FUR) where
-// they leave the ops that make them.
+// they leave the slot's ops, by the rule network files follow (ir/drops.h).
 #include <string>
 #include <vector>
 
@@ -32,8 +32,7 @@ class SpecBuilder {
   int64_t channel(int slot) const { return spec_.channels.at(static_cast<size_t>(slot)); }
   int num_slots() const { return static_cast<int>(spec_.channels.size()); }
 
-  /// A conv whose output width is searchable slot `slot`; the readers of its last op (the conv, its BN or ReLU)
-  /// drop the slot's channels. Returns that last op.
+  /// A conv whose output width is searchable slot `slot`: its last op (the conv, its BN or ReLU).
   int searchable_conv(int in, int slot, int kernel, int stride, ConvFlags f = {});
   /// A conv of fixed output width (stem, head, projection), or of a width expression: its last op.
   int conv(int in, const std::string& name, const Width& out, int kernel, int stride, ConvFlags f = {});
@@ -62,7 +61,6 @@ class SpecBuilder {
   int batch_norm(int in, const std::string& name);
   int activation(int in, const std::string& name, Activation act);
   ArchSpec spec_;
-  std::vector<int> drops_;      ///< per op: the slot its readers drop, or -1
   std::vector<int64_t> given_;  ///< the vector asked for (empty: defaults)
   int depth_ = 0;
 };
