@@ -105,7 +105,7 @@ torch::Tensor GraphNetImpl::forward(torch::Tensor x) {
   return val.back();
 }
 
-// A slot's channels are dropped where they flow out of the ops that make them, on the reading ops' inputs.
+// A slot's channels are dropped where they flow out of the slot's ops, on the reading ops' inputs (ir/drops.h).
 int GraphNetImpl::drop_op(int slot) const {
   for (size_t i = 0; i < spec_.ops.size(); ++i)
     if (std::count(spec_.ops[i].in_slot.begin(), spec_.ops[i].in_slot.end(), slot) > 0) return static_cast<int>(i);

@@ -32,8 +32,8 @@ class GraphNetImpl : public torch::nn::Module {
 
   torch::Tensor forward(torch::Tensor x);
 
-  /// The first op where slot `slot`'s channels are dropped: the first op that reads them from outside the ops
-  /// that make them (on that input, Op::in_slot); -1 when none.
+  /// The first op where slot `slot`'s channels are dropped: the first op that reads them from outside the slot's
+  /// ops (on that input, Op::in_slot); -1 when none.
   int drop_op(int slot) const;
   /// forward() split at op `op` (a drop_op): forward_prefix runs the ops before `op` and returns what the rest
   /// needs (the outputs still used later; the others are undefined);

@@ -72,9 +72,9 @@ struct Op {
   double p = 0.0;           ///< kIdentity: dropout or stochastic-depth rate in training
   bool per_sample = false;  ///< kIdentity: stochastic depth (whole samples), else dropout
   double eps = 1e-5;        ///< BatchNorm
-  /// Channel-drop points on the inputs: in_slot[k] >= 0 when input k carries slot in_slot[k]'s channels out of
-  /// the ops that make them (a family's conv, BN and ReLU; a network file's slot group). One mask per slot and forward
-  /// pass serves all its points, so a dropped channel is gone from the whole group, as if the slot were narrower.
+  /// Channel-drop points on the inputs (set by place_drops, ir/drops.h): in_slot[k] >= 0 when input k carries slot
+  /// in_slot[k]'s channels out of the slot's ops. One mask per slot and forward pass serves all its points, so a
+  /// dropped channel is gone from the whole slot, as if it were narrower.
   std::vector<int> in_slot;
 };
 
