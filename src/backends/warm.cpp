@@ -6,25 +6,15 @@
 
 #include <algorithm>
 #include <map>
-#include <numeric>
 #include <random>
 
+#include "netadj/util/dsu.h"
 #include "netadj/util/error.h"
 
 namespace netadj {
 namespace {
 
 using Map = ChannelMap;
-
-struct Dsu {
-  std::vector<int> parent;
-  explicit Dsu(size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
-  int find(int i) {
-    while (parent[size_t(i)] != i) i = parent[size_t(i)] = parent[size_t(parent[size_t(i)])];
-    return i;
-  }
-  void unite(int a, int b) { parent[size_t(find(a))] = find(b); }
-};
 
 // Everything but the widths.
 bool same_op(const Op& x, const Op& y) {

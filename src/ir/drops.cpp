@@ -1,30 +1,25 @@
 #include "netadj/ir/drops.h"
 
-#include <numeric>
 #include <stdexcept>
 
 #include "netadj/ir/op.h"
+#include "netadj/util/dsu.h"
 
 namespace netadj {
 
 void place_drops(ArchSpec& s) {
-  std::vector<size_t> parent(s.ops.size());
-  std::iota(parent.begin(), parent.end(), size_t(0));
-  auto find = [&](size_t i) {
-    while (parent[i] != i) i = parent[i] = parent[parent[i]];
-    return i;
-  };
+  Dsu tied(s.ops.size());
   for (size_t i = 0; i < s.ops.size(); ++i) {
     const Op& op = s.ops[i];
     if (op.inputs.empty()) continue;
     const WidthRule rule = op_def(op.kind).width_rule(op);
-    if (rule == WidthRule::kSame) parent[find(i)] = find(size_t(op.inputs[0]));
+    if (rule == WidthRule::kSame) tied.unite(int(i), op.inputs[0]);
     if (rule == WidthRule::kTied)
-      for (int j : op.inputs) parent[find(size_t(j))] = find(i);
+      for (int j : op.inputs) tied.unite(j, int(i));
   }
   std::vector<int> slot_of_group(s.ops.size(), -1);
   for (size_t l = 0; l < s.layers.size(); ++l) {
-    int& slot = slot_of_group[find(size_t(s.layers[l].op))];
+    int& slot = slot_of_group[size_t(tied.find(s.layers[l].op))];
     if (slot >= 0 && slot != int(l))
       throw std::logic_error(s.arch + ": slots " + std::to_string(slot) + " and " + std::to_string(l) +
                              " are tied together");
@@ -32,11 +27,11 @@ void place_drops(ArchSpec& s) {
   }
   for (size_t i = 0; i < s.ops.size(); ++i) {
     Op& op = s.ops[i];
-    const int own = slot_of_group[find(i)];
+    const int own = slot_of_group[size_t(tied.find(int(i)))];
     op.in_slot.assign(op.inputs.size(), -1);
     bool drops = false;
     for (size_t k = 0; k < op.inputs.size(); ++k) {
-      const int from = slot_of_group[find(size_t(op.inputs[k]))];
+      const int from = slot_of_group[size_t(tied.find(op.inputs[k]))];
       if (from >= 0 && from != own) op.in_slot[k] = from;
       drops = drops || op.in_slot[k] >= 0;
     }

@@ -70,7 +70,8 @@ static int conv_out_res(int res, int kernel, int stride, int pad) {
   return span < 0 ? 0 : span / stride + 1;
 }
 
-int SpecBuilder::conv(int in, const std::string& name, const Width& out, int kernel, int stride, ConvFlags f) {
+SpecBuilder::ConvOps SpecBuilder::conv_ops(int in, const std::string& name, const Width& out, int kernel, int stride,
+                                           ConvFlags f) {
   if (f.preact) in = activation(batch_norm(in, name + ".prebn"), name + ".prerelu", Activation::kRelu);
   Op op;
   op.kind = OpKind::kConv;
@@ -88,19 +89,23 @@ int SpecBuilder::conv(int in, const std::string& name, const Width& out, int ker
   if (f.depthwise && out.value != width(in).value)
     throw ConfigError(spec_.arch + ": depthwise layer " + name + " must keep its width");
   op.out = out;
-  int x = push(std::move(op));
-  if (f.bn) x = batch_norm(x, name + ".bn");
-  if (f.relu) x = activation(x, name + ".relu", Activation::kRelu);
-  return x;
+  ConvOps c;
+  c.conv = c.last = push(std::move(op));
+  if (f.bn) c.last = batch_norm(c.last, name + ".bn");
+  if (f.relu) c.last = activation(c.last, name + ".relu", Activation::kRelu);
+  return c;
+}
+
+int SpecBuilder::conv(int in, const std::string& name, const Width& out, int kernel, int stride, ConvFlags f) {
+  return conv_ops(in, name, out, kernel, stride, f).last;
 }
 
 int SpecBuilder::searchable_conv(int in, int slot, int kernel, int stride, ConvFlags f) {
   const auto& l = spec_.layers.at(static_cast<size_t>(slot));
-  const size_t first = spec_.ops.size() + (f.preact ? 2 : 0);  // the conv, after a pre-activation
-  const int last = conv(in, l.name, Width::slot(slot, channel(slot)), kernel, stride, f);
-  spec_.ops[first].slot = slot;
-  spec_.layers[static_cast<size_t>(slot)].op = int(first);
-  return last;
+  const ConvOps c = conv_ops(in, l.name, Width::slot(slot, channel(slot)), kernel, stride, f);
+  spec_.ops[size_t(c.conv)].slot = slot;
+  spec_.layers[static_cast<size_t>(slot)].op = c.conv;
+  return c.last;
 }
 
 int SpecBuilder::add(int stream, int branch, Padding padding, bool branch_wins_ties, bool relu) {
@@ -179,11 +184,11 @@ int SpecBuilder::max_pool(int in, int kernel, int stride, int pad) {
   return push(std::move(o));
 }
 
-int SpecBuilder::global_pool(int in, bool preact) {
+int SpecBuilder::global_pool(int in, bool preact, const std::string& name) {
   if (preact) in = activation(batch_norm(in, "final.bn"), "final.relu", Activation::kRelu);
   Op o;
   o.kind = OpKind::kGlobalPool;
-  o.name = "global_pool";
+  o.name = name;
   o.inputs = {in};
   o.res = 1;
   o.out = width(in);
@@ -203,13 +208,7 @@ int SpecBuilder::linear(int in, int64_t out) {
 
 int SpecBuilder::squeeze_excite(int in, int64_t se_width) {
   const std::string name = layer_of(op(in).name) + ".se";
-  Op pool;
-  pool.kind = OpKind::kGlobalPool;
-  pool.name = name + ".pool";
-  pool.inputs = {in};
-  pool.res = 1;
-  pool.out = width(in);
-  int x = push(std::move(pool));
+  int x = global_pool(in, false, name + ".pool");
   const ConvFlags se{/*bn=*/false, /*relu=*/true, /*preact=*/false, /*depthwise=*/false, /*bias=*/true};
   x = conv(x, name + ".reduce", Width::constant(se_width), 1, 1, se);
   x = conv(x, name + ".expand", width(in), 1, 1, {false, false, false, false, true});

@@ -43,8 +43,8 @@ class SpecBuilder {
   int concat(const std::vector<int>& ins, const std::string& name);
   int avg_pool(int in, int kernel, int stride);
   int max_pool(int in, int kernel, int stride, int pad);
-  /// Global average pool; `preact` puts BN + ReLU before it (DenseNet's final pre-activation).
-  int global_pool(int in, bool preact = false);
+  /// Global average pool (keeps the 1x1 map); `preact` puts BN + ReLU before it (DenseNet's final one).
+  int global_pool(int in, bool preact = false, const std::string& name = "global_pool");
   int linear(int in, int64_t out);
   /// Squeeze-excitation: in * sigmoid(conv(relu(conv(mean(in))))), the 1x1 convs (with bias) to se_width and back.
   int squeeze_excite(int in, int64_t se_width);
@@ -58,6 +58,11 @@ class SpecBuilder {
 
  private:
   int push(Op op);
+  /// A conv with its pre-activation, BatchNorm and ReLU as conv() writes them: the conv's index and the last op's.
+  struct ConvOps {
+    int conv, last;
+  };
+  ConvOps conv_ops(int in, const std::string& name, const Width& out, int kernel, int stride, ConvFlags f);
   int batch_norm(int in, const std::string& name);
   int activation(int in, const std::string& name, Activation act);
   ArchSpec spec_;
